@@ -1,0 +1,381 @@
+//! `GcCell<T>`: interior mutability for values in the heap, aware of the barrier.
+//!
+//! The borrow state is one atomic word: bit 63 is the mutator's exclusive borrow, bits 32..62
+//! count markers reading the cell, bits 0..31 count the mutators' shared borrows. A marker takes
+//! a shared borrow with one CAS and skips the cell if it is mutably borrowed: the barrier covers
+//! it, because `borrow_mut` shades the contents on acquisition while marking (or roots them,
+//! which makes them visible to the root scan) and unroots — shading at 1→0 — on release.
+//! A `borrow_mut` that finds a marker inside waits for it: that wait is a (short) pause.
+
+use crate::barrier::{backoff, with_op};
+use crate::mark::Tracer;
+use crate::trace::{Finalize, Trace};
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const WRITER: u64 = 1 << 63;
+const MARKER: u64 = 1 << 32;
+const READERS: u64 = (1 << 32) - 1;
+
+/// A mutable memory location for GC objects: a `RefCell` that is `Sync` and tells the collector
+/// about every change.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, GcCell};
+/// let list = Gc::new(GcCell::new(Vec::new()));
+/// list.borrow_mut().push(Gc::new(1));
+/// assert_eq!(*list.borrow()[0], 1);
+/// ```
+pub struct GcCell<T: ?Sized> {
+    state: AtomicU64,
+    /// True while the cell is not inside a GC object: its contents are then ordinary roots.
+    rooted: bool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the borrow word makes access exclusive or shared as in `RwLock`, so `T: Send + Sync`
+// suffices for sharing the cell across threads.
+unsafe impl<T: ?Sized + Send + Sync> Sync for GcCell<T> {}
+// SAFETY: moving the cell moves the value.
+unsafe impl<T: ?Sized + Send> Send for GcCell<T> {}
+
+/// The cell was mutably borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BorrowError;
+/// The cell was borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BorrowMutError;
+
+impl fmt::Display for BorrowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GcCell already mutably borrowed")
+    }
+}
+impl fmt::Display for BorrowMutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GcCell already borrowed")
+    }
+}
+impl std::error::Error for BorrowError {}
+impl std::error::Error for BorrowMutError {}
+
+impl<T> GcCell<T> {
+    /// A new cell holding `value`.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(5);
+    /// *c.borrow_mut() += 1;
+    /// assert_eq!(*c.borrow(), 6);
+    /// ```
+    pub const fn new(value: T) -> GcCell<T> {
+        GcCell {
+            state: AtomicU64::new(0),
+            rooted: true,
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes the value out of a cell that is not in the heap.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(tricolor::GcCell::new(3).into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized + Trace> GcCell<T> {
+    /// Borrows the value; panics if it is mutably borrowed.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(String::from("a"));
+    /// assert_eq!(c.borrow().as_str(), "a");
+    /// ```
+    #[track_caller]
+    pub fn borrow(&self) -> GcCellRef<'_, T> {
+        match self.try_borrow() {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Borrows the value, or fails if it is mutably borrowed.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(1);
+    /// let w = c.borrow_mut();
+    /// assert!(c.try_borrow().is_err());
+    /// drop(w);
+    /// assert!(c.try_borrow().is_ok());
+    /// ```
+    pub fn try_borrow(&self) -> Result<GcCellRef<'_, T>, BorrowError> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & WRITER != 0 {
+                return Err(BorrowError);
+            }
+            assert!(s & READERS != READERS, "GcCell: too many shared borrows");
+            match self
+                .state
+                .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(GcCellRef { cell: self }),
+                Err(x) => s = x,
+            }
+        }
+    }
+
+    /// Borrows the value mutably; panics if it is borrowed.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(vec![1]);
+    /// c.borrow_mut().push(2);
+    /// assert_eq!(c.borrow().len(), 2);
+    /// ```
+    #[track_caller]
+    pub fn borrow_mut(&self) -> GcCellRefMut<'_, T> {
+        match self.try_borrow_mut() {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Borrows the value mutably, or fails if it is borrowed. A marker reading the cell is
+    /// waited for rather than reported.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(1);
+    /// let r = c.borrow();
+    /// assert!(c.try_borrow_mut().is_err());
+    /// drop(r);
+    /// assert!(c.try_borrow_mut().is_ok());
+    /// ```
+    pub fn try_borrow_mut(&self) -> Result<GcCellRefMut<'_, T>, BorrowMutError> {
+        let mut spins = 0;
+        loop {
+            match self
+                .state
+                .compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(s) if s & (WRITER | READERS) != 0 => return Err(BorrowMutError),
+                Err(_) => backoff(&mut spins),
+            }
+        }
+        if !self.rooted {
+            with_op(|op| {
+                // SAFETY: we hold the exclusive borrow.
+                let v = unsafe { &mut *self.value.get() };
+                if op.marking() {
+                    // Yuasa half: the marker will skip this cell while we hold it, so whatever it
+                    // holds now is shaded before anything can be taken out.
+                    let mut t = Tracer::marker();
+                    v.trace(&mut t);
+                    t.flush();
+                }
+                // SAFETY: the contents leave the heap's protection for the borrow's duration.
+                unsafe { v.root() };
+            });
+        }
+        Ok(GcCellRefMut { cell: self })
+    }
+
+    /// The marker's shared borrow: `None` if a mutator holds the cell mutably.
+    fn marker_borrow(&self) -> Option<&T> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & WRITER != 0 {
+                return None;
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, s + MARKER, Ordering::Acquire, Ordering::Relaxed)
+            {
+                // SAFETY: no exclusive borrow can start while the marker count is non-zero.
+                Ok(_) => return Some(unsafe { &*self.value.get() }),
+                Err(x) => s = x,
+            }
+        }
+    }
+}
+
+impl<T: ?Sized> GcCell<T> {
+    /// A mutable reference through exclusive access to the cell itself.
+    ///
+    /// # Example
+    /// ```
+    /// let mut c = tricolor::GcCell::new(1);
+    /// *c.get_mut() = 2;
+    /// assert_eq!(*c.borrow(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+}
+
+/// A shared borrow of a [`GcCell`].
+///
+/// # Example
+/// ```
+/// let c = tricolor::GcCell::new(1);
+/// let r: tricolor::GcCellRef<'_, i32> = c.borrow();
+/// assert_eq!(*r, 1);
+/// ```
+pub struct GcCellRef<'a, T: ?Sized> {
+    cell: &'a GcCell<T>,
+}
+
+impl<T: ?Sized> Deref for GcCellRef<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: a shared borrow is held.
+        unsafe { &*self.cell.value.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for GcCellRef<'_, T> {
+    fn drop(&mut self) {
+        self.cell.state.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// An exclusive borrow of a [`GcCell`]. Handles taken out of it stay rooted; handles left in it
+/// stop being roots when it is dropped.
+///
+/// # Example
+/// ```
+/// let c = tricolor::GcCell::new(1);
+/// let mut w: tricolor::GcCellRefMut<'_, i32> = c.borrow_mut();
+/// *w = 5;
+/// drop(w);
+/// assert_eq!(*c.borrow(), 5);
+/// ```
+pub struct GcCellRefMut<'a, T: ?Sized + Trace> {
+    cell: &'a GcCell<T>,
+}
+
+impl<T: ?Sized + Trace> Deref for GcCellRefMut<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the exclusive borrow is held.
+        unsafe { &*self.cell.value.get() }
+    }
+}
+
+impl<T: ?Sized + Trace> DerefMut for GcCellRefMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the exclusive borrow is held.
+        unsafe { &mut *self.cell.value.get() }
+    }
+}
+
+impl<T: ?Sized + Trace> Drop for GcCellRefMut<'_, T> {
+    fn drop(&mut self) {
+        let cell = self.cell;
+        if cell.rooted {
+            cell.state.fetch_and(!WRITER, Ordering::Release);
+            return;
+        }
+        // Unrooting (Dijkstra half: a 1→0 while marking shades) and releasing the borrow happen
+        // in one operation: a cycle that starts after it sees the cell readable and its contents
+        // reachable through it; one that started before sees the shades.
+        with_op(|_| {
+            // SAFETY: we still hold the exclusive borrow; the contents go back into the heap.
+            unsafe { (*cell.value.get()).unroot() };
+            cell.state.fetch_and(!WRITER, Ordering::Release);
+        });
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for GcCellRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+impl<T: ?Sized + fmt::Display> fmt::Display for GcCellRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+impl<T: ?Sized + Trace + fmt::Debug> fmt::Debug for GcCellRefMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+impl<T: ?Sized + Trace + fmt::Display> fmt::Display for GcCellRefMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + Trace + fmt::Debug> fmt::Debug for GcCell<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.try_borrow() {
+            Ok(v) => f.debug_struct("GcCell").field("value", &&*v).finish(),
+            Err(_) => f.write_str("GcCell { <borrowed> }"),
+        }
+    }
+}
+
+impl<T: Default> Default for GcCell<T> {
+    fn default() -> Self {
+        GcCell::new(T::default())
+    }
+}
+
+impl<T: ?Sized + Finalize> Finalize for GcCell<T> {
+    fn has_finalizer() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+}
+
+// SAFETY: the contents are traced under a marker borrow (or skipped while mutably borrowed, as
+// the module docs argue); root/unroot flip `rooted` and forward with exclusive access.
+unsafe impl<T: ?Sized + Trace> Trace for GcCell<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(v) = self.marker_borrow() {
+            v.trace(tracer);
+            self.state.fetch_sub(MARKER, Ordering::Release);
+        }
+    }
+
+    unsafe fn root(&mut self) {
+        self.rooted = true;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.value.get_mut().root() };
+    }
+
+    unsafe fn unroot(&mut self) {
+        self.rooted = false;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.value.get_mut().unroot() };
+    }
+
+    fn is_noscan() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
+    fn needs_sweep_drop() -> bool
+    where
+        Self: Sized,
+    {
+        std::mem::needs_drop::<T>()
+    }
+}
+

@@ -1,0 +1,314 @@
+//! `Gc<T>`: the handle.
+//!
+//! One word: the object's address, with bit 0 set when the handle is *unrooted* (it lives inside
+//! a GC object). A rooted handle owns one unit of the object's root count; an unrooted one owns
+//! nothing and drops as a no-op, which is what makes running a dead object's drop glue during
+//! sweeping safe. `clone` of any handle gives a rooted one.
+
+use crate::barrier::{release_root, with_op};
+use crate::header::{GcBox, Header};
+use crate::malloc;
+use crate::mark::Tracer;
+use crate::mheap::AllocError;
+use crate::trace::{Finalize, Trace};
+use crate::weak::Weak;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+/// A handle to an object in the tricolor heap.
+///
+/// `Gc<T>` is `Clone` (a cheap root-count increment), `Deref<Target = T>`, and `Send + Sync`
+/// when `T` is. Cycles of `Gc` are collected once they are unreachable. Mutation goes through
+/// [`GcCell`](crate::GcCell) or [`GcSlot`](crate::GcSlot).
+///
+/// # Example
+/// ```
+/// use tricolor::Gc;
+/// let a = Gc::new(String::from("hello"));
+/// let b = a.clone();
+/// assert!(Gc::ptr_eq(&a, &b));
+/// assert_eq!(a.len(), 5);
+/// ```
+pub struct Gc<T: ?Sized + 'static> {
+    ptr: NonNull<GcBox<T>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the handle gives `&T` to any thread and the object is dropped on the sweeper's
+// thread, so `T` must be `Send + Sync`; the root count is atomic.
+unsafe impl<T: ?Sized + Send + Sync> Send for Gc<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for Gc<T> {}
+
+const UNROOTED: usize = 1;
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// Moves `value` into the heap and returns a rooted handle to it. The handles inside
+    /// `value` stop being roots: the new object keeps them alive.
+    ///
+    /// Panics if memory is exhausted; see [`Gc::try_new`].
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let n = Gc::new(42u64);
+    /// assert_eq!(*n, 42);
+    /// ```
+    #[inline]
+    pub fn new(value: T) -> Gc<T> {
+        match Gc::try_new(value) {
+            Ok(g) => g,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Gc::new`], but reports allocation failure instead of panicking. The value is
+    /// dropped on failure.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let n = Gc::try_new([0u8; 100]).expect("memory");
+    /// assert_eq!(n.len(), 100);
+    /// ```
+    #[inline]
+    pub fn try_new(value: T) -> Result<Gc<T>, AllocError> {
+        let ptr = malloc::alloc(value)?;
+        Ok(Gc {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+}
+
+impl<T: ?Sized + 'static> Gc<T> {
+    #[inline(always)]
+    fn raw(&self) -> NonNull<GcBox<T>> {
+        self.ptr.map_addr(|a| {
+            // SAFETY: clearing the tag bit of a non-null, 16-aligned address leaves it non-null.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !UNROOTED) }
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a handle always points at a live object (rooted: it holds a root; unrooted: the
+        // object holding the handle is alive and keeps it reachable).
+        unsafe { &(*self.raw().as_ptr()).header }
+    }
+
+    #[inline(always)]
+    fn is_rooted(&self) -> bool {
+        self.ptr.addr().get() & UNROOTED == 0
+    }
+
+    /// True if both handles point at the same object.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a = Gc::new(1); let b = Gc::new(1);
+    /// assert!(!Gc::ptr_eq(&a, &b));
+    /// assert!(Gc::ptr_eq(&a, &a.clone()));
+    /// ```
+    #[inline]
+    pub fn ptr_eq(this: &Gc<T>, other: &Gc<T>) -> bool {
+        this.raw().cast::<u8>() == other.raw().cast::<u8>()
+    }
+
+    /// Wraps a header address that already owns one root.
+    ///
+    /// # Safety
+    /// `h` must be a live `GcBox<T>` whose root count includes one root for the new handle.
+    pub(crate) unsafe fn from_rooted_header(h: *const Header) -> Gc<T>
+    where
+        T: Sized,
+    {
+        Gc {
+            // SAFETY: forwarded: `h` is a live object, hence non-null.
+            ptr: unsafe { NonNull::new_unchecked(h as *mut GcBox<T>) },
+            _owns: PhantomData,
+        }
+    }
+
+    /// The object's current number of roots (rooted handles). For tests and diagnostics.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a = Gc::new(1);
+    /// let b = a.clone();
+    /// assert_eq!(Gc::root_count(&a), 2);
+    /// drop(b);
+    /// assert_eq!(Gc::root_count(&a), 1);
+    /// ```
+    pub fn root_count(this: &Gc<T>) -> usize {
+        this.header().roots.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// True if this handle is a root (held by Rust code rather than by a GC object).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let inner = Gc::new(1);
+    /// let outer = Gc::new(vec![inner]);
+    /// assert!(Gc::is_root(&outer));
+    /// assert!(!Gc::is_root(&outer[0]));
+    /// ```
+    pub fn is_root(this: &Gc<T>) -> bool {
+        this.is_rooted()
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// A weak reference: it does not keep the object alive, and [`Weak::upgrade`] returns `None`
+    /// once the collector has found the object unreachable.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a = Gc::new(5);
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(*w.upgrade().unwrap(), 5);
+    /// ```
+    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        Weak::new_for(this.header())
+    }
+}
+
+impl<T: ?Sized + 'static> Deref for Gc<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        // SAFETY: see `header`: the object outlives every handle to it.
+        unsafe { &(*self.raw().as_ptr()).value }
+    }
+}
+
+impl<T: ?Sized + 'static> Clone for Gc<T> {
+    #[inline(always)]
+    fn clone(&self) -> Gc<T> {
+        self.header().inc_roots();
+        Gc {
+            ptr: self.raw(),
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> Drop for Gc<T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.is_rooted() {
+            release_root(self.header());
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> Finalize for Gc<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+
+// SAFETY: a handle's only edge is its object; root/unroot move exactly this handle's root.
+unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
+    #[inline(always)]
+    fn trace(&self, tracer: &mut Tracer) {
+        tracer.edge(self.header());
+    }
+
+    #[inline]
+    unsafe fn root(&mut self) {
+        if !self.is_rooted() {
+            self.header().inc_roots();
+            self.ptr = self.raw();
+        }
+    }
+
+    #[inline]
+    unsafe fn unroot(&mut self) {
+        if self.is_rooted() {
+            let h = self.header() as *const Header;
+            self.ptr = self.ptr.map_addr(|a| a | UNROOTED);
+            // The 1→0 transition shades if the enclosing operation is marking.
+            // SAFETY: the object is alive: we still owned a root on it until now.
+            with_op(|_| release_root(unsafe { &*h }));
+        }
+    }
+
+    #[inline(always)]
+    fn needs_sweep_drop() -> bool {
+        false
+    }
+}
+
+impl<T: ?Sized + fmt::Debug + 'static> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display + 'static> fmt::Display for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + PartialEq + 'static> PartialEq for Gc<T> {
+    fn eq(&self, other: &Gc<T>) -> bool {
+        **self == **other
+    }
+}
+impl<T: ?Sized + Eq + 'static> Eq for Gc<T> {}
+
+impl<T: ?Sized + PartialOrd + 'static> PartialOrd for Gc<T> {
+    fn partial_cmp(&self, other: &Gc<T>) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+impl<T: ?Sized + Ord + 'static> Ord for Gc<T> {
+    fn cmp(&self, other: &Gc<T>) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: ?Sized + Hash + 'static> Hash for Gc<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl<T: ?Sized + 'static> fmt::Pointer for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&self.raw().as_ptr(), f)
+    }
+}
+
+impl<T: ?Sized + 'static> AsRef<T> for Gc<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T: ?Sized + 'static> std::borrow::Borrow<T> for Gc<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Trace + Send + Sync + Default + 'static> Default for Gc<T> {
+    fn default() -> Gc<T> {
+        Gc::new(T::default())
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> From<T> for Gc<T> {
+    fn from(v: T) -> Gc<T> {
+        Gc::new(v)
+    }
+}

@@ -1,0 +1,100 @@
+//! The object header: a static per-type vtable and the atomic root count.
+//!
+//! Mark and allocation bits live in the span's bitmaps, not here, so that sweeping a span whose
+//! type needs no drop glue never touches the objects' memory beyond the root-count check.
+
+use crate::mark::Tracer;
+use crate::trace::Trace;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Everything the collector needs to know about an object's type, reached from its header.
+pub(crate) struct VTable {
+    pub type_name: fn() -> &'static str,
+    pub trace: unsafe fn(*const Header, &mut Tracer),
+    pub drop: unsafe fn(*mut Header),
+    pub finalize: unsafe fn(*const Header),
+}
+
+/// The first word pair of every object.
+#[repr(C)]
+pub(crate) struct Header {
+    pub vtable: &'static VTable,
+    /// How many rooted handles point at this object. Root-count transitions carry the write
+    /// barrier (see `barrier`): 1→0 while marking shades the object.
+    pub roots: AtomicUsize,
+}
+
+/// An object as laid out in its slot.
+#[repr(C)]
+pub(crate) struct GcBox<T: ?Sized> {
+    pub header: Header,
+    pub value: T,
+}
+
+/// More rooted handles than this is a leak of `clone`s; stop before the count can wrap.
+const MAX_ROOTS: usize = isize::MAX as usize;
+
+impl Header {
+    /// Adds a root. Needs no barrier: the object is reachable by whoever holds the handle being
+    /// cloned, so the snapshot argument (module `barrier`) already covers it.
+    #[inline(always)]
+    pub fn inc_roots(&self) {
+        let old = self.roots.fetch_add(1, Ordering::Relaxed);
+        if old >= MAX_ROOTS {
+            // The count would eventually wrap and free a live object: refuse, as `Arc` does.
+            std::process::abort();
+        }
+    }
+
+    /// The type's name, for diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        (self.vtable.type_name)()
+    }
+}
+
+unsafe fn trace_glue<T: Trace>(h: *const Header, t: &mut Tracer) {
+    // SAFETY: the vtable of a `GcBox<T>` is only ever paired with a header that starts a live
+    // `GcBox<T>`; the caller (marker) reads it while the object cannot be freed (marking is on).
+    unsafe { (*(h as *const GcBox<T>)).value.trace(t) }
+}
+
+unsafe fn drop_glue<T: Trace>(h: *mut Header) {
+    // SAFETY: called once, by the sweeper, on a dead `GcBox<T>` that nothing can reach again.
+    unsafe { std::ptr::drop_in_place(&mut (*(h as *mut GcBox<T>)).value) }
+}
+
+unsafe fn finalize_glue<T: Trace>(h: *const Header) {
+    // SAFETY: called by the finalizer thread while it holds a root on the object.
+    unsafe { (*(h as *const GcBox<T>)).value.finalize() }
+}
+
+pub(crate) struct VTableOf<T>(std::marker::PhantomData<T>);
+
+impl<T: Trace> VTableOf<T> {
+    pub const VTABLE: VTable = VTable {
+        type_name: std::any::type_name::<T>,
+        trace: trace_glue::<T>,
+        drop: drop_glue::<T>,
+        finalize: finalize_glue::<T>,
+    };
+}
+
+/// The vtable of `T`, promoted to a static.
+#[inline(always)]
+pub(crate) fn vtable_of<T: Trace>() -> &'static VTable {
+    &VTableOf::<T>::VTABLE
+}
+
+/// Reads the header at `addr`.
+///
+/// # Safety
+/// `addr` must be the start of an allocated object whose slot is not being freed.
+#[inline(always)]
+pub(crate) unsafe fn header<'a>(addr: usize) -> &'a Header {
+    // SAFETY: forwarded to the caller.
+    unsafe { &*(addr as *const Header) }
+}
+
+/// The header is two words; objects of a class start on the class's slot boundaries.
+pub(crate) const HEADER_SIZE: usize = std::mem::size_of::<Header>();
+const _: () = assert!(HEADER_SIZE == 16);

@@ -1,0 +1,464 @@
+//! `Trace` and `Finalize` for the std types users put in a heap.
+//!
+//! Deliberately absent: `Cell`, `RefCell`, `Mutex`, `RwLock`, `OnceCell` and friends. Their
+//! contents can change behind the marker's back without a barrier, so a `Gc` inside one would be
+//! freed while reachable; `GcCell` and `GcSlot` are the ways to mutate. `Rc` is absent because it
+//! is not `Send`. `Arc<T>` is traced but never unrooted (it cannot hand out `&mut T`): handles
+//! inside an `Arc` stay roots for the `Arc`'s life, so cycles through an `Arc` are not collected.
+
+use crate::mark::Tracer;
+use crate::trace::{Finalize, Trace};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+
+macro_rules! leaf {
+    ($($t:ty),* $(,)?) => {$(
+        impl Finalize for $t {
+            #[inline(always)]
+            fn has_finalizer() -> bool { false }
+        }
+        // SAFETY: the type holds no `Gc`.
+        unsafe impl Trace for $t {
+            crate::unsafe_empty_trace!();
+        }
+    )*};
+}
+
+leaf!(
+    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    String, &'static str, std::time::Duration, std::time::Instant, std::time::SystemTime,
+    std::path::PathBuf, std::ffi::OsString,
+    std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
+    std::num::NonZeroU128, std::num::NonZeroUsize, std::num::NonZeroI8, std::num::NonZeroI16,
+    std::num::NonZeroI32, std::num::NonZeroI64, std::num::NonZeroI128, std::num::NonZeroIsize,
+    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicIsize,
+    std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16, std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64, std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32, std::sync::atomic::AtomicI64, std::cmp::Ordering,
+    std::ops::Range<usize>, std::ops::RangeInclusive<usize>,
+);
+
+impl Finalize for str {}
+// SAFETY: holds no `Gc`.
+unsafe impl Trace for str {
+    fn trace(&self, _: &mut Tracer) {}
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
+}
+
+impl<T: ?Sized> Finalize for std::marker::PhantomData<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: holds nothing.
+unsafe impl<T: ?Sized> Trace for std::marker::PhantomData<T> {
+    crate::unsafe_empty_trace!();
+}
+
+/// Containers with one element type, iterable by `&` and `&mut`.
+macro_rules! seq {
+    ($($c:ident),*) => {$(
+        impl<T: Trace> Finalize for $c<T> {
+            #[inline(always)]
+            fn has_finalizer() -> bool { false }
+        }
+        // SAFETY: visits every element, which owns every handle the container holds.
+        unsafe impl<T: Trace> Trace for $c<T> {
+            #[inline]
+            fn trace(&self, t: &mut Tracer) {
+                if !T::is_noscan() {
+                    for x in self.iter() { x.trace(t) }
+                }
+            }
+            #[inline]
+            unsafe fn root(&mut self) {
+                if !T::is_noscan() {
+                    // SAFETY: forwarded.
+                    for x in self.iter_mut() { unsafe { x.root() } }
+                }
+            }
+            #[inline]
+            unsafe fn unroot(&mut self) {
+                if !T::is_noscan() {
+                    // SAFETY: forwarded.
+                    for x in self.iter_mut() { unsafe { x.unroot() } }
+                }
+            }
+            #[inline(always)]
+            fn is_noscan() -> bool { T::is_noscan() }
+        }
+    )*};
+}
+seq!(Vec, VecDeque, LinkedList);
+
+impl<T: Trace> Finalize for [T] {}
+// SAFETY: visits every element.
+unsafe impl<T: Trace> Trace for [T] {
+    fn trace(&self, t: &mut Tracer) {
+        if !T::is_noscan() {
+            for x in self {
+                x.trace(t)
+            }
+        }
+    }
+    unsafe fn root(&mut self) {
+        if !T::is_noscan() {
+            for x in self {
+                // SAFETY: forwarded.
+                unsafe { x.root() }
+            }
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        if !T::is_noscan() {
+            for x in self {
+                // SAFETY: forwarded.
+                unsafe { x.unroot() }
+            }
+        }
+    }
+}
+
+impl<T: Trace, const N: usize> Finalize for [T; N] {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every element.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    fn trace(&self, t: &mut Tracer) {
+        self[..].trace(t)
+    }
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self[..].root() }
+    }
+    unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self[..].unroot() }
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+    fn needs_sweep_drop() -> bool {
+        N > 0 && T::needs_sweep_drop()
+    }
+}
+
+impl<T: Trace> Finalize for Option<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits the value if present.
+unsafe impl<T: Trace> Trace for Option<T> {
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        if let Some(x) = self {
+            x.trace(t)
+        }
+    }
+    #[inline]
+    unsafe fn root(&mut self) {
+        if let Some(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.root() }
+        }
+    }
+    #[inline]
+    unsafe fn unroot(&mut self) {
+        if let Some(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.unroot() }
+        }
+    }
+    #[inline(always)]
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+    #[inline(always)]
+    fn needs_sweep_drop() -> bool {
+        T::needs_sweep_drop()
+    }
+}
+
+impl<T: Trace, E: Trace> Finalize for Result<T, E> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits whichever value is present.
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    fn trace(&self, t: &mut Tracer) {
+        match self {
+            Ok(x) => x.trace(t),
+            Err(e) => e.trace(t),
+        }
+    }
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        match self {
+            Ok(x) => unsafe { x.root() },
+            Err(e) => unsafe { e.root() },
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded.
+        match self {
+            Ok(x) => unsafe { x.unroot() },
+            Err(e) => unsafe { e.unroot() },
+        }
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan() && E::is_noscan()
+    }
+    fn needs_sweep_drop() -> bool {
+        T::needs_sweep_drop() || E::needs_sweep_drop()
+    }
+}
+
+impl<T: ?Sized + Trace> Finalize for Box<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: the box owns its value.
+unsafe impl<T: ?Sized + Trace> Trace for Box<T> {
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        (**self).trace(t)
+    }
+    #[inline]
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { (**self).root() }
+    }
+    #[inline]
+    unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { (**self).unroot() }
+    }
+}
+
+impl<T: ?Sized + Trace> Finalize for Arc<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: traced for the marker's sake; root/unroot are no-ops because the contents may be shared
+// with Rust code that relies on them being roots (see the module docs).
+unsafe impl<T: ?Sized + Trace> Trace for Arc<T> {
+    fn trace(&self, t: &mut Tracer) {
+        (**self).trace(t)
+    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
+}
+
+macro_rules! tuple {
+    ($($n:tt $t:ident),+) => {
+        impl<$($t: Trace),+> Finalize for ($($t,)+) {
+            fn has_finalizer() -> bool { false }
+        }
+        // SAFETY: visits every field.
+        unsafe impl<$($t: Trace),+> Trace for ($($t,)+) {
+            #[inline]
+            fn trace(&self, t: &mut Tracer) { $(self.$n.trace(t);)+ }
+            #[inline]
+            unsafe fn root(&mut self) { $(unsafe { self.$n.root() };)+ }
+            #[inline]
+            unsafe fn unroot(&mut self) { $(unsafe { self.$n.unroot() };)+ }
+            #[inline(always)]
+            fn is_noscan() -> bool { true $(&& $t::is_noscan())+ }
+            #[inline(always)]
+            fn needs_sweep_drop() -> bool { false $(|| $t::needs_sweep_drop())+ }
+        }
+    };
+}
+tuple!(0 A);
+tuple!(0 A, 1 B);
+tuple!(0 A, 1 B, 2 C);
+tuple!(0 A, 1 B, 2 C, 3 D);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
+tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
+
+/// Maps and sets: values are visited in place; keys cannot be borrowed mutably, so when the key
+/// type can hold handles the container is rebuilt around re-rooted or unrooted keys (their hash
+/// and order do not depend on the root bit).
+macro_rules! keyed_root {
+    ($self:ident, $method:ident, map) => {{
+        if !K::is_noscan() {
+            let old = std::mem::take($self);
+            for (mut k, mut v) in old {
+                // SAFETY: forwarded.
+                unsafe {
+                    k.$method();
+                    v.$method();
+                }
+                $self.insert(k, v);
+            }
+        } else if !V::is_noscan() {
+            for v in $self.values_mut() {
+                // SAFETY: forwarded.
+                unsafe { v.$method() }
+            }
+        }
+    }};
+    ($self:ident, $method:ident, set) => {{
+        if !T::is_noscan() {
+            let old = std::mem::take($self);
+            for mut k in old {
+                // SAFETY: forwarded.
+                unsafe { k.$method() };
+                $self.insert(k);
+            }
+        }
+    }};
+}
+
+impl<K: Trace, V: Trace, S> Finalize for HashMap<K, V, S> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every key and value.
+unsafe impl<K: Trace + Eq + Hash, V: Trace, S: BuildHasher + Default> Trace for HashMap<K, V, S> {
+    fn trace(&self, t: &mut Tracer) {
+        if K::is_noscan() && V::is_noscan() {
+            return;
+        }
+        for (k, v) in self {
+            k.trace(t);
+            v.trace(t);
+        }
+    }
+    unsafe fn root(&mut self) {
+        keyed_root!(self, root, map)
+    }
+    unsafe fn unroot(&mut self) {
+        keyed_root!(self, unroot, map)
+    }
+    fn is_noscan() -> bool {
+        K::is_noscan() && V::is_noscan()
+    }
+}
+
+impl<K: Trace, V: Trace> Finalize for BTreeMap<K, V> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every key and value.
+unsafe impl<K: Trace + Ord, V: Trace> Trace for BTreeMap<K, V> {
+    fn trace(&self, t: &mut Tracer) {
+        if K::is_noscan() && V::is_noscan() {
+            return;
+        }
+        for (k, v) in self {
+            k.trace(t);
+            v.trace(t);
+        }
+    }
+    unsafe fn root(&mut self) {
+        keyed_root!(self, root, map)
+    }
+    unsafe fn unroot(&mut self) {
+        keyed_root!(self, unroot, map)
+    }
+    fn is_noscan() -> bool {
+        K::is_noscan() && V::is_noscan()
+    }
+}
+
+impl<T: Trace, S> Finalize for HashSet<T, S> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every element.
+unsafe impl<T: Trace + Eq + Hash, S: BuildHasher + Default> Trace for HashSet<T, S> {
+    fn trace(&self, t: &mut Tracer) {
+        if !T::is_noscan() {
+            for k in self {
+                k.trace(t)
+            }
+        }
+    }
+    unsafe fn root(&mut self) {
+        keyed_root!(self, root, set)
+    }
+    unsafe fn unroot(&mut self) {
+        keyed_root!(self, unroot, set)
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+}
+
+impl<T: Trace> Finalize for BTreeSet<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every element.
+unsafe impl<T: Trace + Ord> Trace for BTreeSet<T> {
+    fn trace(&self, t: &mut Tracer) {
+        if !T::is_noscan() {
+            for k in self {
+                k.trace(t)
+            }
+        }
+    }
+    unsafe fn root(&mut self) {
+        keyed_root!(self, root, set)
+    }
+    unsafe fn unroot(&mut self) {
+        keyed_root!(self, unroot, set)
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+}
+
+impl<T: Trace + Ord> Finalize for BinaryHeap<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits every element; the heap is rebuilt for root/unroot (no `iter_mut`).
+unsafe impl<T: Trace + Ord> Trace for BinaryHeap<T> {
+    fn trace(&self, t: &mut Tracer) {
+        if !T::is_noscan() {
+            for k in self {
+                k.trace(t)
+            }
+        }
+    }
+    unsafe fn root(&mut self) {
+        if !T::is_noscan() {
+            let mut v = std::mem::take(self).into_vec();
+            // SAFETY: forwarded.
+            unsafe { v.root() };
+            *self = v.into();
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        if !T::is_noscan() {
+            let mut v = std::mem::take(self).into_vec();
+            // SAFETY: forwarded.
+            unsafe { v.unroot() };
+            *self = v.into();
+        }
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+}

@@ -1,0 +1,316 @@
+//! Concurrent marking: the tracer, the gray queue, background workers, assists, the root scan
+//! and the checkmark verification.
+//!
+//! The gray queue is Go's work-buffer design: each marker keeps a local stack and shares work
+//! through a global list when its stack grows (and takes from it when empty). The workers are a
+//! rayon pool sized like Go's dedicated workers (25% of the cores, at least one); rayon's
+//! data parallelism also runs the root scan over the span list. The scheme is work sharing
+//! rather than rayon's task stealing because allocating threads (assists) and the write
+//! barrier must be able to both take and give gray objects, and they are not rayon tasks.
+
+use crate::barrier::REGISTRY;
+use crate::header::{header, Header};
+use crate::mheap::{span_of, SpanRef, HEAP};
+use parking_lot::Mutex;
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::LazyLock;
+
+/// Gray objects (header addresses) shared between markers.
+static GRAY: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static GRAY_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Bytes marked this cycle (objects shaded, scanned or allocated black).
+pub(crate) static MARKED_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Objects scanned this cycle, by workers and by assists.
+pub(crate) static SCANNED_BG: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static SCANNED_ASSIST: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static ROOTS_FOUND: AtomicUsize = AtomicUsize::new(0);
+
+const SHARE_AT: usize = 1024;
+const BATCH: usize = 256;
+
+#[inline]
+pub(crate) fn note_marked(bytes: usize) {
+    MARKED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Queues one gray object for any marker.
+pub(crate) fn push_global(h: usize) {
+    let mut g = GRAY.lock();
+    g.push(h);
+    GRAY_LEN.store(g.len(), Ordering::Release);
+}
+
+fn push_many(items: &mut Vec<usize>, keep: usize) {
+    if items.len() <= keep {
+        return;
+    }
+    let mut g = GRAY.lock();
+    g.extend(items.drain(keep..));
+    GRAY_LEN.store(g.len(), Ordering::Release);
+}
+
+fn take_batch(into: &mut Vec<usize>) -> bool {
+    if GRAY_LEN.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    let mut g = GRAY.lock();
+    let n = g.len().min(BATCH);
+    let at = g.len() - n;
+    into.extend(g.drain(at..));
+    GRAY_LEN.store(g.len(), Ordering::Release);
+    n > 0
+}
+
+pub(crate) fn gray_empty() -> bool {
+    GRAY_LEN.load(Ordering::Acquire) == 0
+}
+
+enum Kind {
+    Mark { marked: usize },
+    Check { seen: HashSet<usize> },
+}
+
+/// Receives the edges a [`Trace`](crate::Trace) implementation reports.
+///
+/// Users never build one; they pass it on to the fields of their type in a hand-written
+/// `trace`.
+///
+/// # Example
+/// ```
+/// use tricolor::{Finalize, Gc, Trace, Tracer};
+/// struct Pair { a: Gc<i64>, b: Gc<i64> }
+/// impl Finalize for Pair {}
+/// // SAFETY: trace, root and unroot visit exactly the two handles.
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, t: &mut Tracer) { self.a.trace(t); self.b.trace(t); }
+///     unsafe fn root(&mut self) { unsafe { self.a.root(); self.b.root(); } }
+///     unsafe fn unroot(&mut self) { unsafe { self.a.unroot(); self.b.unroot(); } }
+/// }
+/// let p = Gc::new(Pair { a: Gc::new(1), b: Gc::new(2) });
+/// assert_eq!(*p.a + *p.b, 3);
+/// ```
+pub struct Tracer {
+    stack: Vec<usize>,
+    kind: Kind,
+}
+
+impl Tracer {
+    pub(crate) fn marker() -> Tracer {
+        Tracer {
+            stack: Vec::new(),
+            kind: Kind::Mark { marked: 0 },
+        }
+    }
+
+    fn checker() -> Tracer {
+        Tracer {
+            stack: Vec::new(),
+            kind: Kind::Check { seen: HashSet::new() },
+        }
+    }
+
+    /// Reports an edge to the object whose header is at `h`.
+    #[inline]
+    pub(crate) fn edge(&mut self, h: *const Header) {
+        match &mut self.kind {
+            Kind::Mark { marked } => {
+                // SAFETY: `h` comes from a handle inside a reachable object or a root, so it is
+                // a live object; nothing is freed while marking.
+                let span = unsafe { span_of(h as usize) };
+                if span.try_mark(span.index_of(h as usize)) {
+                    *marked += span.elemsize;
+                    if !span.class.noscan() {
+                        self.stack.push(h as usize);
+                    }
+                }
+            }
+            Kind::Check { seen } => {
+                if seen.insert(h as usize) {
+                    self.stack.push(h as usize);
+                }
+            }
+        }
+    }
+
+    /// Scans gray objects until the local stack is empty, sharing work when it grows; returns
+    /// the number of objects scanned. `limit` bounds the work (assists).
+    fn drain_local(&mut self, limit: usize) -> usize {
+        let mut n = 0;
+        while n < limit {
+            let Some(h) = self.stack.pop() else { break };
+            // SAFETY: gray objects are live (marked) objects; the vtable matches the object.
+            unsafe {
+                let hd = header(h);
+                (hd.vtable.trace)(hd, self);
+            }
+            n += 1;
+            if self.stack.len() > SHARE_AT && matches!(self.kind, Kind::Mark { .. }) {
+                push_many(&mut self.stack, SHARE_AT / 2);
+            }
+        }
+        n
+    }
+
+    /// Publishes what this tracer marked: gray objects to the shared queue, bytes to the count.
+    pub(crate) fn flush(&mut self) {
+        if let Kind::Mark { marked } = &mut self.kind {
+            MARKED_BYTES.fetch_add(std::mem::take(marked), Ordering::Relaxed);
+            push_many(&mut self.stack, 0);
+        }
+    }
+}
+
+fn workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ((cores as f64 * 0.25).round() as usize).max(1)
+}
+
+static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers())
+        .thread_name(|i| format!("tricolor-mark-{i}"))
+        .build()
+        .expect("tricolor: cannot start the mark workers")
+});
+
+/// Number of background mark workers.
+pub(crate) fn worker_count() -> usize {
+    POOL.current_num_threads()
+}
+
+/// Marks every object whose root count is above zero, and the referents of objects waiting to be
+/// finalized (they must survive for the finalizer; the objects themselves are not roots).
+pub(crate) fn scan_roots(spans: &[SpanRef]) {
+    POOL.install(|| {
+        spans.par_chunks(32).for_each(|chunk| {
+            let mut t = Tracer::marker();
+            let mut roots = 0;
+            for s in chunk {
+                let span = s.get();
+                let free = span.freeindex.load(Ordering::Acquire);
+                for i in 0..span.nelems {
+                    if !span.is_allocated(i, free) {
+                        continue;
+                    }
+                    // SAFETY: allocated slots below `freeindex` (Acquire) or with their alloc bit
+                    // set hold initialized headers, and nothing is freed during marking.
+                    let h = unsafe { header(span.addr_of(i)) };
+                    if h.roots.load(Ordering::Acquire) > 0 {
+                        roots += 1;
+                        t.edge(h);
+                    }
+                }
+            }
+            ROOTS_FOUND.fetch_add(roots, Ordering::Relaxed);
+            t.flush();
+        });
+    });
+    let mut t = Tracer::marker();
+    crate::finalizer::trace_referents(&mut t);
+    t.flush();
+}
+
+/// Drains the gray queue with the background workers until it is empty and they are all idle.
+pub(crate) fn drain_background() {
+    let n = POOL.current_num_threads();
+    let idle = AtomicUsize::new(0);
+    POOL.broadcast(|_| {
+        let mut t = Tracer::marker();
+        let mut spins = 0;
+        loop {
+            if take_batch(&mut t.stack) {
+                spins = 0;
+                let k = t.drain_local(usize::MAX);
+                SCANNED_BG.fetch_add(k, Ordering::Relaxed);
+                t.flush();
+                continue;
+            }
+            idle.fetch_add(1, Ordering::AcqRel);
+            loop {
+                if !gray_empty() {
+                    idle.fetch_sub(1, Ordering::AcqRel);
+                    break;
+                }
+                if idle.load(Ordering::Acquire) == n {
+                    return;
+                }
+                crate::barrier::backoff(&mut spins);
+            }
+        }
+    });
+}
+
+/// Drains everything left on the calling thread (mark termination).
+pub(crate) fn drain_here() -> usize {
+    let mut t = Tracer::marker();
+    let mut total = 0;
+    while take_batch(&mut t.stack) {
+        total += t.drain_local(usize::MAX);
+        t.flush();
+    }
+    total
+}
+
+/// Mark assist: an allocating thread scans gray objects in proportion to what it allocated
+/// while marking (Go's assist credit, simplified to a fixed exchange rate), so that a fast
+/// allocator pays for the marking it causes.
+pub(crate) fn assist(debt_bytes: u64) -> u64 {
+    const BYTES_PER_OBJECT: u64 = 64;
+    let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
+    let mut t = Tracer::marker();
+    let mut done = 0;
+    while done < want && take_batch(&mut t.stack) {
+        done += t.drain_local(want - done);
+        t.flush();
+    }
+    SCANNED_ASSIST.fetch_add(done, Ordering::Relaxed);
+    (done as u64) * BYTES_PER_OBJECT
+}
+
+/// Resets the per-cycle counters at the start of marking.
+pub(crate) fn reset_cycle() {
+    MARKED_BYTES.store(0, Ordering::Relaxed);
+    SCANNED_BG.store(0, Ordering::Relaxed);
+    SCANNED_ASSIST.store(0, Ordering::Relaxed);
+    ROOTS_FOUND.store(0, Ordering::Relaxed);
+    for st in REGISTRY.lock().iter() {
+        st.assist_debt.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Go's gccheckmark: re-marks the heap from the roots, stop-the-world (called during mark
+/// termination), and aborts if a reachable object was left white.
+pub(crate) fn checkmark() -> usize {
+    let spans = HEAP.lock().all_spans();
+    let mut t = Tracer::checker();
+    for s in &spans {
+        let span = s.get();
+        let free = span.freeindex.load(Ordering::Acquire);
+        for i in 0..span.nelems {
+            if span.is_allocated(i, free) {
+                // SAFETY: allocated slot, nothing is freed during mark termination.
+                let h = unsafe { header(span.addr_of(i)) };
+                if h.roots.load(Ordering::Acquire) > 0 {
+                    t.edge(h);
+                }
+            }
+        }
+    }
+    crate::finalizer::trace_referents(&mut t);
+    t.drain_local(usize::MAX);
+    let Kind::Check { seen } = &t.kind else { unreachable!() };
+    for &h in seen {
+        // SAFETY: every visited address is a live object (reached from a root).
+        let span = unsafe { span_of(h) };
+        if !span.is_marked(span.index_of(h)) {
+            // SAFETY: as above.
+            let name = unsafe { header(h) }.type_name();
+            crate::fatal(&format!(
+                "GCCHECKMARK: a reachable object of type {name} at {h:#x} is white at mark termination"
+            ));
+        }
+    }
+    seen.len()
+}

@@ -1,0 +1,80 @@
+//! `mcache`: a thread's cached span per span class, so that the allocation fast path takes no lock
+//! (Go's `mcache.alloc`). The mcache is owned by its thread inside operations, and by the
+//! collector during mark termination, which flushes every mcache back to the mcentrals so that
+//! the spans can be swept (Go flushes lazily per P; tricolor cannot reach into a running
+//! thread, and a stop in which no operation runs is exactly when the collector may).
+
+use crate::mcentral::central;
+use crate::mheap::AllocError;
+use crate::mspan::{MSpan, SpanClass, NUM_SPAN_CLASSES};
+use crate::{pacer, stats};
+
+pub(crate) struct MCache {
+    alloc: [*mut MSpan; NUM_SPAN_CLASSES],
+    /// `alloc_count` of each cached span when it was cached, to count this cache's mallocs.
+    counted: [usize; NUM_SPAN_CLASSES],
+}
+
+impl MCache {
+    pub fn new() -> MCache {
+        MCache {
+            alloc: [std::ptr::null_mut(); NUM_SPAN_CLASSES],
+            counted: [0; NUM_SPAN_CLASSES],
+        }
+    }
+
+    /// A free slot of `class`: its address, its index and its span (owned by this mcache).
+    #[inline(always)]
+    pub fn alloc(&mut self, class: SpanClass) -> Result<(usize, usize, &'static MSpan), AllocError> {
+        let c = class.0 as usize;
+        loop {
+            let s = self.alloc[c];
+            if !s.is_null() {
+                // SAFETY: a cached span is owned by this mcache, whose owner is the caller;
+                // span structs are never freed.
+                let span: &'static MSpan = unsafe { &*s };
+                // SAFETY: as above, we own the span's allocation state.
+                if let Some(idx) = unsafe { span.next_free() } {
+                    return Ok((span.addr_of(idx), idx, span));
+                }
+            }
+            self.refill(class)?;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, class: SpanClass) -> Result<(), AllocError> {
+        self.uncache(class);
+        let s = central(class).cache_span()?;
+        // SAFETY: cache_span hands the span to us.
+        let span = unsafe { &*s };
+        let count = unsafe { (*span.alloc.get()).alloc_count };
+        stats::note_cached(span, span.nelems - count);
+        self.alloc[class.0 as usize] = s;
+        self.counted[class.0 as usize] = count;
+        pacer::check_trigger();
+        Ok(())
+    }
+
+    fn uncache(&mut self, class: SpanClass) {
+        let c = class.0 as usize;
+        let s = std::mem::replace(&mut self.alloc[c], std::ptr::null_mut());
+        if s.is_null() {
+            return;
+        }
+        // SAFETY: the span was cached here, so we own it until it is filed.
+        let span = unsafe { &*s };
+        let count = unsafe { (*span.alloc.get()).alloc_count };
+        let free = span.nelems - count;
+        stats::note_uncached(span, free, count - self.counted[c]);
+        central(class).uncache_span(s, free);
+    }
+
+    /// Gives every cached span back (thread exit, mark termination).
+    pub fn release_all(&mut self) {
+        for c in 0..NUM_SPAN_CLASSES {
+            self.uncache(SpanClass(c as u16));
+        }
+    }
+}

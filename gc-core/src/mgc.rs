@@ -1,0 +1,234 @@
+//! The cycle (Go's `mgc.go`): sweep termination, concurrent root scan and mark, a short mark
+//! termination, then sweeping. One collector thread runs cycles; it takes requests from
+//! `collect()` and from the pacer over a channel, and starts a cycle on its own if none ran for
+//! two minutes (Go's `forcegcperiod`).
+
+use crate::barrier::{handshake, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP};
+use crate::mheap::HEAP;
+use crate::stats::{self, CycleRecord};
+use crate::{config, finalizer, gctrace, mark, pacer, sweep, weak};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant, SystemTime};
+
+const FORCE_PERIOD: Duration = Duration::from_secs(120);
+
+/// Why a cycle ran.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// The heap reached the pacer's trigger.
+    Heap,
+    /// `collect()`.
+    Forced,
+    /// No cycle for two minutes.
+    Timer,
+}
+
+enum Request {
+    Cycle(Kind, Option<Sender<()>>),
+}
+
+thread_local!(static IS_COLLECTOR: Cell<bool> = const { Cell::new(false) });
+
+pub(crate) static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
+    LazyLock::force(&START);
+    let (tx, rx) = unbounded();
+    std::thread::Builder::new()
+        .name("tricolor-gc".into())
+        .spawn(move || {
+            IS_COLLECTOR.with(|c| c.set(true));
+            controller(rx)
+        })
+        .expect("tricolor: cannot start the collector thread");
+    tx
+});
+
+pub(crate) fn request_background_cycle() {
+    let _ = CONTROL.send(Request::Cycle(Kind::Heap, None));
+}
+
+fn controller(rx: Receiver<Request>) {
+    let mut last = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(FORCE_PERIOD.saturating_sub(last.elapsed())) {
+            Ok(r) => Some(r),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut waiters = Vec::new();
+        let mut kind = Kind::Timer;
+        for r in first.into_iter().chain(rx.try_iter()) {
+            let Request::Cycle(k, w) = r;
+            if k == Kind::Forced || kind == Kind::Timer {
+                kind = k;
+            }
+            waiters.extend(w);
+        }
+        if kind == Kind::Timer && pacer::gc_percent() < 0 {
+            last = Instant::now();
+            continue;
+        }
+        if kind == Kind::Heap && stats::heap_live() < pacer::TRIGGER.load(Ordering::Relaxed) {
+            // A cycle that ran since the request already brought the heap under the trigger.
+            pacer::REQUESTED.store(false, Ordering::Release);
+            continue;
+        }
+        run_cycle(kind);
+        last = Instant::now();
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Runs one whole cycle on the collector thread, sweeping included.
+fn run_cycle(kind: Kind) {
+    let cfg = config::get();
+    let t_start = Instant::now();
+    let wall_start = SystemTime::now();
+    pacer::REQUESTED.store(false, Ordering::Release);
+
+    // 1. Sweep termination: no span may be left unswept when mark bits start being set.
+    sweep::finish();
+    let heap0 = stats::heap_live();
+    mark::reset_cycle();
+
+    // 2. Marking on. After the handshake every operation shades and allocates black.
+    let t_mark = Instant::now();
+    handshake(MARK);
+    let spans = HEAP.lock().all_spans();
+    mark::scan_roots(&spans);
+
+    // 3. Concurrent mark, ragged: drain, let in-flight operations finish, look again.
+    let mut rounds = 0;
+    loop {
+        mark::drain_background();
+        wait_ops();
+        rounds += 1;
+        if mark::gray_empty() {
+            break;
+        }
+    }
+
+    // 4. Mark termination: the only stop, of tricolor operations only.
+    let t_term = Instant::now();
+    handshake(STOP);
+    let late = mark::drain_here();
+    if cfg.checkmark {
+        mark::checkmark();
+    }
+    let weak_cleared = weak::clear_dead();
+    let finalizers = finalizer::queue_dead();
+    for st in REGISTRY.lock().iter() {
+        // SAFETY: the phase is STOP and the handshake is done: no operation runs, so the
+        // collector owns every mcache.
+        unsafe { (*st.mcache.get()).release_all() };
+    }
+    let marked = mark::MARKED_BYTES.load(Ordering::Relaxed);
+    let heap1 = stats::heap_live();
+    sweep::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
+    let goal = pacer::end_cycle(marked);
+    PHASE.store(OFF, Ordering::SeqCst);
+    let t_end = Instant::now();
+    let pause = t_end - t_term;
+
+    // 5. Sweep in the background (allocating threads may take spans first).
+    let swept = sweep::sweep_all();
+    let t_swept = Instant::now();
+
+    let workers = mark::worker_count();
+    let mark_wall = t_term - t_mark;
+    let gc_cpu = (t_mark - t_start) + mark_wall * workers as u32 + pause + (t_swept - t_end);
+    stats::record_cycle(
+        CycleRecord {
+            pause,
+            end: wall_start + (t_end - t_start),
+            forced: kind == Kind::Forced,
+        },
+        marked,
+        gc_cpu,
+    );
+    if cfg.trace > 0 {
+        gctrace::print(&gctrace::Line {
+            kind,
+            start: t_start,
+            sweep_term: t_mark - t_start,
+            mark: mark_wall,
+            mark_term: pause,
+            heap0,
+            heap1,
+            marked,
+            goal,
+            roots: mark::ROOTS_FOUND.load(Ordering::Relaxed),
+            workers,
+            detail: (cfg.trace > 1).then(|| gctrace::Detail {
+                rounds,
+                late,
+                scanned_bg: mark::SCANNED_BG.load(Ordering::Relaxed),
+                scanned_assist: mark::SCANNED_ASSIST.load(Ordering::Relaxed),
+                spans: spans.len(),
+                swept,
+                weak_cleared,
+                finalizers,
+            }),
+        });
+    }
+}
+
+/// Runs a full cycle, sweep included, and returns after it (Go's `runtime.GC`). Concurrent
+/// callers share a cycle; a cycle already under way is finished first and does not count.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, GcCell};
+/// let a = Gc::new(GcCell::new(None::<Gc<i32>>));
+/// *a.borrow_mut() = Some(Gc::new(1));
+/// drop(a);
+/// tricolor::collect();
+/// ```
+pub fn collect() {
+    if IS_COLLECTOR.with(|c| c.get()) {
+        return; // a drop glue run by the sweeper cannot wait for its own thread
+    }
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    if CONTROL.send(Request::Cycle(Kind::Forced, Some(tx))).is_ok() {
+        let _ = rx.recv();
+    }
+}
+
+/// Lets a long-running thread that does not allocate help the collector: it does a share of
+/// marking if a cycle is marking. Cheap otherwise.
+///
+/// # Example
+/// ```
+/// for _ in 0..3 { tricolor::safepoint(); }
+/// ```
+pub fn safepoint() {
+    if PHASE.load(Ordering::Relaxed) == MARK {
+        crate::barrier::with_op(|op| {
+            if op.marking() {
+                mark::assist(64 << 10);
+            }
+        });
+    }
+}
+
+/// Process CPU time since the collector started (Linux: /proc/self/stat; elsewhere wall time
+/// times cores).
+pub(crate) fn process_cpu_since_start() -> Duration {
+    if let Ok(s) = std::fs::read_to_string("/proc/self/stat") {
+        if let Some(rest) = s.rsplit(')').next() {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 13 {
+                let ticks: u64 = f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+                return Duration::from_millis(ticks * 10);
+            }
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    START.elapsed() * cores
+}

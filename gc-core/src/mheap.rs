@@ -1,0 +1,224 @@
+//! `mheap`: the page heap. Memory comes from the system allocator in chunks of 4 MiB aligned to
+//! their size (Go's arenas, smaller). The first page of each chunk holds its page → span table,
+//! so finding the span of any object is a mask, one load and no lock: that is what markers do for
+//! every pointer they shade. A large object gets a chunk-aligned run of its own when it does not
+//! fit in a chunk.
+//!
+//! Free pages are tracked per chunk with a bitvec bitmap under the heap lock; a chunk whose pages
+//! all become free again is returned to the system (Go's scavenger, eagerly).
+
+use crate::mspan::{MSpan, SpanClass};
+use crate::sizeclasses::PAGE_SIZE;
+use bitvec::prelude::*;
+use parking_lot::Mutex;
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+pub(crate) const CHUNK_SIZE: usize = 4 << 20;
+pub(crate) const PAGES_PER_CHUNK: usize = CHUNK_SIZE / PAGE_SIZE;
+
+/// Stored in page 0 of every chunk.
+#[repr(C)]
+struct ChunkMeta {
+    spans: [AtomicPtr<MSpan>; PAGES_PER_CHUNK],
+}
+const _: () = assert!(std::mem::size_of::<ChunkMeta>() <= PAGE_SIZE);
+
+struct Chunk {
+    base: usize,
+    /// Bytes of the allocation (a multiple of CHUNK_SIZE; more than one chunk for huge objects).
+    bytes: usize,
+    /// One bit per page of the first chunk: set = in use. Page 0 (metadata) is always set.
+    used: BitArr!(for PAGES_PER_CHUNK, in u64),
+    used_pages: usize,
+}
+
+pub(crate) struct MHeap {
+    chunks: Vec<Chunk>,
+    /// Go's `allspans`: every span in use, for the root scan and the sweeper.
+    all: Vec<*mut MSpan>,
+    /// Span structs whose pages were freed, kept for reuse: the marker may still hold a pointer
+    /// to a span struct from a stale read of a chunk table, so span structs are never freed.
+    spare: Vec<Box<MSpan>>,
+}
+
+// SAFETY: the raw span pointers are owned by the heap and only dereferenced under the protocols
+// of `mspan`; the heap itself is only reached through its mutex.
+unsafe impl Send for MHeap {}
+
+pub(crate) static HEAP: Mutex<MHeap> = Mutex::new(MHeap {
+    chunks: Vec::new(),
+    all: Vec::new(),
+    spare: Vec::new(),
+});
+
+/// Bytes of memory obtained from the system and not yet returned.
+pub(crate) static HEAP_SYS: AtomicUsize = AtomicUsize::new(0);
+
+/// Error returned when the system allocator refuses memory or a size cannot be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocError;
+
+impl std::fmt::Display for AllocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tricolor: out of memory (the system allocator refused a chunk)")
+    }
+}
+impl std::error::Error for AllocError {}
+
+/// The span of the object that starts at `addr`.
+///
+/// # Safety
+/// `addr` must be the address of an object allocated by this heap and not yet freed.
+#[inline(always)]
+pub(crate) unsafe fn span_of<'a>(addr: usize) -> &'a MSpan {
+    let chunk = addr & !(CHUNK_SIZE - 1);
+    let page = (addr - chunk) / PAGE_SIZE;
+    // SAFETY: every object lives in a chunk whose page 0 is its ChunkMeta, and the entry for an
+    // allocated object's page points at its span for as long as the object exists.
+    unsafe {
+        let meta = &*(chunk as *const ChunkMeta);
+        &*meta.spans[page].load(Ordering::Acquire)
+    }
+}
+
+impl MHeap {
+    fn new_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
+        let layout = Layout::from_size_align(bytes, CHUNK_SIZE).map_err(|_| AllocError)?;
+        // SAFETY: the layout has a non-zero size. Zeroed memory makes the chunk table all-null
+        // and gives fresh slots a zero root count.
+        let p = unsafe { alloc_zeroed(layout) };
+        if p.is_null() {
+            return Err(AllocError);
+        }
+        let mut used = BitArray::ZERO;
+        used.set(0, true);
+        self.chunks.push(Chunk {
+            base: p as usize,
+            bytes,
+            used,
+            used_pages: 1,
+        });
+        HEAP_SYS.fetch_add(bytes, Ordering::Relaxed);
+        Ok(self.chunks.len() - 1)
+    }
+
+    fn find_pages(&mut self, npages: usize) -> Result<(usize, usize), AllocError> {
+        if npages < PAGES_PER_CHUNK {
+            for (ci, c) in self.chunks.iter().enumerate() {
+                if c.bytes != CHUNK_SIZE || PAGES_PER_CHUNK - c.used_pages < npages {
+                    continue;
+                }
+                let mut run = 0;
+                for (i, bit) in c.used.iter().by_vals().enumerate() {
+                    run = if bit { 0 } else { run + 1 };
+                    if run == npages {
+                        return Ok((ci, i + 1 - npages));
+                    }
+                }
+            }
+            let ci = self.new_chunk(CHUNK_SIZE)?;
+            return Ok((ci, 1));
+        }
+        let bytes = (npages + 1) * PAGE_SIZE;
+        let ci = self.new_chunk(bytes.next_multiple_of(CHUNK_SIZE))?;
+        Ok((ci, 1))
+    }
+
+    /// A new span of `npages` for `class`, registered in the chunk table and in `all`.
+    pub fn alloc_span(
+        &mut self,
+        npages: usize,
+        class: SpanClass,
+        sweepgen: u32,
+    ) -> Result<*mut MSpan, AllocError> {
+        let (ci, page) = self.find_pages(npages)?;
+        let c = &mut self.chunks[ci];
+        let marked = npages.min(PAGES_PER_CHUNK - page);
+        c.used[page..page + marked].fill(true);
+        c.used_pages += marked;
+        let base = c.base + page * PAGE_SIZE;
+        let span = MSpan::new(base, npages, class, sweepgen);
+        let ptr: *mut MSpan = match self.spare.pop() {
+            Some(mut b) => {
+                *b = span;
+                Box::into_raw(b)
+            }
+            None => Box::into_raw(Box::new(span)),
+        };
+        // SAFETY: page 0 of the chunk is its ChunkMeta (zeroed at creation).
+        let meta = unsafe { &*(c.base as *const ChunkMeta) };
+        for p in page..page + marked {
+            meta.spans[p].store(ptr, Ordering::Release);
+        }
+        // SAFETY: the span was just created and is not shared yet.
+        unsafe { *(*ptr).all_index.get() = self.all.len() };
+        self.all.push(ptr);
+        Ok(ptr)
+    }
+
+    /// Returns a span's pages. The span must be empty (every object swept) and owned by the caller.
+    ///
+    /// # Safety
+    /// No object of the span is reachable and no other party holds the span.
+    pub unsafe fn free_span(&mut self, span: *mut MSpan) {
+        // SAFETY: the caller owns the span.
+        let s = unsafe { &*span };
+        let idx = unsafe { *s.all_index.get() };
+        self.all.swap_remove(idx);
+        if let Some(&moved) = self.all.get(idx) {
+            // SAFETY: `all_index` is only touched under the heap lock, which we hold.
+            unsafe { *(*moved).all_index.get() = idx };
+        }
+        let chunk_base = s.base & !(CHUNK_SIZE - 1);
+        let ci = self
+            .chunks
+            .iter()
+            .position(|c| c.base == chunk_base)
+            .expect("span outside every chunk");
+        let c = &mut self.chunks[ci];
+        let page = (s.base - c.base) / PAGE_SIZE;
+        let marked = s.npages.min(PAGES_PER_CHUNK - page);
+        c.used[page..page + marked].fill(false);
+        c.used_pages -= marked;
+        // Stale readers of the table find null only after the span is gone; nobody reads a freed
+        // object's entry under the protocol, so clearing is for the debugger's benefit.
+        // SAFETY: page 0 is the ChunkMeta.
+        let meta = unsafe { &*(c.base as *const ChunkMeta) };
+        for p in page..page + marked {
+            meta.spans[p].store(std::ptr::null_mut(), Ordering::Release);
+        }
+        if c.used_pages == 1 {
+            let c = self.chunks.swap_remove(ci);
+            HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
+            // SAFETY: the chunk came from `alloc_zeroed` with this layout, and no span uses it.
+            unsafe { dealloc(c.base as *mut u8, Layout::from_size_align_unchecked(c.bytes, CHUNK_SIZE)) };
+        }
+        // SAFETY: the span struct came from Box::into_raw in `alloc_span`.
+        self.spare.push(unsafe { Box::from_raw(span) });
+    }
+
+    /// A copy of the list of spans in use (for the root scan and checkmark).
+    pub fn all_spans(&self) -> Vec<SpanRef> {
+        self.all.iter().map(|&p| SpanRef(p)).collect()
+    }
+}
+
+/// A span pointer that may cross threads (spans are never freed as structs).
+#[derive(Clone, Copy)]
+pub(crate) struct SpanRef(pub *mut MSpan);
+// SAFETY: span structs live forever (see `MHeap::spare`) and their shared fields are atomics.
+unsafe impl Send for SpanRef {}
+// SAFETY: as above.
+unsafe impl Sync for SpanRef {}
+
+impl SpanRef {
+    /// # Safety
+    /// Span structs are never freed, so the reference is valid; the caller follows the
+    /// ownership protocol of `mspan` for anything but atomic reads.
+    #[inline(always)]
+    pub fn get(&self) -> &'static MSpan {
+        // SAFETY: span structs are never deallocated (`MHeap::spare`).
+        unsafe { &*self.0 }
+    }
+}

@@ -1,0 +1,291 @@
+//! `mspan`: a run of pages holding objects of one span class, with its allocation and mark
+//! bitmaps (Go's `mspan`, `allocBits`, `gcmarkBits`, `allocCache`).
+//!
+//! Ownership of the mutable allocation state (`SpanAlloc`) is exclusive and moves, never shared:
+//! - the mcache that caches the span, inside an operation of its thread (module `barrier`);
+//! - the collector during mark termination, when no operation runs (it flushes the mcaches);
+//! - whoever holds the span in an mcentral list under that list's lock;
+//! - the sweeper that won the `sweepgen` CAS (`h-2 → h-1`) until it publishes `h`.
+//!
+//! Other threads only read the atomics: `freeindex` and `alloc_bits` tell the root scan which
+//! slots hold objects; `mark_bits` are set by markers with `fetch_or`.
+
+use crate::header::{header, HEADER_SIZE};
+use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Span class: size class × 4 + noscan × 2 + nodrop. Go has scan/noscan; the nodrop bit is
+/// tricolor's: spans of types without sweep-time drop glue are swept by bitmaps alone, and may be
+/// swept lazily by an allocating thread because sweeping them runs no user code.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SpanClass(pub u16);
+
+pub(crate) const NUM_SPAN_CLASSES: usize = crate::sizeclasses::NUM_SIZE_CLASSES * 4;
+
+impl SpanClass {
+    #[inline(always)]
+    pub const fn new(sizeclass: usize, noscan: bool, nodrop: bool) -> Self {
+        SpanClass((sizeclass * 4 + (noscan as usize) * 2 + nodrop as usize) as u16)
+    }
+    #[inline(always)]
+    pub const fn sizeclass(self) -> usize {
+        self.0 as usize / 4
+    }
+    #[inline(always)]
+    pub const fn noscan(self) -> bool {
+        self.0 & 2 != 0
+    }
+    #[inline(always)]
+    pub const fn nodrop(self) -> bool {
+        self.0 & 1 != 0
+    }
+}
+
+/// Allocation state owned by one party at a time (see the module docs).
+pub(crate) struct SpanAlloc {
+    /// Go's `allocCache`: the complement of `alloc_bits` from `cache_base`, shifted as slots are
+    /// taken, so that `trailing_zeros` finds the next free slot.
+    pub alloc_cache: u64,
+    /// Slot index that bit 0 of `alloc_cache` stands for.
+    pub cache_base: usize,
+    /// Bitmap word the cache was loaded from.
+    pub cache_word: usize,
+    /// Objects allocated (live or not yet swept) in this span.
+    pub alloc_count: usize,
+}
+
+pub(crate) struct MSpan {
+    pub base: usize,
+    pub npages: usize,
+    pub class: SpanClass,
+    pub elemsize: usize,
+    pub nelems: usize,
+    divmagic: u64,
+    /// Go's sweepgen protocol, relative to the heap's `h`: h-2 needs sweeping, h-1 is being
+    /// swept, h is swept.
+    pub sweepgen: AtomicU32,
+    /// Every slot below this index is allocated. Published with Release after the new object's
+    /// header is written, so a root scan that reads it with Acquire sees initialized headers.
+    pub freeindex: AtomicUsize,
+    pub alloc_bits: Box<[AtomicU64]>,
+    pub mark_bits: Box<[AtomicU64]>,
+    pub alloc: UnsafeCell<SpanAlloc>,
+    /// Position in `mheap`'s list of all spans, for O(1) removal.
+    pub all_index: UnsafeCell<usize>,
+}
+
+// SAFETY: shared fields are atomics or immutable; `alloc` and `all_index` follow the exclusive
+// ownership protocol of the module docs (`all_index` is only touched under the mheap lock).
+unsafe impl Sync for MSpan {}
+// SAFETY: as above; a span moves between threads only through locks or the sweepgen CAS.
+unsafe impl Send for MSpan {}
+
+fn bitmap(nelems: usize) -> Box<[AtomicU64]> {
+    (0..nelems.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+}
+
+impl MSpan {
+    /// A span for `class` over `npages` pages at `base` (large objects: class 0, one element).
+    pub fn new(base: usize, npages: usize, class: SpanClass, sweepgen: u32) -> MSpan {
+        let sc = class.sizeclass();
+        let (elemsize, nelems) = if sc == 0 {
+            (npages * PAGE_SIZE, 1)
+        } else {
+            debug_assert_eq!(npages, CLASS_PAGES[sc] as usize);
+            let size = CLASS_SIZE[sc] as usize;
+            (size, npages * PAGE_SIZE / size)
+        };
+        MSpan {
+            base,
+            npages,
+            class,
+            elemsize,
+            nelems,
+            divmagic: div_magic(elemsize.max(1)),
+            sweepgen: AtomicU32::new(sweepgen),
+            freeindex: AtomicUsize::new(0),
+            alloc_bits: bitmap(nelems),
+            mark_bits: bitmap(nelems),
+            alloc: UnsafeCell::new(SpanAlloc {
+                alloc_cache: !0,
+                cache_base: 0,
+                cache_word: 0,
+                alloc_count: 0,
+            }),
+            all_index: UnsafeCell::new(usize::MAX),
+        }
+    }
+
+    /// Index of the object starting at `addr`.
+    #[inline(always)]
+    pub fn index_of(&self, addr: usize) -> usize {
+        if self.nelems == 1 {
+            return 0;
+        }
+        (((addr - self.base) as u64 * self.divmagic) >> 32) as usize
+    }
+
+    #[inline(always)]
+    pub fn addr_of(&self, idx: usize) -> usize {
+        self.base + idx * self.elemsize
+    }
+
+    /// Sets the mark bit of slot `idx`; true if it was white.
+    #[inline(always)]
+    pub fn try_mark(&self, idx: usize) -> bool {
+        let bit = 1u64 << (idx % 64);
+        let w = &self.mark_bits[idx / 64];
+        // Load first: most shades of a hot object find it marked already, and a plain load does
+        // not take the cache line exclusive.
+        if w.load(Ordering::Relaxed) & bit != 0 {
+            return false;
+        }
+        w.fetch_or(bit, Ordering::AcqRel) & bit == 0
+    }
+
+    #[inline(always)]
+    pub fn is_marked(&self, idx: usize) -> bool {
+        self.mark_bits[idx / 64].load(Ordering::Acquire) & (1u64 << (idx % 64)) != 0
+    }
+
+    /// Whether slot `idx` holds an object (live, or dead and not yet swept).
+    #[inline(always)]
+    pub fn is_allocated(&self, idx: usize, freeindex: usize) -> bool {
+        idx < freeindex || self.alloc_bits[idx / 64].load(Ordering::Relaxed) & (1u64 << (idx % 64)) != 0
+    }
+
+    /// Takes the next free slot. Only the span's owner calls this.
+    ///
+    /// # Safety
+    /// The caller owns the span's allocation state (module docs).
+    #[inline(always)]
+    pub unsafe fn next_free(&self) -> Option<usize> {
+        // SAFETY: the caller owns `alloc` (module docs).
+        let a = unsafe { &mut *self.alloc.get() };
+        loop {
+            if a.alloc_cache != 0 {
+                let tz = a.alloc_cache.trailing_zeros() as usize;
+                let idx = a.cache_base + tz;
+                if idx >= self.nelems {
+                    a.alloc_cache = 0;
+                    return None;
+                }
+                a.alloc_cache = if tz == 63 { 0 } else { a.alloc_cache >> (tz + 1) };
+                a.cache_base = idx + 1;
+                a.alloc_count += 1;
+                return Some(idx);
+            }
+            let next_word = a.cache_word + 1;
+            if next_word * 64 >= self.nelems {
+                return None;
+            }
+            self.refill_cache(a, next_word);
+        }
+    }
+
+    fn refill_cache(&self, a: &mut SpanAlloc, word: usize) {
+        a.alloc_cache = !self.alloc_bits[word].load(Ordering::Relaxed);
+        a.cache_word = word;
+        a.cache_base = word * 64;
+    }
+
+    /// Makes slot `idx` visible to the root scan as allocated. Called after the header is
+    /// written; everything below `idx + 1` is allocated because slots are handed out in order.
+    #[inline(always)]
+    pub fn publish(&self, idx: usize) {
+        self.freeindex.store(idx + 1, Ordering::Release);
+    }
+
+    /// Free slots left for the owner to allocate.
+    ///
+    /// # Safety
+    /// The caller owns the span's allocation state.
+    pub unsafe fn free_slots(&self) -> usize {
+        // SAFETY: forwarded.
+        self.nelems - unsafe { (*self.alloc.get()).alloc_count }
+    }
+
+    /// Sweeps the span: frees every allocated object whose mark bit is clear, after checking its
+    /// root count and running its drop glue if the class needs it, then makes the mark bits the
+    /// new allocation bits (Go's `allocBits = gcmarkBits`). Returns (objects freed, objects left).
+    ///
+    /// # Safety
+    /// The caller owns the span (won the sweepgen CAS) and no marking is in progress.
+    pub unsafe fn sweep(&self, poison: bool) -> (usize, usize) {
+        let free_below = self.freeindex.load(Ordering::Acquire);
+        let mut freed = 0;
+        let mut live = 0;
+        for w in 0..self.alloc_bits.len() {
+            let lo = w * 64;
+            let below = if free_below >= lo + 64 {
+                !0u64
+            } else if free_below > lo {
+                (1u64 << (free_below - lo)) - 1
+            } else {
+                0
+            };
+            let valid = if self.nelems >= lo + 64 { !0u64 } else { (1u64 << (self.nelems - lo)) - 1 };
+            let allocated = (self.alloc_bits[w].load(Ordering::Relaxed) | below) & valid;
+            let marked = self.mark_bits[w].load(Ordering::Acquire) & valid;
+            let mut dead = allocated & !marked;
+            live += marked.count_ones() as usize;
+            freed += dead.count_ones() as usize;
+            while dead != 0 {
+                let idx = lo + dead.trailing_zeros() as usize;
+                dead &= dead - 1;
+                // SAFETY: the slot holds a dead object (allocated, unmarked) that only this sweeper
+                // can reach; its header was written when it was allocated.
+                unsafe { self.free_object(self.addr_of(idx), poison) };
+            }
+            self.alloc_bits[w].store(marked, Ordering::Relaxed);
+            self.mark_bits[w].store(0, Ordering::Relaxed);
+        }
+        // SAFETY: the caller owns the span.
+        let a = unsafe { &mut *self.alloc.get() };
+        a.alloc_count = live;
+        self.refill_cache(a, 0);
+        self.freeindex.store(0, Ordering::Release);
+        (freed, live)
+    }
+
+    unsafe fn free_object(&self, addr: usize, poison: bool) {
+        // SAFETY: the caller passes a dead object's address.
+        let h = unsafe { header(addr) };
+        let roots = h.roots.load(Ordering::Acquire);
+        if roots != 0 {
+            crate::fatal(&format!(
+                "collector bug: sweeping an unmarked object of type {} with {} root(s) at {:#x}",
+                h.type_name(),
+                roots,
+                addr
+            ));
+        }
+        if !self.class.nodrop() {
+            let drop = h.vtable.drop;
+            let name = h.vtable.type_name;
+            // A panicking drop must not leave the span half swept: catch it, report it, go on.
+            // SAFETY: the object is dead and dropped exactly once, here.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                drop(addr as *mut _)
+            }));
+            if r.is_err() {
+                crate::report_once(&format!(
+                    "tricolor: a drop of a dead {} panicked during sweep; the panic was caught",
+                    name()
+                ));
+            }
+        }
+        if poison {
+            // SAFETY: the slot is free and owned by the sweeper; the header stays readable with a
+            // zero root count so that the root scan still skips it.
+            unsafe {
+                std::ptr::write_bytes(
+                    (addr + HEADER_SIZE) as *mut u8,
+                    crate::POISON_BYTE,
+                    self.elemsize - HEADER_SIZE,
+                )
+            };
+        }
+    }
+}

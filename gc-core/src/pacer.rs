@@ -1,0 +1,105 @@
+//! The pacer: when to start a cycle (Go's `mgcpacer.go`, without the feedback controller).
+//!
+//! Goal = marked + marked × GCPERCENT/100, at least 4 MiB × GCPERCENT/100, capped by the memory
+//! limit less a headroom of max(3%, 1 MiB). The trigger sits 85% of the way from the marked
+//! heap to the goal (Go keeps it between 70% and 95%), so that marking, with assists, ends near
+//! the goal.
+
+use crate::barrier::{OFF, PHASE};
+use crate::stats;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+const MIN_HEAP: usize = 4 << 20;
+pub(crate) static GC_PERCENT: AtomicI32 = AtomicI32::new(i32::MIN);
+pub(crate) static MEM_LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
+pub(crate) static GOAL: AtomicUsize = AtomicUsize::new(MIN_HEAP);
+pub(crate) static TRIGGER: AtomicUsize = AtomicUsize::new(MIN_HEAP * 85 / 100);
+/// Set while a cycle has been requested and not yet started, so that allocation asks once.
+pub(crate) static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// The current GCPERCENT (negative: automatic cycles off).
+pub(crate) fn gc_percent() -> i32 {
+    let p = GC_PERCENT.load(Ordering::Relaxed);
+    if p != i32::MIN {
+        return p;
+    }
+    let init = crate::config::get().gc_percent.unwrap_or(-1);
+    let _ = GC_PERCENT.compare_exchange(i32::MIN, init, Ordering::Relaxed, Ordering::Relaxed);
+    GC_PERCENT.load(Ordering::Relaxed)
+}
+
+pub(crate) fn mem_limit() -> u64 {
+    let l = MEM_LIMIT.load(Ordering::Relaxed);
+    if l == u64::MAX {
+        crate::config::get().mem_limit.unwrap_or(u64::MAX - 1)
+    } else {
+        l
+    }
+}
+
+/// Called when an mcache takes a span or a large object is allocated: starts a cycle when the
+/// heap passes the trigger.
+#[inline]
+pub(crate) fn check_trigger() {
+    let live = stats::heap_live();
+    if live < TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
+        return;
+    }
+    let limited = (live as u64) >= mem_limit();
+    if gc_percent() < 0 && !limited {
+        return;
+    }
+    if !REQUESTED.swap(true, Ordering::AcqRel) {
+        crate::mgc::request_background_cycle();
+    }
+}
+
+/// Recomputes goal and trigger after a mark; returns the goal.
+pub(crate) fn end_cycle(marked: usize) -> usize {
+    let p = gc_percent();
+    let limit = mem_limit();
+    let mut goal = if p < 0 {
+        usize::MAX / 2
+    } else {
+        let grow = marked.saturating_mul(p as usize) / 100;
+        (marked + grow).max(MIN_HEAP * p as usize / 100).max(marked + (64 << 10))
+    };
+    if limit < u64::MAX - 1 {
+        let headroom = (limit / 33).max(1 << 20);
+        let cap = limit.saturating_sub(headroom) as usize;
+        goal = goal.min(cap.max(marked + (64 << 10)));
+    }
+    let trigger = marked + (goal - marked) * 85 / 100;
+    GOAL.store(goal, Ordering::Relaxed);
+    TRIGGER.store(trigger, Ordering::Relaxed);
+    goal
+}
+
+/// Sets GCPERCENT, returning the previous value (Go's `debug.SetGCPercent`).
+///
+/// # Example
+/// ```
+/// let old = tricolor::set_gc_percent(200);
+/// tricolor::set_gc_percent(old);
+/// ```
+pub fn set_gc_percent(percent: i32) -> i32 {
+    let old = gc_percent();
+    GC_PERCENT.store(if percent < 0 { -1 } else { percent }, Ordering::Relaxed);
+    end_cycle(stats::heap_marked());
+    old
+}
+
+/// Sets the soft memory limit in bytes (Go's `debug.SetMemoryLimit`), returning the previous one
+/// (`u64::MAX - 1` means none). The collector runs more often to stay under it.
+///
+/// # Example
+/// ```
+/// let old = tricolor::set_memory_limit(1 << 30);
+/// tricolor::set_memory_limit(old);
+/// ```
+pub fn set_memory_limit(bytes: u64) -> u64 {
+    let old = mem_limit();
+    MEM_LIMIT.store(bytes.min(u64::MAX - 1), Ordering::Relaxed);
+    end_cycle(stats::heap_marked());
+    old
+}

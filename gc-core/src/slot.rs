@@ -1,0 +1,180 @@
+//! `GcSlot<T>`: an atomic, optionally empty handle field — the fast path for hot mutable fields,
+//! without a `GcCell` borrow. `set` is the hybrid barrier in one place: it shades the old
+//! pointee (Yuasa) and unroots the new one, which shades it at 1→0 (Dijkstra), then swaps.
+
+use crate::barrier::{release_root, shade, with_op};
+use crate::gc::Gc;
+use crate::header::Header;
+use crate::mark::Tracer;
+use crate::trace::{Finalize, Trace};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// An atomic slot holding an `Option<Gc<T>>`, readable and writable through `&self` from any
+/// thread.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, GcSlot};
+/// let slot = Gc::new(GcSlot::new(Some(Gc::new(1))));
+/// slot.set(Some(Gc::new(2)));
+/// assert_eq!(*slot.get().unwrap(), 2);
+/// slot.set(None);
+/// assert!(slot.get().is_none());
+/// ```
+pub struct GcSlot<T: Trace + Send + Sync + 'static> {
+    ptr: AtomicPtr<Header>,
+    /// True while the slot is not inside a GC object: it then owns a root on its pointee.
+    rooted: bool,
+    _t: PhantomData<Gc<T>>,
+}
+
+fn into_raw<T: Trace + Send + Sync + 'static>(g: Option<Gc<T>>) -> *mut Header {
+    match g {
+        None => std::ptr::null_mut(),
+        Some(g) => {
+            let mut g = std::mem::ManuallyDrop::new(g);
+            // SAFETY: make sure the stored handle is the rooted form; `root` is a no-op when it
+            // already is (a fresh clone or a handle from `Gc::new` always is).
+            unsafe { g.root() };
+            g.header() as *const Header as *mut Header
+        }
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
+    /// A slot holding `value`.
+    ///
+    /// # Example
+    /// ```
+    /// let s = tricolor::GcSlot::<i32>::new(None);
+    /// assert!(s.get().is_none());
+    /// ```
+    pub fn new(value: Option<Gc<T>>) -> GcSlot<T> {
+        GcSlot {
+            ptr: AtomicPtr::new(into_raw(value)),
+            rooted: true,
+            _t: PhantomData,
+        }
+    }
+
+    /// A rooted handle to the current pointee.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, GcSlot};
+    /// let s = GcSlot::new(Some(Gc::new(7)));
+    /// assert_eq!(*s.get().unwrap(), 7);
+    /// ```
+    pub fn get(&self) -> Option<Gc<T>> {
+        // An operation: a cycle starting meanwhile waits for the new root to be counted, and a
+        // concurrent `set` that removes the pointee while marking shades it.
+        with_op(|_| {
+            let p = self.ptr.load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: the pointee is alive: the slot referenced it inside this operation.
+            let h = unsafe { &*p };
+            h.inc_roots();
+            // SAFETY: we just added the root the handle owns.
+            Some(unsafe { Gc::<T>::from_rooted_header(h) })
+        })
+    }
+
+    /// Stores `value`, dropping the previous pointee's reference.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, GcSlot};
+    /// let s = GcSlot::new(None);
+    /// s.set(Some(Gc::new("x".to_string())));
+    /// assert_eq!(s.get().unwrap().as_str(), "x");
+    /// ```
+    pub fn set(&self, value: Option<Gc<T>>) {
+        let new = into_raw(value);
+        with_op(|op| {
+            if !self.rooted && !new.is_null() {
+                // SAFETY: `new` is live: we own its root until this release.
+                release_root(unsafe { &*new });
+            }
+            let old = self.ptr.swap(new, Ordering::AcqRel);
+            if !old.is_null() {
+                // SAFETY: the old pointee is alive until the end of this operation at least
+                // (nothing is freed before the next mark termination, which waits for it).
+                let h = unsafe { &*old };
+                if self.rooted {
+                    release_root(h);
+                } else if op.marking() {
+                    shade(h);
+                }
+            }
+        })
+    }
+
+    /// Takes the pointee out, leaving the slot empty.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, GcSlot};
+    /// let s = GcSlot::new(Some(Gc::new(1)));
+    /// assert_eq!(*s.take().unwrap(), 1);
+    /// assert!(s.get().is_none());
+    /// ```
+    pub fn take(&self) -> Option<Gc<T>> {
+        let g = self.get();
+        self.set(None);
+        g
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Drop for GcSlot<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if self.rooted && !p.is_null() {
+            // SAFETY: the slot owns a root on its pointee.
+            release_root(unsafe { &*p });
+        }
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Finalize for GcSlot<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+
+// SAFETY: the slot's single edge is traced with an atomic load (a racing `set` shades the value
+// it removes); root/unroot move the slot's root on its pointee.
+unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        let p = self.ptr.load(Ordering::Acquire);
+        if !p.is_null() {
+            tracer.edge(p);
+        }
+    }
+    unsafe fn root(&mut self) {
+        if !self.rooted {
+            self.rooted = true;
+            let p = *self.ptr.get_mut();
+            if !p.is_null() {
+                // SAFETY: the pointee is kept alive by the object holding this slot.
+                unsafe { &*p }.inc_roots();
+            }
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        if self.rooted {
+            self.rooted = false;
+            let p = *self.ptr.get_mut();
+            if !p.is_null() {
+                // SAFETY: we owned a root on the pointee until now.
+                release_root(unsafe { &*p });
+            }
+        }
+    }
+    fn needs_sweep_drop() -> bool {
+        false
+    }
+}
+

@@ -1,0 +1,91 @@
+//! Lazy sweeping per span, with Go's `sweepgen` protocol.
+//!
+//! The heap's `SWEEPGEN` (`h`) grows by 2 at each mark termination. A span whose `sweepgen` is
+//! `h-2` needs sweeping; whoever wins the CAS `h-2 → h-1` owns it and publishes `h` when done
+//! (Release, so the next owner sees the new bitmaps). Spans are swept by:
+//! - an allocating thread that needs a span of a class whose sweep runs no user code (`nodrop`);
+//! - the background sweeper (the collector thread), which takes every remaining span;
+//! - sweep termination at the start of the next cycle, which finishes whatever is left.
+//!
+//! `SWEEPERS` counts sweeps in progress so that sweep termination can wait for lazy sweepers it
+//! cannot see in any list (the span is in their hands).
+
+use crate::mcentral::{central, CENTRAL};
+use crate::mheap::HEAP;
+use crate::mspan::MSpan;
+use crate::stats;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+pub(crate) static SWEEPGEN: AtomicU32 = AtomicU32::new(2);
+static SWEEPERS: AtomicUsize = AtomicUsize::new(0);
+
+#[inline(always)]
+pub(crate) fn sweepgen() -> u32 {
+    SWEEPGEN.load(Ordering::Acquire)
+}
+
+/// Takes ownership of an unswept span; false if someone else has it or it is swept.
+pub(crate) fn try_acquire(s: &MSpan, sg: u32) -> bool {
+    s.sweepgen
+        .compare_exchange(sg.wrapping_sub(2), sg.wrapping_sub(1), Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+}
+
+pub(crate) enum Swept {
+    /// Every object was dead: the span's pages went back to the heap.
+    Freed,
+    /// The span keeps live objects; the caller still owns it and must file it.
+    Kept,
+}
+
+/// Sweeps a span the caller acquired with [`try_acquire`].
+pub(crate) fn sweep_owned(s: *mut MSpan, sg: u32) -> Swept {
+    SWEEPERS.fetch_add(1, Ordering::AcqRel);
+    // SAFETY: the caller won the sweepgen CAS, so it owns the span, and marking is off (sweeping
+    // only happens between mark termination and the next sweep termination).
+    let span = unsafe { &*s };
+    let (freed, live) = unsafe { span.sweep(crate::config::get().poison) };
+    stats::note_sweep(span, freed);
+    span.sweepgen.store(sg, Ordering::Release);
+    let out = if live == 0 {
+        // SAFETY: no live object is left and we own the span.
+        unsafe { HEAP.lock().free_span(s) };
+        Swept::Freed
+    } else {
+        Swept::Kept
+    };
+    SWEEPERS.fetch_sub(1, Ordering::AcqRel);
+    out
+}
+
+/// Sweeps every span still unswept this cycle (the background sweeper, and sweep termination).
+/// Returns the number of spans swept.
+pub(crate) fn sweep_all() -> usize {
+    let sg = sweepgen();
+    let mut n = 0;
+    for c in CENTRAL.iter() {
+        while let Some(s) = c.take_unswept() {
+            // SAFETY: spans in mcentral sets stay allocated as structs.
+            let span = unsafe { &*s };
+            if !try_acquire(span, sg) {
+                continue;
+            }
+            n += 1;
+            if let Swept::Kept = sweep_owned(s, sg) {
+                // SAFETY: we own the span.
+                let free = unsafe { span.free_slots() };
+                central(span.class).file_swept(s, free);
+            }
+        }
+    }
+    n
+}
+
+/// Sweep termination: sweeps what is left and waits for lazy sweeps in other threads' hands.
+pub(crate) fn finish() {
+    sweep_all();
+    let mut spins = 0u32;
+    while SWEEPERS.load(Ordering::Acquire) != 0 {
+        crate::barrier::backoff(&mut spins);
+    }
+}

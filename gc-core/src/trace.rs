@@ -1,0 +1,152 @@
+//! The `Trace` and `Finalize` traits: how the collector sees a user type.
+//!
+//! A traced value does three things for the collector:
+//! - `trace` reports every `Gc` edge it holds (the marker calls it on another thread);
+//! - `unroot` is called when the value moves into the GC heap (`Gc::new`, or a `GcCell` borrow
+//!   ending): every handle reachable without crossing another `Gc` stops being a root;
+//! - `root` is the inverse, called when a `GcCell` is mutably borrowed and its contents may leave.
+//!
+//! # The trace contract
+//! An implementation must report the same edges every time it is called while the value is not
+//! mutated, must not allocate, clone or drop a `Gc`, must not block, and must not panic. `root`
+//! and `unroot` must visit exactly the handles `trace` reports, except behind types (like `Arc`)
+//! that cannot hand out `&mut`: those keep their handles rooted for their whole life, which is
+//! always safe (they act as roots) and only costs the ability to collect cycles through them.
+//! The derive macros generate all of this; hand-written impls are for leaf types
+//! ([`unsafe_empty_trace!`](crate::unsafe_empty_trace)) and for containers.
+
+use crate::mark::Tracer;
+
+/// A type the collector can trace.
+///
+/// # Safety
+/// `trace`, `root` and `unroot` must visit every `Gc` the value owns (directly or through owned
+/// containers, not through other `Gc`s), and nothing else; see the module docs for the contract.
+/// A wrong implementation lets the collector free live objects.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, Trace, Finalize};
+///
+/// #[derive(Trace, Finalize)]
+/// struct Node { value: i64, next: Option<Gc<Node>> }
+///
+/// let tail = Gc::new(Node { value: 2, next: None });
+/// let head = Gc::new(Node { value: 1, next: Some(tail) });
+/// assert_eq!(head.next.as_ref().unwrap().value, 2);
+/// ```
+pub unsafe trait Trace: Finalize {
+    /// Reports every `Gc` edge of this value to `tracer`.
+    fn trace(&self, tracer: &mut Tracer);
+
+    /// Makes every handle owned by this value a root again.
+    ///
+    /// # Safety
+    /// Only the collector calls this, on a value that is leaving the heap.
+    unsafe fn root(&mut self);
+
+    /// Makes every handle owned by this value stop being a root.
+    ///
+    /// # Safety
+    /// Only the collector calls this, on a value that is entering the heap: afterwards the
+    /// handles are kept alive only by the object that holds them.
+    unsafe fn unroot(&mut self);
+
+    /// True if no value of this type can hold a `Gc`: its objects live in "noscan" spans that the
+    /// marker never scans. Hand-written impls keep the default (`false`, always safe).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn is_noscan() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
+    /// True if dropping a *dead* value of this type does something. Handles inside the heap are
+    /// unrooted and drop as no-ops, so a struct of `Gc`s and numbers needs no drop glue at sweep
+    /// time and its spans are swept by swapping bitmaps alone.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn needs_sweep_drop() -> bool
+    where
+        Self: Sized,
+    {
+        core::mem::needs_drop::<Self>()
+    }
+}
+
+/// Code that runs once, on the finalizer thread, before an unreachable object is freed.
+///
+/// Everything the object reaches is still alive while `finalize` runs; the object itself is
+/// freed in a later cycle if it is still unreachable then (Go's `SetFinalizer` semantics). An
+/// object that reaches itself through a cycle is kept alive by its own referents and is never
+/// finalized, as in Go. A panic in `finalize` is caught and reported once.
+///
+/// `#[derive(Finalize)]` gives the no-op finalizer.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, Trace, Finalize};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// static CLOSED: AtomicUsize = AtomicUsize::new(0);
+///
+/// #[derive(Trace)]
+/// struct File { fd: i32 }
+/// impl Finalize for File {
+///     fn finalize(&self) { CLOSED.fetch_add(1, Ordering::SeqCst); }
+/// }
+/// drop(Gc::new(File { fd: 3 }));
+/// ```
+pub trait Finalize {
+    /// Called once before the object is freed. The default does nothing.
+    fn finalize(&self) {}
+
+    /// False only for types whose `finalize` is the no-op default: the derive and the std impls
+    /// say so, so that their objects skip the finalizer registry. Keep the default in a
+    /// hand-written impl.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn has_finalizer() -> bool
+    where
+        Self: Sized,
+    {
+        true
+    }
+}
+
+/// Fills in the body of a `Trace` impl for a type that holds no `Gc`.
+///
+/// # Example
+/// ```
+/// use tricolor::{unsafe_empty_trace, Finalize, Gc, Trace};
+/// struct Celsius(f64);
+/// impl Finalize for Celsius {}
+/// // SAFETY: Celsius holds no Gc.
+/// unsafe impl Trace for Celsius { unsafe_empty_trace!(); }
+/// let t = Gc::new(Celsius(21.5));
+/// assert_eq!(t.0, 21.5);
+/// ```
+#[macro_export]
+macro_rules! unsafe_empty_trace {
+    () => {
+        #[inline(always)]
+        fn trace(&self, _tracer: &mut $crate::Tracer) {}
+        #[inline(always)]
+        unsafe fn root(&mut self) {}
+        #[inline(always)]
+        unsafe fn unroot(&mut self) {}
+        #[inline(always)]
+        fn is_noscan() -> bool {
+            true
+        }
+    };
+}
+
+/// Statically rejects `Drop` on a traced type: the derive implements this trait for the type, and
+/// the blanket impl below conflicts with it when the type also implements `Drop`. A drop glue
+/// that ran during sweeping could reach objects that are already freed.
+#[doc(hidden)]
+pub trait TracedTypesMustNotImplementDrop {}
+#[allow(drop_bounds)]
+impl<T: Drop + ?Sized> TracedTypesMustNotImplementDrop for T {}

@@ -1,0 +1,27 @@
+//! # tricolor
+//!
+//! A concurrent, Go-style garbage collector for Rust. `Gc<T>` handles and `#[derive(Trace)]` on
+//! your types; the collector scans roots once per cycle, marks concurrently on background threads
+//! behind a hybrid Yuasa/Dijkstra write barrier, stops tricolor operations only briefly at mark
+//! termination, and sweeps lazily per span over a Go-style heap (size classes, spans, per-thread
+//! caches, central lists, a page heap).
+//!
+//! ```
+//! use tricolor as gc;
+//! use gc::{Finalize, Gc, GcCell, Trace};
+//!
+//! #[derive(Trace, Finalize)]
+//! enum Value { Nil, Int(i64), Pair(Gc<GcCell<(Value, Value)>>) }
+//!
+//! let list = Gc::new(GcCell::new((Value::Int(1), Value::Nil)));
+//! list.borrow_mut().1 = Value::Pair(list.clone()); // a cycle: collected once unreachable
+//! drop(list);
+//! gc::collect();
+//! assert!(gc::stats().num_gc >= 1);
+//! ```
+//!
+//! Environment: `GCTRACE=1|2`, `GCPERCENT=<n|off>`, `GCMEMLIMIT=<bytes>[KiB|MiB|GiB|TiB]`,
+//! `GCCHECKMARK=1` (verification), `GCPOISON=1` (fill freed slots).
+
+pub use gc_core::*;
+pub use gc_derive::{Finalize, Trace};
