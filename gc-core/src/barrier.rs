@@ -51,12 +51,8 @@ use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// No cycle in progress: allocation only (sweeping may still be going on).
-pub(crate) const OFF: u32 = 0;
-/// Concurrent marking: the barrier shades.
-pub(crate) const MARK: u32 = 1;
-/// Mark termination: operations wait at entry.
-pub(crate) const STOP: u32 = 2;
+pub(crate) use crate::protocol::{MARK, OFF, STOP};
+use crate::protocol;
 
 pub(crate) static PHASE: AtomicU32 = AtomicU32::new(OFF);
 
@@ -112,7 +108,7 @@ impl Drop for Local {
         // SAFETY: we are inside an operation of this thread, so we own the mcache.
         unsafe { (*st.mcache.get()).release_all() };
         st.exited.store(true, Ordering::Release);
-        st.in_op.store(false, Ordering::Release);
+        protocol::exit(&st.in_op);
         REGISTRY.lock().retain(|s| !Arc::ptr_eq(s, st));
     }
 }
@@ -125,31 +121,12 @@ thread_local! {
     };
 }
 
-/// Spin, then yield: waits in the collector and at operation entry are short.
-#[inline]
-pub(crate) fn backoff(spins: &mut u32) {
-    *spins += 1;
-    if *spins < 64 {
-        std::hint::spin_loop();
-    } else {
-        std::thread::yield_now();
-    }
-}
+pub(crate) use crate::sync::spin as backoff;
 
 /// Sets the flag and reads the phase, waiting while the phase is STOP.
+#[inline(always)]
 fn enter_raw(st: &ThreadState) -> u32 {
-    let mut spins = 0;
-    loop {
-        st.in_op.store(true, Ordering::SeqCst);
-        let p = PHASE.load(Ordering::SeqCst);
-        if p != STOP {
-            return p;
-        }
-        st.in_op.store(false, Ordering::Release);
-        while PHASE.load(Ordering::Acquire) == STOP {
-            backoff(&mut spins);
-        }
-    }
+    protocol::enter(&st.in_op, &PHASE)
 }
 
 /// What an operation knows: the phase it acts on, and its thread's state.
@@ -186,7 +163,7 @@ impl Drop for ExitGuard<'_> {
         let d = self.local.depth.get() - 1;
         self.local.depth.set(d);
         if d == 0 {
-            self.local.state.in_op.store(false, Ordering::Release);
+            protocol::exit(&self.local.state.in_op);
         }
     }
 }
@@ -231,7 +208,7 @@ fn orphan_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
         fn drop(&mut self) {
             let _ = ORPHAN_DEPTH.try_with(|d| d.set(d.get() - 1));
             if self.1 {
-                self.0.in_op.store(false, Ordering::Release);
+                protocol::exit(&self.0.in_op);
             }
         }
     }
@@ -242,7 +219,7 @@ fn orphan_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
 /// Stores `phase` and waits until every operation that may have read the previous phase is
 /// over (the handshake of the module docs). Collector only.
 pub(crate) fn handshake(phase: u32) {
-    PHASE.store(phase, Ordering::SeqCst);
+    protocol::set_phase(&PHASE, phase);
     wait_ops();
 }
 
@@ -250,10 +227,7 @@ pub(crate) fn handshake(phase: u32) {
 pub(crate) fn wait_ops() {
     let reg = REGISTRY.lock();
     for st in reg.iter() {
-        let mut spins = 0;
-        while st.in_op.load(Ordering::SeqCst) {
-            backoff(&mut spins);
-        }
+        protocol::wait_clear(&st.in_op);
     }
 }
 
@@ -278,26 +252,16 @@ pub(crate) fn shade(h: *const Header) {
 /// transition needs the barrier, so the common case is a CAS outside any operation.
 #[inline(always)]
 pub(crate) fn release_root(h: &Header) {
-    let mut cur = h.roots.load(Ordering::Relaxed);
-    while cur > 1 {
-        match h
-            .roots
-            .compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
-        {
-            Ok(_) => return,
-            Err(c) => cur = c,
-        }
+    if !protocol::release_if_not_last(&h.roots) {
+        release_last_root(h);
     }
-    release_last_root(h);
 }
 
 #[cold]
 #[inline(never)]
 fn release_last_root(h: &Header) {
     with_op(|op| {
-        let old = h.roots.fetch_sub(1, Ordering::SeqCst);
-        debug_assert!(old > 0, "root count underflow");
-        if old == 1 && op.marking() {
+        if protocol::release_last(&h.roots) && op.marking() {
             shade(h);
         }
     })

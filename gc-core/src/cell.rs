@@ -7,17 +7,14 @@
 //! which makes them visible to the root scan) and unroots — shading at 1→0 — on release.
 //! A `borrow_mut` that finds a marker inside waits for it: that wait is a (short) pause.
 
-use crate::barrier::{backoff, with_op};
+use crate::barrier::with_op;
+use crate::protocol::BorrowState;
 use crate::mark::Tracer;
 use crate::trace::{Finalize, Trace};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-const WRITER: u64 = 1 << 63;
-const MARKER: u64 = 1 << 32;
-const READERS: u64 = (1 << 32) - 1;
 
 /// A mutable memory location for GC objects: a `RefCell` that is `Sync` and tells the collector
 /// about every change.
@@ -30,7 +27,7 @@ const READERS: u64 = (1 << 32) - 1;
 /// assert_eq!(*list.borrow()[0], 1);
 /// ```
 pub struct GcCell<T: ?Sized> {
-    state: AtomicU64,
+    state: BorrowState,
     /// True while the cell is not inside a GC object: its contents are then ordinary roots.
     rooted: bool,
     value: UnsafeCell<T>,
@@ -73,7 +70,7 @@ impl<T> GcCell<T> {
     /// ```
     pub const fn new(value: T) -> GcCell<T> {
         GcCell {
-            state: AtomicU64::new(0),
+            state: BorrowState::new(),
             rooted: true,
             value: UnsafeCell::new(value),
         }
@@ -117,19 +114,10 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert!(c.try_borrow().is_ok());
     /// ```
     pub fn try_borrow(&self) -> Result<GcCellRef<'_, T>, BorrowError> {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & WRITER != 0 {
-                return Err(BorrowError);
-            }
-            assert!(s & READERS != READERS, "GcCell: too many shared borrows");
-            match self
-                .state
-                .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(GcCellRef { cell: self }),
-                Err(x) => s = x,
-            }
+        if self.state.try_shared() {
+            Ok(GcCellRef { cell: self })
+        } else {
+            Err(BorrowError)
         }
     }
 
@@ -161,16 +149,8 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert!(c.try_borrow_mut().is_ok());
     /// ```
     pub fn try_borrow_mut(&self) -> Result<GcCellRefMut<'_, T>, BorrowMutError> {
-        let mut spins = 0;
-        loop {
-            match self
-                .state
-                .compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(s) if s & (WRITER | READERS) != 0 => return Err(BorrowMutError),
-                Err(_) => backoff(&mut spins),
-            }
+        if !self.state.try_exclusive() {
+            return Err(BorrowMutError);
         }
         if !self.rooted {
             with_op(|op| {
@@ -192,20 +172,8 @@ impl<T: ?Sized + Trace> GcCell<T> {
 
     /// The marker's shared borrow: `None` if a mutator holds the cell mutably.
     fn marker_borrow(&self) -> Option<&T> {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & WRITER != 0 {
-                return None;
-            }
-            match self
-                .state
-                .compare_exchange_weak(s, s + MARKER, Ordering::Acquire, Ordering::Relaxed)
-            {
-                // SAFETY: no exclusive borrow can start while the marker count is non-zero.
-                Ok(_) => return Some(unsafe { &*self.value.get() }),
-                Err(x) => s = x,
-            }
-        }
+        // SAFETY: no exclusive borrow can start while a marker holds the cell.
+        self.state.try_marker().then(|| unsafe { &*self.value.get() })
     }
 }
 
@@ -245,7 +213,7 @@ impl<T: ?Sized> Deref for GcCellRef<'_, T> {
 
 impl<T: ?Sized> Drop for GcCellRef<'_, T> {
     fn drop(&mut self) {
-        self.cell.state.fetch_sub(1, Ordering::Release);
+        self.cell.state.release_shared();
     }
 }
 
@@ -283,7 +251,7 @@ impl<T: ?Sized + Trace> Drop for GcCellRefMut<'_, T> {
     fn drop(&mut self) {
         let cell = self.cell;
         if cell.rooted {
-            cell.state.fetch_and(!WRITER, Ordering::Release);
+            cell.state.release_exclusive();
             return;
         }
         // Unrooting (Dijkstra half: a 1→0 while marking shades) and releasing the borrow happen
@@ -292,7 +260,7 @@ impl<T: ?Sized + Trace> Drop for GcCellRefMut<'_, T> {
         with_op(|_| {
             // SAFETY: we still hold the exclusive borrow; the contents go back into the heap.
             unsafe { (*cell.value.get()).unroot() };
-            cell.state.fetch_and(!WRITER, Ordering::Release);
+            cell.state.release_exclusive();
         });
     }
 }
@@ -348,7 +316,7 @@ unsafe impl<T: ?Sized + Trace> Trace for GcCell<T> {
     fn trace(&self, tracer: &mut Tracer) {
         if let Some(v) = self.marker_borrow() {
             v.trace(tracer);
-            self.state.fetch_sub(MARKER, Ordering::Release);
+            self.state.release_marker();
         }
     }
 

@@ -134,14 +134,9 @@ impl MSpan {
     /// Sets the mark bit of slot `idx`; true if it was white.
     #[inline(always)]
     pub fn try_mark(&self, idx: usize) -> bool {
-        let bit = 1u64 << (idx % 64);
-        let w = &self.mark_bits[idx / 64];
-        // Load first: most shades of a hot object find it marked already, and a plain load does
+        // Loads first: most shades of a hot object find it marked already, and a plain load does
         // not take the cache line exclusive.
-        if w.load(Ordering::Relaxed) & bit != 0 {
-            return false;
-        }
-        w.fetch_or(bit, Ordering::AcqRel) & bit == 0
+        crate::protocol::try_mark(&self.mark_bits[idx / 64], (idx % 64) as u32)
     }
 
     #[inline(always)]

@@ -26,9 +26,7 @@ pub(crate) fn sweepgen() -> u32 {
 
 /// Takes ownership of an unswept span; false if someone else has it or it is swept.
 pub(crate) fn try_acquire(s: &MSpan, sg: u32) -> bool {
-    s.sweepgen
-        .compare_exchange(sg.wrapping_sub(2), sg.wrapping_sub(1), Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
+    crate::protocol::try_acquire_sweep(&s.sweepgen, sg)
 }
 
 pub(crate) enum Swept {

@@ -40,8 +40,14 @@ unsafe impl Trace for Counted {
 
 #[test]
 fn smoke() {
-    let a = Gc::new(Node { next: GcCell::new(None), payload: "a".into() });
-    let b = Gc::new(Node { next: GcCell::new(Some(a.clone())), payload: "b".into() });
+    let a = Gc::new(Node {
+        next: GcCell::new(None),
+        payload: "a".into(),
+    });
+    let b = Gc::new(Node {
+        next: GcCell::new(Some(a.clone())),
+        payload: "b".into(),
+    });
     *a.next.borrow_mut() = Some(b.clone()); // cycle
     assert_eq!(Gc::root_count(&a), 1);
     assert_eq!(Gc::root_count(&b), 1);

@@ -1,0 +1,198 @@
+//! The lock-free protocols of the collector, written once against `crate::sync` so that the same
+//! code runs in the runtime (std atomics) and in the loom models (`--cfg loom`, see
+//! `gc-core/tests/loom.rs`). The runtime modules call these; the ordering arguments are in
+//! `barrier`'s docs.
+//!
+//! The handshake is Dekker's pattern: the mutator writes its flag then reads the phase, the
+//! collector writes the phase then reads the flags. It is written as `store; fence(SeqCst);
+//! load` on both sides rather than with SeqCst loads and stores: the two are equivalent under
+//! the C++20 model, but loom models SeqCst accesses as AcqRel (loom issue #180) and only the
+//! fence form can be checked. On x86-64 the fence is one `mfence`, about the cost of the `xchg`
+//! a SeqCst store compiles to.
+
+use crate::sync::{fence, spin, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// No cycle in progress.
+pub const OFF: u32 = 0;
+/// Concurrent marking: the barrier shades.
+pub const MARK: u32 = 1;
+/// Mark termination: operations wait at entry.
+pub const STOP: u32 = 2;
+
+/// Enters an operation: sets the thread's flag, then reads the phase (Dekker against
+/// [`set_phase`] + [`wait_clear`]). Waits while the phase is STOP.
+#[inline(always)]
+pub fn enter(flag: &AtomicBool, phase: &AtomicU32) -> u32 {
+    let mut spins = 0;
+    loop {
+        flag.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let p = phase.load(Ordering::Acquire);
+        if p != STOP {
+            return p;
+        }
+        flag.store(false, Ordering::Release);
+        while phase.load(Ordering::Acquire) == STOP {
+            spin(&mut spins);
+        }
+    }
+}
+
+/// Leaves an operation; Release publishes its effects to a collector that sees the flag clear.
+#[inline(always)]
+pub fn exit(flag: &AtomicBool) {
+    flag.store(false, Ordering::Release);
+}
+
+/// The collector's half of the handshake: publish the phase...
+pub fn set_phase(phase: &AtomicU32, p: u32) {
+    phase.store(p, Ordering::Release);
+    fence(Ordering::SeqCst);
+}
+
+/// ...then wait until each thread's flag is seen clear once.
+pub fn wait_clear(flag: &AtomicBool) {
+    let mut spins = 0;
+    while flag.load(Ordering::Acquire) {
+        spin(&mut spins);
+    }
+}
+
+/// Removes a root unless it is the last one: true if done. The last root must be released with
+/// [`release_last`] inside an operation, because a 1→0 transition may need to shade.
+#[inline(always)]
+pub fn release_if_not_last(count: &AtomicUsize) -> bool {
+    let mut cur = count.load(Ordering::Relaxed);
+    while cur > 1 {
+        match count.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(c) => cur = c,
+        }
+    }
+    false
+}
+
+/// Removes a root inside an operation; true if that was the last one (the caller shades if the
+/// operation's phase is MARK).
+#[inline(always)]
+pub fn release_last(count: &AtomicUsize) -> bool {
+    let old = count.fetch_sub(1, Ordering::SeqCst);
+    assert!(old > 0, "tricolor: root count underflow");
+    old == 1
+}
+
+/// Sets bit `bit` of a mark word; true if it was clear (the caller turned the object gray).
+#[inline(always)]
+pub fn try_mark(word: &AtomicU64, bit: u32) -> bool {
+    let m = 1u64 << bit;
+    if word.load(Ordering::Relaxed) & m != 0 {
+        return false;
+    }
+    word.fetch_or(m, Ordering::AcqRel) & m == 0
+}
+
+/// Go's sweepgen CAS: takes a span that needs sweeping (`h-2 → h-1`).
+#[inline]
+pub fn try_acquire_sweep(span_gen: &AtomicU32, h: u32) -> bool {
+    span_gen
+        .compare_exchange(
+            h.wrapping_sub(2),
+            h.wrapping_sub(1),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
+const WRITER: u64 = 1 << 63;
+const MARKER: u64 = 1 << 32;
+const READERS: u64 = (1 << 32) - 1;
+
+/// A `GcCell`'s borrow word: bit 63 the mutator's exclusive borrow, bits 32..62 the markers,
+/// bits 0..31 the mutators' shared borrows.
+pub struct BorrowState(AtomicU64);
+
+impl Default for BorrowState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BorrowState {
+    /// Not borrowed.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        BorrowState(AtomicU64::new(0))
+    }
+    /// Not borrowed.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        BorrowState(AtomicU64::new(0))
+    }
+
+    /// A mutator's shared borrow; false if mutably borrowed.
+    pub fn try_shared(&self) -> bool {
+        let mut s = self.0.load(Ordering::Relaxed);
+        loop {
+            if s & WRITER != 0 {
+                return false;
+            }
+            assert!(s & READERS != READERS, "GcCell: too many shared borrows");
+            match self
+                .0
+                .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(x) => s = x,
+            }
+        }
+    }
+
+    /// Ends a mutator's shared borrow.
+    pub fn release_shared(&self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+
+    /// The mutator's exclusive borrow; false if a mutator borrows the cell. Markers inside are
+    /// waited for (a short pause), never reported.
+    pub fn try_exclusive(&self) -> bool {
+        let mut spins = 0;
+        loop {
+            match self
+                .0
+                .compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(s) if s & (WRITER | READERS) != 0 => return false,
+                Err(_) => spin(&mut spins),
+            }
+        }
+    }
+
+    /// Ends the exclusive borrow.
+    pub fn release_exclusive(&self) {
+        self.0.fetch_and(!WRITER, Ordering::Release);
+    }
+
+    /// A marker's shared borrow; false (skip the cell) if a mutator holds it exclusively.
+    pub fn try_marker(&self) -> bool {
+        let mut s = self.0.load(Ordering::Relaxed);
+        loop {
+            if s & WRITER != 0 {
+                return false;
+            }
+            match self
+                .0
+                .compare_exchange_weak(s, s + MARKER, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(x) => s = x,
+            }
+        }
+    }
+
+    /// Ends a marker's borrow.
+    pub fn release_marker(&self) {
+        self.0.fetch_sub(MARKER, Ordering::Release);
+    }
+}

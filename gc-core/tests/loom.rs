@@ -1,0 +1,294 @@
+//! loom models of the collector's lock-free protocols, run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p gc-core --test loom --release`.
+//!
+//! Each model drives the real functions of `gc_core::protocol` (the ones the runtime calls)
+//! through a miniature collector: a phase word, one mutator's operation flag, root counts, mark
+//! bits, a gray list and one `GcCell`. The collector runs Go's sequence — handshake to MARK,
+//! root scan, drain, ragged wait, handshake to STOP, drain — and asserts the property that
+//! matters: at mark termination every object the mutator can still reach is marked.
+#![cfg(loom)]
+//!
+//! Exploration is bounded to 3 preemptions per execution (loom's recommended practice; most
+//! concurrency bugs need at most two), which keeps the suite at a few minutes.
+
+use gc_core::protocol::*;
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    b.check(f);
+}
+
+/// Object 0 is P (a permanent root holding a GcCell), 1 is O, 2 is C.
+struct World {
+    phase: AtomicU32,
+    flag: AtomicBool,
+    roots: [AtomicUsize; 3],
+    published: [AtomicBool; 3],
+    marks: AtomicU64,
+    gray: Mutex<Vec<u32>>,
+    /// P's cell: does it hold O?
+    cell: BorrowState,
+    cell_has_o: UnsafeCell<bool>,
+    /// O's immutable field: does it hold C? (written before O is published)
+    o_has_c: AtomicBool,
+}
+
+impl World {
+    fn new() -> Arc<World> {
+        Arc::new(World {
+            phase: AtomicU32::new(OFF),
+            flag: AtomicBool::new(false),
+            roots: [
+                AtomicUsize::new(1),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ],
+            published: [
+                AtomicBool::new(true),
+                AtomicBool::new(false),
+                AtomicBool::new(false),
+            ],
+            marks: AtomicU64::new(0),
+            gray: Mutex::new(Vec::new()),
+            cell: BorrowState::new(),
+            cell_has_o: UnsafeCell::new(false),
+            o_has_c: AtomicBool::new(false),
+        })
+    }
+
+    fn op<R>(&self, f: impl FnOnce(u32) -> R) -> R {
+        let p = enter(&self.flag, &self.phase);
+        let r = f(p);
+        exit(&self.flag);
+        r
+    }
+
+    fn shade(&self, i: u32) {
+        if try_mark(&self.marks, i) {
+            self.gray.lock().unwrap().push(i);
+        }
+    }
+
+    fn marked(&self, i: u32) -> bool {
+        self.marks.load(Ordering::SeqCst) & (1 << i) != 0
+    }
+
+    /// The mutator drops or unroots one root of object `i`.
+    fn release(&self, i: usize) {
+        if !release_if_not_last(&self.roots[i]) {
+            self.op(|p| {
+                if release_last(&self.roots[i]) && p == MARK {
+                    self.shade(i as u32);
+                }
+            });
+        }
+    }
+
+    fn trace(&self, i: u32) {
+        match i {
+            0 => {
+                if self.cell.try_marker() {
+                    // SAFETY (model): the marker borrow excludes the mutator's exclusive borrow.
+                    if self.cell_has_o.with(|c| unsafe { *c }) {
+                        self.shade(1);
+                    }
+                    self.cell.release_marker();
+                }
+            }
+            1 => {
+                if self.o_has_c.load(Ordering::Acquire) {
+                    self.shade(2);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn drain(&self) {
+        loop {
+            let next = self.gray.lock().unwrap().pop();
+            match next {
+                Some(i) => self.trace(i),
+                None => return,
+            }
+        }
+    }
+
+    fn handshake(&self, p: u32) {
+        set_phase(&self.phase, p);
+        wait_clear(&self.flag);
+    }
+
+    /// Go's cycle up to the end of mark termination; returns while still in STOP.
+    fn mark_cycle(&self) {
+        self.handshake(MARK);
+        for i in 0..3 {
+            if self.published[i].load(Ordering::Acquire)
+                && self.roots[i].load(Ordering::Acquire) > 0
+            {
+                self.shade(i as u32);
+            }
+        }
+        self.drain();
+        wait_clear(&self.flag);
+        self.drain();
+        self.handshake(STOP);
+        self.drain();
+    }
+}
+
+/// A rooted handle is moved into a heap object's cell (borrow_mut, store, release: the 1→0
+/// unroot) while the collector starts marking, scans roots, traces the cell and terminates:
+/// covers "root drop racing the start of marking", "borrow_mut racing the marker" and
+/// "termination racing a shade".
+#[test]
+fn handle_moved_into_cell_races_the_whole_mark() {
+    model(|| {
+        let w = World::new();
+        w.roots[1].store(1, Ordering::Relaxed);
+        w.published[1].store(true, Ordering::Relaxed);
+        let m = w.clone();
+        let mutator = thread::spawn(move || {
+            assert!(m.cell.try_exclusive());
+            m.op(|p| {
+                // Acquisition: the cell is empty, so there is nothing to root or shade.
+                let _ = p;
+            });
+            // SAFETY (model): exclusive borrow held.
+            m.cell_has_o.with_mut(|c| unsafe { *c = true });
+            m.op(|p| {
+                if release_last(&m.roots[1]) && p == MARK {
+                    m.shade(1);
+                }
+                m.cell.release_exclusive();
+            });
+        });
+        w.mark_cycle();
+        assert!(
+            w.marked(1),
+            "O is reachable (rooted or in P's cell) but white at termination"
+        );
+        set_phase(&w.phase, OFF);
+        mutator.join().unwrap();
+    });
+}
+
+/// `Gc::new(O { child: C })` while marking starts: allocation, the unroot of C and the colour of
+/// O are decided under one phase, so either O is found as a root (and traced) or it is born
+/// black and C was shaded.
+#[test]
+fn allocation_with_moved_child_races_the_start_of_marking() {
+    model(|| {
+        let w = World::new();
+        w.roots[2].store(1, Ordering::Relaxed);
+        w.published[2].store(true, Ordering::Relaxed);
+        let m = w.clone();
+        let mutator = thread::spawn(move || {
+            m.op(|p| {
+                m.roots[1].store(1, Ordering::Relaxed);
+                m.o_has_c.store(true, Ordering::Release);
+                if release_last(&m.roots[2]) && p == MARK {
+                    m.shade(2);
+                }
+                if p == MARK {
+                    try_mark(&m.marks, 1);
+                }
+                m.published[1].store(true, Ordering::Release);
+            });
+        });
+        w.mark_cycle();
+        if w.published[1].load(Ordering::Acquire) {
+            assert!(w.marked(1), "the new object is rooted but white");
+            assert!(w.marked(2), "the child moved into the new object is white");
+        } else {
+            assert!(w.marked(2), "the child is still rooted but white");
+        }
+        set_phase(&w.phase, OFF);
+        mutator.join().unwrap();
+    });
+}
+
+/// A rooted handle dropped while the collector starts marking: the object is either seen as a
+/// root or, if its last root went away during marking, shaded — never lost while still held.
+#[test]
+fn root_drop_races_the_root_scan() {
+    model(|| {
+        let w = World::new();
+        w.roots[1].store(2, Ordering::Relaxed);
+        w.published[1].store(true, Ordering::Relaxed);
+        let m = w.clone();
+        let mutator = thread::spawn(move || {
+            m.release(1); // 2 → 1 outside any operation; one root remains
+        });
+        w.mark_cycle();
+        assert!(w.marked(1), "a rooted object is white at termination");
+        set_phase(&w.phase, OFF);
+        mutator.join().unwrap();
+    });
+}
+
+/// The marker's shared borrow and a mutator's exclusive borrow of one cell never overlap
+/// (loom reports any concurrent access to the cell's contents).
+#[test]
+fn marker_and_borrow_mut_exclude_each_other() {
+    model(|| {
+        let cell = Arc::new((BorrowState::new(), UnsafeCell::new(0u32)));
+        let c2 = cell.clone();
+        let marker = thread::spawn(move || {
+            if c2.0.try_marker() {
+                // SAFETY (model): marker borrow held.
+                let _ = c2.1.with(|v| unsafe { *v });
+                c2.0.release_marker();
+            }
+        });
+        if cell.0.try_exclusive() {
+            // SAFETY (model): exclusive borrow held.
+            cell.1.with_mut(|v| unsafe { *v += 1 });
+            cell.0.release_exclusive();
+        }
+        marker.join().unwrap();
+    });
+}
+
+/// Sweeper and allocator race for one unswept span: exactly one wins the sweepgen CAS, and the
+/// loser, once it sees the span swept, sees the sweeper's writes.
+#[test]
+fn sweeper_and_allocator_on_one_span() {
+    model(|| {
+        let h = 4u32;
+        let span = Arc::new((
+            AtomicU32::new(h - 2),
+            UnsafeCell::new(0u32),
+            AtomicUsize::new(0),
+        ));
+        let mut ts = Vec::new();
+        for _ in 0..2 {
+            let s = span.clone();
+            ts.push(thread::spawn(move || {
+                if try_acquire_sweep(&s.0, h) {
+                    s.2.fetch_add(1, Ordering::SeqCst);
+                    // SAFETY (model): the CAS made us the span's only owner.
+                    s.1.with_mut(|v| unsafe { *v = 7 });
+                    s.0.store(h, Ordering::Release);
+                } else {
+                    while s.0.load(Ordering::Acquire) != h {
+                        thread::yield_now();
+                    }
+                    // SAFETY (model): the sweeper published `h` after its last write.
+                    assert_eq!(s.1.with(|v| unsafe { *v }), 7);
+                }
+            }));
+        }
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(span.2.load(Ordering::SeqCst), 1);
+    });
+}

@@ -1,0 +1,87 @@
+//! The allocator: every size class, large objects, span reuse.
+
+use tricolor::__private::{size_class_of, slot_size, spans_in_use, CLASS_SIZE};
+use tricolor::{collect, Gc};
+
+const HEADER: usize = 16;
+
+#[test]
+fn every_size_class_serves_its_sizes() {
+    // One object per class, sized to fill its class exactly.
+    macro_rules! class_check {
+        ($($n:expr),*) => {$(
+            {
+                let g = Gc::new([7u8; $n - HEADER]);
+                let want = CLASS_SIZE[size_class_of($n, 8)] as usize;
+                assert_eq!(slot_size(&g), want, "size {}", $n);
+                assert!(g.iter().all(|&b| b == 7));
+            }
+        )*};
+    }
+    class_check!(
+        24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352,
+        384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048,
+        2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+        10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+        32768
+    );
+    for c in 1..68 {
+        assert!(CLASS_SIZE[c] > CLASS_SIZE[c - 1]);
+    }
+}
+
+#[test]
+fn large_objects_get_their_own_span() {
+    let big = Gc::new(vec![0u64; 1]); // small header object, large buffer on the Rust heap
+    assert_eq!(big.len(), 1);
+    let huge = Gc::new([3u8; 40_000]);
+    assert!(slot_size(&huge) >= 40_000 + HEADER);
+    // Larger than a 4 MiB chunk; built on a thread with a stack big enough for the value.
+    let giant = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| Gc::new([9u8; 5 << 20]))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(giant.iter().all(|&b| b == 9));
+    assert!(huge.iter().all(|&b| b == 3));
+    drop(giant);
+    collect();
+    assert!(huge.iter().all(|&b| b == 3));
+}
+
+#[test]
+fn spans_are_reused_after_sweeping() {
+    let round = || {
+        let v: Vec<Gc<[u64; 6]>> = (0..50_000u64).map(|i| Gc::new([i; 6])).collect();
+        assert!(v.iter().enumerate().all(|(i, g)| g[5] == i as u64));
+        drop(v);
+        collect();
+        spans_in_use()
+    };
+    let first = round();
+    let mut last = first;
+    for _ in 0..5 {
+        last = round();
+    }
+    assert!(
+        last <= first + 64,
+        "spans grew from {first} to {last}: freed spans were not reused"
+    );
+}
+
+#[test]
+fn aligned_types_are_aligned() {
+    #[repr(align(64))]
+    struct A64(u8);
+    impl tricolor::Finalize for A64 {}
+    // SAFETY: holds no Gc.
+    unsafe impl tricolor::Trace for A64 {
+        tricolor::unsafe_empty_trace!();
+    }
+    for _ in 0..100 {
+        let g = Gc::new(A64(1));
+        assert_eq!(&*g as *const A64 as usize % 64, 0);
+        assert_eq!(g.0, 1);
+    }
+}

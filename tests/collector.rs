@@ -1,0 +1,336 @@
+//! The collector end to end: exact collection of cycles and lists, survival of reachable data,
+//! handles moved out of borrowed cells, threads sharing one heap while cycles run, finalizers,
+//! weak references, concurrent `collect()`.
+//!
+//! Tests in this binary run in parallel and share the heap, so every test counts its own drops.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
+
+/// Counts its drops in a per-test counter.
+#[derive(Trace, Finalize)]
+struct Tally {
+    #[gc(ignore)]
+    _drops: Arc<AtomicUsize>,
+}
+impl Tally {
+    fn new(c: &Arc<AtomicUsize>) -> Tally {
+        Tally { _drops: c.clone() }
+    }
+}
+// `Drop` on a traced type is rejected by the derive, so the counter lives in an ignored field
+// whose own type counts.
+struct Counter(Arc<AtomicUsize>);
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace, Finalize)]
+struct Node {
+    id: u64,
+    next: GcCell<Option<Gc<Node>>>,
+    #[gc(ignore)]
+    _c: Counter,
+}
+
+fn node(id: u64, c: &Arc<AtomicUsize>) -> Gc<Node> {
+    Gc::new(Node {
+        id,
+        next: GcCell::new(None),
+        _c: Counter(c.clone()),
+    })
+}
+
+#[test]
+fn a_cycle_is_collected_exactly_once_unreachable() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let a = node(1, &c);
+    let b = node(2, &c);
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 0, "reachable cycle was freed");
+    assert_eq!(a.next.borrow().as_ref().unwrap().id, 2);
+    drop(a);
+    collect();
+    assert_eq!(
+        c.load(Ordering::SeqCst),
+        0,
+        "cycle still reachable through b"
+    );
+    drop(b);
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_long_list_survives_then_is_freed_without_recursion() {
+    let c = Arc::new(AtomicUsize::new(0));
+    const N: u64 = 200_000;
+    let head = node(0, &c);
+    let mut tail = head.clone();
+    for i in 1..N {
+        let n = node(i, &c);
+        *tail.next.borrow_mut() = Some(n.clone());
+        tail = n;
+    }
+    drop(tail);
+    for _ in 0..3 {
+        collect();
+    }
+    assert_eq!(c.load(Ordering::SeqCst), 0);
+    let mut sum = 0;
+    let mut cur = Some(head.clone());
+    while let Some(n) = cur {
+        sum += n.id;
+        cur = n.next.borrow().clone();
+    }
+    assert_eq!(sum, N * (N - 1) / 2);
+    drop(head);
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), N as usize);
+}
+
+#[test]
+fn reachable_data_survives_many_cycles_intact() {
+    #[derive(Trace, Finalize)]
+    struct Tree {
+        val: u64,
+        kids: Vec<Gc<Tree>>,
+    }
+    fn build(d: u32, v: &mut u64) -> Gc<Tree> {
+        *v += 1;
+        let val = *v;
+        let kids = if d == 0 {
+            vec![]
+        } else {
+            (0..3).map(|_| build(d - 1, v)).collect()
+        };
+        Gc::new(Tree { val, kids })
+    }
+    fn sum(t: &Tree) -> u64 {
+        t.val + t.kids.iter().map(|k| sum(k)).sum::<u64>()
+    }
+    let mut v = 0;
+    let t = build(7, &mut v);
+    let expect = v * (v + 1) / 2;
+    for round in 0..10 {
+        // garbage in between, so cycles have something to free
+        for i in 0..10_000 {
+            let _ = Gc::new((i as u64, round));
+        }
+        collect();
+        assert_eq!(sum(&t), expect, "round {round}");
+    }
+}
+
+#[test]
+fn a_handle_popped_out_of_a_borrowed_cell_survives() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let holder = Gc::new(GcCell::new(vec![node(7, &c), node(8, &c)]));
+    let popped = holder.borrow_mut().pop().unwrap();
+    assert!(Gc::is_root(&popped));
+    assert_eq!(Gc::root_count(&popped), 1);
+    collect();
+    collect();
+    assert_eq!(popped.id, 8);
+    assert_eq!(c.load(Ordering::SeqCst), 0);
+    drop(popped);
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 1);
+    drop(holder);
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_handle_taken_while_the_cell_stays_borrowed_across_a_cycle_survives() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let holder = Gc::new(GcCell::new(Some(node(1, &c))));
+    let mut guard = holder.borrow_mut();
+    collect(); // the cell is mutably borrowed: skipped by the marker, its contents rooted
+    let taken = guard.take().unwrap();
+    collect();
+    drop(guard);
+    collect();
+    assert_eq!(taken.id, 1);
+    assert_eq!(c.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn threads_share_one_heap_while_cycles_run() {
+    let c = Arc::new(AtomicUsize::new(0));
+    // One object shared by all threads; each thread appends to its own cell (a `GcCell` is a
+    // `RefCell`: two threads mutably borrowing the same one would be a borrow error).
+    let shared = Gc::new(
+        (0..4)
+            .map(|_| GcCell::new(Vec::<Gc<Node>>::new()))
+            .collect::<Vec<_>>(),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let shared = shared.clone();
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for i in 0..20_000u64 {
+                    let n = node(t * 1_000_000 + i, &c);
+                    if i % 10 == 0 {
+                        shared[t as usize].borrow_mut().push(n.clone());
+                    }
+                    if i % 3 == 0 {
+                        mine.push(n);
+                    }
+                    if i % 5_000 == 0 {
+                        collect();
+                    }
+                }
+                mine.iter().map(|n| n.id).sum::<u64>()
+            })
+        })
+        .collect();
+    let sums: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (t, s) in sums.iter().enumerate() {
+        let expect: u64 = (0..20_000u64)
+            .filter(|i| i % 3 == 0)
+            .map(|i| t as u64 * 1_000_000 + i)
+            .sum();
+        assert_eq!(*s, expect);
+    }
+    collect();
+    let kept: usize = shared.iter().map(|c| c.borrow().len()).sum();
+    assert_eq!(kept, 4 * 2_000);
+    // Everything but the shared list was garbage once the threads ended.
+    assert_eq!(c.load(Ordering::SeqCst), 4 * 20_000 - kept);
+    let ids: u64 = shared
+        .iter()
+        .flat_map(|c| {
+            c.borrow()
+                .iter()
+                .map(|n| n.id % 1_000_000)
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    assert_eq!(ids, 4 * (0..20_000u64).filter(|i| i % 10 == 0).sum::<u64>());
+}
+
+#[test]
+fn finalizers_run_once_with_referents_alive() {
+    static FINALIZED: AtomicUsize = AtomicUsize::new(0);
+    static SAW: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Trace)]
+    struct Res {
+        inner: Gc<String>,
+    }
+    impl Finalize for Res {
+        fn finalize(&self) {
+            FINALIZED.fetch_add(1, Ordering::SeqCst);
+            SAW.fetch_add(self.inner.len(), Ordering::SeqCst);
+        }
+    }
+    for _ in 0..100 {
+        let _ = Gc::new(Res {
+            inner: Gc::new("four".to_string()),
+        });
+    }
+    collect();
+    run_finalizers();
+    assert_eq!(FINALIZED.load(Ordering::SeqCst), 100);
+    assert_eq!(SAW.load(Ordering::SeqCst), 400);
+    for _ in 0..3 {
+        collect();
+        run_finalizers();
+    }
+    assert_eq!(
+        FINALIZED.load(Ordering::SeqCst),
+        100,
+        "a finalizer ran twice"
+    );
+}
+
+#[test]
+fn a_panicking_finalizer_is_contained() {
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Trace)]
+    struct Bad(u8);
+    impl Finalize for Bad {
+        fn finalize(&self) {
+            RAN.fetch_add(1, Ordering::SeqCst);
+            if self.0 % 2 == 0 {
+                panic!("finalizer panic (expected by the test)");
+            }
+        }
+    }
+    for i in 0..10u8 {
+        let _ = Gc::new(Bad(i));
+    }
+    collect();
+    run_finalizers();
+    assert_eq!(RAN.load(Ordering::SeqCst), 10);
+    let still = Gc::new(5u32);
+    collect();
+    assert_eq!(*still, 5);
+}
+
+#[test]
+fn weak_references_clear_once_unreachable() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let strong = node(3, &c);
+    let w = Gc::downgrade(&strong);
+    collect();
+    assert_eq!(w.upgrade().unwrap().id, 3);
+    drop(strong);
+    collect();
+    assert!(w.upgrade().is_none());
+    assert!(w.upgrade().is_none(), "upgrade stays None forever");
+    assert_eq!(c.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn collect_from_several_threads_at_once() {
+    let before = tricolor::stats().num_gc;
+    let ts: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let keep = Gc::new(vec![1u8; 100]);
+                for _ in 0..5 {
+                    collect();
+                }
+                keep.len()
+            })
+        })
+        .collect();
+    for t in ts {
+        assert_eq!(t.join().unwrap(), 100);
+    }
+    assert!(tricolor::stats().num_gc > before);
+}
+
+#[test]
+fn gc_slot_keeps_its_pointee() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let holder = Gc::new(GcSlot::new(Some(node(1, &c))));
+    collect();
+    assert_eq!(holder.get().unwrap().id, 1);
+    holder.set(Some(node(2, &c)));
+    collect();
+    assert_eq!(holder.get().unwrap().id, 2);
+    assert_eq!(c.load(Ordering::SeqCst), 1);
+    drop(holder);
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn tally_in_ignored_field_is_dropped_at_sweep() {
+    let c = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        let _ = Gc::new(Tally::new(&c));
+    }
+    collect();
+    // Tally's Arc is dropped (strong count falls back to 1).
+    assert_eq!(Arc::strong_count(&c), 1);
+}

@@ -1,0 +1,142 @@
+//! Root counts, checked exactly, through `Gc::new`, `clone`, drop and `GcCell::borrow_mut`.
+
+use tricolor::{collect, Finalize, Gc, GcCell, Trace};
+
+#[derive(Trace, Finalize)]
+struct Pair {
+    a: Gc<u64>,
+    b: Option<Gc<u64>>,
+}
+
+#[test]
+fn new_unroots_what_moves_in() {
+    let x = Gc::new(1u64);
+    let y = Gc::new(2u64);
+    assert_eq!(Gc::root_count(&x), 1);
+    let x2 = x.clone();
+    assert_eq!(Gc::root_count(&x), 2);
+    let p = Gc::new(Pair { a: x2, b: Some(y) });
+    assert_eq!(
+        Gc::root_count(&x),
+        1,
+        "the moved clone stopped being a root"
+    );
+    assert_eq!(
+        Gc::root_count(p.b.as_ref().unwrap()),
+        0,
+        "y is held only by the heap"
+    );
+    assert!(!Gc::is_root(&p.a));
+    assert_eq!(Gc::root_count(&p), 1);
+    drop(x);
+    assert_eq!(Gc::root_count(&p.a), 0);
+    collect();
+    assert_eq!(*p.a + **p.b.as_ref().unwrap(), 3);
+}
+
+#[test]
+fn clone_of_an_unrooted_handle_is_a_root() {
+    let p = Gc::new(Pair {
+        a: Gc::new(5),
+        b: None,
+    });
+    let a = p.a.clone();
+    assert!(Gc::is_root(&a));
+    assert_eq!(Gc::root_count(&a), 1);
+    let a2 = a.clone();
+    assert_eq!(Gc::root_count(&a), 2);
+    drop(a2);
+    drop(a);
+    assert_eq!(Gc::root_count(&p.a), 0);
+}
+
+#[test]
+fn borrow_mut_roots_for_its_duration() {
+    let inner = Gc::new(9u64);
+    let cell = Gc::new(GcCell::new(vec![inner.clone()]));
+    assert_eq!(Gc::root_count(&inner), 1, "only `inner` itself");
+    {
+        let g = cell.borrow_mut();
+        assert_eq!(Gc::root_count(&inner), 2, "the borrowed contents are roots");
+        assert!(Gc::is_root(&g[0]));
+    }
+    assert_eq!(
+        Gc::root_count(&inner),
+        1,
+        "released contents are unrooted again"
+    );
+    {
+        let r = cell.borrow();
+        assert_eq!(Gc::root_count(&inner), 1, "a shared borrow roots nothing");
+        assert!(!Gc::is_root(&r[0]));
+    }
+    let out = cell.borrow_mut().pop().unwrap();
+    assert_eq!(Gc::root_count(&inner), 2, "the popped handle stays a root");
+    drop(out);
+    assert_eq!(Gc::root_count(&inner), 1);
+}
+
+#[test]
+fn cell_outside_the_heap_keeps_roots() {
+    let inner = Gc::new(1u64);
+    let cell = GcCell::new(vec![inner.clone()]);
+    assert_eq!(Gc::root_count(&inner), 2);
+    cell.borrow_mut().push(inner.clone());
+    assert_eq!(
+        Gc::root_count(&inner),
+        3,
+        "a cell on the stack does not unroot"
+    );
+    drop(cell);
+    assert_eq!(Gc::root_count(&inner), 1);
+}
+
+#[test]
+fn try_borrow_forms_report_errors() {
+    let cell = Gc::new(GcCell::new(1u64));
+    let r = cell.borrow();
+    assert!(cell.try_borrow_mut().is_err());
+    assert!(cell.try_borrow().is_ok());
+    drop(r);
+    let w = cell.borrow_mut();
+    assert!(cell.try_borrow().is_err());
+    assert!(cell.try_borrow_mut().is_err());
+    drop(w);
+    assert_eq!(*cell.try_borrow().unwrap(), 1);
+}
+
+#[test]
+fn a_panic_inside_borrow_mut_leaves_the_heap_consistent() {
+    let inner = Gc::new(4u64);
+    let cell = Gc::new(GcCell::new(vec![inner.clone()]));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut g = cell.borrow_mut();
+        g.push(Gc::new(5));
+        panic!("inside the guard (expected by the test)");
+    }));
+    assert!(r.is_err());
+    assert_eq!(Gc::root_count(&inner), 1);
+    assert!(cell.try_borrow_mut().is_ok());
+    collect();
+    assert_eq!(cell.borrow().iter().map(|g| **g).sum::<u64>(), 9);
+}
+
+#[test]
+fn forwarding_traits() {
+    use std::collections::HashSet;
+    let a = Gc::new(String::from("a"));
+    let b = Gc::new(String::from("b"));
+    assert!(a < b);
+    assert_eq!(a, Gc::new(String::from("a")));
+    assert_eq!(format!("{a} {b:?}"), "a \"b\"");
+    let set: HashSet<Gc<String>> = [a.clone(), b.clone(), a.clone()].into_iter().collect();
+    assert_eq!(set.len(), 2);
+    assert_eq!(std::mem::size_of::<Gc<u64>>(), std::mem::size_of::<usize>());
+    assert_eq!(
+        std::mem::size_of::<Option<Gc<u64>>>(),
+        std::mem::size_of::<usize>()
+    );
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Gc<String>>();
+    send_sync::<GcCell<Vec<Gc<u8>>>>();
+}

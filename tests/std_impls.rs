@@ -1,0 +1,106 @@
+//! Every std `Trace` impl keeps what it holds alive and lets it go: a handle inside each
+//! container survives cycles while the container object is reachable, and is freed after.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::sync::Arc;
+use tricolor::{collect, Finalize, Gc, Trace, Weak};
+
+fn check<C: Trace + Send + Sync + 'static>(make: impl FnOnce(Gc<u64>) -> C, name: &str) {
+    let target = Gc::new(42u64);
+    let w: Weak<u64> = Gc::downgrade(&target);
+    let holder = Gc::new(make(target));
+    for _ in 0..2 {
+        collect();
+        assert_eq!(
+            *w.upgrade()
+                .unwrap_or_else(|| panic!("{name}: freed while held")),
+            42
+        );
+    }
+    drop(holder);
+    collect();
+    assert!(w.upgrade().is_none(), "{name}: not freed once unreachable");
+}
+
+#[test]
+fn containers() {
+    check(|g| Some(g), "Option");
+    check(|g| Ok::<_, String>(g), "Result::Ok");
+    check(|g| Err::<u8, _>(g), "Result::Err");
+    check(|g| Box::new(g), "Box");
+    check(|g| vec![g], "Vec");
+    check(|g| VecDeque::from(vec![g]), "VecDeque");
+    check(|g| LinkedList::from([g]), "LinkedList");
+    check(|g| [g.clone(), g], "array");
+    check(|g| (1u8, g, "x".to_string()), "tuple");
+    check(|g| HashMap::from([(1u32, g)]), "HashMap value");
+    check(|g| HashMap::from([(g, 1u32)]), "HashMap key");
+    check(|g| BTreeMap::from([(1u32, g)]), "BTreeMap value");
+    check(|g| BTreeMap::from([(g, 1u32)]), "BTreeMap key");
+    check(|g| HashSet::from([g]), "HashSet");
+    check(|g| BTreeSet::from([g]), "BTreeSet");
+    check(|g| BinaryHeap::from(vec![g]), "BinaryHeap");
+    check(|g| vec![vec![Some(Box::new(g))]], "nested");
+}
+
+#[test]
+fn arc_keeps_its_contents_rooted() {
+    // An Arc's contents may be shared with Rust code, so they stay roots: freed only when the
+    // last Arc goes.
+    let target = Gc::new(7u64);
+    let w = Gc::downgrade(&target);
+    let shared = Arc::new(target);
+    let holder = Gc::new(shared.clone());
+    drop(holder);
+    collect();
+    assert_eq!(
+        *w.upgrade().unwrap(),
+        7,
+        "the Arc outside the heap still holds it"
+    );
+    drop(shared);
+    collect();
+    assert!(w.upgrade().is_none());
+}
+
+#[test]
+fn leaves_are_noscan() {
+    fn noscan<T: Trace>() -> bool {
+        T::is_noscan()
+    }
+    assert!(noscan::<u64>() && noscan::<String>() && noscan::<Vec<u8>>() && noscan::<(u8, f64)>());
+    assert!(noscan::<HashMap<String, Vec<i32>>>() && noscan::<Option<Box<[u8; 4]>>>() == false);
+    assert!(!noscan::<Gc<u8>>() && !noscan::<Vec<Gc<u8>>>() && !noscan::<(u8, Gc<u8>)>());
+    assert!(noscan::<Weak<u8>>());
+    fn sweep_drop<T: Trace>() -> bool {
+        T::needs_sweep_drop()
+    }
+    assert!(
+        !sweep_drop::<Gc<u8>>()
+            && !sweep_drop::<(Gc<u8>, u64)>()
+            && !sweep_drop::<Option<Gc<u8>>>()
+    );
+    assert!(sweep_drop::<String>() && sweep_drop::<Vec<Gc<u8>>>());
+    fn fin<T: Finalize>() -> bool {
+        T::has_finalizer()
+    }
+    assert!(!fin::<u8>() && !fin::<Vec<Gc<u8>>>() && !fin::<Gc<u8>>());
+}
+
+#[test]
+fn leaf_types_round_trip() {
+    let v = Gc::new((
+        1u8, 2u16, 3u32, 4u64, 5u128, 6usize, -1i8, -2i16, -3i32, -4i64, -5i128, 1.5f32,
+    ));
+    let w = Gc::new((
+        2.5f64,
+        'x',
+        true,
+        (),
+        String::from("s"),
+        std::time::Duration::from_secs(1),
+    ));
+    collect();
+    assert_eq!(v.4, 5);
+    assert_eq!(w.4, "s");
+}

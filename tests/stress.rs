@@ -1,0 +1,245 @@
+//! Multi-threaded stress: random graph mutation by several threads while cycles run, with
+//! checksummed nodes, `GCCHECKMARK=1` (every mark termination re-marks the heap from the roots
+//! and aborts if a reachable object is white) and `GCPOISON=1` (freed slots are overwritten, so
+//! a node freed while reachable fails its checksum). Deterministic per thread (seeded), bounded
+//! by operation counts: `STRESS_OPS` per thread, default 200,000.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tricolor::{collect, Finalize, Gc, GcCell, GcSlot, Trace};
+
+const STRESS_BALLAST: u64 = 200_000;
+
+#[derive(Trace, Finalize)]
+struct SNode {
+    id: u64,
+    check: u64,
+    payload: Vec<u64>,
+    edges: GcCell<Vec<Gc<SNode>>>,
+    hot: GcSlot<SNode>,
+}
+
+fn checksum(id: u64) -> u64 {
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xDEAD_BEEF
+}
+
+fn new_node(id: u64) -> Gc<SNode> {
+    node_with(id, Vec::new())
+}
+
+/// A node born with edges: the handles move into the new object (the case the 1→0 shade of
+/// `Gc::new` exists for when they were roots held only by this thread).
+fn node_with(id: u64, edges: Vec<Gc<SNode>>) -> Gc<SNode> {
+    Gc::new(SNode {
+        id,
+        check: checksum(id),
+        payload: vec![id, id + 1, id + 2],
+        edges: GcCell::new(edges),
+        hot: GcSlot::new(None),
+    })
+}
+
+fn verify(n: &SNode) {
+    assert_eq!(n.check, checksum(n.id), "corrupt node {}", n.id);
+    assert_eq!(
+        n.payload,
+        [n.id, n.id + 1, n.id + 2],
+        "corrupt payload of {}",
+        n.id
+    );
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Walks up to `budget` nodes from `start`, verifying each.
+fn walk(start: &Gc<SNode>, budget: usize) -> usize {
+    let mut stack = vec![start.clone()];
+    let mut visited = std::collections::HashSet::new();
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        if !visited.insert(&*n as *const SNode as usize) {
+            continue;
+        }
+        verify(&n);
+        seen += 1;
+        if seen >= budget {
+            break;
+        }
+        if let Some(h) = n.hot.get() {
+            stack.push(h);
+        }
+        if let Ok(e) = n.edges.try_borrow() {
+            stack.extend(e.iter().take(3).cloned());
+        }
+    }
+    seen
+}
+
+type Roots = Gc<GcCell<Vec<Option<Gc<SNode>>>>>;
+
+/// `GcCell` has `RefCell` semantics, so threads sharing one retry instead of failing.
+fn wr<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRefMut<'_, T> {
+    loop {
+        if let Ok(g) = c.try_borrow_mut() {
+            return g;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn rd<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRef<'_, T> {
+    loop {
+        if let Ok(g) = c.try_borrow() {
+            return g;
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ (t + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let mut local: Vec<Gc<SNode>> = Vec::new();
+    let mut walked = 0;
+    let slots = rd(&roots).len();
+    let pick = |rng: &mut Rng| -> Option<Gc<SNode>> { rd(&roots)[rng.below(slots)].clone() };
+    for op in 0..ops {
+        match rng.below(100) {
+            0..=9 => {
+                // Adopt some of this thread's own roots into a new node.
+                let k = local.len().min(1 + rng.below(3));
+                let kids = local.split_off(local.len() - k);
+                let n = node_with(next_id.fetch_add(1, Ordering::Relaxed) as u64, kids);
+                if rng.below(2) == 0 {
+                    local.push(n);
+                } else {
+                    let i = rng.below(slots);
+                    wr(&roots)[i] = Some(n);
+                }
+            }
+            10..=24 => {
+                let n = new_node(next_id.fetch_add(1, Ordering::Relaxed) as u64);
+                let i = rng.below(slots);
+                wr(&roots)[i] = Some(n);
+            }
+            25..=44 => {
+                if let (Some(a), Some(b)) = (pick(&mut rng), pick(&mut rng)) {
+                    let mut e = wr(&a.edges);
+                    if e.len() < 4 {
+                        e.push(b);
+                    } else {
+                        let k = rng.below(4);
+                        e[k] = b;
+                    }
+                }
+            }
+            45..=54 => {
+                if let Some(a) = pick(&mut rng) {
+                    let mut e = wr(&a.edges);
+                    if !e.is_empty() {
+                        let k = rng.below(e.len());
+                        let gone = e.swap_remove(k);
+                        drop(e);
+                        verify(&gone); // popped handles stay valid
+                    }
+                }
+            }
+            55..=62 => {
+                if let (Some(a), Some(b)) = (pick(&mut rng), pick(&mut rng)) {
+                    a.hot.set(Some(b));
+                }
+            }
+            63..=72 => {
+                // Move a handle out of the heap into this thread's locals, or back.
+                if local.len() < 64 && rng.below(3) != 0 {
+                    let i = rng.below(slots);
+                    if let Some(n) = wr(&roots)[i].take() {
+                        local.push(n);
+                    }
+                } else if let Some(n) = local.pop() {
+                    let i = rng.below(slots);
+                    wr(&roots)[i] = Some(n);
+                }
+            }
+            73..=92 => {
+                if let Some(a) = pick(&mut rng) {
+                    walked += walk(&a, 40);
+                }
+            }
+            93..=98 => {
+                for n in &local {
+                    verify(n);
+                }
+                if rng.below(3) == 0 {
+                    local.clear();
+                }
+            }
+            _ => {
+                // Garbage with edges into the live graph.
+                if let Some(a) = pick(&mut rng) {
+                    let g = new_node(u64::MAX / 2 + op as u64);
+                    wr(&g.edges).push(a);
+                }
+            }
+        }
+        if op % 20_000 == 19_999 {
+            collect();
+        }
+    }
+    for n in &local {
+        walk(n, 1000);
+    }
+    walked
+}
+
+#[test]
+fn random_graph_mutation_under_checkmark() {
+    // Before the collector first reads its environment (once, at first use).
+    std::env::set_var("GCCHECKMARK", "1");
+    std::env::set_var("GCPOISON", "1");
+    tricolor::set_gc_percent(25); // many cycles
+    let ops: usize = std::env::var("STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let threads = 4;
+    // Ballast: a large live heap makes every root scan take milliseconds, which widens the
+    // windows the barrier must cover while the mutators race the scan.
+    let ballast: Vec<Gc<[u64; 2]>> = (0..STRESS_BALLAST).map(|i| Gc::new([i, i])).collect();
+    let roots: Roots = Gc::new(GcCell::new((0..256).map(|i| Some(new_node(i))).collect()));
+    let next_id = std::sync::Arc::new(AtomicUsize::new(1000));
+    let before = tricolor::stats().num_gc;
+    let hs: Vec<_> = (0..threads)
+        .map(|t| {
+            let roots = roots.clone();
+            let next_id = next_id.clone();
+            std::thread::spawn(move || mutator(t, roots, ops, &next_id))
+        })
+        .collect();
+    let walked: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    collect();
+    let mut live = 0;
+    for n in rd(&roots).iter().flatten() {
+        live += walk(n, usize::MAX);
+    }
+    let s = tricolor::stats();
+    eprintln!(
+        "stress: {threads} threads x {ops} ops, {walked} nodes walked, {live} reachable at the end, {} cycles, max stop {} us",
+        s.num_gc - before,
+        s.pause_ns.iter().max().unwrap() / 1000
+    );
+    assert!(ballast.iter().enumerate().all(|(i, b)| b[1] == i as u64));
+    assert!(
+        s.num_gc - before >= 3,
+        "too few cycles ran to mean anything"
+    );
+}
