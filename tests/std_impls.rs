@@ -24,10 +24,10 @@ fn check<C: Trace + Send + Sync + 'static>(make: impl FnOnce(Gc<u64>) -> C, name
 
 #[test]
 fn containers() {
-    check(|g| Some(g), "Option");
-    check(|g| Ok::<_, String>(g), "Result::Ok");
-    check(|g| Err::<u8, _>(g), "Result::Err");
-    check(|g| Box::new(g), "Box");
+    check(Some, "Option");
+    check(Ok::<_, String>, "Result::Ok");
+    check(Err::<u8, _>, "Result::Err");
+    check(Box::new, "Box");
     check(|g| vec![g], "Vec");
     check(|g| VecDeque::from(vec![g]), "VecDeque");
     check(|g| LinkedList::from([g]), "LinkedList");
@@ -69,7 +69,7 @@ fn leaves_are_noscan() {
         T::is_noscan()
     }
     assert!(noscan::<u64>() && noscan::<String>() && noscan::<Vec<u8>>() && noscan::<(u8, f64)>());
-    assert!(noscan::<HashMap<String, Vec<i32>>>() && noscan::<Option<Box<[u8; 4]>>>() == false);
+    assert!(noscan::<HashMap<String, Vec<i32>>>() && !noscan::<Option<Box<[u8; 4]>>>());
     assert!(!noscan::<Gc<u8>>() && !noscan::<Vec<Gc<u8>>>() && !noscan::<(u8, Gc<u8>)>());
     assert!(noscan::<Weak<u8>>());
     fn sweep_drop<T: Trace>() -> bool {

@@ -65,36 +65,25 @@ static NUM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub(crate) fn format(l: &Line, n: u64) -> String {
     let since = l.start.saturating_duration_since(*START).as_secs_f64();
-    let cpu = crate::mgc::process_cpu_since_start();
-    let gc_cpu = crate::stats::stats().gc_cpu_fraction;
-    let _ = cpu;
+    let pct = (crate::stats::stats().gc_cpu_fraction * 100.0) as u64;
     let ms = |d: Duration| fmt_ms(d.as_nanos());
-    let bg = l.mark * l.workers as u32;
+    let (st, mk, mt) = (ms(l.sweep_term), ms(l.mark), ms(l.mark_term));
+    let bg = ms(l.mark * l.workers as u32);
     let mut s = String::new();
     if l.kind == Kind::Timer {
         s.push_str("GC forced\n");
     }
     let _ = write!(
         s,
-        "gc {n} @{since:.3}s {pct}%: {} + {} + {} ms clock, {} + {}/{}/{} + {} ms cpu, {}->{}->{} MB, {} MB goal, {} MB stacks, 0 MB globals, {} P",
-        ms(l.sweep_term),
-        ms(l.mark),
-        ms(l.mark_term),
-        ms(l.sweep_term),
-        "0",
-        ms(bg),
-        "0",
-        ms(l.mark_term),
+        "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st}+0/{bg}/0+{mt} ms cpu, \
+         {}->{}->{} MB, {} MB goal, {} MB stacks, 0 MB globals, {} P",
         l.heap0 >> 20,
         l.heap1 >> 20,
         l.marked >> 20,
         l.goal >> 20,
         (l.roots * 16) >> 20,
         l.workers,
-        pct = (gc_cpu * 100.0) as u64,
     );
-    let s = s.replace(" + ", "+");
-    let mut s = s;
     if l.kind == Kind::Forced {
         s.push_str(" (forced)");
     }

@@ -77,9 +77,9 @@ runtime! {
         }
     }
 
+    /// Introspection for tests of the collector itself; not a stable API.
     #[doc(hidden)]
     pub mod __private {
-        //! Introspection for tests of the collector itself; not a stable API.
 
         /// Size class of an allocation of `size` bytes with alignment `align` (0: large).
         pub fn size_class_of(size: usize, align: usize) -> usize {

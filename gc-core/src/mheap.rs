@@ -39,6 +39,7 @@ pub(crate) struct MHeap {
     all: Vec<*mut MSpan>,
     /// Span structs whose pages were freed, kept for reuse: the marker may still hold a pointer
     /// to a span struct from a stale read of a chunk table, so span structs are never freed.
+    #[allow(clippy::vec_box)] // the boxes give span structs addresses that never move
     spare: Vec<Box<MSpan>>,
 }
 
