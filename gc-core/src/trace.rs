@@ -35,6 +35,11 @@ use crate::mark::Tracer;
 /// let head = Gc::new(Node { value: 1, next: Some(tail) });
 /// assert_eq!(head.next.as_ref().unwrap().value, 2);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be traced by tricolor",
+    note = "derive `Trace` for your own types, or skip a field that holds no `Gc` with `#[gc(ignore)]`",
+    note = "`Cell`, `RefCell`, `Mutex` and `RwLock` are deliberately not `Trace`: mutate heap values through `GcCell` or `GcSlot`, which tell the collector"
+)]
 pub unsafe trait Trace: Finalize {
     /// Reports every `Gc` edge of this value to `tracer`.
     fn trace(&self, tracer: &mut Tracer);

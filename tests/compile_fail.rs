@@ -1,0 +1,10 @@
+//! Misuse is rejected at compile time, with a readable error: a `Drop` impl on a traced type,
+//! `Cell`/`RefCell`/`Mutex`/`RwLock` holding `Gc` in a traced type, a `Gc` of a type that is not
+//! `Send + Sync`, an unknown derive attribute, and a reference outliving its `GcCell` borrow.
+//! The expected errors are in `tests/ui/*.stderr` (regenerate with `TRYBUILD=overwrite`).
+
+#[test]
+fn misuse_does_not_compile() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}

@@ -1,0 +1,12 @@
+use tricolor::{Finalize, Gc, Trace};
+
+#[derive(Trace, Finalize)]
+struct Node {
+    next: Option<Gc<Node>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use tricolor::{Gc, GcCell};
+
+fn main() {
+    let cell = Gc::new(GcCell::new(1u32));
+    let r: &u32;
+    {
+        let g = cell.borrow();
+        r = &*g;
+    }
+    println!("{r}");
+}

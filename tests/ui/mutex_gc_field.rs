@@ -1,0 +1,9 @@
+use std::sync::Mutex;
+use tricolor::{Finalize, Gc, Trace};
+
+#[derive(Trace, Finalize)]
+struct Holder {
+    slot: Mutex<Gc<u32>>,
+}
+
+fn main() {}

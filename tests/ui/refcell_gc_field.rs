@@ -1,0 +1,9 @@
+use std::cell::RefCell;
+use tricolor::{Finalize, Gc, Trace};
+
+#[derive(Trace, Finalize)]
+struct Holder {
+    slot: RefCell<Vec<Gc<u32>>>,
+}
+
+fn main() {}
