@@ -55,17 +55,24 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<No
     })
 }
 
-/// Black allocation: an object allocated while marking is marked at birth, and its allocator
-/// pays an assist in proportion to what it allocates.
+/// Black allocation: an object allocated while marking is marked at birth. Its allocator pays
+/// an assist in proportion to what it allocates once the heap has grown past the goal, i.e. when
+/// the background workers are not keeping up (Go computes the exchange rate from the remaining
+/// work; tricolor charges only when marking is behind, which keeps assists off the fast path of a
+/// program the workers keep up with).
 #[cold]
 fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
     if span.try_mark(idx) {
         mark::note_marked(span.elemsize);
     }
+    if stats::heap_live() < pacer::GOAL.load(Ordering::Relaxed) {
+        return;
+    }
     let debt = op.state.assist_debt.fetch_add(span.elemsize as u64, Ordering::Relaxed) + span.elemsize as u64;
     if debt >= ASSIST_CHUNK {
-        let paid = mark::assist(debt);
-        op.state.assist_debt.fetch_sub(paid.min(debt), Ordering::Relaxed);
+        // Pay in bounded installments: an assist is a pause of this thread.
+        let paid = mark::assist(ASSIST_CHUNK);
+        op.state.assist_debt.fetch_sub(paid.clamp(ASSIST_CHUNK / 4, debt), Ordering::Relaxed);
     }
 }
 

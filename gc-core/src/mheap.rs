@@ -11,7 +11,7 @@ use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
 use parking_lot::Mutex;
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::{alloc, dealloc, Layout};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 pub(crate) const CHUNK_SIZE: usize = 4 << 20;
@@ -86,12 +86,17 @@ pub(crate) unsafe fn span_of<'a>(addr: usize) -> &'a MSpan {
 impl MHeap {
     fn new_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
         let layout = Layout::from_size_align(bytes, CHUNK_SIZE).map_err(|_| AllocError)?;
-        // SAFETY: the layout has a non-zero size. Zeroed memory makes the chunk table all-null
-        // and gives fresh slots a zero root count.
-        let p = unsafe { alloc_zeroed(layout) };
+        // Not `alloc_zeroed`: for this alignment the system allocator would memset the whole
+        // chunk, faulting in 4 MiB at once (a multi-millisecond stall of the allocating thread).
+        // Only the page-0 span table must start zeroed; a slot is always written before it is
+        // published, and the root scan and the sweeper read published slots only.
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc(layout) };
         if p.is_null() {
             return Err(AllocError);
         }
+        // SAFETY: page 0 of the new chunk is ours and at least `size_of::<ChunkMeta>()` long.
+        unsafe { std::ptr::write_bytes(p, 0, std::mem::size_of::<ChunkMeta>()) };
         let mut used = BitArray::ZERO;
         used.set(0, true);
         self.chunks.push(Chunk {
@@ -110,11 +115,12 @@ impl MHeap {
                 if c.bytes != CHUNK_SIZE || PAGES_PER_CHUNK - c.used_pages < npages {
                     continue;
                 }
-                let mut run = 0;
-                for (i, bit) in c.used.iter().by_vals().enumerate() {
-                    run = if bit { 0 } else { run + 1 };
-                    if run == npages {
-                        return Ok((ci, i + 1 - npages));
+                for start in c.used.iter_zeros() {
+                    if start + npages > PAGES_PER_CHUNK {
+                        break;
+                    }
+                    if c.used[start..start + npages].not_any() {
+                        return Ok((ci, start));
                     }
                 }
             }
@@ -189,10 +195,17 @@ impl MHeap {
         for p in page..page + marked {
             meta.spans[p].store(std::ptr::null_mut(), Ordering::Release);
         }
-        if c.used_pages == 1 {
+        // Keep empty chunks for reuse while they are a small share of the heap: handing them
+        // back and faulting fresh pages in again costs more than the memory.
+        let now_empty = c.used_pages == 1;
+        let small = c.bytes == CHUNK_SIZE;
+        let sys = HEAP_SYS.load(Ordering::Relaxed);
+        let empty = self.chunks.iter().filter(|c| c.used_pages == 1 && c.bytes == CHUNK_SIZE).count();
+        let keep = small && empty * CHUNK_SIZE <= (sys / 4).max(32 << 20);
+        if now_empty && !keep {
             let c = self.chunks.swap_remove(ci);
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
-            // SAFETY: the chunk came from `alloc_zeroed` with this layout, and no span uses it.
+            // SAFETY: the chunk came from `alloc` with this layout, and no span uses it.
             unsafe { dealloc(c.base as *mut u8, Layout::from_size_align_unchecked(c.bytes, CHUNK_SIZE)) };
         }
         // SAFETY: the span struct came from Box::into_raw in `alloc_span`.
