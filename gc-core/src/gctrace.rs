@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 pub(crate) struct Detail {
+    pub root_scan: Duration,
     pub rounds: usize,
     pub late: usize,
     pub scanned_bg: usize,
@@ -90,8 +91,8 @@ pub(crate) fn format(l: &Line, n: u64) -> String {
     if let Some(d) = &l.detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: roots={} rounds={} late={} scanned bg={} assist={} spans={} swept={} weak_cleared={} finalizers={}",
-            l.roots, d.rounds, d.late, d.scanned_bg, d.scanned_assist, d.spans, d.swept, d.weak_cleared, d.finalizers
+            "\ngc {n} detail: roots={} root_scan={}ms rounds={} late={} scanned bg={} assist={} spans={} swept={} weak_cleared={} finalizers={}",
+            l.roots, fmt_ms(d.root_scan.as_nanos()), d.rounds, d.late, d.scanned_bg, d.scanned_assist, d.spans, d.swept, d.weak_cleared, d.finalizers
         );
     }
     s

@@ -267,9 +267,15 @@ macro_rules! tuple {
             #[inline]
             fn trace(&self, t: &mut Tracer) { $(self.$n.trace(t);)+ }
             #[inline]
-            unsafe fn root(&mut self) { $(unsafe { self.$n.root() };)+ }
+            unsafe fn root(&mut self) {
+                // SAFETY: forwarded from the caller, field by field.
+                $(unsafe { self.$n.root() };)+
+            }
             #[inline]
-            unsafe fn unroot(&mut self) { $(unsafe { self.$n.unroot() };)+ }
+            unsafe fn unroot(&mut self) {
+                // SAFETY: forwarded from the caller, field by field.
+                $(unsafe { self.$n.unroot() };)+
+            }
             #[inline(always)]
             fn is_noscan() -> bool { true $(&& $t::is_noscan())+ }
             #[inline(always)]

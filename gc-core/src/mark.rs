@@ -85,8 +85,14 @@ enum Kind {
 /// // SAFETY: trace, root and unroot visit exactly the two handles.
 /// unsafe impl Trace for Pair {
 ///     fn trace(&self, t: &mut Tracer) { self.a.trace(t); self.b.trace(t); }
-///     unsafe fn root(&mut self) { unsafe { self.a.root(); self.b.root(); } }
-///     unsafe fn unroot(&mut self) { unsafe { self.a.unroot(); self.b.unroot(); } }
+///     unsafe fn root(&mut self) {
+///         // SAFETY: forwarded from the collector, which calls this.
+///         unsafe { self.a.root(); self.b.root(); }
+///     }
+///     unsafe fn unroot(&mut self) {
+///         // SAFETY: forwarded from the collector, which calls this.
+///         unsafe { self.a.unroot(); self.b.unroot(); }
+///     }
 /// }
 /// let p = Gc::new(Pair { a: Gc::new(1), b: Gc::new(2) });
 /// assert_eq!(*p.a + *p.b, 3);

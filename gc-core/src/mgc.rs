@@ -101,7 +101,9 @@ fn run_cycle(kind: Kind) {
     let t_mark = Instant::now();
     handshake(MARK);
     let spans = HEAP.lock().all_spans();
+    let t_roots = Instant::now();
     mark::scan_roots(&spans);
+    let root_scan = t_roots.elapsed();
 
     // 3. Concurrent mark, ragged: drain, let in-flight operations finish, look again.
     let mut rounds = 0;
@@ -166,6 +168,7 @@ fn run_cycle(kind: Kind) {
             roots: mark::ROOTS_FOUND.load(Ordering::Relaxed),
             workers,
             detail: (cfg.trace > 1).then(|| gctrace::Detail {
+                root_scan,
                 rounds,
                 late,
                 scanned_bg: mark::SCANNED_BG.load(Ordering::Relaxed),

@@ -17,9 +17,11 @@ unsafe impl Trace for Node {
         self.next.trace(t)
     }
     unsafe fn root(&mut self) {
+        // SAFETY: forwarded from the collector.
         unsafe { self.next.root() }
     }
     unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded from the collector.
         unsafe { self.next.unroot() }
     }
 }

@@ -168,6 +168,8 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             .collect()
     };
     let trace_arms = arms(&|b| quote!(#krate::Trace::trace(#b, __tracer);));
+    // SAFETY (of the generated blocks): `root`/`unroot` are forwarded from the collector's own
+    // call to each field the type owns.
     let root_arms = arms(&|b| quote!(unsafe { #krate::Trace::root(#b) };));
     let unroot_arms = arms(&|b| quote!(unsafe { #krate::Trace::unroot(#b) };));
     let traced_tys: Vec<&Type> = shapes
