@@ -334,3 +334,76 @@ fn tally_in_ignored_field_is_dropped_at_sweep() {
     // Tally's Arc is dropped (strong count falls back to 1).
     assert_eq!(Arc::strong_count(&c), 1);
 }
+
+#[test]
+fn a_blocked_thread_holding_roots_and_a_borrow_does_not_delay_cycles() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let held = Gc::new(GcCell::new(vec![node(1, &c)]));
+    let (to_thread, from_main) = std::sync::mpsc::channel::<()>();
+    let (to_main, from_thread) = std::sync::mpsc::channel::<()>();
+    let h2 = held.clone();
+    let c2 = c.clone();
+    let t = std::thread::spawn(move || {
+        let mine = node(2, &c2);
+        let mut guard = h2.borrow_mut(); // held across the cycles below
+        guard.push(node(3, &c2));
+        to_main.send(()).unwrap();
+        from_main.recv().unwrap(); // blocked outside any tricolor operation
+        guard.push(mine);
+        drop(guard);
+    });
+    from_thread.recv().unwrap();
+    let before = tricolor::stats().num_gc;
+    for _ in 0..3 {
+        collect(); // completes although the other thread is blocked with roots and a borrow
+    }
+    assert!(tricolor::stats().num_gc >= before + 3);
+    to_thread.send(()).unwrap();
+    t.join().unwrap();
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 0);
+    let ids: Vec<u64> = held.borrow().iter().map(|n| n.id).collect();
+    assert_eq!(ids, [1, 3, 2]);
+}
+
+#[test]
+fn threads_that_exit_hand_back_their_spans_and_handles() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<Gc<Node>> = (0..8u64)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for j in 0..1000 {
+                    let _ = node(j, &c); // garbage in this thread's cached spans
+                }
+                node(100 + i, &c)
+            })
+            .join()
+            .unwrap()
+        })
+        .collect();
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 8 * 1000);
+    assert_eq!(handles.iter().map(|n| n.id).sum::<u64>(), (100..108).sum());
+}
+
+#[test]
+fn a_gc_in_a_thread_local_is_dropped_safely_at_thread_exit() {
+    use std::cell::RefCell;
+    thread_local! {
+        static KEEP: RefCell<Option<Gc<GcCell<Vec<Gc<Node>>>>>> = const { RefCell::new(None) };
+    }
+    let c = Arc::new(AtomicUsize::new(0));
+    let c2 = c.clone();
+    let weak = std::thread::spawn(move || {
+        let g = Gc::new(GcCell::new(vec![node(1, &c2)]));
+        let w = Gc::downgrade(&g);
+        KEEP.with(|k| *k.borrow_mut() = Some(g));
+        w // the thread-local is dropped during thread teardown
+    })
+    .join()
+    .unwrap();
+    collect();
+    assert!(weak.upgrade().is_none());
+    assert_eq!(c.load(Ordering::SeqCst), 1);
+}
