@@ -149,25 +149,35 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert!(c.try_borrow_mut().is_ok());
     /// ```
     pub fn try_borrow_mut(&self) -> Result<GcCellRefMut<'_, T>, BorrowMutError> {
-        if !self.state.try_exclusive() {
-            return Err(BorrowMutError);
+        if self.rooted {
+            // Outside the heap the contents are roots already: a plain RefCell.
+            return if self.state.try_exclusive() {
+                Ok(GcCellRefMut { cell: self })
+            } else {
+                Err(BorrowMutError)
+            };
         }
-        if !self.rooted {
-            with_op(|op| {
-                // SAFETY: we hold the exclusive borrow.
-                let v = unsafe { &mut *self.value.get() };
-                if op.marking() {
-                    // Yuasa half: the marker will skip this cell while we hold it, so whatever it
-                    // holds now is shaded before anything can be taken out.
-                    let mut t = Tracer::marker();
-                    v.trace(&mut t);
-                    t.flush();
-                }
-                // SAFETY: the contents leave the heap's protection for the borrow's duration.
-                unsafe { v.root() };
-            });
-        }
-        Ok(GcCellRefMut { cell: self })
+        // Taking the borrow and rooting (or shading) the contents must be one operation. Were
+        // the borrow taken first, a whole cycle could run before the rooting: the marker skips
+        // a mutably borrowed cell, the contents are not roots yet, and they would be swept while
+        // the cell still holds them. (Found by tests/collector.rs; modeled in loom.rs.)
+        with_op(|op| {
+            if !self.state.try_exclusive() {
+                return Err(BorrowMutError);
+            }
+            // SAFETY: we hold the exclusive borrow.
+            let v = unsafe { &mut *self.value.get() };
+            if op.marking() {
+                // Yuasa half: the marker will skip this cell while we hold it, so whatever it
+                // holds now is shaded before anything can be taken out.
+                let mut t = Tracer::marker();
+                v.trace(&mut t);
+                t.flush();
+            }
+            // SAFETY: the contents leave the heap's protection for the borrow's duration.
+            unsafe { v.root() };
+            Ok(GcCellRefMut { cell: self })
+        })
     }
 
     /// The marker's shared borrow: `None` if a mutator holds the cell mutably.
