@@ -390,8 +390,9 @@ fn threads_that_exit_hand_back_their_spans_and_handles() {
 #[test]
 fn a_gc_in_a_thread_local_is_dropped_safely_at_thread_exit() {
     use std::cell::RefCell;
+    type Kept = Option<Gc<GcCell<Vec<Gc<Node>>>>>;
     thread_local! {
-        static KEEP: RefCell<Option<Gc<GcCell<Vec<Gc<Node>>>>>> = const { RefCell::new(None) };
+        static KEEP: RefCell<Kept> = const { RefCell::new(None) };
     }
     let c = Arc::new(AtomicUsize::new(0));
     let c2 = c.clone();
