@@ -87,21 +87,22 @@ impl ThreadState {
 pub(crate) static REGISTRY: parking_lot::Mutex<Vec<Arc<ThreadState>>> = parking_lot::Mutex::new(Vec::new());
 
 /// Threads whose thread-local state is gone (teardown) share this one, one at a time.
-static ORPHAN: std::sync::LazyLock<(parking_lot::ReentrantMutex<()>, Arc<ThreadState>)> =
+static ORPHAN: std::sync::LazyLock<(parking_lot::Mutex<()>, Arc<ThreadState>)> =
     std::sync::LazyLock::new(|| {
         let st = ThreadState::new();
         REGISTRY.lock().push(st.clone());
-        (parking_lot::ReentrantMutex::new(()), st)
+        (parking_lot::Mutex::new(()), st)
     });
 
+/// Owns this thread's registered state; dropped at thread exit.
 struct Local {
     state: Arc<ThreadState>,
-    depth: Cell<u32>,
-    phase: Cell<u32>,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
+        // From here on, operations of this thread take the orphan path.
+        STATE.set(std::ptr::null());
         // Thread exit: give the cached spans back while the collector cannot be touching them.
         let st = &self.state;
         enter_raw(st);
@@ -117,8 +118,17 @@ thread_local! {
     static LOCAL: Local = {
         let state = ThreadState::new();
         REGISTRY.lock().push(state.clone());
-        Local { state, depth: Cell::new(0), phase: Cell::new(OFF) }
+        Local { state }
     };
+    // The fast path reads only these `const` thread-locals (one load each, no lazy-init check,
+    // and usable during thread teardown because they have no destructor).
+    /// This thread's state while `LOCAL` is alive, else null.
+    static STATE: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
+    /// Nesting depth of the operation in progress on this thread (0: none).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The state and phase of the operation in progress (valid while DEPTH > 0).
+    static CUR: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
+    static OP_PHASE: Cell<u32> = const { Cell::new(OFF) };
 }
 
 pub(crate) use crate::sync::spin as backoff;
@@ -154,65 +164,80 @@ impl Op<'_> {
     }
 }
 
-struct ExitGuard<'a> {
-    local: &'a Local,
-}
-impl Drop for ExitGuard<'_> {
+/// Ends a nested operation.
+struct Nested;
+impl Drop for Nested {
     #[inline(always)]
     fn drop(&mut self) {
-        let d = self.local.depth.get() - 1;
-        self.local.depth.set(d);
-        if d == 0 {
-            protocol::exit(&self.local.state.in_op);
-        }
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// Ends an outermost operation: clears the flag (Release publishes its effects).
+struct Outer<'a>(&'a ThreadState);
+impl Drop for Outer<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        DEPTH.set(0);
+        protocol::exit(&self.0.in_op);
     }
 }
 
 /// Runs `f` as an operation (re-entrant: a nested call shares the outer operation's phase).
 #[inline(always)]
 pub(crate) fn with_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
-    let mut f = Some(f);
-    let mut out = None;
-    let ok = LOCAL.try_with(|l| {
-        let d = l.depth.get();
-        if d == 0 {
-            let p = enter_raw(&l.state);
-            l.phase.set(p);
-        }
-        l.depth.set(d + 1);
-        let _g = ExitGuard { local: l };
-        let op = Op {
-            phase: l.phase.get(),
-            state: &l.state,
-        };
-        out = Some((f.take().unwrap())(&op));
-    });
-    if ok.is_err() {
-        return orphan_op(f.take().unwrap());
+    let d = DEPTH.get();
+    if d > 0 {
+        DEPTH.set(d + 1);
+        let _g = Nested;
+        // SAFETY: while DEPTH > 0, CUR points at the state of the operation in progress on this
+        // thread, which outlives it (LOCAL or ORPHAN owns it).
+        let st = unsafe { &*CUR.get() };
+        return f(&Op {
+            phase: OP_PHASE.get(),
+            state: st,
+        });
     }
-    out.unwrap()
+    let mut p = STATE.get();
+    if p.is_null() {
+        p = register();
+        if p.is_null() {
+            return orphan_op(f);
+        }
+    }
+    // SAFETY: STATE is non-null only while LOCAL, which owns the state, is alive; it is cleared
+    // first thing in LOCAL's destructor.
+    let st = unsafe { &*p };
+    let phase = enter_raw(st);
+    DEPTH.set(1);
+    CUR.set(p);
+    OP_PHASE.set(phase);
+    let _g = Outer(st);
+    f(&Op { phase, state: st })
+}
+
+/// Creates this thread's state on first use; null once the thread is tearing down.
+#[cold]
+#[inline(never)]
+fn register() -> *const ThreadState {
+    LOCAL
+        .try_with(|l| {
+            let p = Arc::as_ptr(&l.state);
+            STATE.set(p);
+            p
+        })
+        .unwrap_or(std::ptr::null())
 }
 
 #[cold]
 fn orphan_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
-    thread_local!(static ORPHAN_DEPTH: Cell<u32> = const { Cell::new(0) });
     let (lock, st) = &*ORPHAN;
-    let _g = lock.lock();
-    // The depth counter itself may be gone too at this point of teardown: then treat every call
-    // as outermost, which is only slower.
-    let outer = ORPHAN_DEPTH.try_with(|d| d.get() == 0).unwrap_or(true);
-    let phase = if outer { enter_raw(st) } else { PHASE.load(Ordering::SeqCst) };
-    let _ = ORPHAN_DEPTH.try_with(|d| d.set(d.get() + 1));
-    struct G<'a>(&'a ThreadState, bool);
-    impl Drop for G<'_> {
-        fn drop(&mut self) {
-            let _ = ORPHAN_DEPTH.try_with(|d| d.set(d.get() - 1));
-            if self.1 {
-                protocol::exit(&self.0.in_op);
-            }
-        }
-    }
-    let _exit = G(st, outer);
+    let _l = lock.lock();
+    let phase = enter_raw(st);
+    DEPTH.set(1);
+    CUR.set(Arc::as_ptr(st));
+    OP_PHASE.set(phase);
+    let _g = Outer(st);
     f(&Op { phase, state: st })
 }
 

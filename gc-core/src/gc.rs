@@ -5,7 +5,7 @@
 //! nothing and drops as a no-op, which is what makes running a dead object's drop glue during
 //! sweeping safe. `clone` of any handle gives a rooted one.
 
-use crate::barrier::{release_root, with_op};
+use crate::barrier::release_root;
 use crate::header::{GcBox, Header};
 use crate::malloc;
 use crate::mark::Tracer;
@@ -235,9 +235,9 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
         if self.is_rooted() {
             let h = self.header() as *const Header;
             self.ptr = self.ptr.map_addr(|a| a | UNROOTED);
-            // The 1→0 transition shades if the enclosing operation is marking.
+            // A 1→0 transition shades if the enclosing operation is marking.
             // SAFETY: the object is alive: we still owned a root on it until now.
-            with_op(|_| release_root(unsafe { &*h }));
+            release_root(unsafe { &*h });
         }
     }
 
