@@ -282,8 +282,8 @@ pub(crate) fn release_root(h: &Header) {
     }
 }
 
-#[cold]
-#[inline(never)]
+/// Not cold: moving a fresh handle into `Gc::new` is exactly this path.
+#[inline(always)]
 fn release_last_root(h: &Header) {
     with_op(|op| {
         if protocol::release_last(&h.roots) && op.marking() {
