@@ -42,7 +42,8 @@ pub(crate) fn sweep_owned(s: *mut MSpan, sg: u32) -> Swept {
     // SAFETY: the caller won the sweepgen CAS, so it owns the span, and marking is off (sweeping
     // only happens between mark termination and the next sweep termination).
     let span = unsafe { &*s };
-    let (freed, live) = unsafe { span.sweep(crate::config::get().poison) };
+    let cfg = crate::config::get();
+    let (freed, live) = unsafe { span.sweep(cfg.poison, cfg.checkmark) };
     stats::note_sweep(span, freed);
     span.sweepgen.store(sg, Ordering::Release);
     let out = if live == 0 {
