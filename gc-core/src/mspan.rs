@@ -216,7 +216,7 @@ impl MSpan {
         // elsewhere one dead object in the spans whose page number is a multiple of 32: a
         // canary that moves over the heap as pages are reused by other objects.
         let touch_all = poison || check_all || !self.class.nodrop();
-        let mut sampled = (self.base / crate::sizeclasses::PAGE_SIZE) % 32 != 0;
+        let mut sampled = !(self.base / crate::sizeclasses::PAGE_SIZE).is_multiple_of(32);
         let mut freed = 0;
         let mut live = 0;
         for w in 0..self.alloc_bits.len() {
