@@ -61,8 +61,12 @@ pub(crate) struct ThreadState {
     pub in_op: AtomicBool,
     /// Owned by the thread inside its operations, and by the collector during `STOP`.
     pub mcache: UnsafeCell<MCache>,
-    /// Bytes this thread allocated during the current mark, for assist pacing (owner only).
+    /// Bytes this thread allocated black since it last checked whether to assist (written by the
+    /// owner only, with plain load/store: no RMW on the allocation path).
     pub assist_debt: AtomicU64,
+    /// Bytes this thread allocated black this cycle; the collector adds them to the marked total
+    /// during the stop (one shared counter updated per object would be a contended RMW).
+    pub black_bytes: AtomicU64,
     pub exited: AtomicBool,
 }
 
@@ -78,6 +82,7 @@ impl ThreadState {
             in_op: AtomicBool::new(false),
             mcache: UnsafeCell::new(MCache::new()),
             assist_debt: AtomicU64::new(0),
+            black_bytes: AtomicU64::new(0),
             exited: AtomicBool::new(false),
         })
     }

@@ -55,24 +55,27 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<No
     })
 }
 
-/// Black allocation: an object allocated while marking is marked at birth. Its allocator pays
-/// an assist in proportion to what it allocates once the heap has grown past the goal, i.e. when
-/// the background workers are not keeping up (Go computes the exchange rate from the remaining
-/// work; tricolor charges only when marking is behind, which keeps assists off the fast path of a
-/// program the workers keep up with).
-#[cold]
+/// Black allocation: an object allocated while marking is marked at birth. Every
+/// `ASSIST_CHUNK` bytes of black allocation the thread checks whether marking is behind (the heap
+/// has passed the goal) and, if so, assists with that much marking work (Go computes the exchange
+/// rate from the remaining work; tricolor charges only when marking is behind, which keeps
+/// assists and shared counters off the allocation path of a program the workers keep up with).
+#[inline]
 fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
+    let size = span.elemsize as u64;
     if span.try_mark(idx) {
-        mark::note_marked(span.elemsize);
+        let b = &op.state.black_bytes;
+        b.store(b.load(Ordering::Relaxed) + size, Ordering::Relaxed);
     }
-    if stats::heap_live() < pacer::GOAL.load(Ordering::Relaxed) {
+    let d = &op.state.assist_debt;
+    let debt = d.load(Ordering::Relaxed) + size;
+    if debt < ASSIST_CHUNK {
+        d.store(debt, Ordering::Relaxed);
         return;
     }
-    let debt = op.state.assist_debt.fetch_add(span.elemsize as u64, Ordering::Relaxed) + span.elemsize as u64;
-    if debt >= ASSIST_CHUNK {
-        // Pay in bounded installments: an assist is a pause of this thread.
-        let paid = mark::assist(ASSIST_CHUNK);
-        op.state.assist_debt.fetch_sub(paid.clamp(ASSIST_CHUNK / 4, debt), Ordering::Relaxed);
+    d.store(0, Ordering::Relaxed);
+    if stats::heap_live() >= pacer::GOAL.load(Ordering::Relaxed) {
+        mark::assist(ASSIST_CHUNK);
     }
 }
 

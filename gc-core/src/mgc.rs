@@ -130,7 +130,12 @@ fn run_cycle(kind: Kind) {
         // collector owns every mcache.
         unsafe { (*st.mcache.get()).release_all() };
     }
-    let marked = mark::MARKED_BYTES.load(Ordering::Relaxed);
+    let black: u64 = REGISTRY
+        .lock()
+        .iter()
+        .map(|st| st.black_bytes.swap(0, Ordering::Relaxed))
+        .sum();
+    let marked = mark::MARKED_BYTES.load(Ordering::Relaxed) + black as usize;
     let heap1 = stats::heap_live();
     sweep::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
     let goal = pacer::end_cycle(marked);
