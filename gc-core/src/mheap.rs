@@ -201,7 +201,7 @@ impl MHeap {
         let small = c.bytes == CHUNK_SIZE;
         let sys = HEAP_SYS.load(Ordering::Relaxed);
         let empty = self.chunks.iter().filter(|c| c.used_pages == 1 && c.bytes == CHUNK_SIZE).count();
-        let keep = small && empty * CHUNK_SIZE <= (sys / 4).max(32 << 20);
+        let keep = small && empty * CHUNK_SIZE <= (sys / 2).max(64 << 20);
         if now_empty && !keep {
             let c = self.chunks.swap_remove(ci);
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
