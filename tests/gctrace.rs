@@ -1,0 +1,222 @@
+//! `GCTRACE` output of a real run, parsed field by field as a tool that reads Go's gctrace lines
+//! would, and the handling of bad environment values in a real process.
+
+use std::process::Command;
+
+fn run_example(name: &str, env: &[(&str, &str)], args: &[&str]) -> (String, String) {
+    let exe = env!("CARGO_BIN_EXE_tricolor_trace_probe");
+    let _ = name;
+    let mut c = Command::new(exe);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    for k in [
+        "GCTRACE",
+        "GCPERCENT",
+        "GCMEMLIMIT",
+        "GCCHECKMARK",
+        "GCPOISON",
+    ] {
+        if !env.iter().any(|(e, _)| e == &k) {
+            c.env_remove(k);
+        }
+    }
+    let out = c.output().expect("run the probe");
+    assert!(
+        out.status.success(),
+        "probe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Parses "#.#" or "#" milliseconds as Go prints them.
+fn ms(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
+#[derive(Debug)]
+struct Line {
+    n: u64,
+    at: f64,
+    pct: u64,
+    clock: [f64; 3],
+    cpu: [f64; 5],
+    heap: [u64; 3],
+    goal: u64,
+    stacks: u64,
+    globals: u64,
+    procs: u64,
+    forced: bool,
+}
+
+fn parse(line: &str) -> Line {
+    // gc 3 @0.512s 4%: 0.021+1.8+0.035 ms clock, 0.021+0/1.8/0+0.035 ms cpu, 9->9->4 MB, 9 MB goal, 0 MB stacks, 0 MB globals, 1 P (forced)
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f[0], "gc", "{line}");
+    let n = f[1].parse().unwrap();
+    let at = f[2]
+        .strip_prefix('@')
+        .and_then(|s| s.strip_suffix('s'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pct = f[3].strip_suffix("%:").unwrap().parse().unwrap();
+    let clock: Vec<f64> = f[4].split('+').map(ms).collect();
+    assert_eq!((f[5], f[6]), ("ms", "clock,"), "{line}");
+    let cpu_parts: Vec<&str> = f[7].split(['+', '/']).collect();
+    let cpu: Vec<f64> = cpu_parts.iter().map(|s| ms(s)).collect();
+    assert_eq!((f[8], f[9]), ("ms", "cpu,"), "{line}");
+    let heap: Vec<u64> = f[10].split("->").map(|s| s.parse().unwrap()).collect();
+    assert_eq!(f[11], "MB,", "{line}");
+    assert_eq!((f[13], f[14]), ("MB", "goal,"), "{line}");
+    assert_eq!((f[16], f[17]), ("MB", "stacks,"), "{line}");
+    assert_eq!((f[19], f[20]), ("MB", "globals,"), "{line}");
+    assert_eq!(f[22], "P", "{line}");
+    let forced = match f.get(23) {
+        None => false,
+        Some(&"(forced)") => true,
+        Some(x) => panic!("unexpected trailing field {x:?} in {line}"),
+    };
+    Line {
+        n,
+        at,
+        pct,
+        clock: clock.try_into().unwrap(),
+        cpu: cpu.try_into().unwrap(),
+        heap: heap.try_into().unwrap(),
+        goal: f[12].parse().unwrap(),
+        stacks: f[15].parse().unwrap(),
+        globals: f[18].parse().unwrap(),
+        procs: f[21].parse().unwrap(),
+        forced,
+    }
+}
+
+#[test]
+fn gctrace_lines_parse_field_by_field() {
+    let (out, err) = run_example("gctrace", &[("GCTRACE", "1")], &["churn"]);
+    assert!(out.contains("done"), "{out}");
+    let lines: Vec<Line> = err
+        .lines()
+        .filter(|l| l.starts_with("gc "))
+        .map(parse)
+        .collect();
+    assert!(lines.len() >= 3, "too few cycles traced:\n{err}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l.n, i as u64 + 1, "cycles are numbered from 1 in order");
+        assert!(l.pct <= 100);
+        assert!(l.clock.iter().all(|&x| x >= 0.0));
+        assert_eq!(
+            l.cpu[0], l.clock[0],
+            "sweep termination cpu = its wall time"
+        );
+        assert_eq!(l.cpu[4], l.clock[2], "mark termination cpu = the stop");
+        assert!(
+            l.heap[2] <= l.heap[1].max(l.heap[0]) + 1,
+            "marked <= heap: {l:?}"
+        );
+        assert!(l.goal >= 4, "the goal is at least 4 MB: {l:?}");
+        assert_eq!(l.globals, 0);
+        assert!(l.stacks <= l.heap[1] + 1);
+        assert!(l.procs >= 1);
+    }
+    assert!(
+        lines.windows(2).all(|w| w[0].at <= w[1].at),
+        "timestamps go forward"
+    );
+    let last = lines.last().unwrap();
+    assert!(last.forced, "the final collect() is marked (forced)");
+    assert!(lines.iter().filter(|l| l.forced).count() == 1);
+}
+
+#[test]
+fn gctrace_2_adds_a_detail_line_per_cycle() {
+    let (_, err) = run_example("gctrace", &[("GCTRACE", "2")], &["collect"]);
+    let summary: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("gc ") && !l.contains("detail"))
+        .collect();
+    let detail: Vec<&str> = err.lines().filter(|l| l.contains(" detail: ")).collect();
+    assert_eq!(summary.len(), detail.len(), "{err}");
+    for d in detail {
+        for key in [
+            "roots=",
+            "root_scan=",
+            "rounds=",
+            "late=",
+            "scanned bg=",
+            "assist=",
+            "spans=",
+            "swept=",
+            "weak_cleared=",
+            "finalizers=",
+        ] {
+            assert!(d.contains(key), "{key} missing in {d}");
+        }
+    }
+}
+
+#[test]
+fn no_trace_without_gctrace() {
+    let (_, err) = run_example("gctrace", &[], &["collect"]);
+    assert!(!err.lines().any(|l| l.starts_with("gc ")), "{err}");
+}
+
+#[test]
+fn bad_environment_values_warn_once_and_use_defaults() {
+    let (out, err) = run_example(
+        "gctrace",
+        &[
+            ("GCTRACE", "loud"),
+            ("GCPERCENT", "fifty"),
+            ("GCMEMLIMIT", "1XB"),
+            ("GCCHECKMARK", "2"),
+        ],
+        &["settings"],
+    );
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("tricolor: invalid"))
+        .collect();
+    assert_eq!(warnings.len(), 4, "{err}");
+    for (var, val) in [
+        ("GCTRACE", "loud"),
+        ("GCPERCENT", "fifty"),
+        ("GCMEMLIMIT", "1XB"),
+        ("GCCHECKMARK", "2"),
+    ] {
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.contains(var) && w.contains(val))
+                .count(),
+            1,
+            "{var}: {err}"
+        );
+    }
+    assert!(
+        !err.lines().any(|l| l.starts_with("gc ")),
+        "GCTRACE fell back to 0"
+    );
+    assert!(
+        out.contains("gc_percent=100"),
+        "GCPERCENT fell back to 100: {out}"
+    );
+}
+
+#[test]
+fn valid_environment_values_take_effect() {
+    let (out, err) = run_example(
+        "gctrace",
+        &[("GCPERCENT", "off"), ("GCMEMLIMIT", "64MiB")],
+        &["settings"],
+    );
+    assert!(!err.contains("invalid"), "{err}");
+    assert!(out.contains("gc_percent=-1"), "{out}");
+    assert!(out.contains(&format!("mem_limit={}", 64u64 << 20)), "{out}");
+}
