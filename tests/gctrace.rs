@@ -152,7 +152,9 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "scanned bg=",
             "assist=",
             "spans=",
-            "swept=",
+            "swept bg=",
+            "lazy=",
+            "freed=",
             "weak_cleared=",
             "finalizers=",
         ] {

@@ -7,7 +7,13 @@
 //! the mark figures are assist / background / idle, where background is the mark wall time times
 //! the number of workers and assist and idle are not measured separately yet (0). "stacks" is the
 //! size of the root set (objects with a root count above zero, 16 B counted per root); globals is 0.
-//! `GCTRACE=2` adds a line of detail per cycle.
+//! `GCTRACE=2` adds a line of detail per cycle: `roots` (objects found with a root count above
+//! zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
+//! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
+//! background workers and by allocating threads), `spans` (spans in use at mark start),
+//! `swept bg` (spans the background sweeper swept after this cycle), `lazy` (spans allocating
+//! threads swept since the previous line), `freed` (objects freed by the background sweep),
+//! `weak_cleared` and `finalizers` (queued).
 
 use crate::mgc::{Kind, START};
 use std::fmt::Write as _;
@@ -21,6 +27,8 @@ pub(crate) struct Detail {
     pub scanned_assist: usize,
     pub spans: usize,
     pub swept: usize,
+    pub swept_lazily: usize,
+    pub freed: u64,
     pub weak_cleared: usize,
     pub finalizers: usize,
 }
@@ -91,8 +99,20 @@ pub(crate) fn format(l: &Line, n: u64) -> String {
     if let Some(d) = &l.detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: roots={} root_scan={}ms rounds={} late={} scanned bg={} assist={} spans={} swept={} weak_cleared={} finalizers={}",
-            l.roots, fmt_ms(d.root_scan.as_nanos()), d.rounds, d.late, d.scanned_bg, d.scanned_assist, d.spans, d.swept, d.weak_cleared, d.finalizers
+            "\ngc {n} detail: roots={} root_scan={}ms rounds={} late={} scanned bg={} assist={} \
+             spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={}",
+            l.roots,
+            fmt_ms(d.root_scan.as_nanos()),
+            d.rounds,
+            d.late,
+            d.scanned_bg,
+            d.scanned_assist,
+            d.spans,
+            d.swept,
+            d.swept_lazily,
+            d.freed,
+            d.weak_cleared,
+            d.finalizers
         );
     }
     s

@@ -68,6 +68,7 @@ impl MCentral {
             };
             drop(sets);
             budget -= 1;
+            sweep::LAZY_SWEPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // SAFETY: the span came out of an unswept set, so we are its only holder.
             let span = unsafe { &*s };
             if !sweep::try_acquire(span, sg) {

@@ -144,7 +144,9 @@ fn run_cycle(kind: Kind) {
     let pause = t_end - t_term;
 
     // 5. Sweep in the background (allocating threads may take spans first).
+    let frees0 = stats::frees();
     let swept = sweep::sweep_all();
+    let freed = stats::frees() - frees0;
     let t_swept = Instant::now();
 
     let workers = mark::worker_count();
@@ -180,6 +182,8 @@ fn run_cycle(kind: Kind) {
                 scanned_assist: mark::SCANNED_ASSIST.load(Ordering::Relaxed),
                 spans: spans.len(),
                 swept,
+                swept_lazily: sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed),
+                freed,
                 weak_cleared,
                 finalizers,
             }),

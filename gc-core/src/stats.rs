@@ -45,6 +45,11 @@ pub(crate) fn note_sweep(s: &MSpan, freed: usize) {
     }
 }
 
+/// Objects freed so far (for the per-cycle figures of `GCTRACE=2`).
+pub(crate) fn frees() -> u64 {
+    FREES.load(Ordering::Relaxed)
+}
+
 pub(crate) fn heap_live() -> usize {
     HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize
 }

@@ -17,6 +17,8 @@ use crate::stats;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 pub(crate) static SWEEPGEN: AtomicU32 = AtomicU32::new(2);
+/// Spans swept by allocating threads (lazily) since the last `GCTRACE=2` line.
+pub(crate) static LAZY_SWEPT: AtomicUsize = AtomicUsize::new(0);
 static SWEEPERS: AtomicUsize = AtomicUsize::new(0);
 
 #[inline(always)]
