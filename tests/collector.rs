@@ -408,3 +408,41 @@ fn a_gc_in_a_thread_local_is_dropped_safely_at_thread_exit() {
     assert!(weak.upgrade().is_none());
     assert_eq!(c.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_panicking_drop_during_sweep_is_contained() {
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("drop of an ignored field panicked (expected by the test)");
+        }
+    }
+    #[derive(Trace, Finalize)]
+    struct Holder {
+        #[gc(ignore)]
+        _b: Bomb,
+        next: Option<Gc<u64>>,
+    }
+    let c = Arc::new(AtomicUsize::new(0));
+    let kept = Gc::new(Holder {
+        _b: Bomb(c.clone()),
+        next: Some(Gc::new(7)),
+    });
+    for _ in 0..50 {
+        let _ = Gc::new(Holder {
+            _b: Bomb(c.clone()),
+            next: Some(Gc::new(1)),
+        });
+    }
+    collect();
+    assert_eq!(
+        c.load(Ordering::SeqCst),
+        50,
+        "every dead object's drop ran once"
+    );
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 50);
+    assert_eq!(**kept.next.as_ref().unwrap(), 7);
+    std::mem::forget(kept); // its Bomb would panic at the end of the test process
+}
