@@ -79,9 +79,19 @@ fn aligned_types_are_aligned() {
     unsafe impl tricolor::Trace for A64 {
         tricolor::unsafe_empty_trace!();
     }
+    #[repr(align(8192))]
+    struct APage(u8);
+    impl tricolor::Finalize for APage {}
+    // SAFETY: holds no Gc.
+    unsafe impl tricolor::Trace for APage {
+        tricolor::unsafe_empty_trace!();
+    }
     for _ in 0..100 {
         let g = Gc::new(A64(1));
         assert_eq!(&*g as *const A64 as usize % 64, 0);
         assert_eq!(g.0, 1);
+        let p = Gc::new(APage(2));
+        assert_eq!(&*p as *const APage as usize % 8192, 0);
+        assert_eq!(p.0, 2);
     }
 }

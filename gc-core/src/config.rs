@@ -1,4 +1,5 @@
-//! The environment, read once: `GCTRACE`, `GCPERCENT`, `GCMEMLIMIT`, `GCCHECKMARK`, `GCPOISON`.
+//! The environment, read once: `GCTRACE`, `GCPERCENT`, `GCMEMLIMIT`, `GCHARDLIMIT`,
+//! `GCCHECKMARK`, `GCPOISON`.
 //! A bad value gets one line on stderr naming the variable and the value, and the default.
 
 use std::sync::OnceLock;
@@ -10,6 +11,7 @@ pub(crate) struct Config {
     /// `None` means `off`.
     pub gc_percent: Option<i32>,
     pub mem_limit: Option<u64>,
+    pub hard_limit: Option<u64>,
     pub checkmark: bool,
     pub poison: bool,
 }
@@ -20,6 +22,7 @@ impl Default for Config {
             trace: 0,
             gc_percent: Some(100),
             mem_limit: None,
+            hard_limit: None,
             checkmark: false,
             poison: false,
         }
@@ -76,6 +79,17 @@ pub(crate) fn parse(lookup: impl Fn(&str) -> Option<String>) -> (Config, Vec<Str
             ),
         }
     }
+    if let Some(v) = lookup("GCHARDLIMIT") {
+        match parse_bytes(&v) {
+            Some(n) => c.hard_limit = Some(n),
+            None => bad(
+                "GCHARDLIMIT",
+                &v,
+                "expected bytes with an optional B, KiB, MiB, GiB or TiB suffix",
+                "no limit",
+            ),
+        }
+    }
     for (var, field) in [("GCCHECKMARK", &mut c.checkmark), ("GCPOISON", &mut c.poison)] {
         if let Some(v) = lookup(var) {
             match v.trim() {
@@ -121,12 +135,14 @@ mod tests {
             ("GCTRACE", "1"),
             ("GCPERCENT", "50"),
             ("GCMEMLIMIT", "64MiB"),
+            ("GCHARDLIMIT", "1GiB"),
             ("GCCHECKMARK", "1"),
         ]);
         assert!(w.is_empty());
         assert_eq!(c.trace, 1);
         assert_eq!(c.gc_percent, Some(50));
         assert_eq!(c.mem_limit, Some(64 << 20));
+        assert_eq!(c.hard_limit, Some(1 << 30));
         assert!(c.checkmark);
         assert_eq!(env(&[("GCPERCENT", "off")]).0.gc_percent, None);
         assert_eq!(env(&[("GCPERCENT", "-1")]).0.gc_percent, None);
@@ -143,9 +159,10 @@ mod tests {
             ("GCPERCENT", "lots"),
             ("GCMEMLIMIT", "12XB"),
             ("GCCHECKMARK", "maybe"),
+            ("GCHARDLIMIT", "lots"),
         ]);
         assert_eq!(c, Config::default());
-        assert_eq!(w.len(), 4);
+        assert_eq!(w.len(), 5);
         assert!(w[0].contains("GCTRACE") && w[0].contains("yes"));
         assert!(w[1].contains("GCPERCENT") && w[1].contains("lots"));
         assert!(w[2].contains("GCMEMLIMIT") && w[2].contains("12XB"));

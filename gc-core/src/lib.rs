@@ -47,7 +47,7 @@ runtime! {
     pub use gc::Gc;
     pub use mark::Tracer;
     pub use mgc::{collect, safepoint};
-    pub use mheap::AllocError;
+    pub use mheap::{set_hard_memory_limit, AllocError};
     pub use pacer::{set_gc_percent, set_memory_limit};
     pub use slot::GcSlot;
     pub use stats::{stats, SizeClassStats, Stats};

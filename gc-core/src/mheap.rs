@@ -56,13 +56,51 @@ pub(crate) static HEAP: Mutex<MHeap> = Mutex::new(MHeap {
 /// Bytes of memory obtained from the system and not yet returned.
 pub(crate) static HEAP_SYS: AtomicUsize = AtomicUsize::new(0);
 
+/// The hard limit on `HEAP_SYS` (`GCHARDLIMIT`, `set_hard_memory_limit`); `usize::MAX` until set,
+/// `usize::MAX - 1` for none.
+static HARD_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+fn hard_limit() -> usize {
+    let l = HARD_LIMIT.load(Ordering::Relaxed);
+    if l != usize::MAX {
+        return l;
+    }
+    let init = crate::config::get()
+        .hard_limit
+        .map_or(usize::MAX - 1, |b| b.min(usize::MAX as u64 - 1) as usize);
+    let _ = HARD_LIMIT.compare_exchange(usize::MAX, init, Ordering::Relaxed, Ordering::Relaxed);
+    HARD_LIMIT.load(Ordering::Relaxed)
+}
+
+/// Sets a hard limit on the memory the heap obtains from the system, returning the previous one
+/// (`u64::MAX - 1`: none). Past it the heap does not grow: `Gc::try_new` returns
+/// [`AllocError`] and `Gc::new` panics, instead of the process being killed for memory. The
+/// allocation does not run a cycle itself (it could not wait for one from inside the
+/// allocation); call [`collect`](crate::collect) and retry. The soft limit,
+/// [`set_memory_limit`](crate::set_memory_limit) / `GCMEMLIMIT`, only makes cycles more frequent,
+/// as Go's does.
+///
+/// # Example
+/// ```
+/// let old = tricolor::set_hard_memory_limit(8 << 30);
+/// tricolor::set_hard_memory_limit(old);
+/// ```
+pub fn set_hard_memory_limit(bytes: u64) -> u64 {
+    let old = hard_limit() as u64;
+    HARD_LIMIT.store(bytes.min(usize::MAX as u64 - 1) as usize, Ordering::Relaxed);
+    old
+}
+
 /// Error returned when the system allocator refuses memory or a size cannot be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllocError;
 
 impl std::fmt::Display for AllocError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("tricolor: out of memory (the system allocator refused a chunk)")
+        f.write_str(
+            "tricolor: out of memory (the hard memory limit was reached, the system allocator \
+             refused a chunk, or the type's alignment exceeds a page)",
+        )
     }
 }
 impl std::error::Error for AllocError {}
@@ -85,6 +123,9 @@ pub(crate) unsafe fn span_of<'a>(addr: usize) -> &'a MSpan {
 
 impl MHeap {
     fn new_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
+        if HEAP_SYS.load(Ordering::Relaxed).saturating_add(bytes) > hard_limit() {
+            return Err(AllocError);
+        }
         let layout = Layout::from_size_align(bytes, CHUNK_SIZE).map_err(|_| AllocError)?;
         // Not `alloc_zeroed`: for this alignment the system allocator would memset the whole
         // chunk, faulting in 4 MiB at once (a multi-millisecond stall of the allocating thread).

@@ -86,11 +86,12 @@ static SIZE_TO_CLASS_128: [u8; (MAX_SMALL_SIZE - SMALL_LIMIT) / LARGE_STEP + 1] 
 
 /// The size class serving `size` bytes with alignment `align`, or 0 for a large object.
 ///
-/// Slots sit at `span base + i * class size` and span bases are page aligned, so an alignment
-/// above 8 is met by the first class whose size is a multiple of it.
+/// Slots sit at `span base + i * class size` and span bases are only page aligned, so an
+/// alignment above 8 and up to a page is met by the first class whose size is a multiple of it;
+/// a larger alignment cannot be served by a class (0: the large path, which refuses it).
 #[inline(always)]
 pub fn size_to_class(size: usize, align: usize) -> usize {
-    if size > MAX_SMALL_SIZE {
+    if size > MAX_SMALL_SIZE || align > PAGE_SIZE {
         return 0;
     }
     let mut c = if size <= SMALL_LIMIT {
@@ -156,5 +157,15 @@ mod tests {
         assert_eq!(CLASS_SIZE[size_to_class(40, 16)] % 16, 0);
         assert_eq!(CLASS_SIZE[size_to_class(100, 64)] % 64, 0);
         assert_eq!(size_to_class(100, 1 << 20), 0);
+        assert_eq!(size_to_class(16400, 16384), 0, "a class cannot serve more than page alignment");
+        for align in [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+            for size in (align..=MAX_SMALL_SIZE).step_by(align) {
+                let c = size_to_class(size, align);
+                if c != 0 {
+                    assert_eq!(CLASS_SIZE[c] as usize % align, 0);
+                    assert_eq!(PAGE_SIZE % align, 0, "span bases are page aligned");
+                }
+            }
+        }
     }
 }
