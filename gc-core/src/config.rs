@@ -166,7 +166,8 @@ mod tests {
         assert!(w[0].contains("GCTRACE") && w[0].contains("yes"));
         assert!(w[1].contains("GCPERCENT") && w[1].contains("lots"));
         assert!(w[2].contains("GCMEMLIMIT") && w[2].contains("12XB"));
-        assert!(w[3].contains("GCCHECKMARK"));
+        assert!(w[3].contains("GCHARDLIMIT") && w[3].contains("lots"));
+        assert!(w[4].contains("GCCHECKMARK") && w[4].contains("maybe"));
         assert_eq!(parse_bytes("99999999999999999999GiB"), None);
         assert_eq!(parse_bytes("-5"), None);
     }
