@@ -4,9 +4,11 @@
 //!
 //! The clock times are sweep termination + concurrent mark + mark termination (the stop). In the
 //! cpu part, tricolor has no stop at sweep termination, so the first figure is its wall time;
-//! the mark figures are assist / background / idle, where background is the mark wall time times
-//! the number of workers and assist and idle are not measured separately yet (0). "stacks" is the
-//! size of the root set (objects with a root count above zero, 16 B counted per root); globals is 0.
+//! the mark figures are assist / background / idle: the time allocating threads spent assisting,
+//! and the CPU time of the mark workers during the mark (from /proc/thread-self/schedstat; the
+//! mark wall time times the workers where that is unavailable); tricolor has no idle workers (0).
+//! "stacks" is the size of the root set (objects with a root count above zero, 16 B counted per
+//! root); globals is 0.
 //! `GCTRACE=2` adds a line of detail per cycle: `roots` (objects found with a root count above
 //! zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
 //! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
@@ -39,6 +41,8 @@ pub(crate) struct Line {
     pub sweep_term: Duration,
     pub mark: Duration,
     pub mark_term: Duration,
+    pub assist_cpu: Duration,
+    pub background_cpu: Duration,
     pub heap0: usize,
     pub heap1: usize,
     pub marked: usize,
@@ -74,17 +78,17 @@ static NUM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub(crate) fn format(l: &Line, n: u64) -> String {
     let since = l.start.saturating_duration_since(*START).as_secs_f64();
-    let pct = (crate::stats::stats().gc_cpu_fraction * 100.0) as u64;
+    let pct = (crate::stats::stats().gc_cpu_fraction.clamp(0.0, 1.0) * 100.0) as u64;
     let ms = |d: Duration| fmt_ms(d.as_nanos());
     let (st, mk, mt) = (ms(l.sweep_term), ms(l.mark), ms(l.mark_term));
-    let bg = ms(l.mark * l.workers as u32);
+    let (assist, bg) = (ms(l.assist_cpu), ms(l.background_cpu));
     let mut s = String::new();
     if l.kind == Kind::Timer {
         s.push_str("GC forced\n");
     }
     let _ = write!(
         s,
-        "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st}+0/{bg}/0+{mt} ms cpu, \
+        "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st}+{assist}/{bg}/0+{mt} ms cpu, \
          {}->{}->{} MB, {} MB goal, {} MB stacks, 0 MB globals, {} P",
         l.heap0 >> 20,
         l.heap1 >> 20,

@@ -26,6 +26,8 @@ pub(crate) static MARKED_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static SCANNED_BG: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static SCANNED_ASSIST: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static ROOTS_FOUND: AtomicUsize = AtomicUsize::new(0);
+/// Nanoseconds allocating threads have spent in assists, since the start.
+pub(crate) static ASSIST_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 const SHARE_AT: usize = 1024;
 const BATCH: usize = 256;
@@ -181,6 +183,11 @@ static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
         .expect("tricolor: cannot start the mark workers")
 });
 
+/// Total CPU time of the mark workers so far, if the platform reports per-thread CPU time.
+pub(crate) fn workers_cpu() -> Option<std::time::Duration> {
+    POOL.broadcast(|_| crate::mgc::thread_cpu()).into_iter().sum()
+}
+
 /// Number of background mark workers.
 pub(crate) fn worker_count() -> usize {
     POOL.current_num_threads()
@@ -264,6 +271,7 @@ pub(crate) fn drain_here() -> usize {
 /// allocator pays for the marking it causes.
 pub(crate) fn assist(debt_bytes: u64) -> u64 {
     const BYTES_PER_OBJECT: u64 = 64;
+    let t0 = std::time::Instant::now();
     let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
     let mut t = Tracer::marker();
     let mut done = 0;
@@ -272,6 +280,7 @@ pub(crate) fn assist(debt_bytes: u64) -> u64 {
         t.flush();
     }
     SCANNED_ASSIST.fetch_add(done, Ordering::Relaxed);
+    ASSIST_NS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     (done as u64) * BYTES_PER_OBJECT
 }
 
