@@ -222,3 +222,26 @@ fn valid_environment_values_take_effect() {
     assert!(out.contains("gc_percent=-1"), "{out}");
     assert!(out.contains(&format!("mem_limit={}", 64u64 << 20)), "{out}");
 }
+
+#[test]
+fn the_timer_starts_a_cycle_and_gctrace_says_so() {
+    // The period is two minutes; the hidden GCFORCEPERIOD_MS shortens it for this test, and the
+    // probe waits (a time-based feature) until the timer's cycle has run.
+    let (out, err) = run_example(
+        "gctrace",
+        &[("GCTRACE", "1"), ("GCFORCEPERIOD_MS", "100")],
+        &["idle"],
+    );
+    assert!(
+        out.starts_with("num_gc=") && !out.starts_with("num_gc=0"),
+        "{out}"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| *l == "GC forced")
+        .unwrap_or_else(|| panic!("no 'GC forced' line:\n{err}"));
+    let next = parse(lines[i + 1]);
+    assert_eq!(next.n, 1);
+    assert!(!next.forced, "a timer cycle is not a collect() cycle");
+}

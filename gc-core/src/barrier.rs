@@ -225,6 +225,7 @@ pub(crate) fn with_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
 #[cold]
 #[inline(never)]
 fn register() -> *const ThreadState {
+    crate::mgc::ensure_started();
     LOCAL
         .try_with(|l| {
             let p = Arc::as_ptr(&l.state);

@@ -13,7 +13,13 @@ use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime};
 
-const FORCE_PERIOD: Duration = Duration::from_secs(120);
+/// Go's `forcegcperiod`. `GCFORCEPERIOD_MS` (undocumented, for tests) shortens it.
+fn force_period() -> Duration {
+    std::env::var("GCFORCEPERIOD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(120), Duration::from_millis)
+}
 
 /// Why a cycle ran.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -47,14 +53,21 @@ static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
     tx
 });
 
+/// Starts the collector thread (idempotent): the two-minute timer must run even in a program that
+/// never reaches the pacer's trigger, as Go's sysmon does.
+pub(crate) fn ensure_started() {
+    LazyLock::force(&CONTROL);
+}
+
 pub(crate) fn request_background_cycle() {
     let _ = CONTROL.send(Request::Cycle(Kind::Heap, None));
 }
 
 fn controller(rx: Receiver<Request>) {
+    let period = force_period();
     let mut last = Instant::now();
     loop {
-        let first = match rx.recv_timeout(FORCE_PERIOD.saturating_sub(last.elapsed())) {
+        let first = match rx.recv_timeout(period.saturating_sub(last.elapsed())) {
             Ok(r) => Some(r),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,

@@ -26,6 +26,16 @@ fn main() {
             collect();
             println!("done");
         }
+        Some("idle") => {
+            // Wait for the collector's timer (shortened by the test with GCFORCEPERIOD_MS) to
+            // start a cycle on its own: nothing here allocates or collects.
+            let _g = Gc::new(1u8);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while tricolor::stats().num_gc == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            println!("num_gc={}", tricolor::stats().num_gc);
+        }
         Some("settings") => {
             let _ = Gc::new(1u8); // reads the environment
             let p = set_gc_percent(100);
