@@ -1,0 +1,276 @@
+//! Values and heap objects. Every object (string, function, closure, upvalue, class, instance,
+//! bound method) is allocated with `Ref::new`, which is `tricolor::Gc::new` in the default build.
+
+use crate::chunk::Chunk;
+use crate::heap::{Cell, Ref, WeakRef};
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hasher;
+
+/// A Lox value: 16 bytes, with object references as handles into the heap.
+#[derive(Clone)]
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Number(f64),
+    Str(Ref<LoxStr>),
+    Function(Ref<Function>),
+    Closure(Ref<Closure>),
+    Class(Ref<Class>),
+    Instance(Ref<Instance>),
+    Bound(Ref<BoundMethod>),
+    Native(Native),
+}
+
+/// The native functions; `clock` is the only one Lox has.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub enum Native {
+    Clock,
+}
+
+/// An interned string: equal strings are the same object, so equality is identity.
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct LoxStr {
+    pub s: Box<str>,
+}
+
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Function {
+    pub arity: u8,
+    pub upvalue_count: u8,
+    pub chunk: Chunk,
+    /// `None` for the top-level script.
+    pub name: Option<Ref<LoxStr>>,
+}
+
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Closure {
+    pub function: Ref<Function>,
+    pub upvalues: Vec<Ref<Upvalue>>,
+}
+
+/// A captured variable: open while its variable is still on the VM stack (at that index),
+/// closed once the variable's scope ends.
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Upvalue {
+    pub state: Cell<UpState>,
+}
+
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub enum UpState {
+    Open(usize),
+    Closed(Value),
+}
+
+/// Name → closure. Classes have few methods and instances few fields, so a vector searched by
+/// identity beats hashing; see `Table`.
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Class {
+    pub name: Ref<LoxStr>,
+    pub methods: Cell<Table<Ref<Closure>>>,
+}
+
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Instance {
+    pub class: Ref<Class>,
+    pub fields: Cell<Table<Value>>,
+}
+
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct BoundMethod {
+    pub receiver: Value,
+    pub method: Ref<Closure>,
+}
+
+/// A small map from interned names to values, searched linearly by identity.
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Table<V> {
+    entries: Vec<(Ref<LoxStr>, V)>,
+}
+
+impl<V: Clone> Table<V> {
+    pub fn new() -> Table<V> {
+        Table {
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, key: &Ref<LoxStr>) -> Option<&V> {
+        self.entries
+            .iter()
+            .find(|(k, _)| Ref::ptr_eq(k, key))
+            .map(|(_, v)| v)
+    }
+
+    /// Sets `key`; returns true if it was new.
+    pub fn set(&mut self, key: &Ref<LoxStr>, value: V) -> bool {
+        match self.entries.iter_mut().find(|(k, _)| Ref::ptr_eq(k, key)) {
+            Some(e) => {
+                e.1 = value;
+                false
+            }
+            None => {
+                self.entries.push((key.clone(), value));
+                true
+            }
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &(Ref<LoxStr>, V)> {
+        self.entries.iter()
+    }
+}
+
+/// Hashes an object's address: the globals table is keyed by the address of interned names.
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The string table. It holds its strings weakly, as clox's `vm.strings` does: a string no one
+/// else references is collected, and its dead entry is dropped the next time the table grows.
+pub struct Interner {
+    map: HashMap<Box<str>, WeakRef<LoxStr>>,
+    prune_at: usize,
+}
+
+impl Interner {
+    pub fn new() -> Interner {
+        Interner {
+            map: HashMap::new(),
+            prune_at: 1024,
+        }
+    }
+
+    pub fn intern(&mut self, s: &str) -> Ref<LoxStr> {
+        if let Some(live) = self.map.get(s).and_then(|w| w.upgrade()) {
+            return live;
+        }
+        let obj = Ref::new(LoxStr { s: s.into() });
+        if self.map.len() >= self.prune_at {
+            self.map.retain(|_, w| w.upgrade().is_some());
+            self.prune_at = (self.map.len() * 2).max(1024);
+        }
+        self.map.insert(s.into(), Ref::downgrade(&obj));
+        obj
+    }
+}
+
+impl Value {
+    pub fn is_falsey(&self) -> bool {
+        matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    /// Lox equality: numbers by value, objects (including interned strings) by identity.
+    pub fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => Ref::ptr_eq(a, b),
+            (Value::Function(a), Value::Function(b)) => Ref::ptr_eq(a, b),
+            (Value::Closure(a), Value::Closure(b)) => Ref::ptr_eq(a, b),
+            (Value::Class(a), Value::Class(b)) => Ref::ptr_eq(a, b),
+            (Value::Instance(a), Value::Instance(b)) => Ref::ptr_eq(a, b),
+            (Value::Bound(a), Value::Bound(b)) => Ref::ptr_eq(a, b),
+            (Value::Native(Native::Clock), Value::Native(Native::Clock)) => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "<fn {}>", n.s),
+            None => f.write_str("<script>"),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => f.write_str("nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => f.write_str(&format_number(*n)),
+            Value::Str(s) => f.write_str(&s.s),
+            Value::Function(func) => write!(f, "{func}"),
+            Value::Closure(c) => write!(f, "{}", c.function),
+            Value::Class(c) => f.write_str(&c.name.s),
+            Value::Instance(i) => write!(f, "{} instance", i.class.name.s),
+            Value::Bound(b) => write!(f, "{}", b.method.function),
+            Value::Native(_) => f.write_str("<native fn>"),
+        }
+    }
+}
+
+/// C's `printf("%g")`, which clox uses to print numbers: six significant digits, scientific
+/// notation outside 1e-4 ..= 1e6, trailing zeros removed.
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{n:.5e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    if !(-4..6).contains(&exp) {
+        let m = trim_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    } else {
+        trim_zeros(&format!("{:.*}", (5 - exp) as usize, n)).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_number;
+
+    #[test]
+    fn numbers_print_as_printf_g() {
+        for (n, s) in [
+            (123.0, "123"),
+            (0.1, "0.1"),
+            (-0.0, "-0"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (1234567.0, "1.23457e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (2.5, "2.5"),
+            (1.0 / 3.0, "0.333333"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(format_number(n), s, "{n}");
+        }
+    }
+}

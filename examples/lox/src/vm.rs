@@ -1,0 +1,596 @@
+//! The virtual machine: a value stack, call frames, and the instruction loop (clox's `vm.c`).
+//!
+//! Every `Value` on `stack` is a rooted handle: pushing an object is a root-count increment and
+//! popping it a decrement. That is the price of rooting by handle, measured in BENCHMARKS.md.
+
+use crate::chunk::op;
+use crate::compiler::compile;
+use crate::heap::{Cell, Ref};
+use crate::object::{
+    BoundMethod, Class, Closure, Function, Instance, Interner, LoxStr, Native, Table, UpState,
+    Upvalue, Value,
+};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+const FRAMES_MAX: usize = 64;
+
+struct Frame {
+    /// `None` while this frame runs: `run` holds the closure itself, which saves a root-count
+    /// increment and decrement per call and per return.
+    closure: Option<Ref<Closure>>,
+    ip: usize,
+    /// Stack index of slot 0 (the callee, or `this`).
+    base: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    CompileError,
+    RuntimeError,
+}
+
+/// Globals are keyed by the address of their interned name; the entry holds the name too,
+/// which keeps the address from being reused.
+type Globals =
+    HashMap<usize, (Ref<LoxStr>, Value), std::hash::BuildHasherDefault<crate::object::AddrHasher>>;
+
+fn key(s: &Ref<LoxStr>) -> usize {
+    &**s as *const LoxStr as usize
+}
+
+pub struct Vm {
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    globals: Globals,
+    /// Upvalues still pointing into the stack, ordered by stack slot.
+    open_upvalues: Vec<Ref<Upvalue>>,
+    strings: Interner,
+    init_string: Ref<LoxStr>,
+    start: Instant,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+type Run<T> = Result<T, ()>;
+
+impl Vm {
+    pub fn new() -> Vm {
+        let mut strings = Interner::new();
+        let init_string = strings.intern("init");
+        let mut vm = Vm {
+            stack: Vec::with_capacity(FRAMES_MAX * 256),
+            frames: Vec::with_capacity(FRAMES_MAX),
+            globals: Globals::default(),
+            open_upvalues: Vec::new(),
+            strings,
+            init_string,
+            start: Instant::now(),
+            out: std::io::BufWriter::new(std::io::stdout()),
+        };
+        let clock = vm.strings.intern("clock");
+        vm.globals
+            .insert(key(&clock), (clock, Value::Native(Native::Clock)));
+        vm
+    }
+
+    pub fn interpret(&mut self, src: &str) -> Outcome {
+        let Some(function) = compile(src, &mut self.strings) else {
+            return Outcome::CompileError;
+        };
+        let closure = Ref::new(Closure {
+            function,
+            upvalues: Vec::new(),
+        });
+        self.stack.push(Value::Closure(closure.clone()));
+        let result = match self.call(closure, 0) {
+            Ok(()) => self.run(),
+            Err(msg) => {
+                self.runtime_error(msg);
+                Err(())
+            }
+        };
+        let _ = self.out.flush();
+        match result {
+            Ok(()) => Outcome::Ok,
+            Err(()) => {
+                self.stack.clear();
+                self.frames.clear();
+                self.open_upvalues.clear();
+                Outcome::RuntimeError
+            }
+        }
+    }
+
+    #[cold]
+    fn runtime_error(&mut self, msg: String) {
+        let _ = self.out.flush();
+        eprintln!("{msg}");
+        for frame in self.frames.iter().rev() {
+            let Some(closure) = &frame.closure else {
+                continue;
+            };
+            let f = &closure.function;
+            let line = f.chunk.lines[frame.ip.saturating_sub(1)];
+            match &f.name {
+                Some(n) => eprintln!("[line {line}] in {}()", n.s),
+                None => eprintln!("[line {line}] in script"),
+            }
+        }
+    }
+
+    fn peek(&self, n: usize) -> &Value {
+        &self.stack[self.stack.len() - 1 - n]
+    }
+
+    fn call(&mut self, closure: Ref<Closure>, argc: usize) -> Result<(), String> {
+        let arity = closure.function.arity as usize;
+        if argc != arity {
+            return Err(format!("Expected {arity} arguments but got {argc}."));
+        }
+        if self.frames.len() == FRAMES_MAX {
+            return Err("Stack overflow.".into());
+        }
+        let base = self.stack.len() - argc - 1;
+        self.frames.push(Frame {
+            closure: Some(closure),
+            ip: 0,
+            base,
+        });
+        Ok(())
+    }
+
+    fn call_value(&mut self, argc: usize) -> Result<(), String> {
+        let slot = self.stack.len() - argc - 1;
+        match &self.stack[slot] {
+            Value::Closure(c) => {
+                let c = c.clone();
+                self.call(c, argc)
+            }
+            Value::Bound(b) => {
+                let (receiver, method) = (b.receiver.clone(), b.method.clone());
+                self.stack[slot] = receiver;
+                self.call(method, argc)
+            }
+            Value::Class(class) => {
+                let class = class.clone();
+                let init = class.methods.borrow().get(&self.init_string).cloned();
+                self.stack[slot] = Value::Instance(Ref::new(Instance {
+                    class,
+                    fields: Cell::new(Table::new()),
+                }));
+                match init {
+                    Some(init) => self.call(init, argc),
+                    None if argc != 0 => Err(format!("Expected 0 arguments but got {argc}.")),
+                    None => Ok(()),
+                }
+            }
+            Value::Native(Native::Clock) => {
+                let t = self.start.elapsed().as_secs_f64();
+                self.stack.truncate(slot);
+                self.stack.push(Value::Number(t));
+                Ok(())
+            }
+            _ => Err("Can only call functions and classes.".into()),
+        }
+    }
+
+    /// The name constant `idx` of the innermost frame (whose closure is parked). A function of
+    /// the frames alone, so that the stack stays free to change while the name is borrowed.
+    fn name(frames: &[Frame], idx: usize) -> &Ref<LoxStr> {
+        let closure = frames
+            .last()
+            .and_then(|f| f.closure.as_ref())
+            .expect("a parked frame");
+        match &closure.function.chunk.constants[idx] {
+            Value::Str(s) => s,
+            _ => unreachable!("the compiler emits string constants here"),
+        }
+    }
+
+    fn invoke_from_class(
+        &mut self,
+        class: &Ref<Class>,
+        idx: usize,
+        argc: usize,
+    ) -> Result<(), String> {
+        let name = Vm::name(&self.frames, idx);
+        let method = class.methods.borrow().get(name).cloned();
+        match method {
+            Some(m) => self.call(m, argc),
+            None => Err(format!("Undefined property '{}'.", name.s)),
+        }
+    }
+
+    fn invoke(&mut self, idx: usize, argc: usize) -> Result<(), String> {
+        let slot = self.stack.len() - argc - 1;
+        let Value::Instance(inst) = &self.stack[slot] else {
+            return Err("Only instances have methods.".into());
+        };
+        let name = Vm::name(&self.frames, idx);
+        let field = inst.fields.borrow().get(name).cloned();
+        if let Some(v) = field {
+            self.stack[slot] = v;
+            return self.call_value(argc);
+        }
+        let method = inst.class.methods.borrow().get(name).cloned();
+        match method {
+            Some(m) => self.call(m, argc),
+            None => Err(format!("Undefined property '{}'.", name.s)),
+        }
+    }
+
+    /// Replaces the instance on top of the stack with its method `name` bound to it.
+    fn bind_method(&mut self, class: &Ref<Class>, name: &Ref<LoxStr>) -> Result<(), String> {
+        let method = class.methods.borrow().get(name).cloned();
+        let Some(method) = method else {
+            return Err(format!("Undefined property '{}'.", name.s));
+        };
+        let receiver = self.stack.pop().expect("receiver");
+        self.stack
+            .push(Value::Bound(Ref::new(BoundMethod { receiver, method })));
+        Ok(())
+    }
+
+    fn capture_upvalue(&mut self, slot: usize) -> Ref<Upvalue> {
+        let mut at = self.open_upvalues.len();
+        while at > 0 {
+            let u = &self.open_upvalues[at - 1];
+            let s = match &*u.state.borrow() {
+                UpState::Open(s) => *s,
+                UpState::Closed(_) => unreachable!("closed upvalues leave the open list"),
+            };
+            if s == slot {
+                return u.clone();
+            }
+            if s < slot {
+                break;
+            }
+            at -= 1;
+        }
+        let u = Ref::new(Upvalue {
+            state: Cell::new(UpState::Open(slot)),
+        });
+        self.open_upvalues.insert(at, u.clone());
+        u
+    }
+
+    fn close_upvalues(&mut self, last: usize) {
+        while let Some(u) = self.open_upvalues.last() {
+            let slot = match &*u.state.borrow() {
+                UpState::Open(s) => *s,
+                UpState::Closed(_) => unreachable!("closed upvalues leave the open list"),
+            };
+            if slot < last {
+                break;
+            }
+            *u.state.borrow_mut() = UpState::Closed(self.stack[slot].clone());
+            self.open_upvalues.pop();
+        }
+    }
+
+    fn run(&mut self) -> Run<()> {
+        'frames: loop {
+            let frame = self.frames.last_mut().expect("a frame");
+            let closure = frame
+                .closure
+                .take()
+                .expect("a frame's closure is put back when it calls");
+            let base = frame.base;
+            let mut ip = frame.ip;
+            let function: &Function = &closure.function;
+            let code = &function.chunk.code[..];
+            let consts = &function.chunk.constants[..];
+            // Puts the closure back before the frame stack changes or an error is reported.
+            macro_rules! park {
+                () => {{
+                    let f = self.frames.last_mut().expect("a frame");
+                    f.ip = ip;
+                    f.closure = Some(closure);
+                }};
+            }
+
+            macro_rules! byte {
+                () => {{
+                    let b = code[ip];
+                    ip += 1;
+                    b
+                }};
+            }
+            macro_rules! short {
+                () => {{
+                    let s = (code[ip] as usize) << 8 | code[ip + 1] as usize;
+                    ip += 2;
+                    s
+                }};
+            }
+            macro_rules! string {
+                () => {
+                    match &consts[byte!() as usize] {
+                        Value::Str(s) => s,
+                        _ => unreachable!("the compiler emits string constants here"),
+                    }
+                };
+            }
+            macro_rules! fail {
+                ($($msg:tt)*) => {{
+                    let msg = format!($($msg)*);
+                    park!();
+                    self.runtime_error(msg);
+                    return Err(());
+                }};
+            }
+            macro_rules! numeric {
+                ($wrap:expr, $op:tt) => {{
+                    let n = self.stack.len();
+                    match (&self.stack[n - 2], &self.stack[n - 1]) {
+                        (Value::Number(a), Value::Number(b)) => {
+                            let r = $wrap(*a $op *b);
+                            self.stack.pop();
+                            self.stack[n - 2] = r;
+                        }
+                        _ => fail!("Operands must be numbers."),
+                    }
+                }};
+            }
+
+            loop {
+                match byte!() {
+                    op::CONSTANT => {
+                        let v = consts[byte!() as usize].clone();
+                        self.stack.push(v);
+                    }
+                    op::NIL => self.stack.push(Value::Nil),
+                    op::TRUE => self.stack.push(Value::Bool(true)),
+                    op::FALSE => self.stack.push(Value::Bool(false)),
+                    op::POP => {
+                        self.stack.pop();
+                    }
+                    op::GET_LOCAL => {
+                        let v = self.stack[base + byte!() as usize].clone();
+                        self.stack.push(v);
+                    }
+                    op::SET_LOCAL => {
+                        let slot = base + byte!() as usize;
+                        self.stack[slot] = self.peek(0).clone();
+                    }
+                    op::GET_GLOBAL => {
+                        let name = string!();
+                        match self.globals.get(&key(name)) {
+                            Some((_, v)) => {
+                                let v = v.clone();
+                                self.stack.push(v);
+                            }
+                            None => fail!("Undefined variable '{}'.", name.s),
+                        }
+                    }
+                    op::DEFINE_GLOBAL => {
+                        let name = string!();
+                        let v = self.stack.pop().expect("value");
+                        self.globals.insert(key(name), (name.clone(), v));
+                    }
+                    op::SET_GLOBAL => {
+                        let name = string!();
+                        let v = self.peek(0).clone();
+                        match self.globals.get_mut(&key(name)) {
+                            Some(e) => e.1 = v,
+                            None => fail!("Undefined variable '{}'.", name.s),
+                        }
+                    }
+                    op::GET_UPVALUE => {
+                        let up = &closure.upvalues[byte!() as usize];
+                        let v = match &*up.state.borrow() {
+                            UpState::Open(s) => self.stack[*s].clone(),
+                            UpState::Closed(v) => v.clone(),
+                        };
+                        self.stack.push(v);
+                    }
+                    op::SET_UPVALUE => {
+                        let up = &closure.upvalues[byte!() as usize];
+                        let v = self.peek(0).clone();
+                        let open = match &*up.state.borrow() {
+                            UpState::Open(s) => Some(*s),
+                            UpState::Closed(_) => None,
+                        };
+                        match open {
+                            Some(s) => self.stack[s] = v,
+                            None => *up.state.borrow_mut() = UpState::Closed(v),
+                        }
+                    }
+                    op::GET_PROPERTY => {
+                        let name = string!();
+                        let Value::Instance(inst) = self.peek(0) else {
+                            fail!("Only instances have properties.");
+                        };
+                        let field = inst.fields.borrow().get(name).cloned();
+                        match field {
+                            Some(v) => *self.stack.last_mut().expect("instance") = v,
+                            None => {
+                                let class = inst.class.clone();
+                                if let Err(m) = self.bind_method(&class, name) {
+                                    fail!("{m}");
+                                }
+                            }
+                        }
+                    }
+                    op::SET_PROPERTY => {
+                        let name = string!();
+                        let v = self.stack.pop().expect("value");
+                        let Value::Instance(inst) = self.peek(0) else {
+                            fail!("Only instances have fields.");
+                        };
+                        inst.fields.borrow_mut().set(name, v.clone());
+                        *self.stack.last_mut().expect("instance") = v;
+                    }
+                    op::GET_SUPER => {
+                        let name = string!();
+                        let Some(Value::Class(superclass)) = self.stack.pop() else {
+                            unreachable!("`super` holds a class");
+                        };
+                        if let Err(m) = self.bind_method(&superclass, name) {
+                            fail!("{m}");
+                        }
+                    }
+                    op::EQUAL => {
+                        let b = self.stack.pop().expect("operand");
+                        let top = self.stack.last_mut().expect("operand");
+                        *top = Value::Bool(top.equals(&b));
+                    }
+                    op::GREATER => numeric!(Value::Bool, >),
+                    op::LESS => numeric!(Value::Bool, <),
+                    op::ADD => {
+                        let n = self.stack.len();
+                        match (&self.stack[n - 2], &self.stack[n - 1]) {
+                            (Value::Number(a), Value::Number(b)) => {
+                                let r = a + b;
+                                self.stack.pop();
+                                self.stack[n - 2] = Value::Number(r);
+                            }
+                            (Value::Str(a), Value::Str(b)) => {
+                                let mut s = String::with_capacity(a.s.len() + b.s.len());
+                                s.push_str(&a.s);
+                                s.push_str(&b.s);
+                                let r = self.strings.intern(&s);
+                                self.stack.pop();
+                                self.stack[n - 2] = Value::Str(r);
+                            }
+                            _ => fail!("Operands must be two numbers or two strings."),
+                        }
+                    }
+                    op::SUBTRACT => numeric!(Value::Number, -),
+                    op::MULTIPLY => numeric!(Value::Number, *),
+                    op::DIVIDE => numeric!(Value::Number, /),
+                    op::NOT => {
+                        let top = self.stack.last_mut().expect("operand");
+                        *top = Value::Bool(top.is_falsey());
+                    }
+                    op::NEGATE => match self.stack.last_mut().expect("operand") {
+                        Value::Number(n) => *n = -*n,
+                        _ => fail!("Operand must be a number."),
+                    },
+                    op::PRINT => {
+                        let v = self.stack.pop().expect("value");
+                        let _ = writeln!(self.out, "{v}");
+                    }
+                    op::JUMP => {
+                        let off = short!();
+                        ip += off;
+                    }
+                    op::JUMP_IF_FALSE => {
+                        let off = short!();
+                        if self.peek(0).is_falsey() {
+                            ip += off;
+                        }
+                    }
+                    op::LOOP => {
+                        let off = short!();
+                        ip -= off;
+                    }
+                    op::CALL => {
+                        let argc = byte!() as usize;
+                        park!();
+                        if let Err(m) = self.call_value(argc) {
+                            self.runtime_error(m);
+                            return Err(());
+                        }
+                        continue 'frames;
+                    }
+                    op::INVOKE => {
+                        let idx = byte!() as usize;
+                        let argc = byte!() as usize;
+                        park!();
+                        if let Err(m) = self.invoke(idx, argc) {
+                            self.runtime_error(m);
+                            return Err(());
+                        }
+                        continue 'frames;
+                    }
+                    op::SUPER_INVOKE => {
+                        let idx = byte!() as usize;
+                        let argc = byte!() as usize;
+                        let Some(Value::Class(superclass)) = self.stack.pop() else {
+                            unreachable!("`super` holds a class");
+                        };
+                        park!();
+                        if let Err(m) = self.invoke_from_class(&superclass, idx, argc) {
+                            self.runtime_error(m);
+                            return Err(());
+                        }
+                        continue 'frames;
+                    }
+                    op::CLOSURE => {
+                        let Value::Function(function) = &consts[byte!() as usize] else {
+                            unreachable!("the compiler emits a function constant here");
+                        };
+                        let mut upvalues = Vec::with_capacity(function.upvalue_count as usize);
+                        for _ in 0..function.upvalue_count {
+                            let is_local = byte!() == 1;
+                            let index = byte!() as usize;
+                            upvalues.push(if is_local {
+                                self.capture_upvalue(base + index)
+                            } else {
+                                closure.upvalues[index].clone()
+                            });
+                        }
+                        let c = Ref::new(Closure {
+                            function: function.clone(),
+                            upvalues,
+                        });
+                        self.stack.push(Value::Closure(c));
+                    }
+                    op::CLOSE_UPVALUE => {
+                        self.close_upvalues(self.stack.len() - 1);
+                        self.stack.pop();
+                    }
+                    op::RETURN => {
+                        let result = self.stack.pop().expect("result");
+                        self.close_upvalues(base);
+                        self.frames.pop();
+                        if self.frames.is_empty() {
+                            self.stack.pop();
+                            return Ok(());
+                        }
+                        self.stack.truncate(base);
+                        self.stack.push(result);
+                        continue 'frames;
+                    }
+                    op::CLASS => {
+                        let name = string!().clone();
+                        self.stack.push(Value::Class(Ref::new(Class {
+                            name,
+                            methods: Cell::new(Table::new()),
+                        })));
+                    }
+                    op::INHERIT => {
+                        let Value::Class(superclass) = self.peek(1) else {
+                            fail!("Superclass must be a class.");
+                        };
+                        let Value::Class(subclass) = self.peek(0) else {
+                            unreachable!("INHERIT follows CLASS");
+                        };
+                        {
+                            let from = superclass.methods.borrow();
+                            let mut to = subclass.methods.borrow_mut();
+                            for (k, m) in from.entries() {
+                                to.set(k, m.clone());
+                            }
+                        }
+                        self.stack.pop();
+                    }
+                    op::METHOD => {
+                        let name = string!();
+                        let Some(Value::Closure(method)) = self.stack.pop() else {
+                            unreachable!("METHOD follows CLOSURE");
+                        };
+                        let Value::Class(class) = self.peek(0) else {
+                            unreachable!("METHOD runs in a class body");
+                        };
+                        class.methods.borrow_mut().set(name, method);
+                    }
+                    other => unreachable!("bad opcode {other}"),
+                }
+            }
+        }
+    }
+}
