@@ -140,3 +140,85 @@ fn forwarding_traits() {
     send_sync::<Gc<String>>();
     send_sync::<GcCell<Vec<Gc<u8>>>>();
 }
+
+#[test]
+fn a_mapped_guard_roots_and_unroots_the_whole_cell() {
+    use tricolor::GcCellRefMut;
+    let cell = Gc::new(GcCell::new((Gc::new(1u64), vec![Gc::new(2u64)])));
+    let first = cell.borrow().0.clone();
+    assert_eq!(Gc::root_count(&first), 1, "only our clone");
+    let taken = {
+        let mut list = GcCellRefMut::map(cell.borrow_mut(), |pair| &mut pair.1);
+        // The borrow rooted all of the contents, including the part the mapped guard hides.
+        assert_eq!(Gc::root_count(&first), 2);
+        let taken = list.pop().expect("one element");
+        list.push(Gc::new(3u64));
+        taken
+    };
+    assert_eq!(
+        Gc::root_count(&first),
+        1,
+        "the hidden part was unrooted at release"
+    );
+    assert_eq!(Gc::root_count(&taken), 1, "what left the cell stays rooted");
+    assert!(!Gc::is_root(&cell.borrow().1[0]));
+    assert_eq!(Gc::root_count(&cell.borrow().1[0]), 0);
+    collect();
+    assert_eq!((*taken, *cell.borrow().1[0], *first), (2, 3, 1));
+    // filter_map that finds nothing gives the guard back, still holding the borrow.
+    let back = GcCellRefMut::filter_map(cell.borrow_mut(), |pair| pair.1.get_mut(5))
+        .expect_err("nothing at 5");
+    assert!(cell.try_borrow().is_err());
+    drop(back);
+    assert!(cell.try_borrow_mut().is_ok());
+}
+
+#[test]
+fn a_panic_inside_a_map_closure_releases_the_borrow() {
+    use tricolor::{GcCellRef, GcCellRefMut};
+    let cell = Gc::new(GcCell::new(vec![Gc::new(1u64)]));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _g = GcCellRefMut::map(cell.borrow_mut(), |_| -> &mut Vec<Gc<u64>> {
+            panic!("in map")
+        });
+    }));
+    assert!(r.is_err());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _g = GcCellRef::map(cell.borrow(), |_| -> &Vec<Gc<u64>> { panic!("in map") });
+    }));
+    assert!(r.is_err());
+    assert!(cell.try_borrow_mut().is_ok());
+    assert_eq!(
+        Gc::root_count(&cell.borrow()[0]),
+        0,
+        "released, so unrooted again"
+    );
+}
+
+#[test]
+fn replace_take_and_swap_move_roots_exactly() {
+    let a = Gc::new(GcCell::new(Some(Gc::new(1u64))));
+    let b = Gc::new(GcCell::new(Some(Gc::new(2u64))));
+    let fresh = Gc::new(3u64);
+    let old = a.replace(Some(fresh.clone())).expect("was set");
+    assert_eq!(
+        Gc::root_count(&old),
+        1,
+        "the old value is the caller's root"
+    );
+    assert_eq!(
+        Gc::root_count(&fresh),
+        1,
+        "the copy moved in stopped being a root"
+    );
+    a.swap(&b);
+    a.swap(&a);
+    assert_eq!(**a.borrow().as_ref().unwrap(), 2);
+    assert_eq!(Gc::root_count(a.borrow().as_ref().unwrap()), 0);
+    let taken = b.take().expect("was set");
+    assert!(b.borrow().is_none());
+    assert_eq!(Gc::root_count(&taken), 2, "ours and `fresh`");
+    assert_eq!(a.replace_with(|v| v.clone()).map(|g| *g), Some(2));
+    collect();
+    assert_eq!((*old, *taken, **a.borrow().as_ref().unwrap()), (1, 3, 2));
+}

@@ -13,7 +13,9 @@ use crate::mark::Tracer;
 use crate::trace::{Finalize, Trace};
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 
 
 /// A mutable memory location for GC objects: a `RefCell` that is `Sync` and tells the collector
@@ -115,7 +117,9 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// ```
     pub fn try_borrow(&self) -> Result<GcCellRef<'_, T>, BorrowError> {
         if self.state.try_shared() {
-            Ok(GcCellRef { cell: self })
+            // SAFETY: the shared borrow just taken excludes writers until the guard drops.
+            let value = unsafe { &*self.value.get() };
+            Ok(GcCellRef { state: &self.state, value })
         } else {
             Err(BorrowError)
         }
@@ -152,7 +156,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
         if self.rooted {
             // Outside the heap the contents are roots already: a plain RefCell.
             return if self.state.try_exclusive() {
-                Ok(GcCellRefMut { cell: self })
+                Ok(GcCellRefMut::whole(self))
             } else {
                 Err(BorrowMutError)
             };
@@ -176,7 +180,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
             }
             // SAFETY: the contents leave the heap's protection for the borrow's duration.
             unsafe { v.root() };
-            Ok(GcCellRefMut { cell: self })
+            Ok(GcCellRefMut::whole(self))
         })
     }
 
@@ -184,6 +188,74 @@ impl<T: ?Sized + Trace> GcCell<T> {
     fn marker_borrow(&self) -> Option<&T> {
         // SAFETY: no exclusive borrow can start while a marker holds the cell.
         self.state.try_marker().then(|| unsafe { &*self.value.get() })
+    }
+}
+
+impl<T: Trace> GcCell<T> {
+    /// Puts `value` in the cell and returns the old value (rooted: it is the caller's now).
+    /// Panics if the cell is borrowed.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, GcCell};
+    /// let c = Gc::new(GcCell::new(Gc::new(1)));
+    /// let old = c.replace(Gc::new(2));
+    /// assert_eq!((*old, **c.borrow()), (1, 2));
+    /// ```
+    #[track_caller]
+    pub fn replace(&self, value: T) -> T {
+        // Through `borrow_mut`, so the old value leaves rooted and the new one is unrooted, with
+        // the barrier's shades, when the guard drops.
+        std::mem::replace(&mut *self.borrow_mut(), value)
+    }
+
+    /// Replaces the value with one computed from it; returns the old value.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(5);
+    /// assert_eq!(c.replace_with(|v| *v * 2), 5);
+    /// assert_eq!(*c.borrow(), 10);
+    /// ```
+    #[track_caller]
+    pub fn replace_with(&self, f: impl FnOnce(&mut T) -> T) -> T {
+        let mut guard = self.borrow_mut();
+        let new = f(&mut guard);
+        std::mem::replace(&mut *guard, new)
+    }
+
+    /// Takes the value, leaving `T::default()`.
+    ///
+    /// # Example
+    /// ```
+    /// let c = tricolor::GcCell::new(vec![1, 2]);
+    /// assert_eq!(c.take(), vec![1, 2]);
+    /// assert!(c.borrow().is_empty());
+    /// ```
+    #[track_caller]
+    pub fn take(&self) -> T
+    where
+        T: Default,
+    {
+        self.replace(T::default())
+    }
+
+    /// Swaps the values of two cells. Panics if either is borrowed (a cell swapped with itself is
+    /// left alone).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::GcCell;
+    /// let (a, b) = (GcCell::new(1), GcCell::new(2));
+    /// a.swap(&b);
+    /// assert_eq!((*a.borrow(), *b.borrow()), (2, 1));
+    /// ```
+    #[track_caller]
+    pub fn swap(&self, other: &GcCell<T>) {
+        if std::ptr::eq(self, other) {
+            return;
+        }
+        std::mem::swap(&mut *self.borrow_mut(), &mut *other.borrow_mut());
     }
 }
 
@@ -210,20 +282,64 @@ impl<T: ?Sized> GcCell<T> {
 /// assert_eq!(*r, 1);
 /// ```
 pub struct GcCellRef<'a, T: ?Sized> {
-    cell: &'a GcCell<T>,
+    state: &'a BorrowState,
+    value: &'a T,
+}
+
+impl<'a, T: ?Sized> GcCellRef<'a, T> {
+    /// A guard for a part of the borrowed value; the cell stays borrowed until it drops.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{GcCell, GcCellRef};
+    /// let c = GcCell::new((1, String::from("two")));
+    /// let s = GcCellRef::map(c.borrow(), |pair| &pair.1);
+    /// assert_eq!(&*s, "two");
+    /// ```
+    pub fn map<U: ?Sized>(orig: GcCellRef<'a, T>, f: impl FnOnce(&T) -> &U) -> GcCellRef<'a, U> {
+        // `f` runs before `orig` is taken apart: if it panics, `orig` still releases the borrow.
+        let value = f(orig.value);
+        let state = orig.state;
+        std::mem::forget(orig);
+        GcCellRef { state, value }
+    }
+
+    /// Like [`GcCellRef::map`], for a part that may be absent: gives the original guard back
+    /// when `f` returns `None`.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{GcCell, GcCellRef};
+    /// let c = GcCell::new(vec![1, 2, 3]);
+    /// let second = GcCellRef::filter_map(c.borrow(), |v| v.get(1)).ok().unwrap();
+    /// assert_eq!(*second, 2);
+    /// assert!(GcCellRef::filter_map(c.borrow(), |v| v.get(9)).is_err());
+    /// ```
+    pub fn filter_map<U: ?Sized>(
+        orig: GcCellRef<'a, T>,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<GcCellRef<'a, U>, GcCellRef<'a, T>> {
+        match f(orig.value) {
+            Some(value) => {
+                let state = orig.state;
+                std::mem::forget(orig);
+                Ok(GcCellRef { state, value })
+            }
+            None => Err(orig),
+        }
+    }
 }
 
 impl<T: ?Sized> Deref for GcCellRef<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: a shared borrow is held.
-        unsafe { &*self.cell.value.get() }
+        self.value
     }
 }
 
 impl<T: ?Sized> Drop for GcCellRef<'_, T> {
     fn drop(&mut self) {
-        self.cell.state.release_shared();
+        self.state.release_shared();
     }
 }
 
@@ -238,26 +354,95 @@ impl<T: ?Sized> Drop for GcCellRef<'_, T> {
 /// drop(w);
 /// assert_eq!(*c.borrow(), 5);
 /// ```
-pub struct GcCellRefMut<'a, T: ?Sized + Trace> {
-    cell: &'a GcCell<T>,
+///
+/// A guard narrowed with [`GcCellRefMut::map`] keeps the cell's type `C` as its second parameter:
+/// releasing it unroots the whole cell's contents, not only the part it shows.
+pub struct GcCellRefMut<'a, T: ?Sized, C: ?Sized + Trace = T> {
+    cell: &'a GcCell<C>,
+    /// Points into `cell`'s value, which the exclusive borrow makes ours until the guard drops.
+    value: NonNull<T>,
+    _borrow: PhantomData<&'a mut T>,
 }
 
-impl<T: ?Sized + Trace> Deref for GcCellRefMut<'_, T> {
+impl<'a, C: ?Sized + Trace> GcCellRefMut<'a, C, C> {
+    /// The guard for the whole value of a cell whose exclusive borrow the caller just took.
+    fn whole(cell: &'a GcCell<C>) -> GcCellRefMut<'a, C, C> {
+        GcCellRefMut {
+            cell,
+            // SAFETY: `UnsafeCell::get` is never null.
+            value: unsafe { NonNull::new_unchecked(cell.value.get()) },
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, T, C> {
+    /// A guard for a part of the borrowed value. The cell stays exclusively borrowed, and its
+    /// whole contents go back into the heap, when the new guard drops.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, GcCell, GcCellRefMut};
+    /// let c = Gc::new(GcCell::new((0u32, Vec::new())));
+    /// let mut list = GcCellRefMut::map(c.borrow_mut(), |pair| &mut pair.1);
+    /// list.push(Gc::new(7));
+    /// drop(list);
+    /// assert_eq!(*c.borrow().1[0], 7);
+    /// ```
+    pub fn map<U: ?Sized>(
+        mut orig: GcCellRefMut<'a, T, C>,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> GcCellRefMut<'a, U, C> {
+        // `f` runs while `orig` still owns the borrow: a panic in it releases the borrow.
+        let value = NonNull::from(f(&mut *orig));
+        let cell = orig.cell;
+        std::mem::forget(orig);
+        GcCellRefMut { cell, value, _borrow: PhantomData }
+    }
+
+    /// Like [`GcCellRefMut::map`], for a part that may be absent: gives the original guard back
+    /// when `f` returns `None`.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{GcCell, GcCellRefMut};
+    /// let c = GcCell::new(vec![1, 2]);
+    /// let mut first = GcCellRefMut::filter_map(c.borrow_mut(), |v| v.first_mut()).ok().unwrap();
+    /// *first = 10;
+    /// drop(first);
+    /// assert_eq!(c.borrow()[0], 10);
+    /// ```
+    pub fn filter_map<U: ?Sized>(
+        mut orig: GcCellRefMut<'a, T, C>,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<GcCellRefMut<'a, U, C>, GcCellRefMut<'a, T, C>> {
+        match f(&mut *orig).map(NonNull::from) {
+            Some(value) => {
+                let cell = orig.cell;
+                std::mem::forget(orig);
+                Ok(GcCellRefMut { cell, value, _borrow: PhantomData })
+            }
+            None => Err(orig),
+        }
+    }
+}
+
+impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, T, C> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the exclusive borrow is held.
-        unsafe { &*self.cell.value.get() }
+        // SAFETY: `value` points into the cell, which the held exclusive borrow makes ours.
+        unsafe { self.value.as_ref() }
     }
 }
 
-impl<T: ?Sized + Trace> DerefMut for GcCellRefMut<'_, T> {
+impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, T, C> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the exclusive borrow is held.
-        unsafe { &mut *self.cell.value.get() }
+        // SAFETY: as in `deref`, and `&mut self` makes this the only live reference.
+        unsafe { self.value.as_mut() }
     }
 }
 
-impl<T: ?Sized + Trace> Drop for GcCellRefMut<'_, T> {
+impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, T, C> {
     fn drop(&mut self) {
         let cell = self.cell;
         if cell.rooted {
@@ -269,6 +454,7 @@ impl<T: ?Sized + Trace> Drop for GcCellRefMut<'_, T> {
         // reachable through it; one that started before sees the shades.
         with_op(|_| {
             // SAFETY: we still hold the exclusive borrow; the contents go back into the heap.
+            // `value` is not used again, so the fresh `&mut` to the whole value aliases nothing.
             unsafe { (*cell.value.get()).unroot() };
             cell.state.release_exclusive();
         });
@@ -285,12 +471,12 @@ impl<T: ?Sized + fmt::Display> fmt::Display for GcCellRef<'_, T> {
         fmt::Display::fmt(&**self, f)
     }
 }
-impl<T: ?Sized + Trace + fmt::Debug> fmt::Debug for GcCellRefMut<'_, T> {
+impl<T: ?Sized + fmt::Debug, C: ?Sized + Trace> fmt::Debug for GcCellRefMut<'_, T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
-impl<T: ?Sized + Trace + fmt::Display> fmt::Display for GcCellRefMut<'_, T> {
+impl<T: ?Sized + fmt::Display, C: ?Sized + Trace> fmt::Display for GcCellRefMut<'_, T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }
