@@ -58,6 +58,16 @@ pub struct Upvalue {
     pub state: Cell<UpState>,
 }
 
+impl Upvalue {
+    /// The stack slot of an upvalue on the VM's open list.
+    pub fn open_slot(&self) -> usize {
+        match &*self.state.borrow() {
+            UpState::Open(s) => *s,
+            UpState::Closed(_) => unreachable!("closed upvalues leave the open list"),
+        }
+    }
+}
+
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub enum UpState {
     Open(usize),

@@ -237,10 +237,7 @@ impl Vm {
         let mut at = self.open_upvalues.len();
         while at > 0 {
             let u = &self.open_upvalues[at - 1];
-            let s = match &*u.state.borrow() {
-                UpState::Open(s) => *s,
-                UpState::Closed(_) => unreachable!("closed upvalues leave the open list"),
-            };
+            let s = u.open_slot();
             if s == slot {
                 return u.clone();
             }
@@ -258,10 +255,7 @@ impl Vm {
 
     fn close_upvalues(&mut self, last: usize) {
         while let Some(u) = self.open_upvalues.last() {
-            let slot = match &*u.state.borrow() {
-                UpState::Open(s) => *s,
-                UpState::Closed(_) => unreachable!("closed upvalues leave the open list"),
-            };
+            let slot = u.open_slot();
             if slot < last {
                 break;
             }
@@ -312,6 +306,17 @@ impl Vm {
                         _ => unreachable!("the compiler emits string constants here"),
                     }
                 };
+            }
+            // Parks this frame, then runs a call that pushes the next one (or reports its error).
+            macro_rules! enter {
+                ($call:expr) => {{
+                    park!();
+                    if let Err(m) = $call {
+                        self.runtime_error(m);
+                        return Err(());
+                    }
+                    continue 'frames;
+                }};
             }
             macro_rules! fail {
                 ($($msg:tt)*) => {{
@@ -489,22 +494,12 @@ impl Vm {
                     }
                     op::CALL => {
                         let argc = byte!() as usize;
-                        park!();
-                        if let Err(m) = self.call_value(argc) {
-                            self.runtime_error(m);
-                            return Err(());
-                        }
-                        continue 'frames;
+                        enter!(self.call_value(argc));
                     }
                     op::INVOKE => {
                         let idx = byte!() as usize;
                         let argc = byte!() as usize;
-                        park!();
-                        if let Err(m) = self.invoke(idx, argc) {
-                            self.runtime_error(m);
-                            return Err(());
-                        }
-                        continue 'frames;
+                        enter!(self.invoke(idx, argc));
                     }
                     op::SUPER_INVOKE => {
                         let idx = byte!() as usize;
@@ -512,12 +507,7 @@ impl Vm {
                         let Some(Value::Class(superclass)) = self.stack.pop() else {
                             unreachable!("`super` holds a class");
                         };
-                        park!();
-                        if let Err(m) = self.invoke_from_class(&superclass, idx, argc) {
-                            self.runtime_error(m);
-                            return Err(());
-                        }
-                        continue 'frames;
+                        enter!(self.invoke_from_class(&superclass, idx, argc));
                     }
                     op::CLOSURE => {
                         let Value::Function(function) = &consts[byte!() as usize] else {
