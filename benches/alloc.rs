@@ -63,6 +63,53 @@ fn run<T: tricolor::Trace + Send + Sync + Clone + 'static>(
     println!(" {:.2} |", g / boxt);
 }
 
+/// Strings, as interpreters keep them: an unsized `Gc<str>` (one allocation: header and bytes in
+/// one slot) against `Gc<String>` (the object plus the `String`'s buffer) and std's one-allocation
+/// `Box<str>` and `Arc<str>`.
+fn strings(n: usize, reps: usize) {
+    let text = "twenty-four bytes of txt";
+    let mut fbox = || {
+        for _ in 0..n {
+            black_box(Box::<str>::from(black_box(text)));
+        }
+    };
+    let mut farc = || {
+        for _ in 0..n {
+            black_box(Arc::<str>::from(black_box(text)));
+        }
+    };
+    let mut fstring = || {
+        for _ in 0..n {
+            black_box(Gc::new(black_box(text).to_string()));
+        }
+    };
+    let mut fstr = || {
+        for _ in 0..n {
+            black_box(Gc::<str>::from(black_box(text)));
+        }
+    };
+    let mut cands: Vec<(&str, &mut dyn FnMut())> = vec![
+        ("Box<str>", &mut fbox),
+        ("Arc<str>", &mut farc),
+        ("Gc<String>", &mut fstring),
+        ("Gc<str>", &mut fstr),
+    ];
+    let res = alternate(reps, &mut cands);
+    let per = |i: usize| res[i].1.as_nanos() as f64 / n as f64;
+    println!("\n24-byte strings, ns per object (median of {reps} alternating runs of {n})\n");
+    println!("| Box<str> | Arc<str> | Gc<String> | Gc<str> | Gc<str> / Arc<str> | Gc<str> / Gc<String> |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+        per(0),
+        per(1),
+        per(2),
+        per(3),
+        per(3) / per(1),
+        per(3) / per(2)
+    );
+}
+
 fn main() {
     let quick = quick();
     let n = if quick { 20_000 } else { 2_000_000 };
@@ -78,6 +125,8 @@ fn main() {
     run("16 B, 1M live", [1u64, 2u64], n, reps);
     run("1 KiB, 1M live", [7u8; 1024], n / 8, reps);
     black_box((&live, &live_box));
+    drop((live, live_box));
+    strings(n, reps);
     let s = tricolor::stats();
     println!(
         "\ntricolor: {} cycles, max stop {:.1} us, GC CPU fraction {:.3}, process CPU {:?}",

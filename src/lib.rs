@@ -25,3 +25,8 @@
 
 pub use gc_core::*;
 pub use gc_derive::{Finalize, Trace};
+
+/// The Rust examples of `MIGRATING.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../MIGRATING.md")]
+pub struct MigratingGuide;

@@ -41,6 +41,20 @@ fn containers() {
     check(|g| BTreeSet::from([g]), "BTreeSet");
     check(|g| BinaryHeap::from(vec![g]), "BinaryHeap");
     check(|g| vec![vec![Some(Box::new(g))]], "nested");
+    check(|g| g.clone()..g, "Range");
+    check(|g| g.., "RangeFrom");
+    check(|g| ..g, "RangeTo");
+    check(|g| ..=g, "RangeToInclusive");
+    check(std::ops::Bound::Included, "Bound::Included");
+    check(std::num::Wrapping, "Wrapping");
+    check(std::num::Saturating, "Saturating");
+    check(std::cmp::Reverse, "Reverse");
+    check(
+        |g| std::borrow::Cow::<[Gc<u64>]>::Owned(vec![g]),
+        "Cow::Owned",
+    );
+    check(|g| (Box::<[Gc<u64>]>::from(vec![g]), 1u8), "Box<[T]>");
+    check(|g| Gc::<[Gc<u64>]>::from(vec![g]), "Gc<[T]>");
 }
 
 #[test]
@@ -72,6 +86,10 @@ fn leaves_are_noscan() {
     assert!(noscan::<HashMap<String, Vec<i32>>>() && !noscan::<Option<Box<[u8; 4]>>>());
     assert!(!noscan::<Gc<u8>>() && !noscan::<Vec<Gc<u8>>>() && !noscan::<(u8, Gc<u8>)>());
     assert!(noscan::<Weak<u8>>());
+    assert!(noscan::<std::ops::Range<u32>>() && !noscan::<std::ops::Range<Gc<u8>>>());
+    assert!(
+        noscan::<std::borrow::Cow<'static, str>>() && noscan::<std::ops::RangeInclusive<i64>>()
+    );
     fn sweep_drop<T: Trace>() -> bool {
         T::needs_sweep_drop()
     }
@@ -100,7 +118,26 @@ fn leaf_types_round_trip() {
         String::from("s"),
         std::time::Duration::from_secs(1),
     ));
+    let x = Gc::new((
+        1u32..=9,
+        ..,
+        std::borrow::Cow::<'static, str>::Borrowed("cow"),
+        std::path::PathBuf::from("/tmp/a"),
+        Box::<std::path::Path>::from(std::path::Path::new("/b")),
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        std::num::NonZeroU32::new(3).unwrap(),
+        std::cmp::Ordering::Less,
+        std::any::TypeId::of::<u8>(),
+        &42u8,
+        (u8::checked_add as fn(u8, u8) -> Option<u8>),
+    ));
+    let p: Gc<std::path::Path> = Gc::from_box(Box::from(std::path::Path::new("/c/d")));
     collect();
     assert_eq!(v.4, 5);
     assert_eq!(w.4, "s");
+    assert_eq!(x.0.clone().sum::<u32>(), 45);
+    assert_eq!(x.4.to_str(), Some("/b"));
+    assert_eq!(x.5.to_string(), "127.0.0.1");
+    assert_eq!(p.file_name().unwrap(), "d");
+    assert_eq!((x.10)(250, 10), None);
 }

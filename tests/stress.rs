@@ -16,6 +16,9 @@ struct SNode {
     payload: Vec<u64>,
     edges: GcCell<Vec<Gc<SNode>>>,
     hot: GcSlot<SNode>,
+    /// A frozen copy of some edges: a `Gc<[Gc<SNode>]>`, whose elements the marker reaches only
+    /// through the slice object's trailer.
+    snap: GcCell<Option<Gc<[Gc<SNode>]>>>,
 }
 
 fn checksum(id: u64) -> u64 {
@@ -35,6 +38,7 @@ fn node_with(id: u64, edges: Vec<Gc<SNode>>) -> Gc<SNode> {
         payload: vec![id, id + 1, id + 2],
         edges: GcCell::new(edges),
         hot: GcSlot::new(None),
+        snap: GcCell::new(None),
     })
 }
 
@@ -80,6 +84,9 @@ fn walk(start: &Gc<SNode>, budget: usize) -> usize {
         }
         if let Ok(e) = n.edges.try_borrow() {
             stack.extend(e.iter().take(3).cloned());
+        }
+        if let Ok(s) = n.snap.try_borrow() {
+            stack.extend(s.iter().flat_map(|s| s.iter().take(2).cloned()));
         }
     }
     seen
@@ -183,11 +190,18 @@ fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
                     local.clear();
                 }
             }
-            _ => {
+            _ if op % 2 == 0 => {
                 // Garbage with edges into the live graph.
                 if let Some(a) = pick(&mut rng) {
                     let g = new_node(u64::MAX / 2 + op as u64);
                     wr(&g.edges).push(a);
+                }
+            }
+            _ => {
+                // Freeze a node's edges into a slice object kept only by another node.
+                if let (Some(a), Some(b)) = (pick(&mut rng), pick(&mut rng)) {
+                    let frozen: Gc<[Gc<SNode>]> = rd(&a.edges).iter().cloned().collect();
+                    *wr(&b.snap) = Some(frozen);
                 }
             }
         }

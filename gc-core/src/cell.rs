@@ -328,6 +328,55 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
             None => Err(orig),
         }
     }
+
+    /// Another shared guard on the same borrow (an associated function, so that `r.clone()`
+    /// still clones the value, as with `std::cell::Ref::clone`).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{GcCell, GcCellRef};
+    /// let c = GcCell::new(5);
+    /// let a = c.borrow();
+    /// let b = GcCellRef::clone(&a);
+    /// drop(a);
+    /// assert!(c.try_borrow_mut().is_err(), "`b` still borrows");
+    /// drop(b);
+    /// assert!(c.try_borrow_mut().is_ok());
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn clone(orig: &GcCellRef<'a, T>) -> GcCellRef<'a, T> {
+        // A writer cannot hold the cell while `orig` does, so this only fails on a count
+        // overflow (which panics inside `try_shared`).
+        let shared = orig.state.try_shared();
+        debug_assert!(shared);
+        GcCellRef {
+            state: orig.state,
+            value: orig.value,
+        }
+    }
+
+    /// Splits the guard into guards for two parts of the value; the cell stays borrowed until
+    /// both drop.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{GcCell, GcCellRef};
+    /// let c = GcCell::new((1, "one"));
+    /// let (n, s) = GcCellRef::map_split(c.borrow(), |p| (&p.0, &p.1));
+    /// assert_eq!((*n, *s), (1, "one"));
+    /// ```
+    pub fn map_split<U: ?Sized, V: ?Sized>(
+        orig: GcCellRef<'a, T>,
+        f: impl FnOnce(&T) -> (&U, &V),
+    ) -> (GcCellRef<'a, U>, GcCellRef<'a, V>) {
+        let (u, v) = f(orig.value);
+        // The second guard's own share of the borrow (cannot fail, as in `clone`).
+        let shared = orig.state.try_shared();
+        debug_assert!(shared);
+        let state = orig.state;
+        std::mem::forget(orig);
+        (GcCellRef { state, value: u }, GcCellRef { state, value: v })
+    }
 }
 
 impl<T: ?Sized> Deref for GcCellRef<'_, T> {
@@ -355,9 +404,10 @@ impl<T: ?Sized> Drop for GcCellRef<'_, T> {
 /// assert_eq!(*c.borrow(), 5);
 /// ```
 ///
-/// A guard narrowed with [`GcCellRefMut::map`] keeps the cell's type `C` as its second parameter:
-/// releasing it unroots the whole cell's contents, not only the part it shows.
-pub struct GcCellRefMut<'a, T: ?Sized, C: ?Sized + Trace = T> {
+/// A guard narrowed with [`GcCellRefMut::map`] keeps the cell's type `C` as its first parameter
+/// and shows a `T` (the parameter order of the `gc` crate): releasing it unroots the whole
+/// cell's contents, not only the part it shows.
+pub struct GcCellRefMut<'a, C: ?Sized + Trace, T: ?Sized = C> {
     cell: &'a GcCell<C>,
     /// Points into `cell`'s value, which the exclusive borrow makes ours until the guard drops.
     value: NonNull<T>,
@@ -376,7 +426,7 @@ impl<'a, C: ?Sized + Trace> GcCellRefMut<'a, C, C> {
     }
 }
 
-impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, T, C> {
+impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
     /// A guard for a part of the borrowed value. The cell stays exclusively borrowed, and its
     /// whole contents go back into the heap, when the new guard drops.
     ///
@@ -384,15 +434,17 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, T, C> {
     /// ```
     /// use tricolor::{Gc, GcCell, GcCellRefMut};
     /// let c = Gc::new(GcCell::new((0u32, Vec::new())));
-    /// let mut list = GcCellRefMut::map(c.borrow_mut(), |pair| &mut pair.1);
+    /// // The cell's type first, then the part shown (as in the `gc` crate).
+    /// let mut list: GcCellRefMut<'_, (u32, Vec<Gc<i32>>), Vec<Gc<i32>>> =
+    ///     GcCellRefMut::map(c.borrow_mut(), |pair| &mut pair.1);
     /// list.push(Gc::new(7));
     /// drop(list);
     /// assert_eq!(*c.borrow().1[0], 7);
     /// ```
     pub fn map<U: ?Sized>(
-        mut orig: GcCellRefMut<'a, T, C>,
+        mut orig: GcCellRefMut<'a, C, T>,
         f: impl FnOnce(&mut T) -> &mut U,
-    ) -> GcCellRefMut<'a, U, C> {
+    ) -> GcCellRefMut<'a, C, U> {
         // `f` runs while `orig` still owns the borrow: a panic in it releases the borrow.
         let value = NonNull::from(f(&mut *orig));
         let cell = orig.cell;
@@ -413,9 +465,9 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, T, C> {
     /// assert_eq!(c.borrow()[0], 10);
     /// ```
     pub fn filter_map<U: ?Sized>(
-        mut orig: GcCellRefMut<'a, T, C>,
+        mut orig: GcCellRefMut<'a, C, T>,
         f: impl FnOnce(&mut T) -> Option<&mut U>,
-    ) -> Result<GcCellRefMut<'a, U, C>, GcCellRefMut<'a, T, C>> {
+    ) -> Result<GcCellRefMut<'a, C, U>, GcCellRefMut<'a, C, T>> {
         match f(&mut *orig).map(NonNull::from) {
             Some(value) => {
                 let cell = orig.cell;
@@ -427,7 +479,7 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, T, C> {
     }
 }
 
-impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, T, C> {
+impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, C, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: `value` points into the cell, which the held exclusive borrow makes ours.
@@ -435,14 +487,14 @@ impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, T, C> {
     }
 }
 
-impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, T, C> {
+impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, C, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and `&mut self` makes this the only live reference.
         unsafe { self.value.as_mut() }
     }
 }
 
-impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, T, C> {
+impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, C, T> {
     fn drop(&mut self) {
         let cell = self.cell;
         if cell.rooted {
@@ -471,12 +523,12 @@ impl<T: ?Sized + fmt::Display> fmt::Display for GcCellRef<'_, T> {
         fmt::Display::fmt(&**self, f)
     }
 }
-impl<T: ?Sized + fmt::Debug, C: ?Sized + Trace> fmt::Debug for GcCellRefMut<'_, T, C> {
+impl<T: ?Sized + fmt::Debug, C: ?Sized + Trace> fmt::Debug for GcCellRefMut<'_, C, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
-impl<T: ?Sized + fmt::Display, C: ?Sized + Trace> fmt::Display for GcCellRefMut<'_, T, C> {
+impl<T: ?Sized + fmt::Display, C: ?Sized + Trace> fmt::Display for GcCellRefMut<'_, C, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }

@@ -134,6 +134,96 @@ impl<T: ?Sized + 'static> Gc<T> {
         }
     }
 
+    /// Wraps a pointer to an object that already owns one root for the new handle.
+    ///
+    /// # Safety
+    /// `p` is a live object (possibly a fat pointer to a dynamically sized one) whose root count
+    /// includes one root for the new handle.
+    pub(crate) unsafe fn from_inner(p: NonNull<GcBox<T>>) -> Gc<T> {
+        Gc {
+            ptr: p,
+            _owns: PhantomData,
+        }
+    }
+
+    /// Consumes the handle and returns its object's header address, which keeps the root the
+    /// handle owned (an unrooted handle takes one first).
+    pub(crate) fn into_owned_root(this: Gc<T>) -> *const Header {
+        if !this.is_rooted() {
+            this.header().inc_roots();
+        }
+        let h = this.header() as *const Header;
+        std::mem::forget(this);
+        h
+    }
+
+    /// A pointer to the value, valid while any handle keeps the object alive. Does not touch the
+    /// root count.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a = Gc::new(7u32);
+    /// // SAFETY of the read: `a` keeps the object alive.
+    /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 7);
+    /// ```
+    #[inline]
+    pub fn as_ptr(this: &Gc<T>) -> *const T {
+        // SAFETY: the handle points at a live object.
+        unsafe { &raw const (*this.raw().as_ptr()).value }
+    }
+
+    /// Consumes the handle and returns a pointer to the value **keeping its root**: the object
+    /// stays alive, as if the handle still existed, until the pointer is turned back into a
+    /// handle with [`Gc::from_raw`] and that handle is dropped. For VMs that keep handles in
+    /// tagged words (NaN-boxing): for a sized `T` the pointer is one word, 16-aligned, so its
+    /// low four bits are free for tags.
+    ///
+    /// A raw root is a root like any handle held by Rust code; a forgotten one leaks its object
+    /// (and everything it reaches), exactly like `mem::forget` of a `Gc`.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let word = Gc::into_raw(Gc::new(String::from("boxed"))) as usize;
+    /// assert_eq!(word & 0xf, 0);
+    /// // SAFETY: `word` came from `into_raw` of a `Gc<String>` and is turned back once.
+    /// let back: Gc<String> = unsafe { Gc::from_raw(word as *const String) };
+    /// assert_eq!(*back, "boxed");
+    /// ```
+    pub fn into_raw(this: Gc<T>) -> *const T {
+        let p = Gc::as_ptr(&this);
+        Gc::into_owned_root(this);
+        p
+    }
+
+    /// Rebuilds the handle that [`Gc::into_raw`] turned into `ptr`, taking over its root.
+    ///
+    /// # Safety
+    /// `ptr` must come from `Gc::<T>::into_raw` (the same `T`, or a `T` with the same layout and
+    /// metadata), and each such pointer may be passed to `from_raw` once: a second call would
+    /// release the same root twice and let the collector free a live object.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let p = Gc::into_raw(Gc::<str>::from("vm"));
+    /// // SAFETY: `p` came from `into_raw` of a `Gc<str>`; converted back once.
+    /// let g = unsafe { Gc::from_raw(p) };
+    /// assert_eq!(&*g, "vm");
+    /// ```
+    pub unsafe fn from_raw(ptr: *const T) -> Gc<T> {
+        // SAFETY: `ptr` is the value of a live object (its root is held by the raw pointer), so
+        // it may be borrowed to read its alignment, and the header lies `value_offset` bytes
+        // before it in the same allocation; the cast keeps `T`'s metadata.
+        let obj = unsafe {
+            let offset = crate::dst::value_offset(std::mem::align_of_val(&*ptr));
+            ptr.byte_sub(offset) as *const GcBox<T> as *mut GcBox<T>
+        };
+        // SAFETY: non-null (it points into a live object) and it carries the root.
+        unsafe { Gc::from_inner(NonNull::new_unchecked(obj)) }
+    }
+
     /// The object's current number of roots (rooted handles). For tests and diagnostics.
     ///
     /// # Example

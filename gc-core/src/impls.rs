@@ -27,7 +27,7 @@ macro_rules! leaf {
 
 leaf!(
     (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
-    String, &'static str, std::time::Duration, std::time::Instant, std::time::SystemTime,
+    String, std::time::Duration, std::time::Instant, std::time::SystemTime,
     std::path::PathBuf, std::ffi::OsString,
     std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
     std::num::NonZeroU128, std::num::NonZeroUsize, std::num::NonZeroI8, std::num::NonZeroI16,
@@ -36,8 +36,197 @@ leaf!(
     std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16, std::sync::atomic::AtomicU32,
     std::sync::atomic::AtomicU64, std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16,
     std::sync::atomic::AtomicI32, std::sync::atomic::AtomicI64, std::cmp::Ordering,
-    std::ops::Range<usize>, std::ops::RangeInclusive<usize>,
+    std::sync::atomic::Ordering, std::ops::RangeFull, std::ffi::CString, std::any::TypeId,
+    std::alloc::Layout, std::thread::ThreadId, std::net::IpAddr, std::net::Ipv4Addr,
+    std::net::Ipv6Addr, std::net::SocketAddr, std::net::SocketAddrV4, std::net::SocketAddrV6,
+    std::num::ParseIntError, std::num::ParseFloatError, std::string::FromUtf8Error,
+    std::char::ParseCharError, std::str::Utf8Error, std::fmt::Error,
 );
+
+impl<T: ?Sized> Finalize for &'static T {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: a shared reference owns nothing; whatever it points at lives for `'static` anyway
+// (a `Gc` in a static is a root).
+unsafe impl<T: ?Sized> Trace for &'static T {
+    crate::unsafe_empty_trace!();
+}
+
+impl<T> Finalize for std::hash::BuildHasherDefault<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: a zero-sized marker.
+unsafe impl<T> Trace for std::hash::BuildHasherDefault<T> {
+    crate::unsafe_empty_trace!();
+}
+
+/// Function pointers hold no data.
+macro_rules! fn_ptr {
+    ($($a:ident)*) => {
+        impl<R $(, $a)*> Finalize for fn($($a),*) -> R {
+            fn has_finalizer() -> bool { false }
+        }
+        // SAFETY: a code address owns nothing.
+        unsafe impl<R $(, $a)*> Trace for fn($($a),*) -> R {
+            crate::unsafe_empty_trace!();
+        }
+    };
+}
+fn_ptr!();
+fn_ptr!(A);
+fn_ptr!(A B);
+fn_ptr!(A B C);
+fn_ptr!(A B C D);
+fn_ptr!(A B C D E);
+fn_ptr!(A B C D E F);
+
+/// Unsized leaves, for `Box<Path>`, `Gc<OsStr>` and the like.
+macro_rules! unsized_leaf {
+    ($($t:ty),*) => {$(
+        impl Finalize for $t {}
+        // SAFETY: holds no `Gc`.
+        unsafe impl Trace for $t {
+            fn trace(&self, _: &mut Tracer) {}
+            unsafe fn root(&mut self) {}
+            unsafe fn unroot(&mut self) {}
+        }
+    )*};
+}
+unsized_leaf!(std::path::Path, std::ffi::OsStr, std::ffi::CStr);
+
+/// Structs whose fields are public: each listed field is visited.
+macro_rules! fields {
+    ($($c:ident { $($f:tt),+ }),* $(,)?) => {$(
+        impl<T: Trace> Finalize for $c<T> {
+            fn has_finalizer() -> bool { false }
+        }
+        // SAFETY: visits every field that can hold a value of `T`.
+        unsafe impl<T: Trace> Trace for $c<T> {
+            #[inline]
+            fn trace(&self, t: &mut Tracer) { $(self.$f.trace(t);)+ }
+            #[inline]
+            unsafe fn root(&mut self) {
+                // SAFETY: forwarded.
+                unsafe { $(self.$f.root();)+ }
+            }
+            #[inline]
+            unsafe fn unroot(&mut self) {
+                // SAFETY: forwarded.
+                unsafe { $(self.$f.unroot();)+ }
+            }
+            #[inline(always)]
+            fn is_noscan() -> bool { T::is_noscan() }
+            #[inline(always)]
+            fn needs_sweep_drop() -> bool { T::needs_sweep_drop() }
+        }
+    )*};
+}
+use std::ops::{Range, RangeFrom, RangeTo, RangeToInclusive};
+use std::num::{Saturating, Wrapping};
+use std::cmp::Reverse;
+fields!(
+    Range { start, end },
+    RangeFrom { start },
+    RangeTo { end },
+    RangeToInclusive { end },
+    Wrapping { 0 },
+    Saturating { 0 },
+    Reverse { 0 },
+);
+
+impl<T: Trace + Copy> Finalize for std::ops::RangeInclusive<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: `RangeInclusive` gives no `&mut` to its bounds, so it is traced only for `Copy` bounds,
+// which cannot own a handle (`Gc` is not `Copy`): `root` and `unroot` have nothing to visit.
+unsafe impl<T: Trace + Copy> Trace for std::ops::RangeInclusive<T> {
+    fn trace(&self, t: &mut Tracer) {
+        self.start().trace(t);
+        self.end().trace(t);
+    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+}
+
+impl<T: Trace> Finalize for std::ops::Bound<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: visits the bound's value, if any.
+unsafe impl<T: Trace> Trace for std::ops::Bound<T> {
+    fn trace(&self, t: &mut Tracer) {
+        use std::ops::Bound::*;
+        if let Included(x) | Excluded(x) = self {
+            x.trace(t)
+        }
+    }
+    unsafe fn root(&mut self) {
+        use std::ops::Bound::*;
+        if let Included(x) | Excluded(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.root() }
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        use std::ops::Bound::*;
+        if let Included(x) | Excluded(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.unroot() }
+        }
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+    fn needs_sweep_drop() -> bool {
+        T::needs_sweep_drop()
+    }
+}
+
+impl<B: ?Sized + ToOwned> Finalize for std::borrow::Cow<'_, B>
+where
+    B::Owned: Trace,
+{
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+// SAFETY: an owned value is visited; a borrowed one belongs to someone else, who keeps its
+// handles alive for at least the borrow.
+unsafe impl<B: ?Sized + ToOwned> Trace for std::borrow::Cow<'_, B>
+where
+    B::Owned: Trace,
+{
+    fn trace(&self, t: &mut Tracer) {
+        if let std::borrow::Cow::Owned(x) = self {
+            x.trace(t)
+        }
+    }
+    unsafe fn root(&mut self) {
+        if let std::borrow::Cow::Owned(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.root() }
+        }
+    }
+    unsafe fn unroot(&mut self) {
+        if let std::borrow::Cow::Owned(x) = self {
+            // SAFETY: forwarded.
+            unsafe { x.unroot() }
+        }
+    }
+    fn is_noscan() -> bool {
+        B::Owned::is_noscan()
+    }
+}
 
 impl Finalize for str {}
 // SAFETY: holds no `Gc`.

@@ -24,6 +24,7 @@ runtime! {
     mod barrier;
     mod cell;
     mod config;
+    mod dst;
     mod finalizer;
     mod gc;
     mod gctrace;
@@ -37,6 +38,8 @@ runtime! {
     mod mheap;
     mod mspan;
     mod pacer;
+    #[cfg(feature = "serde")]
+    mod serde_impls;
     mod sizeclasses;
     mod slot;
     mod stats;

@@ -8,7 +8,7 @@ use crate::mheap::{AllocError, HEAP};
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::{size_to_class, PAGE_SIZE};
 use crate::trace::Trace;
-use crate::{finalizer, mark, pacer, stats, sweep};
+use crate::{dst, finalizer, mark, pacer, stats, sweep};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,12 +22,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<No
     let sc = size_to_class(size, align);
     let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
     with_op(|op| {
-        let (addr, idx, span) = if sc != 0 {
-            // SAFETY: no other borrow of the mcache is live; the borrow ends before any user code.
-            unsafe { op.mcache() }.alloc(class)?
-        } else {
-            alloc_large(size, align, class)?
-        };
+        let (addr, idx, span) = slot(op, sc, size, align, class)?;
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.
         // SAFETY: `value` is about to become heap contents, owned by the new object.
         unsafe { value.unroot() };
@@ -51,6 +46,74 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<No
             finalizer::register(addr);
         }
         // SAFETY: `addr` is a non-null slot address.
+        Ok(unsafe { NonNull::new_unchecked(obj) })
+    })
+}
+
+/// A free slot of class `sc` (0: a large object's own span).
+#[inline(always)]
+fn slot(op: &Op<'_>, sc: usize, size: usize, align: usize, class: SpanClass) -> Result<(usize, usize, &'static MSpan), AllocError> {
+    if sc != 0 {
+        // SAFETY: no other borrow of the mcache is live; the borrow ends before any user code.
+        unsafe { op.mcache() }.alloc(class)
+    } else {
+        alloc_large(size, align, class)
+    }
+}
+
+/// Moves the dynamically sized value at `src` into a new object (see module `dst` for the
+/// layout: the value after the header, and, unless the object is both noscan and nodrop, its own
+/// fat pointer in the last two words of the slot, so that the marker and the sweeper can rebuild
+/// it from the header's address alone).
+///
+/// On success the bytes of `*src` now belong to the object: the caller must free `src`'s memory
+/// without dropping the value. On failure nothing was moved.
+///
+/// # Safety
+/// `src` points at a valid `U`. `noscan` may be true only if the value holds no `Gc`, `nodrop`
+/// only if dropping it does nothing at sweep time.
+pub(crate) unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
+    src: *const U,
+    noscan: bool,
+    nodrop: bool,
+) -> Result<NonNull<GcBox<U>>, AllocError> {
+    // SAFETY: `src` is a valid `U` (caller).
+    let value = std::alloc::Layout::for_value(unsafe { &*src });
+    let (boxed, offset) = std::alloc::Layout::new::<Header>().extend(value).map_err(|_| AllocError)?;
+    let trailer = !(noscan && nodrop);
+    let mut size = boxed.size();
+    if trailer {
+        size = size
+            .checked_next_multiple_of(8)
+            .and_then(|s| s.checked_add(dst::TRAILER_SIZE))
+            .ok_or(AllocError)?;
+    }
+    let align = boxed.align();
+    let sc = size_to_class(size, align);
+    let class = SpanClass::new(sc, noscan, nodrop);
+    with_op(|op| {
+        let (addr, idx, span) = slot(op, sc, size, align, class)?;
+        let obj = dst::place(src, addr);
+        // SAFETY: the slot is free, owned by this operation, at least `size` bytes long and
+        // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
+        // bytes and cannot overlap a free slot.
+        unsafe {
+            (addr as *mut Header).write(Header {
+                vtable: dst::vtable_of::<U>(trailer),
+                roots: AtomicUsize::new(1),
+            });
+            std::ptr::copy_nonoverlapping(src as *const u8, (addr + offset) as *mut u8, value.size());
+            if trailer {
+                dst::write_trailer(obj, addr + span.elemsize);
+            }
+            // The moved-in handles stop being roots, as in `alloc`.
+            (*obj).value.unroot();
+        }
+        if op.marking() {
+            born_black(op, span, idx);
+        }
+        span.publish(idx);
+        // SAFETY: `obj` has the slot's non-null address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     })
 }

@@ -1,0 +1,380 @@
+//! Dynamically sized objects: `Gc<str>`, `Gc<[T]>`, `Gc<dyn Trait>`.
+//!
+//! A handle to a dynamically sized value is a fat pointer (address plus length or trait vtable),
+//! as `Rc<str>` is. The collector, though, reaches objects from their header's address alone, so
+//! an object that has to be traced or dropped keeps a copy of its own fat pointer in the last
+//! [`TRAILER_SIZE`] bytes of its slot; its header's vtable is [`DstVTableOf`], whose glue finds
+//! the slot's end through the span (`span_of(h).elemsize`) and rebuilds the value from there.
+//! Leaf values (`str`, `[u8]`, `[f64]`: nothing to trace, nothing to drop) carry no trailer and
+//! get a vtable of no-ops. Either way the object is one allocation: header, value, trailer.
+//!
+//! Why not a length word in the header, as some collectors do: every object would pay a third
+//! header word. Why not a prefix before the header: the sweeper and the marker find objects by
+//! slot index, and a prefix would need per-span layout flags in every one of those paths. The
+//! trailer costs only the objects that need it, and only the glue reads it.
+//!
+//! `Gc<dyn Trait>` made from a `Gc<T>` ([`Gc::unsize`]) needs nothing of this: the object was
+//! allocated as a `T` and its header keeps `T`'s vtable; only the handle is fat.
+
+use crate::gc::Gc;
+use crate::header::{GcBox, Header, VTable, HEADER_SIZE};
+use crate::malloc;
+use crate::mark::Tracer;
+use crate::mheap::{span_of, AllocError};
+use crate::trace::Trace;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+
+/// Bytes reserved at the end of a traced or dropped DST's slot for its fat pointer.
+pub(crate) const TRAILER_SIZE: usize = 16;
+
+/// A pointer to the object at `addr` with the metadata (length or vtable) of `src`.
+pub(crate) fn place<U: ?Sized>(src: *const U, addr: usize) -> *mut GcBox<U> {
+    let mut fat = src as *mut U as *mut GcBox<U>;
+    // Stable Rust cannot yet build a fat pointer from parts (`ptr::from_raw_parts` is unstable),
+    // so the address word is overwritten in place. Every Rust pointer, thin or fat, keeps its
+    // address in its first word; the assertion below turns a change of that layout into a
+    // panic instead of a wild pointer. The address comes from the heap's own integer-to-pointer
+    // conversion, as every object address does (the heap exposes its mappings' provenance).
+    // SAFETY: `fat` is a local pointer value at least one word long; the write replaces its
+    // address word with another pointer-sized value.
+    unsafe { *(&mut fat as *mut *mut GcBox<U> as *mut *mut u8) = addr as *mut u8 };
+    assert_eq!(fat as *mut u8 as usize, addr, "fat pointers keep their address first");
+    fat
+}
+
+/// Stores `obj`'s fat pointer in the last `TRAILER_SIZE` bytes before `slot_end`.
+///
+/// # Safety
+/// `slot_end` is the end of `obj`'s slot, and the slot was sized with room for the trailer.
+pub(crate) unsafe fn write_trailer<U: ?Sized>(obj: *mut GcBox<U>, slot_end: usize) {
+    const { assert!(std::mem::size_of::<*mut GcBox<U>>() <= TRAILER_SIZE) };
+    // SAFETY: the trailer lies inside the slot, past the value, and is 8-aligned (slot ends
+    // are multiples of 8).
+    unsafe { ((slot_end - TRAILER_SIZE) as *mut *mut GcBox<U>).write(obj) }
+}
+
+/// Reads back the fat pointer of the object whose header is at `h`.
+///
+/// # Safety
+/// `h` starts a live object allocated by `alloc_dst` with a trailer.
+unsafe fn read_trailer<U: ?Sized>(h: *const Header) -> *mut GcBox<U> {
+    // SAFETY: objects start at their slot's start, so the slot ends `elemsize` bytes after `h`,
+    // and the span entry of a live object's page is its span.
+    unsafe {
+        let end = h as usize + span_of(h as usize).elemsize;
+        ((end - TRAILER_SIZE) as *const *mut GcBox<U>).read()
+    }
+}
+
+unsafe fn trace_dst<U: ?Sized + Trace>(h: *const Header, t: &mut Tracer) {
+    // SAFETY: this vtable is only installed on objects with a trailer; the marker calls it on a
+    // live object.
+    unsafe { (*read_trailer::<U>(h)).value.trace(t) }
+}
+
+unsafe fn drop_dst<U: ?Sized + Trace>(h: *mut Header) {
+    // SAFETY: called once, by the sweeper, on a dead object that nothing can reach again; its
+    // slot (and trailer) is untouched until the sweeper frees it after this returns.
+    unsafe { std::ptr::drop_in_place(&mut (*read_trailer::<U>(h)).value) }
+}
+
+unsafe fn trace_leaf(_: *const Header, _: &mut Tracer) {}
+unsafe fn drop_leaf(_: *mut Header) {}
+unsafe fn finalize_none(_: *const Header) {}
+
+/// The vtables of dynamically sized objects. DSTs never register finalizers (see
+/// [`Gc::from_box`]), so `finalize` is never called.
+pub(crate) struct DstVTableOf<U: ?Sized>(std::marker::PhantomData<U>);
+
+impl<U: ?Sized + Trace> DstVTableOf<U> {
+    const TRAILED: VTable = VTable {
+        type_name: std::any::type_name::<U>,
+        trace: trace_dst::<U>,
+        drop: drop_dst::<U>,
+        finalize: finalize_none,
+    };
+    const LEAF: VTable = VTable {
+        type_name: std::any::type_name::<U>,
+        trace: trace_leaf,
+        drop: drop_leaf,
+        finalize: finalize_none,
+    };
+}
+
+/// The vtable for a `U` object with (`trailer`) or without a trailer.
+pub(crate) fn vtable_of<U: ?Sized + Trace>(trailer: bool) -> &'static VTable {
+    if trailer {
+        &DstVTableOf::<U>::TRAILED
+    } else {
+        &DstVTableOf::<U>::LEAF
+    }
+}
+
+/// The offset of the value in a `GcBox` whose value has alignment `align`.
+pub(crate) fn value_offset(align: usize) -> usize {
+    HEADER_SIZE.next_multiple_of(align)
+}
+
+fn slice_from_vec<T: Trace + Send + Sync + 'static>(v: Vec<T>) -> Result<Gc<[T]>, AllocError> {
+    let mut v = ManuallyDrop::new(v);
+    let src = std::ptr::slice_from_raw_parts(v.as_ptr(), v.len());
+    // SAFETY: `src` is the vector's initialized elements; the classification follows `T`'s.
+    match unsafe { malloc::alloc_dst(src, T::is_noscan(), !T::needs_sweep_drop()) } {
+        Ok(p) => {
+            // SAFETY: the elements were moved into the object: free the buffer only.
+            unsafe { v.set_len(0) };
+            drop(ManuallyDrop::into_inner(v));
+            // SAFETY: a new object holds exactly one root, for this handle.
+            Ok(unsafe { Gc::from_inner(p) })
+        }
+        Err(e) => {
+            drop(ManuallyDrop::into_inner(v));
+            Err(e)
+        }
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<[T]> {
+    /// Moves the elements of `v` into one new object, reporting allocation failure. The
+    /// handles inside stop being roots, as with [`Gc::new`].
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a: Gc<[u32]> = Gc::try_from_vec(vec![1, 2, 3]).expect("memory");
+    /// assert_eq!(&*a, &[1, 2, 3]);
+    /// ```
+    pub fn try_from_vec(v: Vec<T>) -> Result<Gc<[T]>, AllocError> {
+        slice_from_vec(v)
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> From<Vec<T>> for Gc<[T]> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let names: Gc<[Gc<str>]> = Gc::from(vec![Gc::from("a"), Gc::from("b")]);
+    /// assert_eq!(&*names[1], "b");
+    /// ```
+    fn from(v: Vec<T>) -> Gc<[T]> {
+        slice_from_vec(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> From<Box<[T]>> for Gc<[T]> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let b: Box<[i64]> = vec![7, 8].into_boxed_slice();
+    /// assert_eq!(Gc::<[i64]>::from(b)[0], 7);
+    /// ```
+    fn from(b: Box<[T]>) -> Gc<[T]> {
+        Gc::from(b.into_vec())
+    }
+}
+
+impl<T: Trace + Clone + Send + Sync + 'static> From<&[T]> for Gc<[T]> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a: Gc<[f64]> = Gc::from(&[0.5, 1.5][..]);
+    /// assert_eq!(a.len(), 2);
+    /// ```
+    fn from(s: &[T]) -> Gc<[T]> {
+        Gc::from(s.to_vec())
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static, const N: usize> From<[T; N]> for Gc<[T]> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a: Gc<[u8]> = Gc::from([1, 2, 3]);
+    /// assert_eq!(a.iter().sum::<u8>(), 6);
+    /// ```
+    fn from(a: [T; N]) -> Gc<[T]> {
+        Gc::from(Vec::from(a))
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> FromIterator<T> for Gc<[T]> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let squares: Gc<[u64]> = (1..=4).map(|i| i * i).collect();
+    /// assert_eq!(&*squares, &[1, 4, 9, 16]);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Gc<[T]> {
+        Gc::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl Gc<str> {
+    /// Copies `s` into one new object (header and bytes, no separate buffer), reporting
+    /// allocation failure.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let s: Gc<str> = Gc::try_from_str("hello").expect("memory");
+    /// assert_eq!(&*s, "hello");
+    /// ```
+    pub fn try_from_str(s: &str) -> Result<Gc<str>, AllocError> {
+        // SAFETY: `s` is a valid `str`; it holds no `Gc` and has no drop glue, and copying its
+        // bytes leaves the source intact (a `str` is `Copy`-like as bytes).
+        let p = unsafe { malloc::alloc_dst(s as *const str, true, true) }?;
+        // SAFETY: a new object holds exactly one root, for this handle.
+        Ok(unsafe { Gc::from_inner(p) })
+    }
+}
+
+impl From<&str> for Gc<str> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let s: Gc<str> = Gc::from("lox");
+    /// assert_eq!(s.len(), 3);
+    /// ```
+    fn from(s: &str) -> Gc<str> {
+        Gc::try_from_str(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl From<String> for Gc<str> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let s: Gc<str> = Gc::from(format!("{}-{}", 1, 2));
+    /// assert_eq!(&*s, "1-2");
+    /// ```
+    fn from(s: String) -> Gc<str> {
+        Gc::from(s.as_str())
+    }
+}
+
+impl From<Box<str>> for Gc<str> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let b: Box<str> = "boxed".into();
+    /// assert_eq!(&*Gc::<str>::from(b), "boxed");
+    /// ```
+    fn from(s: Box<str>) -> Gc<str> {
+        Gc::from(&*s)
+    }
+}
+
+impl Default for Gc<str> {
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// assert_eq!(&*Gc::<str>::default(), "");
+    /// ```
+    fn default() -> Gc<str> {
+        Gc::from("")
+    }
+}
+
+impl<U: ?Sized + Trace + Send + Sync + 'static> Gc<U> {
+    /// Moves a boxed value, typically a `Box<dyn Trait>` whose trait has `Trace` as a
+    /// supertrait, into a new object. The box's memory is freed; its handles stop being roots.
+    ///
+    /// The value's concrete type is erased, so its [`Finalize::finalize`](crate::Finalize)
+    /// does **not** run when the object dies. Allocate with [`Gc::new`] and convert with
+    /// [`Gc::unsize`] to keep a finalizer.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::{Gc, Trace, Finalize};
+    /// trait Shape: Trace + Send + Sync { fn area(&self) -> f64; }
+    /// #[derive(Trace, Finalize)]
+    /// struct Square(f64);
+    /// impl Shape for Square { fn area(&self) -> f64 { self.0 * self.0 } }
+    ///
+    /// let b: Box<dyn Shape> = Box::new(Square(3.0));
+    /// let s: Gc<dyn Shape> = Gc::from_box(b);
+    /// assert_eq!(s.area(), 9.0);
+    /// ```
+    pub fn from_box(b: Box<U>) -> Gc<U> {
+        Gc::try_from_box(b).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Gc::from_box`], but reports allocation failure; the box is dropped then.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let s: Gc<[u8]> = Gc::try_from_box(Box::from(&b"abc"[..])).expect("memory");
+    /// assert_eq!(&*s, b"abc");
+    /// ```
+    pub fn try_from_box(b: Box<U>) -> Result<Gc<U>, AllocError> {
+        let src = Box::into_raw(b);
+        // SAFETY: `src` is a valid `U`; nothing is known of its type, so it is scanned and
+        // dropped (the conservative classification).
+        match unsafe { malloc::alloc_dst(src as *const U, false, false) } {
+            Ok(p) => {
+                // SAFETY: the value's bytes moved into the object; free the box's memory
+                // without dropping it (`ManuallyDrop<U>` has `U`'s layout and metadata).
+                drop(unsafe { Box::from_raw(src as *mut ManuallyDrop<U>) });
+                // SAFETY: a new object holds exactly one root, for this handle.
+                Ok(unsafe { Gc::from_inner(p) })
+            }
+            Err(e) => {
+                // SAFETY: nothing was moved; the box is still whole.
+                drop(unsafe { Box::from_raw(src) });
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> Gc<T> {
+    /// Converts the handle by an unsizing coercion done in `f`: `Gc<T>` to `Gc<dyn Trait>`,
+    /// `Gc<[T; N]>` to `Gc<[T]>`, `Gc<dyn A>` to `Gc<dyn B>` (trait upcasting). Stable Rust
+    /// does not let a library type coerce implicitly, so the closure does it: it must return the
+    /// value it was given, viewed as `U`.
+    ///
+    /// The object is unchanged (it keeps its type's drop glue and finalizer); the root moves to
+    /// the new handle.
+    ///
+    /// # Panics
+    /// If `f` returns a reference to anything but the start of the same value with the same
+    /// alignment.
+    ///
+    /// # Example
+    /// ```
+    /// use std::fmt::Debug;
+    /// use tricolor::Gc;
+    /// let n: Gc<Vec<u8>> = Gc::new(vec![1, 2]);
+    /// let d: Gc<dyn Debug + Send + Sync> = Gc::unsize(n, |v| v as _);
+    /// assert_eq!(format!("{d:?}"), "[1, 2]");
+    ///
+    /// let a: Gc<[u32; 3]> = Gc::new([1, 2, 3]);
+    /// let s: Gc<[u32]> = Gc::unsize(a, |a| a as &[u32]);
+    /// assert_eq!(s.len(), 3);
+    /// ```
+    pub fn unsize<U, F>(this: Gc<T>, f: F) -> Gc<U>
+    where
+        U: ?Sized + 'static,
+        F: for<'a> FnOnce(&'a T) -> &'a U,
+    {
+        let before: &T = &this;
+        let after: &U = f(before);
+        assert!(
+            std::ptr::addr_eq(before, after)
+                && std::mem::align_of_val(before) == std::mem::align_of_val(after),
+            "Gc::unsize: the closure must return the value it was given, coerced"
+        );
+        let offset = value_offset(std::mem::align_of_val(after));
+        let value = after as *const U as *mut U;
+        // SAFETY: `after` is the value of `this`'s object, at the value offset that its alignment
+        // gives, so stepping back that many bytes lands on the object's header, inside the same
+        // allocation; the cast keeps `U`'s metadata.
+        let obj = unsafe { value.byte_sub(offset) } as *mut GcBox<U>;
+        let root = Gc::into_owned_root(this);
+        debug_assert_eq!(root as usize, obj as *mut u8 as usize);
+        // SAFETY: `obj` is the live object and `into_owned_root` handed over one root for it.
+        unsafe { Gc::from_inner(NonNull::new_unchecked(obj)) }
+    }
+}
