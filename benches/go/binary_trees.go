@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -39,7 +40,9 @@ func main() {
 	if max < min+2 {
 		max = min + 2
 	}
-	fmt.Printf("stretch tree of depth %d\t check: %d\n", max+1, make_(max+1).check())
+	stretch := make_(max + 1).check()
+	total := stretch
+	fmt.Printf("stretch tree of depth %d\t check: %d\n", max+1, stretch)
 	long := make_(max)
 	for d := min; d <= max; d += 2 {
 		iters := 1 << uint(max-d+min)
@@ -47,9 +50,12 @@ func main() {
 		for i := 0; i < iters; i++ {
 			sum += make_(d).check()
 		}
+		total += sum
 		fmt.Printf("%d\t trees of depth %d\t check: %d\n", iters, d, sum)
 	}
-	fmt.Printf("long lived tree of depth %d\t check: %d\n", max, long.check())
+	longCheck := long.check()
+	total += longCheck
+	fmt.Printf("long lived tree of depth %d\t check: %d\n", max, longCheck)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	var worst uint64
@@ -59,4 +65,15 @@ func main() {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "go: %.3f s, %d cycles, longest stop %.1f us\n", time.Since(start).Seconds(), ms.NumGC, float64(worst)/1e3)
+	report(total, start, worst, ms.NumGC)
+}
+
+// report prints the line benches/suite reads: checksum, wall and CPU time, peak RSS, the
+// longest stop and the number of cycles.
+func report(check int, start time.Time, worstStop uint64, cycles uint32) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("RESULT check=%d wall_ns=%d cpu_ns=%d rss_kib=%d worst_ns=-1 stop_ns=%d cycles=%d\n",
+		check, time.Since(start).Nanoseconds(), cpu.Nanoseconds(), ru.Maxrss, worstStop, cycles)
 }

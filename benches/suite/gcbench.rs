@@ -1,0 +1,302 @@
+//! Workload 2, GCBench (Ellis, Kovac, Boehm): a stretch tree of depth 18 dropped at once, a
+//! long-lived tree of depth 16 (built top-down) and an array of 500,000 doubles kept to the end,
+//! then for depths 4, 6, .., 16 as many trees as make twice the stretch tree's nodes, built top
+//! down (a node is allocated, then its children are stored into it: the write barrier's case)
+//! and again bottom up. `scale` shrinks every depth for the smoke run.
+
+use crate::probe::Probe;
+
+pub struct Params {
+    stretch: u32,
+    long_lived: u32,
+    array: usize,
+    max_depth: u32,
+}
+
+impl Params {
+    /// The original sizes (`scale` 0) or smaller ones (`scale` k: every depth k less).
+    pub fn new(scale: u32) -> Params {
+        Params {
+            stretch: 18 - scale,
+            long_lived: 16 - scale,
+            array: 500_000 >> scale,
+            max_depth: 16 - scale,
+        }
+    }
+}
+
+fn tree_size(d: u32) -> u64 {
+    (1 << (d + 1)) - 1
+}
+
+/// A mutable slot in a node, whatever each peer uses for one.
+pub trait Slot<T> {
+    fn make(v: T) -> Self;
+    fn put(&self, v: T);
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R;
+}
+
+impl<T> Slot<T> for std::cell::RefCell<T> {
+    fn make(v: T) -> Self {
+        std::cell::RefCell::new(v)
+    }
+    fn put(&self, v: T) {
+        *self.borrow_mut() = v;
+    }
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.borrow())
+    }
+}
+impl<T> Slot<T> for std::sync::Mutex<T> {
+    fn make(v: T) -> Self {
+        std::sync::Mutex::new(v)
+    }
+    fn put(&self, v: T) {
+        *self.lock().unwrap() = v;
+    }
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.lock().unwrap())
+    }
+}
+impl<T: gc::Trace> Slot<T> for gc::GcCell<T> {
+    fn make(v: T) -> Self {
+        gc::GcCell::new(v)
+    }
+    fn put(&self, v: T) {
+        *self.borrow_mut() = v;
+    }
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.borrow())
+    }
+}
+impl<T: boa_gc::Trace> Slot<T> for boa_gc::GcRefCell<T> {
+    fn make(v: T) -> Self {
+        boa_gc::GcRefCell::new(v)
+    }
+    fn put(&self, v: T) {
+        *self.borrow_mut() = v;
+    }
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.borrow())
+    }
+}
+impl<T: tricolor::Trace> Slot<T> for tricolor::GcCell<T> {
+    fn make(v: T) -> Self {
+        tricolor::GcCell::new(v)
+    }
+    fn put(&self, v: T) {
+        *self.borrow_mut() = v;
+    }
+    fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.borrow())
+    }
+}
+
+/// Peers with a smart-pointer handle `$ptr` and a slot type `$cell` for the children.
+macro_rules! pointer_peer {
+    ($name:ident, $ptr:ident, $cell:ident $(, #[$attr:meta])*) => {
+        pub mod $name {
+            use super::*;
+            type P = $ptr<Node>;
+            type Kids = $cell<Option<P>>;
+            $(#[$attr])*
+            pub struct Node {
+                pub left: Kids,
+                pub right: Kids,
+                pub i: i32,
+                pub j: i32,
+            }
+            fn node(p: &mut Probe, left: Option<P>, right: Option<P>) -> P {
+                p.time(|| $ptr::new(Node { left: Kids::make(left), right: Kids::make(right), i: 0, j: 0 }))
+            }
+            fn populate(d: u32, n: &Node, p: &mut Probe) {
+                if d == 0 {
+                    return;
+                }
+                let (l, r) = (node(p, None, None), node(p, None, None));
+                populate(d - 1, &l, p);
+                populate(d - 1, &r, p);
+                n.left.put(Some(l));
+                n.right.put(Some(r));
+            }
+            fn make(d: u32, p: &mut Probe) -> P {
+                if d == 0 {
+                    node(p, None, None)
+                } else {
+                    let (l, r) = (make(d - 1, p), make(d - 1, p));
+                    node(p, Some(l), Some(r))
+                }
+            }
+            fn count(n: &Node) -> u64 {
+                let kid = |k: &Kids| k.peek(|o| o.as_ref().map_or(0, |c| count(c)));
+                1 + kid(&n.left) + kid(&n.right) + (n.i + n.j) as u64
+            }
+            pub fn run(s: &Params, p: &mut Probe) -> u64 {
+                let stretch = make(s.stretch, p);
+                let mut total = count(&stretch);
+                p.time(|| drop(stretch));
+                let long = node(p, None, None);
+                populate(s.long_lived, &long, p);
+                let array = p.time(|| $ptr::new((0..s.array).map(|i| if i < s.array / 2 { 1.0 / i as f64 } else { 0.0 }).collect::<Vec<f64>>()));
+                for d in (4..=s.max_depth).step_by(2) {
+                    let iters = 2 * tree_size(s.stretch) / tree_size(d);
+                    for _ in 0..iters {
+                        let t = node(p, None, None);
+                        populate(d, &t, p);
+                        total += count(&t);
+                        p.time(|| drop(t));
+                    }
+                    for _ in 0..iters {
+                        let t = make(d, p);
+                        total += count(&t);
+                        p.time(|| drop(t));
+                    }
+                }
+                assert_eq!(array[1000], 1.0 / 1000.0);
+                total + count(&long)
+            }
+        }
+    };
+}
+
+use boa_gc::{Gc as BoaGc, GcRefCell};
+use dumpster::sync::Gc as DumpsterSyncGc;
+use dumpster::unsync::Gc as DumpsterGc;
+use gc::{Gc as RustGc, GcCell as RustGcCell};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use tricolor::{Gc as TricolorGc, GcCell as TricolorGcCell};
+
+pointer_peer!(boxed, Box, RefCell);
+pointer_peer!(rc, Rc, RefCell);
+pointer_peer!(arc, Arc, Mutex);
+pointer_peer!(gc_crate, RustGc, RustGcCell, #[derive(gc::Trace, gc::Finalize)]);
+pointer_peer!(boa, BoaGc, GcRefCell, #[derive(boa_gc::Trace, boa_gc::Finalize)]);
+pointer_peer!(dumpster_unsync, DumpsterGc, RefCell);
+crate::dumpster_trace!(dumpster_unsync::Node; left, right);
+pointer_peer!(dumpster_sync, DumpsterSyncGc, Mutex);
+crate::dumpster_trace!(dumpster_sync::Node; left, right);
+pointer_peer!(tricolor_peer, TricolorGc, TricolorGcCell, #[derive(tricolor::Trace, tricolor::Finalize)]);
+
+/// gc-arena: nodes are `Gc<Lock<Node>>` with a `Copy` node, so a top-down store is a
+/// barriered `set` of the whole node.
+pub mod arena {
+    use super::*;
+    use gc_arena::lock::Lock;
+    use gc_arena::{Arena, Collect, Gc, Mutation, Rootable};
+
+    type P<'gc> = Gc<'gc, Lock<Node<'gc>>>;
+    #[derive(Collect, Clone, Copy)]
+    #[collect(no_drop)]
+    pub struct Node<'gc> {
+        left: Option<P<'gc>>,
+        right: Option<P<'gc>>,
+        i: i32,
+        j: i32,
+    }
+    fn node<'gc>(
+        mc: &Mutation<'gc>,
+        p: &mut Probe,
+        left: Option<P<'gc>>,
+        right: Option<P<'gc>>,
+    ) -> P<'gc> {
+        p.time(|| {
+            Gc::new(
+                mc,
+                Lock::new(Node {
+                    left,
+                    right,
+                    i: 0,
+                    j: 0,
+                }),
+            )
+        })
+    }
+    fn populate<'gc>(mc: &Mutation<'gc>, d: u32, n: P<'gc>, p: &mut Probe) {
+        if d == 0 {
+            return;
+        }
+        let (l, r) = (node(mc, p, None, None), node(mc, p, None, None));
+        populate(mc, d - 1, l, p);
+        populate(mc, d - 1, r, p);
+        n.set(
+            mc,
+            Node {
+                left: Some(l),
+                right: Some(r),
+                ..n.get()
+            },
+        );
+    }
+    fn make<'gc>(mc: &Mutation<'gc>, d: u32, p: &mut Probe) -> P<'gc> {
+        if d == 0 {
+            node(mc, p, None, None)
+        } else {
+            let (l, r) = (make(mc, d - 1, p), make(mc, d - 1, p));
+            node(mc, p, Some(l), Some(r))
+        }
+    }
+    fn count(n: P<'_>) -> u64 {
+        let n = n.get();
+        1 + n.left.map_or(0, count) + n.right.map_or(0, count) + (n.i + n.j) as u64
+    }
+    #[derive(Collect)]
+    #[collect(no_drop)]
+    pub struct Root<'gc> {
+        long: Option<P<'gc>>,
+        array: Option<Gc<'gc, Vec<f64>>>,
+    }
+    pub fn run(s: &Params, p: &mut Probe) -> u64 {
+        let mut arena = Arena::<Rootable![Root<'_>]>::new(|_| Root {
+            long: None,
+            array: None,
+        });
+        let mut total = arena.mutate(|mc, _| count(make(mc, s.stretch, p)));
+        p.time(|| arena.collect_debt());
+        arena.mutate_root(|mc, root| {
+            let long = node(mc, p, None, None);
+            populate(mc, s.long_lived, long, p);
+            root.long = Some(long);
+            let v = (0..s.array)
+                .map(|i| if i < s.array / 2 { 1.0 / i as f64 } else { 0.0 })
+                .collect();
+            root.array = Some(p.time(|| Gc::new(mc, v)));
+        });
+        for d in (4..=s.max_depth).step_by(2) {
+            let iters = 2 * tree_size(s.stretch) / tree_size(d);
+            for _ in 0..iters {
+                total += arena.mutate(|mc, _| {
+                    let t = node(mc, p, None, None);
+                    populate(mc, d, t, p);
+                    count(t)
+                });
+                p.time(|| arena.collect_debt());
+            }
+            for _ in 0..iters {
+                total += arena.mutate(|mc, _| count(make(mc, d, p)));
+                p.time(|| arena.collect_debt());
+            }
+        }
+        arena.mutate(|_, root| {
+            assert_eq!(root.array.unwrap()[1000], 1.0 / 1000.0);
+            total + count(root.long.unwrap())
+        })
+    }
+}
+
+pub fn run(peer: &str, scale: u32, p: &mut Probe) -> Option<u64> {
+    let s = Params::new(scale);
+    Some(match peer {
+        "Box" => boxed::run(&s, p),
+        "Rc" => rc::run(&s, p),
+        "Arc" => arc::run(&s, p),
+        "gc" => gc_crate::run(&s, p),
+        "boa_gc" => boa::run(&s, p),
+        "dumpster" => dumpster_unsync::run(&s, p),
+        "dumpster-sync" => dumpster_sync::run(&s, p),
+        "gc-arena" => arena::run(&s, p),
+        "tricolor" => tricolor_peer::run(&s, p),
+        _ => return None,
+    })
+}
