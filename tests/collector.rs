@@ -82,6 +82,10 @@ fn a_long_list_survives_then_is_freed_without_recursion() {
         collect();
     }
     assert_eq!(c.load(Ordering::SeqCst), 0);
+    // The list is live through the last cycle, whichever test asked for it.
+    let s = tricolor::stats();
+    assert!(s.last_scanned >= N, "scanned {} < {N}", s.last_scanned);
+    assert!(!s.last_mark.is_zero());
     let mut sum = 0;
     let mut cur = Some(head.clone());
     while let Some(n) = cur {

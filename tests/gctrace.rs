@@ -17,6 +17,7 @@ fn run_example(name: &str, env: &[(&str, &str)], args: &[&str]) -> (String, Stri
         "GCMEMLIMIT",
         "GCCHECKMARK",
         "GCPOISON",
+        "GCMARKPROCS",
     ] {
         if !env.iter().any(|(e, _)| e == &k) {
             c.env_remove(k);
@@ -221,6 +222,31 @@ fn valid_environment_values_take_effect() {
     assert!(!err.contains("invalid"), "{err}");
     assert!(out.contains("gc_percent=-1"), "{out}");
     assert!(out.contains(&format!("mem_limit={}", 64u64 << 20)), "{out}");
+}
+
+#[test]
+fn gcmarkprocs_sets_the_mark_workers_and_a_bad_value_is_reported() {
+    let (_, err) = run_example(
+        "gctrace",
+        &[("GCTRACE", "1"), ("GCMARKPROCS", "3")],
+        &["churn"],
+    );
+    let lines: Vec<Line> = err
+        .lines()
+        .filter(|l| l.starts_with("gc "))
+        .map(parse)
+        .collect();
+    assert!(lines.len() >= 5, "{err}");
+    assert!(lines.iter().all(|l| l.procs == 3), "{err}");
+    let (_, err) = run_example(
+        "gctrace",
+        &[("GCTRACE", "1"), ("GCMARKPROCS", "none")],
+        &["churn"],
+    );
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("invalid")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("GCMARKPROCS") && warnings[0].contains("none"));
+    assert!(err.lines().filter(|l| l.starts_with("gc ")).count() >= 5);
 }
 
 #[test]

@@ -2,15 +2,12 @@
 // sizes and checksum as benches/suite/gcbench.rs. The argument shrinks every depth (0: the
 // original sizes).
 //
-//	go run gcbench.go 0
+//	go run gcbench.go report.go 0
 package main
 
 import (
-	"fmt"
 	"os"
-	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -75,17 +72,5 @@ func main() {
 		panic("array")
 	}
 	total += count(long)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var worst uint64
-	for _, p := range ms.PauseNs {
-		if p > worst {
-			worst = p
-		}
-	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Printf("RESULT check=%d wall_ns=%d cpu_ns=%d rss_kib=%d worst_ns=-1 stop_ns=%d cycles=%d\n",
-		total, time.Since(start).Nanoseconds(), cpu.Nanoseconds(), ru.Maxrss, worst, ms.NumGC)
+	report(total, start, "")
 }

@@ -159,14 +159,7 @@ macro_rules! pointer_peer {
     };
 }
 
-use boa_gc::{Gc as BoaGc, GcRefCell};
-use dumpster::sync::Gc as DumpsterSyncGc;
-use dumpster::unsync::Gc as DumpsterGc;
-use gc::{Gc as RustGc, GcCell as RustGcCell};
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use tricolor::{Gc as TricolorGc, GcCell as TricolorGcCell};
+use crate::handles::*;
 
 pointer_peer!(boxed, Box, RefCell);
 pointer_peer!(rc, Rc, RefCell);

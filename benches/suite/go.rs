@@ -1,10 +1,21 @@
 //! The Go peer: builds `benches/go/*.go` once with the `go` on PATH (Debian's `golang-go`) and
-//! runs them as children; each prints the same `RESULT` line as the Rust children, from
-//! `runtime.MemStats` and `getrusage`. Without a Go toolchain the Go column is left out.
+//! runs them as children; each ends with the same `RESULT` line as the Rust children, printed by
+//! `report.go` from `runtime.MemStats` and `getrusage`. Without a Go toolchain the Go column is
+//! left out.
 
 use crate::Case;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The programs of `benches/go/`, each built with `report.go`; named after the workloads.
+const PROGRAMS: &[&str] = &[
+    "binary_trees",
+    "gcbench",
+    "ring",
+    "alloc",
+    "markrate",
+    "churn",
+];
 
 pub struct Go {
     dir: Option<PathBuf>,
@@ -28,11 +39,12 @@ impl Go {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = root.join("target/suite/go");
         std::fs::create_dir_all(&dir).expect("target/suite/go");
-        for prog in ["binary_trees", "gcbench"] {
+        for prog in PROGRAMS {
             let ok = Command::new("go")
                 .args(["build", "-o"])
                 .arg(dir.join(prog))
                 .arg(root.join(format!("benches/go/{prog}.go")))
+                .arg(root.join("benches/go/report.go"))
                 .status()
                 .is_ok_and(|s| s.success());
             assert!(ok, "go build benches/go/{prog}.go failed");
@@ -43,16 +55,37 @@ impl Go {
         }
     }
 
-    /// The command that runs `case` in Go, if Go is here and has the workload.
-    pub fn command(&self, case: &Case) -> Option<Command> {
+    /// The command that runs `case` in Go, if Go is here and has the workload; the arguments
+    /// are the sizes the Rust side uses.
+    pub fn command(&self, case: &Case, smoke: bool) -> Option<Command> {
         let dir = self.dir.as_ref()?;
-        let prog = match case.workload {
-            "binary-trees" => "binary_trees",
-            "gcbench" => "gcbench",
+        let args: Vec<String> = match case.workload {
+            "binary-trees" | "gcbench" => vec![case.size.to_string()],
+            "ring" => {
+                let p = crate::ring::Params::new(smoke);
+                vec![
+                    case.variant.clone(),
+                    p.window.to_string(),
+                    p.pushes.to_string(),
+                ]
+            }
+            "alloc" => {
+                let p = crate::alloc::Params::new(case.size, &case.variant, smoke);
+                vec![
+                    case.size.to_string(),
+                    p.live.to_string(),
+                    p.count.to_string(),
+                ]
+            }
+            "markrate" => vec![
+                case.variant.clone(),
+                crate::markrate::depth(smoke).to_string(),
+            ],
+            "churn" => vec![case.size.to_string(), crate::churn::ops(smoke).to_string()],
             _ => return None,
         };
-        let mut c = Command::new(dir.join(prog));
-        c.arg(case.size.to_string());
+        let mut c = Command::new(dir.join(case.workload.replace('-', "_")));
+        c.args(args);
         Some(c)
     }
 }

@@ -7,7 +7,14 @@
 //! cargo bench --bench suite -- --write BENCHMARKS.md   # regenerate the report section
 //! cargo bench --bench suite -- --only gcbench --reps 3
 //! cargo bench --bench suite -- --depths 16,18       # binary-trees at these depths only
+//! cargo bench --bench suite -- --plots-only --write x  # redraw the plots from the last run's data
+//! cargo bench --bench suite -- --only churn --peers tricolor,Go
 //! ```
+//!
+//! Workloads (issue #5): 1 binary-trees, 2 GCBench, 3 the latency ring, 4 the allocation fast
+//! path, 5 the mark rate, 6 random graph churn, 7 the Lox interpreter; each module says what it
+//! does and which peers can express it. The plots (SVG, `plotters`) go to `target/suite/`;
+//! `--write` also copies them to `benches/plots/` for BENCHMARKS.md.
 //!
 //! Each measurement is a fresh child process (this binary with `--child`), so that every peer
 //! starts from an empty heap and its peak RSS is its own. Repetitions alternate the peers
@@ -28,6 +35,7 @@ macro_rules! dumpster_trace {
         // SAFETY: visits every field that can hold a dumpster `Gc`.
         unsafe impl<V: dumpster::Visitor> dumpster::TraceWith<V> for $t {
             fn accept(&self, visitor: &mut V) -> Result<(), ()> {
+                let _ = &visitor;
                 $(self.$f.accept(visitor)?;)*
                 Ok(())
             }
@@ -35,13 +43,22 @@ macro_rules! dumpster_trace {
     };
 }
 
+mod alloc;
 mod binary_trees;
+mod churn;
 #[path = "../common/mod.rs"]
 mod common;
 mod gcbench;
 mod go;
+mod handles;
+mod heaptrace;
+mod lox;
+mod markrate;
+mod plots;
 mod probe;
 mod report;
+mod ring;
+mod rng;
 
 use probe::{measure, tricolor_stats, Outcome};
 use std::process::Command;
@@ -61,50 +78,198 @@ pub const PEERS: &[&str] = &[
     "Go",
 ];
 
-/// One table: a workload at one size.
+/// One table: a workload at one size and variant.
 pub struct Case {
     pub workload: &'static str,
     pub title: String,
     pub size: u32,
+    pub variant: String,
+    /// Mark workers (tricolor's `GCMARKPROCS`, Go's `GOMAXPROCS`); `None`: the defaults.
+    pub procs: Option<u32>,
+    /// The peers that take part, if not every one that can express the workload.
+    pub peers: Option<&'static [&'static str]>,
+    /// Whether a probe run (every allocation and drop timed) adds anything.
+    pub probe: bool,
+    /// Fewer rounds than asked for (the largest sizes).
+    pub max_reps: Option<usize>,
+    /// Said under the table (a peer left out and why).
+    pub notes: Vec<String>,
 }
 
-fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>) -> Vec<Case> {
+impl Case {
+    fn new(workload: &'static str, title: String, size: u32, variant: &str) -> Case {
+        Case {
+            workload,
+            title,
+            size,
+            variant: variant.to_string(),
+            procs: None,
+            peers: None,
+            probe: true,
+            max_reps: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) -> Vec<Case> {
     let mut cases = Vec::new();
     let depths = depths.unwrap_or(if smoke { vec![10] } else { vec![16, 18, 21] });
     for d in depths {
-        cases.push(Case {
-            workload: "binary-trees",
-            title: format!("binary-trees, depth {d}"),
-            size: d,
-        });
+        let mut c = Case::new("binary-trees", format!("binary-trees, depth {d}"), d, "");
+        if d >= 21 {
+            c.max_reps = Some(1);
+            c.title += " (one round: each run takes up to minutes)";
+        }
+        cases.push(c);
     }
     let scale = if smoke { 6 } else { 0 };
-    cases.push(Case {
-        workload: "gcbench",
-        title: if smoke {
+    cases.push(Case::new(
+        "gcbench",
+        if smoke {
             format!("GCBench, every depth {scale} less")
         } else {
             "GCBench (stretch 18, long-lived 16, 500,000 doubles, depths 4..16)".into()
         },
-        size: scale,
-    });
+        scale,
+        "",
+    ));
+    let r = ring::Params::new(smoke);
+    for (v, what) in [
+        ("bytes", "1 KiB messages"),
+        ("pointers", "messages of 8 handles to 112-byte parts"),
+    ] {
+        let mut c = Case::new(
+            "ring",
+            format!(
+                "latency ring, {what} ({} in the window, {} pushes)",
+                r.window, r.pushes
+            ),
+            0,
+            v,
+        );
+        c.probe = false;
+        c.peers = Some(&[
+            "tricolor",
+            "Box",
+            "Rc",
+            "Arc",
+            "gc",
+            "boa_gc",
+            "dumpster",
+            "dumpster-sync",
+            "gc-arena",
+            "Go",
+        ]);
+        cases.push(c);
+    }
+    for (size, v) in [(16, "none"), (16, "live"), (1008, "none"), (1008, "live")] {
+        let a = alloc::Params::new(size, v, smoke);
+        let mut c = Case::new(
+            "alloc",
+            format!(
+                "allocation fast path, {} × {size} B, {} live",
+                a.count,
+                if a.live == 0 {
+                    "nothing else".to_string()
+                } else {
+                    format!("{} objects of the same size", a.live)
+                }
+            ),
+            size,
+            v,
+        );
+        c.probe = false;
+        cases.push(c);
+    }
+    let d = markrate::depth(smoke);
+    for v in ["ordered", "shuffled"] {
+        for procs in [1, 2] {
+            let mut c = Case::new(
+                "markrate",
+                format!(
+                    "mark rate, {} nodes of 16 B, {v}, {procs} mark worker{}",
+                    (1u64 << (d + 1)) - 1,
+                    if procs > 1 { "s" } else { "" }
+                ),
+                0,
+                v,
+            );
+            c.procs = Some(procs);
+            c.probe = false;
+            if procs > 1 {
+                c.peers = Some(&["tricolor", "Go"]);
+            }
+            cases.push(c);
+        }
+    }
+    for threads in [1, 2] {
+        let mut c = Case::new(
+            "churn",
+            format!(
+                "random graph churn, {} operations, {threads} mutator thread{}",
+                churn::ops(smoke),
+                if threads > 1 { "s" } else { "" }
+            ),
+            threads,
+            "",
+        );
+        // The threaded program is not probed: two threads' operations interleave.
+        c.probe = threads == 1;
+        if threads > 1 {
+            c.peers = Some(&["tricolor", "Arc", "Go"]);
+            c.notes.push(
+                "dumpster-sync is left out: in this workload its two threads deadlock, both in \
+                 `Gc::drop` → `GarbageTruck::collect_all` waiting for its collecting lock \
+                 (seen with gdb on dumpster 2.1.0). The other peers cannot share handles \
+                 between threads."
+                    .into(),
+            );
+        }
+        cases.push(c);
+    }
+    if lox {
+        let programs: &[&str] = if smoke { &["zoo"] } else { lox::PROGRAMS };
+        for prog in programs {
+            let clox = lox::clox_seconds(prog).map_or(String::new(), |s| {
+                format!("; clox: {s} s on the shared README's machine")
+            });
+            let mut c = Case::new("lox", format!("Lox interpreter, {prog}.lox{clox}"), 0, prog);
+            c.probe = false;
+            c.peers = Some(&["tricolor", "Rc"]);
+            cases.push(c);
+        }
+    }
     cases.retain(|c| only.is_none_or(|o| c.workload == o));
     cases
 }
 
 /// The child: runs one peer on one case and prints its `Outcome`.
 fn child(args: &[String]) {
-    let (workload, peer, size, probe) = (
+    let (workload, peer, size, variant, probe, smoke) = (
         args[0].as_str(),
         args[1].as_str(),
         args[2].parse::<u32>().expect("size"),
-        args[3] == "1",
+        args[3].as_str(),
+        args[4] == "1",
+        args[5] == "1",
     );
+    if workload == "lox" {
+        match lox::run(peer, variant) {
+            Some(o) => println!("{}", o.to_line()),
+            None => println!("SKIP"),
+        }
+        return;
+    }
     let mut result = None;
     let mut o = measure(probe, |p| {
         let r = match workload {
             "binary-trees" => binary_trees::run(peer, size, p),
             "gcbench" => gcbench::run(peer, size, p),
+            "ring" => ring::run(peer, smoke, variant, p),
+            "alloc" => alloc::run(peer, size, variant, smoke, p),
+            "markrate" => markrate::run(peer, smoke, variant, p),
+            "churn" => churn::run(peer, smoke, size as usize, p),
             _ => None,
         };
         result = r;
@@ -120,24 +285,69 @@ fn child(args: &[String]) {
     println!("{}", o.to_line());
 }
 
-/// Runs one measurement in a fresh process; `None` if the peer does not take part.
-fn spawn(case: &Case, peer: &str, probe: bool, go: &go::Go) -> Option<Outcome> {
-    let out = if peer == "Go" {
+/// The command that measures `peer` on `case` in a fresh process; `None` if the peer does not
+/// take part.
+pub fn command(case: &Case, peer: &str, probe: bool, smoke: bool, go: &go::Go) -> Option<Command> {
+    if case.peers.is_some_and(|ps| !ps.contains(&peer)) {
+        return None;
+    }
+    let mut cmd = if peer == "Go" {
         if probe {
             return None;
         }
-        go.command(case)?.output().expect("run the Go program")
+        go.command(case, smoke)?
     } else {
-        Command::new(std::env::current_exe().expect("own path"))
-            .args([
-                "--child",
-                case.workload,
-                peer,
-                &case.size.to_string(),
-                if probe { "1" } else { "0" },
-            ])
-            .output()
-            .expect("run a child")
+        let mut c = Command::new(std::env::current_exe().expect("own path"));
+        c.args([
+            "--child",
+            case.workload,
+            peer,
+            &case.size.to_string(),
+            if case.variant.is_empty() {
+                "-"
+            } else {
+                &case.variant
+            },
+            if probe { "1" } else { "0" },
+            if smoke { "1" } else { "0" },
+        ]);
+        c
+    };
+    if let Some(n) = case.procs {
+        cmd.env("GCMARKPROCS", n.to_string())
+            .env("GOMAXPROCS", n.to_string());
+    }
+    Some(cmd)
+}
+
+/// A child that runs longer than this is killed and the suite stops: a peer that hangs (as
+/// dumpster-sync did, see the churn case) must not hang the suite.
+const CHILD_LIMIT: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// Runs one measurement; `None` if the peer does not take part.
+fn spawn(case: &Case, peer: &str, probe: bool, smoke: bool, go: &go::Go) -> Option<Outcome> {
+    let mut cmd = command(case, peer, probe, smoke, go)?;
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run a child");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(CHILD_LIMIT) {
+        Ok(out) => out.expect("wait for a child"),
+        Err(_) => {
+            // SAFETY: plain FFI call; `pid` is our child, not yet reaped (its waiter is
+            // blocked), so the pid cannot have been reused.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!(
+                "{peer} on {} did not finish within {CHILD_LIMIT:?}",
+                case.title
+            );
+        }
     };
     let text = String::from_utf8_lossy(&out.stdout);
     if text.trim() == "SKIP" {
@@ -161,10 +371,26 @@ fn arg_value(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// A peer's runs of one case: its throughput runs and its probe run.
+pub struct Runs {
+    pub peer: String,
+    pub runs: Vec<Outcome>,
+    pub probe: Option<Outcome>,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--child") {
         child(&args[2..]);
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/suite");
+    std::fs::create_dir_all(&dir).expect("target/suite");
+    if args.iter().any(|a| a == "--plots-only") {
+        let svgs = plots::draw_all(&dir, &plots::load(&dir));
+        if arg_value(&args, "--write").is_some() {
+            publish(&dir, &svgs);
+        }
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -172,50 +398,76 @@ fn main() {
         .map(|v| v.parse().expect("--reps N"))
         .unwrap_or(if smoke { 1 } else { 5 });
     let only = arg_value(&args, "--only");
+    let peers: Vec<String> = arg_value(&args, "--peers")
+        .map(|v| v.split(',').map(String::from).collect())
+        .unwrap_or_else(|| PEERS.iter().map(|p| p.to_string()).collect());
     let go = go::Go::prepare();
-    let mut tables = Vec::new();
+    let lox = only.as_deref().is_none_or(|o| o == "lox") && lox::prepare();
     let depths = arg_value(&args, "--depths").map(|v| {
         v.split(',')
             .map(|d| d.parse().expect("--depths 16,18"))
             .collect()
     });
-    for case in plan(smoke, only.as_deref(), depths) {
+    let mut done: Vec<(Case, Vec<Runs>)> = Vec::new();
+    for case in plan(smoke, only.as_deref(), depths, lox) {
+        let reps = case.max_reps.map_or(reps, |m| m.min(reps));
         eprintln!("suite: {} ({reps} rounds)", case.title);
-        let mut runs: Vec<(String, Vec<Outcome>, Option<Outcome>)> = Vec::new();
+        let mut runs: Vec<Runs> = Vec::new();
         for round in 0..reps {
             for k in 0..PEERS.len() {
                 let peer = PEERS[(k + round) % PEERS.len()];
-                if let Some(o) = spawn(&case, peer, false, &go) {
-                    match runs.iter_mut().find(|r| r.0 == peer) {
-                        Some(r) => r.1.push(o),
-                        None => runs.push((peer.to_string(), vec![o], None)),
+                if !peers.iter().any(|p| p == peer) {
+                    continue;
+                }
+                if let Some(o) = spawn(&case, peer, false, smoke, &go) {
+                    match runs.iter_mut().find(|r| r.peer == peer) {
+                        Some(r) => r.runs.push(o),
+                        None => runs.push(Runs {
+                            peer: peer.to_string(),
+                            runs: vec![o],
+                            probe: None,
+                        }),
                     }
                 }
             }
         }
-        for r in runs.iter_mut() {
-            r.2 = spawn(&case, &r.0, true, &go);
+        if case.probe {
+            for r in runs.iter_mut() {
+                r.probe = spawn(&case, &r.peer, true, smoke, &go);
+            }
         }
-        runs.sort_by_key(|r| PEERS.iter().position(|p| *p == r.0));
-        let check = runs[0].1[0].check;
-        for (peer, os, probe) in &runs {
-            for o in os.iter().chain(probe.iter()) {
+        runs.sort_by_key(|r| PEERS.iter().position(|p| *p == r.peer));
+        let check = runs[0].runs[0].check;
+        for r in &runs {
+            for o in r.runs.iter().chain(r.probe.iter()) {
                 assert_eq!(
                     o.check, check,
-                    "{peer} computed a different result on {}",
-                    case.title
+                    "{} computed a different result on {}",
+                    r.peer, case.title
                 );
             }
         }
-        tables.push(report::table(&case, &runs));
+        done.push((case, runs));
     }
-    let md = report::document(&tables, reps, smoke, &go, &args[1..]);
+    let heap = heaptrace::run(&done, smoke, &go);
+    let data = plots::Data::gather(&done, heap);
+    data.save(&dir);
+    let svgs = plots::draw_all(&dir, &data);
+    let md = report::document(&done, reps, smoke, &go, &args[1..], &svgs);
     println!("{md}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/suite");
-    std::fs::create_dir_all(&dir).expect("target/suite");
     std::fs::write(dir.join("report.md"), &md).expect("write the report");
     if let Some(path) = arg_value(&args, "--write") {
+        publish(&dir, &svgs);
         report::splice(&path, &md);
-        eprintln!("suite: wrote {path}");
+        eprintln!("suite: wrote {path} and benches/plots/");
+    }
+}
+
+/// Copies the plots where BENCHMARKS.md links them.
+fn publish(dir: &std::path::Path, svgs: &[String]) {
+    let plots_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/plots");
+    std::fs::create_dir_all(&plots_dir).expect("benches/plots");
+    for svg in svgs {
+        std::fs::copy(dir.join(svg), plots_dir.join(svg)).expect("copy a plot");
     }
 }

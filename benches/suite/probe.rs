@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 pub struct Probe {
     on: bool,
     pub worst: Duration,
+    /// Workload-specific figures (percentiles, ns per object) for the report.
+    pub extra: Vec<(String, i64)>,
+    /// Workload-specific series for the plots: (name, points).
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
 }
 
 impl Probe {
@@ -18,7 +22,14 @@ impl Probe {
         Probe {
             on,
             worst: Duration::ZERO,
+            extra: Vec::new(),
+            series: Vec::new(),
         }
+    }
+
+    /// Records a named figure for the report.
+    pub fn note(&mut self, key: &str, value: i64) {
+        self.extra.push((key.to_string(), value));
     }
 
     #[inline(always)]
@@ -59,13 +70,34 @@ pub struct Outcome {
     pub worst_op: Option<Duration>,
     pub stop: Option<Duration>,
     pub cycles: Option<u64>,
+    pub extra: Vec<(String, i64)>,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
 }
 
 impl Outcome {
+    /// A workload-specific figure, if the child reported it.
+    pub fn get(&self, key: &str) -> Option<i64> {
+        self.extra.iter().find(|(k, _)| k == key).map(|e| e.1)
+    }
+
+    /// The `RESULT` line (after any `SERIES` lines), as the Go programs print it too.
     pub fn to_line(&self) -> String {
         let opt = |d: Option<Duration>| d.map_or(-1, |d| d.as_nanos() as i64);
-        format!(
-            "RESULT check={} wall_ns={} cpu_ns={} rss_kib={} worst_ns={} stop_ns={} cycles={}",
+        let mut out = String::new();
+        for (name, pts) in &self.series {
+            out += &format!("SERIES {name}");
+            for (x, y) in pts {
+                out += &format!(" {x},{y}");
+            }
+            out.push('\n');
+        }
+        let extra: String = self
+            .extra
+            .iter()
+            .map(|(k, v)| format!(" x.{k}={v}"))
+            .collect();
+        out + &format!(
+            "RESULT check={} wall_ns={} cpu_ns={} rss_kib={} worst_ns={} stop_ns={} cycles={}{extra}",
             self.check,
             self.wall.as_nanos(),
             self.cpu.as_nanos(),
@@ -79,6 +111,17 @@ impl Outcome {
     pub fn parse(text: &str) -> Option<Outcome> {
         let line = text.lines().find(|l| l.starts_with("RESULT "))?;
         let mut o = Outcome::default();
+        for l in text.lines().filter_map(|l| l.strip_prefix("SERIES ")) {
+            let mut f = l.split_whitespace();
+            let name = f.next()?.to_string();
+            let pts = f
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect();
+            o.series.push((name, pts));
+        }
         for kv in line.split_whitespace().skip(1) {
             let (k, v) = kv.split_once('=')?;
             let n: i64 = v.parse().ok()?;
@@ -91,6 +134,7 @@ impl Outcome {
                 "worst_ns" => o.worst_op = d,
                 "stop_ns" => o.stop = d,
                 "cycles" => o.cycles = (n >= 0).then_some(n as u64),
+                k if k.starts_with("x.") => o.extra.push((k[2..].to_string(), n)),
                 _ => {}
             }
         }
@@ -113,6 +157,8 @@ pub fn measure(probe: bool, f: impl FnOnce(&mut Probe) -> u64) -> Outcome {
         worst_op: probe.then_some(p.worst),
         stop: None,
         cycles: None,
+        extra: p.extra,
+        series: p.series,
     }
 }
 

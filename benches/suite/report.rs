@@ -3,7 +3,7 @@
 //! runner's output, never edited by hand).
 
 use crate::probe::Outcome;
-use crate::{go::Go, Case};
+use crate::{go::Go, Case, Runs};
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,49 +26,190 @@ fn time(d: Duration) -> String {
     }
 }
 
-/// One case's table. `runs`: peer, its throughput runs, its probe run.
-pub fn table(case: &Case, runs: &[(String, Vec<Outcome>, Option<Outcome>)]) -> String {
-    let wall = |os: &[Outcome]| median(os.iter().map(|o| o.wall).collect());
-    let ours = runs.iter().find(|r| r.0 == "tricolor").map(|r| wall(&r.1));
-    let mut t = format!(
-        "### {}\n\n| peer | wall | CPU | peak RSS | longest pause seen | collector's longest stop | cycles | tricolor / peer |\n|---|---|---|---|---|---|---|---|\n",
-        case.title
-    );
-    for (peer, os, probe) in runs {
-        let w = wall(os);
-        let cpu = median(os.iter().map(|o| o.cpu).collect());
-        let rss = median(os.iter().map(|o| o.rss_kib).collect());
-        let seen = probe
-            .as_ref()
-            .and_then(|p| p.worst_op)
-            .map_or("–".into(), time);
-        let stop = os
-            .iter()
-            .filter_map(|o| o.stop)
-            .max()
-            .map_or("–".into(), time);
-        let cs: Vec<u64> = os.iter().filter_map(|o| o.cycles).collect();
-        let cycles = if cs.is_empty() {
-            "–".into()
+/// The figure a case ranks peers by (lower is better), from one run: the loop's time per
+/// allocation for the allocation workload, the whole forced collection for the mark rate, the
+/// wall time of the program otherwise.
+pub fn primary(workload: &str, o: &Outcome) -> f64 {
+    match workload {
+        "alloc" => o.get("ns_per_alloc_x100").unwrap_or(0) as f64 / 100.0,
+        "markrate" => o.get("collect_ns").unwrap_or(0) as f64,
+        _ => o.wall.as_secs_f64(),
+    }
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The median of a workload-specific figure over a peer's runs.
+fn extra(os: &[Outcome], key: &str) -> Option<i64> {
+    let v: Vec<i64> = os.iter().filter_map(|o| o.get(key)).collect();
+    (!v.is_empty()).then(|| median(v))
+}
+
+fn ns(v: Option<i64>) -> String {
+    v.map_or("–".into(), |n| {
+        time(Duration::from_nanos(n.max(0) as u64))
+    })
+}
+
+fn stop(os: &[Outcome]) -> String {
+    os.iter()
+        .filter_map(|o| o.stop)
+        .max()
+        .map_or("–".into(), time)
+}
+
+fn cycles(os: &[Outcome]) -> String {
+    let cs: Vec<u64> = os.iter().filter_map(|o| o.cycles).collect();
+    if cs.is_empty() {
+        "–".into()
+    } else {
+        median(cs).to_string()
+    }
+}
+
+fn mib(os: &[Outcome]) -> String {
+    format!(
+        "{:.0} MiB",
+        median(os.iter().map(|o| o.rss_kib).collect()) as f64 / 1024.0
+    )
+}
+
+/// One case's table.
+pub fn table(case: &Case, runs: &[Runs]) -> String {
+    let prim = |r: &Runs| median_f(r.runs.iter().map(|o| primary(case.workload, o)).collect());
+    let ours = runs.iter().find(|r| r.peer == "tricolor").map(prim);
+    let ratio = |r: &Runs| {
+        if r.peer == "tricolor" {
+            "1.00".to_string()
         } else {
-            median(cs).to_string()
-        };
-        let ratio = ours.map_or("–".into(), |o| {
-            format!("{:.2}", o.as_secs_f64() / w.as_secs_f64())
-        });
-        let ratio = if peer == "tricolor" {
-            "1.00".into()
-        } else {
-            ratio
-        };
-        t += &format!(
-            "| {peer} | {} | {} | {:.0} MiB | {seen} | {stop} | {cycles} | {ratio} |\n",
-            time(w),
-            time(cpu),
-            rss as f64 / 1024.0
-        );
+            ours.map_or("–".into(), |o| format!("{:.2}", o / prim(r)))
+        }
+    };
+    let wall = |r: &Runs| time(median(r.runs.iter().map(|o| o.wall).collect()));
+    let cpu = |r: &Runs| time(median(r.runs.iter().map(|o| o.cpu).collect()));
+    let mut t = format!("### {}\n\n", case.title);
+    match case.workload {
+        "ring" => {
+            t += "| peer | worst push | p99.99 | p99.9 | p99 | p50 | wall | peak RSS | collector's longest stop | cycles | tricolor / peer (wall) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+            for r in runs {
+                let x = |k| ns(extra(&r.runs, k));
+                t += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    r.peer,
+                    x("worst_push_ns"),
+                    x("p9999_ns"),
+                    x("p999_ns"),
+                    x("p99_ns"),
+                    x("p50_ns"),
+                    wall(r),
+                    mib(&r.runs),
+                    stop(&r.runs),
+                    cycles(&r.runs),
+                    ratio(r)
+                );
+            }
+        }
+        "alloc" => {
+            t += "| peer | per allocation | whole program | CPU | peak RSS | cycles | tricolor / peer |\n|---|---|---|---|---|---|---|\n";
+            for r in runs {
+                t += &format!(
+                    "| {} | {:.1} ns | {} | {} | {} | {} | {} |\n",
+                    r.peer,
+                    prim(r),
+                    wall(r),
+                    cpu(r),
+                    mib(&r.runs),
+                    cycles(&r.runs),
+                    ratio(r)
+                );
+            }
+        }
+        "markrate" => {
+            t += "| peer | forced collection | mark phase | per object | longest stop | peak RSS | tricolor / peer (collection) |\n|---|---|---|---|---|---|---|\n";
+            for r in runs {
+                let per = extra(&r.runs, "ns_per_object_x100")
+                    .map_or("–".into(), |v| format!("{:.1} ns", v as f64 / 100.0));
+                let stop = if matches!(r.peer.as_str(), "tricolor" | "Go") {
+                    stop(&r.runs)
+                } else {
+                    // A stop-the-world collector stops for the whole collection.
+                    ns(extra(&r.runs, "collect_ns"))
+                };
+                t += &format!(
+                    "| {} | {} | {} | {per} | {stop} | {} | {} |\n",
+                    r.peer,
+                    ns(extra(&r.runs, "collect_ns")),
+                    ns(extra(&r.runs, "mark_ns")),
+                    mib(&r.runs),
+                    ratio(r)
+                );
+            }
+        }
+        _ => {
+            t += "| peer | wall | CPU | peak RSS | longest pause seen | collector's longest stop | cycles | tricolor / peer |\n|---|---|---|---|---|---|---|---|\n";
+            for r in runs {
+                let seen = r
+                    .probe
+                    .as_ref()
+                    .and_then(|p| p.worst_op)
+                    .map_or("–".into(), time);
+                t += &format!(
+                    "| {} | {} | {} | {} | {seen} | {} | {} | {} |\n",
+                    r.peer,
+                    wall(r),
+                    cpu(r),
+                    mib(&r.runs),
+                    stop(&r.runs),
+                    cycles(&r.runs),
+                    ratio(r)
+                );
+            }
+        }
     }
     t
+}
+
+/// The speed-up from a second mark worker, for tricolor and Go, from the mark-rate cases.
+fn speedups(done: &[(Case, Vec<Runs>)]) -> String {
+    let mut out = String::new();
+    for v in ["ordered", "shuffled"] {
+        for peer in ["tricolor", "Go"] {
+            let fig = |procs: u32, key: &str| {
+                done.iter()
+                    .find(|(c, _)| {
+                        c.workload == "markrate" && c.variant == v && c.procs == Some(procs)
+                    })
+                    .and_then(|(_, rs)| rs.iter().find(|r| r.peer == peer))
+                    .and_then(|r| extra(&r.runs, key))
+            };
+            let key = if peer == "tricolor" {
+                "mark_ns"
+            } else {
+                "collect_ns"
+            };
+            if let (Some(a), Some(b)) = (fig(1, key), fig(2, key)) {
+                out += &format!(
+                    "- {peer}, {v}: {} with one worker, {} with two: {:.2}× ({})\n",
+                    ns(Some(a)),
+                    ns(Some(b)),
+                    a as f64 / b as f64,
+                    if peer == "tricolor" {
+                        "mark phase"
+                    } else {
+                        "runtime.GC()"
+                    }
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("**Parallel marking** (same tree, mark workers 1 → 2):\n\n{out}\n")
+    }
 }
 
 fn first_line(cmd: &str, args: &[&str]) -> String {
@@ -113,7 +254,14 @@ fn machine() -> String {
 }
 
 /// The whole generated section.
-pub fn document(tables: &[String], reps: usize, smoke: bool, go: &Go, args: &[String]) -> String {
+pub fn document(
+    done: &[(Case, Vec<Runs>)],
+    reps: usize,
+    smoke: bool,
+    go: &Go,
+    args: &[String],
+    svgs: &[String],
+) -> String {
     let flags: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -130,18 +278,39 @@ pub fn document(tables: &[String], reps: usize, smoke: bool, go: &Go, args: &[St
         flags.join(" ")
     );
     d += &format!(
-        "Every figure is the median of {reps} runs, each a fresh process, the peers alternating. \
+        "Every figure is the median of {reps} runs (fewer where a title says so), each a fresh process, the peers alternating. \
          *wall* and *CPU* are the whole program's (CPU counts every thread: tricolor's marker and \
          sweeper, Go's GC workers); *peak RSS* is the process's high-water mark. *longest pause \
          seen* comes from one more run per peer that times every allocation and every drop of a \
          structure (and gc-arena's `collect_debt` calls): the longest pause the program saw, \
          whatever caused it. *collector's longest stop* is what the collector reports about its own \
-         stop-the-world phases (tricolor's `stats()`, Go's `MemStats`). *tricolor / peer* is the \
-         ratio of wall times: below 1, tricolor is faster.\n\n"
+         stop-the-world phases (tricolor's `stats()`, Go's `MemStats`). *tricolor / peer*: below 1, \
+         tricolor is faster.\n\n"
     );
-    for t in tables {
-        d += t;
+    d += "The *tricolor / peer* ratio compares the figure that ranks the case: the wall time, \
+          or the time per allocation (allocation fast path), or the forced collection (mark \
+          rate). The latency ring times every push in every run; its percentiles are medians \
+          over the runs. `Rc` and `Arc` leak the cycles of the churn workload: a floor, not a \
+          collector. The Lox rows run `examples/lox` built on tricolor and with `Rc` (the `rc` \
+          feature).\n\n";
+    if !svgs.is_empty() {
+        d += "**Plots** (`benches/plots/`, drawn by the same run): ";
+        d += &svgs
+            .iter()
+            .map(|s| format!("[{s}](benches/plots/{s})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        d += ".\n\n";
+    }
+    for (case, runs) in done {
+        d += &table(case, runs);
         d += "\n";
+        for n in &case.notes {
+            d += &format!("{n}\n\n");
+        }
+        if case.workload == "markrate" && case.variant == "shuffled" && case.procs == Some(2) {
+            d += &speedups(done);
+        }
     }
     d += END;
     d += "\n";

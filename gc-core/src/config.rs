@@ -1,5 +1,5 @@
 //! The environment, read once: `GCTRACE`, `GCPERCENT`, `GCMEMLIMIT`, `GCHARDLIMIT`,
-//! `GCCHECKMARK`, `GCPOISON`.
+//! `GCCHECKMARK`, `GCPOISON`, `GCMARKPROCS`.
 //! A bad value gets one line on stderr naming the variable and the value, and the default.
 
 use std::sync::OnceLock;
@@ -14,6 +14,9 @@ pub(crate) struct Config {
     pub hard_limit: Option<u64>,
     pub checkmark: bool,
     pub poison: bool,
+    /// Background mark workers; `None`: a quarter of the cores, at least one (Go's dedicated
+    /// workers). Set it to measure how marking scales, as `GOMAXPROCS` does for Go.
+    pub mark_procs: Option<usize>,
 }
 
 impl Default for Config {
@@ -25,6 +28,7 @@ impl Default for Config {
             hard_limit: None,
             checkmark: false,
             poison: false,
+            mark_procs: None,
         }
     }
 }
@@ -99,6 +103,17 @@ pub(crate) fn parse(lookup: impl Fn(&str) -> Option<String>) -> (Config, Vec<Str
             }
         }
     }
+    if let Some(v) = lookup("GCMARKPROCS") {
+        match v.trim().parse::<usize>() {
+            Ok(n) if (1..=256).contains(&n) => c.mark_procs = Some(n),
+            _ => bad(
+                "GCMARKPROCS",
+                &v,
+                "expected a number of threads from 1 to 256",
+                "a quarter of the cores",
+            ),
+        }
+    }
     (c, warn)
 }
 
@@ -137,8 +152,10 @@ mod tests {
             ("GCMEMLIMIT", "64MiB"),
             ("GCHARDLIMIT", "1GiB"),
             ("GCCHECKMARK", "1"),
+            ("GCMARKPROCS", "2"),
         ]);
         assert!(w.is_empty());
+        assert_eq!(c.mark_procs, Some(2));
         assert_eq!(c.trace, 1);
         assert_eq!(c.gc_percent, Some(50));
         assert_eq!(c.mem_limit, Some(64 << 20));
@@ -160,14 +177,17 @@ mod tests {
             ("GCMEMLIMIT", "12XB"),
             ("GCCHECKMARK", "maybe"),
             ("GCHARDLIMIT", "lots"),
+            ("GCMARKPROCS", "0"),
         ]);
         assert_eq!(c, Config::default());
-        assert_eq!(w.len(), 5);
+        assert_eq!(w.len(), 6);
         assert!(w[0].contains("GCTRACE") && w[0].contains("yes"));
         assert!(w[1].contains("GCPERCENT") && w[1].contains("lots"));
         assert!(w[2].contains("GCMEMLIMIT") && w[2].contains("12XB"));
         assert!(w[3].contains("GCHARDLIMIT") && w[3].contains("lots"));
         assert!(w[4].contains("GCCHECKMARK") && w[4].contains("maybe"));
+        assert!(w[5].contains("GCMARKPROCS") && w[5].contains("\"0\""));
+        assert_eq!(env(&[("GCMARKPROCS", "many")]).1.len(), 1);
         assert_eq!(parse_bytes("99999999999999999999GiB"), None);
         assert_eq!(parse_bytes("-5"), None);
     }

@@ -31,6 +31,21 @@ pub(crate) static ASSIST_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::A
 
 const SHARE_AT: usize = 1024;
 const BATCH: usize = 256;
+/// How often (in objects scanned) a marker checks whether another one is waiting for work.
+const BALANCE_EVERY: usize = 64;
+
+/// Background workers waiting for gray objects. A marker whose local stack never reaches
+/// `SHARE_AT` (a tree is traced depth-first with a stack no deeper than the tree) would keep all
+/// its work to itself; when somebody is hungry and the shared list is empty it gives away the
+/// bottom half of its stack instead, the objects nearest the roots and so the largest subgraphs
+/// (Go's `gcWork.balance`). Measured on the mark-rate workload: without this a second worker
+/// did not shorten the mark at all.
+///
+/// The counter is only a hint, read and written `Relaxed`: a stale value delays a give-away or
+/// makes a useless one, nothing more. Objects given away go through the shared list under its
+/// lock like any others, and the end of marking is still decided by `drain_background`'s idle
+/// count and the shared list, never by this counter.
+static HUNGRY: AtomicUsize = AtomicUsize::new(0);
 
 #[inline]
 pub(crate) fn note_marked(bytes: usize) {
@@ -144,19 +159,57 @@ impl Tracer {
 
     /// Scans gray objects until the local stack is empty, sharing work when it grows; returns
     /// the number of objects scanned. `limit` bounds the work (assists).
+    ///
+    /// Objects pass through a small FIFO between the stack and the scan, and each is prefetched
+    /// as it enters, so that up to `AHEAD` cache misses are in flight while earlier objects are
+    /// scanned. On a heap laid out at random every object is a miss, and without the FIFO the
+    /// marker waited for each in turn. Measured on the mark-rate tree (2^22 nodes, one worker):
+    /// shuffled 377 → 130 ms, but ordered 31 → 37 ms (the FIFO loosens the depth-first order
+    /// that walked memory forwards); 16 ahead gave 108 and 45 ms, 4 gave 160 and 35 ms.
     fn drain_local(&mut self, limit: usize) -> usize {
+        const AHEAD: usize = 8;
+        let mut fifo = [0usize; AHEAD];
+        let (mut head, mut len) = (0, 0);
         let mut n = 0;
         while n < limit {
-            let Some(h) = self.stack.pop() else { break };
+            while len < AHEAD {
+                let Some(h) = self.stack.pop() else { break };
+                prefetch(h);
+                fifo[(head + len) % AHEAD] = h;
+                len += 1;
+            }
+            if len == 0 {
+                break;
+            }
+            let h = fifo[head];
+            head = (head + 1) % AHEAD;
+            len -= 1;
             // SAFETY: gray objects are live (marked) objects; the vtable matches the object.
             unsafe {
                 let hd = header(h);
                 (hd.vtable.trace)(hd, self);
             }
             n += 1;
-            if self.stack.len() > SHARE_AT && matches!(self.kind, Kind::Mark { .. }) {
-                push_many(&mut self.stack, SHARE_AT / 2);
+            if !matches!(self.kind, Kind::Mark { .. }) {
+                continue;
             }
+            if self.stack.len() > SHARE_AT {
+                push_many(&mut self.stack, SHARE_AT / 2);
+            } else if n % BALANCE_EVERY == 0
+                && self.stack.len() >= 2
+                && HUNGRY.load(Ordering::Relaxed) > 0
+                && gray_empty()
+            {
+                let half = self.stack.len() / 2;
+                let mut g = GRAY.lock();
+                g.extend(self.stack.drain(..half));
+                GRAY_LEN.store(g.len(), Ordering::Release);
+            }
+        }
+        // Objects taken into the FIFO but not scanned (the limit was reached) are still gray:
+        // they go back on the stack, or they would never be scanned.
+        for k in 0..len {
+            self.stack.push(fifo[(head + k) % AHEAD]);
         }
         n
     }
@@ -170,7 +223,23 @@ impl Tracer {
     }
 }
 
+/// Asks the CPU to start loading the object at `addr` into the cache.
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and has no effect on the program's
+    // state, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 fn workers() -> usize {
+    if let Some(n) = crate::config::get().mark_procs {
+        return n;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     ((cores as f64 * 0.25).round() as usize).max(1)
 }
@@ -241,12 +310,15 @@ pub(crate) fn drain_background() {
                 continue;
             }
             idle.fetch_add(1, Ordering::AcqRel);
+            HUNGRY.fetch_add(1, Ordering::Relaxed);
             loop {
                 if !gray_empty() {
                     idle.fetch_sub(1, Ordering::AcqRel);
+                    HUNGRY.fetch_sub(1, Ordering::Relaxed);
                     break;
                 }
                 if idle.load(Ordering::Acquire) == n {
+                    HUNGRY.fetch_sub(1, Ordering::Relaxed);
                     return;
                 }
                 crate::barrier::backoff(&mut spins);
@@ -328,4 +400,29 @@ pub(crate) fn checkmark() -> usize {
         }
     }
     seen.len()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::Gc;
+
+    /// A drain stopped by its limit must leave every object it took but did not scan (those in
+    /// the prefetch FIFO) on the stack: a gray object dropped there would never be scanned.
+    /// The checking tracer is used because it keeps its own set instead of the heap's mark
+    /// bits, so a cycle run by another test cannot interfere.
+    #[test]
+    fn a_limited_drain_loses_no_gray_object() {
+        let leaves: Vec<Gc<u64>> = (0..99).map(Gc::new).collect();
+        let root = Gc::new(leaves);
+        let mut t = Tracer::checker();
+        t.edge(root.header());
+        let mut scanned = 0;
+        for limit in [1, 2, 3, 5, 8, 13] {
+            scanned += t.drain_local(limit);
+        }
+        scanned += t.drain_local(usize::MAX);
+        assert_eq!(scanned, 100, "every object scanned exactly once");
+        assert!(t.stack.is_empty());
+    }
 }

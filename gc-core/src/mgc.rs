@@ -185,6 +185,10 @@ fn run_cycle(kind: Kind) {
             pause,
             end: wall_start + (t_end - t_start),
             forced: kind == Kind::Forced,
+            mark: mark_wall,
+            scanned: (mark::SCANNED_BG.load(Ordering::Relaxed)
+                + mark::SCANNED_ASSIST.load(Ordering::Relaxed)
+                + late) as u64,
         },
         marked,
         gc_cpu,

@@ -63,6 +63,8 @@ pub(crate) struct CycleRecord {
     pub pause: Duration,
     pub end: SystemTime,
     pub forced: bool,
+    pub mark: Duration,
+    pub scanned: u64,
 }
 
 pub(crate) struct GcHistory {
@@ -73,6 +75,8 @@ pub(crate) struct GcHistory {
     pub pause_end: [u64; 256],
     pub last_gc: Option<SystemTime>,
     pub gc_cpu: Duration,
+    pub last_mark: Duration,
+    pub last_scanned: u64,
 }
 
 pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
@@ -83,6 +87,8 @@ pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
     pause_end: [0; 256],
     last_gc: None,
     gc_cpu: Duration::ZERO,
+    last_mark: Duration::ZERO,
+    last_scanned: 0,
 });
 
 pub(crate) fn record_cycle(r: CycleRecord, marked: usize, gc_cpu: Duration) {
@@ -101,6 +107,8 @@ pub(crate) fn record_cycle(r: CycleRecord, marked: usize, gc_cpu: Duration) {
     h.pause_total += r.pause;
     h.last_gc = Some(r.end);
     h.gc_cpu += gc_cpu;
+    h.last_mark = r.mark;
+    h.last_scanned = r.scanned;
 }
 
 /// Per size class allocation counts (Go's `MemStats.BySize`).
@@ -158,6 +166,12 @@ pub struct Stats {
     pub last_gc: Option<SystemTime>,
     /// Allocation and free counts per size class.
     pub by_size: Vec<SizeClassStats>,
+    /// Wall time of the last cycle's concurrent mark phase, from the start of the root scan to
+    /// the mark-termination stop (the mutators run meanwhile). With `last_scanned` it gives the
+    /// mark rate; `GCMARKPROCS` sets how many workers share it.
+    pub last_mark: Duration,
+    /// Objects the last cycle scanned (background workers, assists and mark termination).
+    pub last_scanned: u64,
 }
 
 /// Reads the statistics. Cheap: no stop.
@@ -188,6 +202,8 @@ pub fn stats() -> Stats {
         heap_sys: crate::mheap::HEAP_SYS.load(Ordering::Relaxed) as u64,
         gc_cpu_fraction: if cpu.is_zero() { 0.0 } else { h.gc_cpu.as_secs_f64() / cpu.as_secs_f64() },
         last_gc: h.last_gc,
+        last_mark: h.last_mark,
+        last_scanned: h.last_scanned,
         by_size: (0..NUM_SIZE_CLASSES)
             .map(|c| SizeClassStats {
                 size: CLASS_SIZE[c],

@@ -1,0 +1,349 @@
+//! Workload 6, random graph churn, after dumpster's benchmark: nodes hold a vector of handles
+//! to other nodes; each of 1,000,000 operations picks at random (seeded splitmix64, the same
+//! choices in every peer) one of: make a node and root it, add an edge between two rooted
+//! nodes, drop a root, drop an edge. Cycles form and die all the time. At the end every root is
+//! dropped and the collector runs once more (timed: the garbage is part of the work).
+//!
+//! With one thread the roots are one vector. With `threads` > 1, as dumpster's multi-threaded
+//! variant: 10 vectors per thread behind mutexes, each thread working on random vectors (a
+//! node is only ever changed under the lock of the vector that roots it). `Rc`/`Arc` leak the
+//! cycles; they are the floor, not a collector.
+
+use crate::handles::Mutex;
+use crate::probe::Probe;
+use crate::rng::Rng;
+
+pub const SEED: u64 = 12345;
+pub const START: usize = 50;
+
+pub fn ops(smoke: bool) -> usize {
+    if smoke {
+        20_000
+    } else {
+        1_000_000
+    }
+}
+
+/// What a peer provides: a handle to a node with interior-mutable edges.
+pub trait Node: Clone + 'static {
+    fn make() -> Self;
+    fn edges<R>(&self, f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+    fn collect();
+}
+
+/// Interior mutability, whatever each peer uses for it.
+pub trait EdgeCell<T> {
+    fn make(v: T) -> Self;
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R;
+}
+
+impl<T> EdgeCell<T> for std::cell::RefCell<T> {
+    fn make(v: T) -> Self {
+        std::cell::RefCell::new(v)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+impl<T> EdgeCell<T> for Mutex<T> {
+    fn make(v: T) -> Self {
+        Mutex::new(v)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.lock().unwrap())
+    }
+}
+impl<T: gc::Trace> EdgeCell<T> for gc::GcCell<T> {
+    fn make(v: T) -> Self {
+        gc::GcCell::new(v)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+impl<T: boa_gc::Trace> EdgeCell<T> for boa_gc::GcRefCell<T> {
+    fn make(v: T) -> Self {
+        boa_gc::GcRefCell::new(v)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+impl<T: tricolor::Trace> EdgeCell<T> for tricolor::GcCell<T> {
+    fn make(v: T) -> Self {
+        tricolor::GcCell::new(v)
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+/// The single-threaded program; the checksum is the final number of roots and their edges.
+pub fn single<N: Node>(ops: usize, p: &mut Probe) -> u64 {
+    let mut rng = Rng::new(SEED);
+    let mut roots: Vec<N> = (0..START).map(|_| N::make()).collect();
+    for _ in 0..ops {
+        if roots.is_empty() {
+            roots.push(p.time(N::make));
+            continue;
+        }
+        match rng.below(4) {
+            0 => roots.push(p.time(N::make)),
+            1 => {
+                if roots.len() > 1 {
+                    let from = rng.below(roots.len());
+                    let to = rng.below(roots.len());
+                    let g = roots[to].clone();
+                    roots[from].edges(|e| e.push(g));
+                }
+            }
+            2 => {
+                let i = rng.below(roots.len());
+                let r = roots.swap_remove(i);
+                p.time(|| drop(r));
+            }
+            _ => {
+                let from = rng.below(roots.len());
+                let k = rng.next();
+                let dead = roots[from].edges(|e| {
+                    (!e.is_empty())
+                        .then(|| e.swap_remove(((k as u128 * e.len() as u128) >> 64) as usize))
+                });
+                p.time(|| drop(dead));
+            }
+        }
+    }
+    let check = roots.len() as u64
+        + roots
+            .iter()
+            .map(|r| r.edges(|e| e.len() as u64))
+            .sum::<u64>();
+    drop(roots);
+    p.time(N::collect);
+    check
+}
+
+/// The multi-threaded program; the checksum is the number of operations (the interleaving, so
+/// the final graph, differs from run to run).
+pub fn multi<N: Node + Send + Sync>(ops: usize, threads: usize) -> u64 {
+    let vecs: Vec<Mutex<Vec<N>>> = (0..threads * 10)
+        .map(|_| Mutex::new((0..START).map(|_| N::make()).collect()))
+        .collect();
+    let done: usize = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let vecs = &vecs;
+                s.spawn(move || {
+                    let mut rng = Rng::new(SEED + t as u64);
+                    let mut done = 0;
+                    for _ in 0..ops / threads {
+                        done += 1;
+                        let a = rng.below(vecs.len());
+                        match rng.below(4) {
+                            0 => {
+                                let n = N::make();
+                                vecs[a].lock().unwrap().push(n);
+                            }
+                            1 => {
+                                let b = rng.below(vecs.len());
+                                let (i, j) = (rng.next(), rng.next());
+                                if a == b {
+                                    let g = vecs[a].lock().unwrap();
+                                    if g.len() >= 2 {
+                                        let to = g[pick_idx(j, g.len())].clone();
+                                        g[pick_idx(i, g.len())].edges(|e| e.push(to));
+                                    }
+                                } else {
+                                    // Lock in index order, so that two threads cannot deadlock.
+                                    let (lo, hi) = (a.min(b), a.max(b));
+                                    let gl = vecs[lo].lock().unwrap();
+                                    let gh = vecs[hi].lock().unwrap();
+                                    let (ga, gb) = if a < b { (&gl, &gh) } else { (&gh, &gl) };
+                                    if !ga.is_empty() && !gb.is_empty() {
+                                        let to = gb[pick_idx(j, gb.len())].clone();
+                                        ga[pick_idx(i, ga.len())].edges(|e| e.push(to));
+                                    }
+                                }
+                            }
+                            2 => {
+                                let k = rng.next();
+                                let dead = {
+                                    let mut g = vecs[a].lock().unwrap();
+                                    let n = g.len();
+                                    (n > 0).then(|| g.swap_remove(pick_idx(k, n)))
+                                };
+                                drop(dead);
+                            }
+                            _ => {
+                                let (i, j) = (rng.next(), rng.next());
+                                let dead = {
+                                    let g = vecs[a].lock().unwrap();
+                                    let n = g.len();
+                                    (n > 0)
+                                        .then(|| {
+                                            g[pick_idx(i, n)].edges(|e| {
+                                                (!e.is_empty())
+                                                    .then(|| e.swap_remove(pick_idx(j, e.len())))
+                                            })
+                                        })
+                                        .flatten()
+                                };
+                                drop(dead);
+                            }
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    drop(vecs);
+    N::collect();
+    done as u64
+}
+
+fn pick_idx(k: u64, n: usize) -> usize {
+    ((k as u128 * n as u128) >> 64) as usize
+}
+
+/// A peer whose handle is `$ptr<Inner>` and whose edges sit in a `$cell`.
+macro_rules! peer {
+    ($name:ident, $ptr:ident, $cell:ident, $collect:expr $(, #[$attr:meta])*) => {
+        pub mod $name {
+            use super::*;
+            $(#[$attr])*
+            pub struct Inner {
+                pub edges: $cell<Vec<$ptr<Inner>>>,
+            }
+            impl Node for $ptr<Inner> {
+                fn make() -> Self {
+                    $ptr::new(Inner { edges: $cell::make(Vec::new()) })
+                }
+                fn edges<R>(&self, f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+                    self.edges.with(f)
+                }
+                fn collect() {
+                    $collect
+                }
+            }
+        }
+    };
+}
+
+use crate::handles::*;
+
+peer!(rc, Rc, RefCell, ());
+peer!(arc, Arc, Mutex, ());
+peer!(gc_crate, RustGc, RustGcCell, gc::force_collect(), #[derive(gc::Trace, gc::Finalize)]);
+peer!(boa, BoaGc, GcRefCell, boa_gc::force_collect(), #[derive(boa_gc::Trace, boa_gc::Finalize)]);
+peer!(
+    dumpster_unsync,
+    DumpsterGc,
+    RefCell,
+    dumpster::unsync::collect()
+);
+crate::dumpster_trace!(dumpster_unsync::Inner; edges);
+peer!(
+    dumpster_sync,
+    DumpsterSyncGc,
+    Mutex,
+    dumpster::sync::collect()
+);
+crate::dumpster_trace!(dumpster_sync::Inner; edges);
+peer!(tricolor_peer, TricolorGc, TricolorGcCell, tricolor::collect(), #[derive(tricolor::Trace, tricolor::Finalize)]);
+
+/// gc-arena, one thread: the roots are the arena's root, each operation a `mutate_root`, with a
+/// `collect_debt` every 64 operations.
+pub mod arena {
+    use super::*;
+    use gc_arena::lock::RefLock;
+    use gc_arena::{Arena, Collect, Gc, Rootable};
+
+    #[derive(Collect)]
+    #[collect(no_drop)]
+    pub struct Inner<'gc> {
+        edges: Vec<Gc<'gc, RefLock<Inner<'gc>>>>,
+    }
+    type N<'gc> = Gc<'gc, RefLock<Inner<'gc>>>;
+
+    pub fn run(ops: usize, p: &mut Probe) -> u64 {
+        let mut rng = Rng::new(SEED);
+        let mut arena = Arena::<Rootable![Vec<N<'_>>]>::new(|mc| {
+            (0..START)
+                .map(|_| Gc::new(mc, RefLock::new(Inner { edges: Vec::new() })))
+                .collect()
+        });
+        for k in 0..ops {
+            arena.mutate_root(|mc, roots| {
+                let make = |p: &mut Probe| {
+                    p.time(|| Gc::new(mc, RefLock::new(Inner { edges: Vec::new() })))
+                };
+                if roots.is_empty() {
+                    roots.push(make(p));
+                    return;
+                }
+                match rng.below(4) {
+                    0 => roots.push(make(p)),
+                    1 => {
+                        if roots.len() > 1 {
+                            let from = rng.below(roots.len());
+                            let to = rng.below(roots.len());
+                            roots[from].borrow_mut(mc).edges.push(roots[to]);
+                        }
+                    }
+                    2 => {
+                        let i = rng.below(roots.len());
+                        roots.swap_remove(i);
+                    }
+                    _ => {
+                        let from = rng.below(roots.len());
+                        let k = rng.next();
+                        let mut n = roots[from].borrow_mut(mc);
+                        if !n.edges.is_empty() {
+                            let len = n.edges.len();
+                            n.edges.swap_remove(pick_idx(k, len));
+                        }
+                    }
+                }
+            });
+            if k % 64 == 63 {
+                p.time(|| arena.collect_debt());
+            }
+        }
+        let check = arena.mutate(|_, roots| {
+            roots.len() as u64
+                + roots
+                    .iter()
+                    .map(|r| r.borrow().edges.len() as u64)
+                    .sum::<u64>()
+        });
+        arena.mutate_root(|_, roots| roots.clear());
+        p.time(|| arena.finish_cycle());
+        check
+    }
+}
+
+pub fn run(peer: &str, smoke: bool, threads: usize, p: &mut Probe) -> Option<u64> {
+    let n = ops(smoke);
+    Some(if threads == 1 {
+        match peer {
+            "Rc" => single::<Rc<rc::Inner>>(n, p),
+            "Arc" => single::<Arc<arc::Inner>>(n, p),
+            "gc" => single::<RustGc<gc_crate::Inner>>(n, p),
+            "boa_gc" => single::<BoaGc<boa::Inner>>(n, p),
+            "dumpster" => single::<DumpsterGc<dumpster_unsync::Inner>>(n, p),
+            "dumpster-sync" => single::<DumpsterSyncGc<dumpster_sync::Inner>>(n, p),
+            "gc-arena" => arena::run(n, p),
+            "tricolor" => single::<TricolorGc<tricolor_peer::Inner>>(n, p),
+            _ => return None,
+        }
+    } else {
+        match peer {
+            "Arc" => multi::<Arc<arc::Inner>>(n, threads),
+            "dumpster-sync" => multi::<DumpsterSyncGc<dumpster_sync::Inner>>(n, threads),
+            "tricolor" => multi::<TricolorGc<tricolor_peer::Inner>>(n, threads),
+            _ => return None,
+        }
+    })
+}
