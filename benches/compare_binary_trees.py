@@ -15,7 +15,7 @@ runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 depth = sys.argv[2] if len(sys.argv) > 2 else "18"
 subprocess.run(["cargo", "build", "--release", "--example", "binary_trees"], check=True)
 go_bin = tempfile.mktemp(prefix="bt_go")
-subprocess.run(["go", "build", "-o", go_bin, "binary_trees.go"], cwd="benches/go", check=True)
+subprocess.run(["go", "build", "-o", go_bin, "binary_trees.go", "report.go"], cwd="benches/go", check=True)
 cmds = {
     "Box": ["target/release/examples/binary_trees", depth, "--box"],
     "Go": [go_bin, depth],

@@ -226,9 +226,11 @@ fn valid_environment_values_take_effect() {
 
 #[test]
 fn gcmarkprocs_sets_the_mark_workers_and_a_bad_value_is_reported() {
+    // Checkmark on, so that what three workers do is verified too (CI also runs the checkmark
+    // stress with two workers, which exercises the give-away of gray stacks).
     let (_, err) = run_example(
         "gctrace",
-        &[("GCTRACE", "1"), ("GCMARKPROCS", "3")],
+        &[("GCTRACE", "1"), ("GCMARKPROCS", "3"), ("GCCHECKMARK", "1")],
         &["churn"],
     );
     let lines: Vec<Line> = err
