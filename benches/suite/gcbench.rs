@@ -92,6 +92,29 @@ impl<T: tricolor::Trace> Slot<T> for tricolor::GcCell<T> {
     }
 }
 
+/// `GcSlot`, tricolor's atomic handle field (no borrow; `set` is the barrier), as a slot for an
+/// optional child: `GcSlotOf<Option<Gc<N>>>` is `GcSlot<N>`.
+pub trait OptGc {
+    type Target: tricolor::Trace + Send + Sync + 'static;
+}
+impl<N: tricolor::Trace + Send + Sync + 'static> OptGc for Option<tricolor::Gc<N>> {
+    type Target = N;
+}
+pub type GcSlotOf<T> = tricolor::GcSlot<<T as OptGc>::Target>;
+impl<N: tricolor::Trace + Send + Sync + 'static> Slot<Option<tricolor::Gc<N>>>
+    for tricolor::GcSlot<N>
+{
+    fn make(v: Option<tricolor::Gc<N>>) -> Self {
+        tricolor::GcSlot::new(v)
+    }
+    fn put(&self, v: Option<tricolor::Gc<N>>) {
+        self.set(v);
+    }
+    fn peek<R>(&self, f: impl FnOnce(&Option<tricolor::Gc<N>>) -> R) -> R {
+        f(&self.get())
+    }
+}
+
 /// Peers with a smart-pointer handle `$ptr` and a slot type `$cell` for the children.
 macro_rules! pointer_peer {
     ($name:ident, $ptr:ident, $cell:ident $(, #[$attr:meta])*) => {
@@ -171,6 +194,7 @@ crate::dumpster_trace!(dumpster_unsync::Node; left, right);
 pointer_peer!(dumpster_sync, DumpsterSyncGc, Mutex);
 crate::dumpster_trace!(dumpster_sync::Node; left, right);
 pointer_peer!(tricolor_peer, TricolorGc, TricolorGcCell, #[derive(tricolor::Trace, tricolor::Finalize)]);
+pointer_peer!(tricolor_slot, TricolorGc, GcSlotOf, #[derive(tricolor::Trace, tricolor::Finalize)]);
 
 /// gc-arena: nodes are `Gc<Lock<Node>>` with a `Copy` node, so a top-down store is a
 /// barriered `set` of the whole node.
@@ -290,6 +314,7 @@ pub fn run(peer: &str, scale: u32, p: &mut Probe) -> Option<u64> {
         "dumpster-sync" => dumpster_sync::run(&s, p),
         "gc-arena" => arena::run(&s, p),
         "tricolor" => tricolor_peer::run(&s, p),
+        "tricolor-GcSlot" => tricolor_slot::run(&s, p),
         _ => return None,
     })
 }

@@ -63,9 +63,11 @@ mod rng;
 use probe::{measure, tricolor_stats, Outcome};
 use std::process::Command;
 
-/// The peers, in table order. "Go" runs the programs in `benches/go/`.
+/// The peers, in table order. "Go" runs the programs in `benches/go/`; "tricolor-GcSlot" is
+/// tricolor with `GcSlot` fields instead of `GcCell` where a workload has both (GCBench).
 pub const PEERS: &[&str] = &[
     "tricolor",
+    "tricolor-GcSlot",
     "Box",
     "Rc",
     "Arc",
@@ -279,7 +281,7 @@ fn child(args: &[String]) {
         println!("SKIP");
         return;
     }
-    if peer == "tricolor" {
+    if peer.starts_with("tricolor") {
         tricolor_stats(&mut o);
     }
     println!("{}", o.to_line());

@@ -85,8 +85,9 @@ pub fn load(dir: &Path) -> Data {
 /// One colour per peer, the same in every plot.
 fn colour(peer: &str) -> RGBColor {
     let i = crate::PEERS.iter().position(|p| *p == peer).unwrap_or(0);
-    const C: [RGBColor; 11] = [
+    const C: [RGBColor; 12] = [
         RGBColor(214, 39, 40),
+        RGBColor(247, 129, 191),
         RGBColor(127, 127, 127),
         RGBColor(31, 119, 180),
         RGBColor(23, 190, 207),
