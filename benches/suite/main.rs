@@ -151,18 +151,6 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
             v,
         );
         c.probe = false;
-        c.peers = Some(&[
-            "tricolor",
-            "Box",
-            "Rc",
-            "Arc",
-            "gc",
-            "boa_gc",
-            "dumpster",
-            "dumpster-sync",
-            "gc-arena",
-            "Go",
-        ]);
         cases.push(c);
     }
     for (size, v) in [(16, "none"), (16, "live"), (1008, "none"), (1008, "live")] {
@@ -219,7 +207,6 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
         // The threaded program is not probed: two threads' operations interleave.
         c.probe = threads == 1;
         if threads > 1 {
-            c.peers = Some(&["tricolor", "Arc", "Go"]);
             c.notes.push(
                 "dumpster-sync is left out: in this workload its two threads deadlock, both in \
                  `Gc::drop` → `GarbageTruck::collect_all` waiting for its collecting lock \
@@ -238,7 +225,6 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
             });
             let mut c = Case::new("lox", format!("Lox interpreter, {prog}.lox{clox}"), 0, prog);
             c.probe = false;
-            c.peers = Some(&["tricolor", "Rc"]);
             cases.push(c);
         }
     }

@@ -3,6 +3,12 @@
 
 pub struct Rng(u64);
 
+/// Maps a random `k` to `0..n` (`n > 0`) by multiply-shift, as `below` does: for a draw taken
+/// before the range is known (the churn workload draws, then locks, then looks at a length).
+pub fn scale(k: u64, n: usize) -> usize {
+    ((k as u128 * n as u128) >> 64) as usize
+}
+
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
@@ -18,7 +24,7 @@ impl Rng {
 
     /// A number in `0..n` (`n > 0`), by multiply-shift.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next() as u128 * n as u128) >> 64) as usize
+        scale(self.next(), n)
     }
 
     /// A permutation of `0..n` (Fisher–Yates).

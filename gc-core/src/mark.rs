@@ -59,13 +59,18 @@ pub(crate) fn push_global(h: usize) {
     GRAY_LEN.store(g.len(), Ordering::Release);
 }
 
-fn push_many(items: &mut Vec<usize>, keep: usize) {
-    if items.len() <= keep {
-        return;
-    }
+/// Moves the gray objects `items[range]` to the shared list.
+fn share(items: &mut Vec<usize>, range: impl std::ops::RangeBounds<usize>) {
     let mut g = GRAY.lock();
-    g.extend(items.drain(keep..));
+    g.extend(items.drain(range));
     GRAY_LEN.store(g.len(), Ordering::Release);
+}
+
+/// Shares all but the bottom `keep` entries of a stack.
+fn push_many(items: &mut Vec<usize>, keep: usize) {
+    if items.len() > keep {
+        share(items, keep..);
+    }
 }
 
 fn take_batch(into: &mut Vec<usize>) -> bool {
@@ -201,9 +206,7 @@ impl Tracer {
                 && gray_empty()
             {
                 let half = self.stack.len() / 2;
-                let mut g = GRAY.lock();
-                g.extend(self.stack.drain(..half));
-                GRAY_LEN.store(g.len(), Ordering::Release);
+                share(&mut self.stack, ..half);
             }
         }
         // Objects taken into the FIFO but not scanned (the limit was reached) are still gray:
