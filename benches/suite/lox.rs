@@ -22,14 +22,15 @@ pub fn shared() -> PathBuf {
 
 fn binary(peer: &str) -> Option<PathBuf> {
     match peer {
-        "tricolor" => Some(root().join("target/release/lox")),
-        "Rc" => Some(root().join("target/lox-rc/release/lox")),
+        "tricolor" => Some(root().join("target/lox/lox")),
+        "Rc" => Some(root().join("target/lox-rc/lox/lox")),
         _ => None,
     }
 }
 
-/// Builds both VMs (the parent does this once, before any child runs). `false` if the shared
-/// Lox directory is not beside the checkout.
+/// Builds both VMs with the `lox` profile (release with fat LTO and one codegen unit, the
+/// counterpart of clox's `gcc -O3`; the parent does this once, before any child runs). `false`
+/// if the shared Lox directory is not beside the checkout.
 pub fn prepare() -> bool {
     if !shared().join("benchmark").is_dir() {
         eprintln!("suite: ../shared/lox/benchmark not found; the interpreter workload is left out");
@@ -37,7 +38,7 @@ pub fn prepare() -> bool {
     }
     let build = |extra: &[&str]| {
         let ok = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "lox"])
+            .args(["build", "--profile", "lox", "-p", "lox"])
             .args(extra)
             .current_dir(root())
             .status()

@@ -33,6 +33,7 @@ pub mod op {
     pub const POP: u8 = 4;
     pub const GET_LOCAL: u8 = 5;
     pub const SET_LOCAL: u8 = 6;
+    /// Globals take a 16-bit slot (`crate::globals`) where clox takes a name constant.
     pub const GET_GLOBAL: u8 = 7;
     pub const DEFINE_GLOBAL: u8 = 8;
     pub const SET_GLOBAL: u8 = 9;
@@ -63,4 +64,11 @@ pub mod op {
     pub const CLASS: u8 = 34;
     pub const INHERIT: u8 = 35;
     pub const METHOD: u8 = 36;
+    // Fused pairs the compiler emits in place of two instructions (`Compiler::fuse`).
+    /// `GET_LOCAL slot; GET_PROPERTY name` without copying the instance onto the stack.
+    pub const GET_LOCAL_PROPERTY: u8 = 37;
+    /// `SET_PROPERTY name; POP`: an assignment to a field whose value is not used.
+    pub const SET_PROPERTY_POP: u8 = 38;
+    /// `GET_LOCAL 0; RETURN`, an initializer's return, moving `this` instead of copying it.
+    pub const RETURN_THIS: u8 = 39;
 }

@@ -4,11 +4,14 @@
 //! `--stats` prints a summary of the collector's work on stderr at exit.
 #![forbid(unsafe_code)]
 
+mod cache;
 mod chunk;
 mod compiler;
+mod globals;
 mod heap;
 mod object;
 mod scanner;
+mod stack;
 mod vm;
 
 use std::io::{BufRead, Write};

@@ -5,10 +5,9 @@ use crate::chunk::Chunk;
 use crate::heap::{Cell, Ref, WeakRef};
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A Lox value: 16 bytes, with object references as handles into the heap.
-#[derive(Clone)]
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub enum Value {
     Nil,
@@ -23,6 +22,26 @@ pub enum Value {
     Native(Native),
 }
 
+// By hand rather than derived: the derived clone was an out-of-line call on every stack push
+// (13% of zoo.lox), and the VM copies values more than it does anything else.
+impl Clone for Value {
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Nil => Value::Nil,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Number(n) => Value::Number(*n),
+            Value::Str(r) => Value::Str(r.clone()),
+            Value::Function(r) => Value::Function(r.clone()),
+            Value::Closure(r) => Value::Closure(r.clone()),
+            Value::Class(r) => Value::Class(r.clone()),
+            Value::Instance(r) => Value::Instance(r.clone()),
+            Value::Bound(r) => Value::Bound(r.clone()),
+            Value::Native(n) => Value::Native(*n),
+        }
+    }
+}
+
 /// The native functions; `clock` is the only one Lox has.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
@@ -34,6 +53,20 @@ pub enum Native {
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct LoxStr {
     pub s: Box<str>,
+    /// One bit chosen by the string's hash: the name's bit in `Class::field_names`.
+    pub bit: u64,
+}
+
+impl LoxStr {
+    fn new(s: &str) -> LoxStr {
+        let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        LoxStr {
+            s: s.into(),
+            bit: 1 << (h >> 58),
+        }
+    }
 }
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
@@ -80,18 +113,109 @@ pub enum UpState {
 pub struct Class {
     pub name: Ref<LoxStr>,
     pub methods: Cell<Table<Ref<Closure>>>,
+    /// The union of the `LoxStr::bit`s of every field name ever set on an instance of this
+    /// class (a one-word Bloom filter). `invoke` skips the search of the instance's fields when
+    /// the method's name has no bit here, which is nearly always: a field that shadows a
+    /// method is rare, and the search is a cache miss per call on a large heap (trees.lox).
+    pub field_names: AtomicU64,
+}
+
+impl Class {
+    pub fn new(name: Ref<LoxStr>) -> Class {
+        Class {
+            name,
+            methods: Cell::new(Table::new()),
+            field_names: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that some instance has a field `name`.
+    #[inline]
+    pub fn note_field(&self, name: &LoxStr) {
+        // Load first: the store is needed once per name, the read on every assignment.
+        if self.field_names.load(Relaxed) & name.bit == 0 {
+            self.field_names.fetch_or(name.bit, Relaxed);
+        }
+    }
+
+    /// False if no instance of this class can have a field `name`.
+    #[inline]
+    pub fn may_have_field(&self, name: &LoxStr) -> bool {
+        self.field_names.load(Relaxed) & name.bit != 0
+    }
 }
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Instance {
     pub class: Ref<Class>,
-    pub fields: Cell<Table<Value>>,
+    pub fields: Cell<Fields>,
 }
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct BoundMethod {
     pub receiver: Value,
     pub method: Ref<Closure>,
+}
+
+/// How many fields an instance holds in itself before the rest go to a vector.
+const INLINE_FIELDS: usize = 2;
+
+/// An instance's fields: the first `INLINE_FIELDS` inside the instance object, so that reading
+/// one touches no other memory, and any further ones in a vector.
+#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+pub struct Fields {
+    inline: [Option<(Ref<LoxStr>, Value)>; INLINE_FIELDS],
+    more: Vec<(Ref<LoxStr>, Value)>,
+}
+
+impl Fields {
+    pub fn new() -> Fields {
+        Fields {
+            inline: [const { None }; INLINE_FIELDS],
+            more: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn get(&self, key: &Ref<LoxStr>) -> Option<Value> {
+        for e in &self.inline {
+            match e {
+                Some((k, v)) if Ref::ptr_eq(k, key) => return Some(v.clone()),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        self.get_more(key)
+    }
+
+    #[inline]
+    fn get_more(&self, key: &Ref<LoxStr>) -> Option<Value> {
+        self.more
+            .iter()
+            .find(|(k, _)| Ref::ptr_eq(k, key))
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn set(&mut self, key: &Ref<LoxStr>, value: Value) {
+        for e in &mut self.inline {
+            match e {
+                Some((k, v)) if Ref::ptr_eq(k, key) => {
+                    *v = value;
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    *e = Some((key.clone(), value));
+                    return;
+                }
+            }
+        }
+        let more = &mut self.more;
+        match more.iter_mut().find(|(k, _)| Ref::ptr_eq(k, key)) {
+            Some(e) => e.1 = value,
+            None => more.push((key.clone(), value)),
+        }
+    }
 }
 
 /// A small map from interned names to values, searched linearly by identity.
@@ -133,24 +257,6 @@ impl<V: Clone> Table<V> {
     }
 }
 
-/// Hashes an object's address: the globals table is keyed by the address of interned names.
-#[derive(Default)]
-pub struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// The string table. It holds its strings weakly, as clox's `vm.strings` does: a string no one
 /// else references is collected, and its dead entry is dropped the next time the table grows.
 pub struct Interner {
@@ -170,7 +276,7 @@ impl Interner {
         if let Some(live) = self.map.get(s).and_then(|w| w.upgrade()) {
             return live;
         }
-        let obj = Ref::new(LoxStr { s: s.into() });
+        let obj = Ref::new(LoxStr::new(s));
         if self.map.len() >= self.prune_at {
             self.map.retain(|_, w| w.upgrade().is_some());
             self.prune_at = (self.map.len() * 2).max(1024);
@@ -181,6 +287,14 @@ impl Interner {
 }
 
 impl Value {
+    #[inline(always)]
+    pub fn is_object(&self) -> bool {
+        !matches!(
+            self,
+            Value::Nil | Value::Bool(_) | Value::Number(_) | Value::Native(_)
+        )
+    }
+
     pub fn is_falsey(&self) -> bool {
         matches!(self, Value::Nil | Value::Bool(false))
     }

@@ -3,14 +3,16 @@
 //! Every `Value` on `stack` is a rooted handle: pushing an object is a root-count increment and
 //! popping it a decrement. That is the price of rooting by handle, measured in BENCHMARKS.md.
 
+use crate::cache::MethodCache;
 use crate::chunk::op;
 use crate::compiler::compile;
+use crate::globals::Globals;
 use crate::heap::{Cell, Ref};
 use crate::object::{
-    BoundMethod, Class, Closure, Function, Instance, Interner, LoxStr, Native, Table, UpState,
+    BoundMethod, Class, Closure, Fields, Function, Instance, Interner, LoxStr, Native, UpState,
     Upvalue, Value,
 };
-use std::collections::HashMap;
+use crate::stack::Stack;
 use std::io::Write;
 use std::time::Instant;
 
@@ -32,22 +34,14 @@ pub enum Outcome {
     RuntimeError,
 }
 
-/// Globals are keyed by the address of their interned name; the entry holds the name too,
-/// which keeps the address from being reused.
-type Globals =
-    HashMap<usize, (Ref<LoxStr>, Value), std::hash::BuildHasherDefault<crate::object::AddrHasher>>;
-
-fn key(s: &Ref<LoxStr>) -> usize {
-    &**s as *const LoxStr as usize
-}
-
 pub struct Vm {
-    stack: Vec<Value>,
+    stack: Stack,
     frames: Vec<Frame>,
     globals: Globals,
     /// Upvalues still pointing into the stack, ordered by stack slot.
     open_upvalues: Vec<Ref<Upvalue>>,
     strings: Interner,
+    methods: MethodCache,
     init_string: Ref<LoxStr>,
     start: Instant,
     out: std::io::BufWriter<std::io::Stdout>,
@@ -60,23 +54,24 @@ impl Vm {
         let mut strings = Interner::new();
         let init_string = strings.intern("init");
         let mut vm = Vm {
-            stack: Vec::with_capacity(FRAMES_MAX * 256),
+            stack: Stack::with_capacity(FRAMES_MAX * 256),
             frames: Vec::with_capacity(FRAMES_MAX),
-            globals: Globals::default(),
+            globals: Globals::new(),
             open_upvalues: Vec::new(),
             strings,
+            methods: MethodCache::new(),
             init_string,
             start: Instant::now(),
             out: std::io::BufWriter::new(std::io::stdout()),
         };
         let clock = vm.strings.intern("clock");
-        vm.globals
-            .insert(key(&clock), (clock, Value::Native(Native::Clock)));
+        let slot = vm.globals.slot(&clock).expect("the first global");
+        vm.globals.slots[slot as usize].value = Some(Value::Native(Native::Clock));
         vm
     }
 
     pub fn interpret(&mut self, src: &str) -> Outcome {
-        let Some(function) = compile(src, &mut self.strings) else {
+        let Some(function) = compile(src, &mut self.strings, &mut self.globals) else {
             return Outcome::CompileError;
         };
         let closure = Ref::new(Closure {
@@ -121,9 +116,10 @@ impl Vm {
     }
 
     fn peek(&self, n: usize) -> &Value {
-        &self.stack[self.stack.len() - 1 - n]
+        self.stack.peek(n)
     }
 
+    #[inline(always)]
     fn call(&mut self, closure: Ref<Closure>, argc: usize) -> Result<(), String> {
         let arity = closure.function.arity as usize;
         if argc != arity {
@@ -144,22 +140,30 @@ impl Vm {
     fn call_value(&mut self, argc: usize) -> Result<(), String> {
         let slot = self.stack.len() - argc - 1;
         match &self.stack[slot] {
-            Value::Closure(c) => {
-                let c = c.clone();
+            // A function's slot 0 has no name in its body, so the frame can own the closure
+            // taken from it instead of a clone (and the class below is taken for the same
+            // reason: the instance replaces it).
+            Value::Closure(_) => {
+                let Value::Closure(c) = self.stack.take(slot) else {
+                    unreachable!()
+                };
                 self.call(c, argc)
             }
             Value::Bound(b) => {
                 let (receiver, method) = (b.receiver.clone(), b.method.clone());
-                self.stack[slot] = receiver;
+                self.stack.set(slot, receiver);
                 self.call(method, argc)
             }
-            Value::Class(class) => {
-                let class = class.clone();
-                let init = class.methods.borrow().get(&self.init_string).cloned();
-                self.stack[slot] = Value::Instance(Ref::new(Instance {
+            Value::Class(_) => {
+                let Value::Class(class) = self.stack.take(slot) else {
+                    unreachable!()
+                };
+                let init = self.methods.get(&class, &self.init_string);
+                let instance = Ref::new(Instance {
                     class,
-                    fields: Cell::new(Table::new()),
-                }));
+                    fields: Cell::new(Fields::new()),
+                });
+                self.stack.set(slot, Value::Instance(instance));
                 match init {
                     Some(init) => self.call(init, argc),
                     None if argc != 0 => Err(format!("Expected 0 arguments but got {argc}.")),
@@ -176,58 +180,39 @@ impl Vm {
         }
     }
 
-    /// The name constant `idx` of the innermost frame (whose closure is parked). A function of
-    /// the frames alone, so that the stack stays free to change while the name is borrowed.
-    fn name(frames: &[Frame], idx: usize) -> &Ref<LoxStr> {
-        let closure = frames
-            .last()
-            .and_then(|f| f.closure.as_ref())
-            .expect("a parked frame");
-        match &closure.function.chunk.constants[idx] {
-            Value::Str(s) => s,
-            _ => unreachable!("the compiler emits string constants here"),
-        }
-    }
-
-    fn invoke_from_class(
+    /// Finds what `receiver.name(args)` calls, before the frame is parked (so that `name` can
+    /// still borrow the running closure's constants): `Some(method)`, or `None` when a field
+    /// holding a callable shadows the method, which then sits in the callee's slot for
+    /// `call_value`.
+    #[inline(always)]
+    fn resolve_invoke(
         &mut self,
-        class: &Ref<Class>,
-        idx: usize,
+        name: &Ref<LoxStr>,
         argc: usize,
-    ) -> Result<(), String> {
-        let name = Vm::name(&self.frames, idx);
-        let method = class.methods.borrow().get(name).cloned();
-        match method {
-            Some(m) => self.call(m, argc),
-            None => Err(format!("Undefined property '{}'.", name.s)),
-        }
-    }
-
-    fn invoke(&mut self, idx: usize, argc: usize) -> Result<(), String> {
+    ) -> Result<Option<Ref<Closure>>, String> {
         let slot = self.stack.len() - argc - 1;
         let Value::Instance(inst) = &self.stack[slot] else {
             return Err("Only instances have methods.".into());
         };
-        let name = Vm::name(&self.frames, idx);
-        let field = inst.fields.borrow().get(name).cloned();
-        if let Some(v) = field {
-            self.stack[slot] = v;
-            return self.call_value(argc);
+        if inst.class.may_have_field(name) {
+            let field = inst.fields.borrow().get(name);
+            if let Some(v) = field {
+                self.stack.set(slot, v);
+                return Ok(None);
+            }
         }
-        let method = inst.class.methods.borrow().get(name).cloned();
-        match method {
-            Some(m) => self.call(m, argc),
+        match self.methods.get(&inst.class, name) {
+            Some(m) => Ok(Some(m)),
             None => Err(format!("Undefined property '{}'.", name.s)),
         }
     }
 
     /// Replaces the instance on top of the stack with its method `name` bound to it.
     fn bind_method(&mut self, class: &Ref<Class>, name: &Ref<LoxStr>) -> Result<(), String> {
-        let method = class.methods.borrow().get(name).cloned();
-        let Some(method) = method else {
+        let Some(method) = self.methods.get(class, name) else {
             return Err(format!("Undefined property '{}'.", name.s));
         };
-        let receiver = self.stack.pop().expect("receiver");
+        let receiver = self.stack.pop();
         self.stack
             .push(Value::Bound(Ref::new(BoundMethod { receiver, method })));
         Ok(())
@@ -326,14 +311,27 @@ impl Vm {
                     return Err(());
                 }};
             }
+            // Pops the frame and leaves `result` where its callee was.
+            macro_rules! ret {
+                ($result:expr) => {{
+                    self.frames.pop();
+                    if self.frames.is_empty() {
+                        self.stack.drop_top();
+                        return Ok(());
+                    }
+                    self.stack.truncate(base);
+                    self.stack.push($result);
+                    continue 'frames;
+                }};
+            }
             macro_rules! numeric {
                 ($wrap:expr, $op:tt) => {{
                     let n = self.stack.len();
                     match (&self.stack[n - 2], &self.stack[n - 1]) {
                         (Value::Number(a), Value::Number(b)) => {
                             let r = $wrap(*a $op *b);
-                            self.stack.pop();
-                            self.stack[n - 2] = r;
+                            self.stack.drop_top();
+                            self.stack.set(n - 2, r);
                         }
                         _ => fail!("Operands must be numbers."),
                     }
@@ -349,38 +347,37 @@ impl Vm {
                     op::NIL => self.stack.push(Value::Nil),
                     op::TRUE => self.stack.push(Value::Bool(true)),
                     op::FALSE => self.stack.push(Value::Bool(false)),
-                    op::POP => {
-                        self.stack.pop();
-                    }
+                    op::POP => self.stack.drop_top(),
                     op::GET_LOCAL => {
                         let v = self.stack[base + byte!() as usize].clone();
                         self.stack.push(v);
                     }
                     op::SET_LOCAL => {
                         let slot = base + byte!() as usize;
-                        self.stack[slot] = self.peek(0).clone();
+                        let v = self.peek(0).clone();
+                        self.stack.set(slot, v);
                     }
                     op::GET_GLOBAL => {
-                        let name = string!();
-                        match self.globals.get(&key(name)) {
-                            Some((_, v)) => {
+                        let g = &self.globals.slots[short!()];
+                        match &g.value {
+                            Some(v) => {
                                 let v = v.clone();
                                 self.stack.push(v);
                             }
-                            None => fail!("Undefined variable '{}'.", name.s),
+                            None => fail!("Undefined variable '{}'.", g.name.s),
                         }
                     }
                     op::DEFINE_GLOBAL => {
-                        let name = string!();
-                        let v = self.stack.pop().expect("value");
-                        self.globals.insert(key(name), (name.clone(), v));
+                        let slot = short!();
+                        let v = self.stack.pop();
+                        self.globals.slots[slot].value = Some(v);
                     }
                     op::SET_GLOBAL => {
-                        let name = string!();
                         let v = self.peek(0).clone();
-                        match self.globals.get_mut(&key(name)) {
-                            Some(e) => e.1 = v,
-                            None => fail!("Undefined variable '{}'.", name.s),
+                        let g = &mut self.globals.slots[short!()];
+                        match &mut g.value {
+                            Some(old) => *old = v,
+                            None => fail!("Undefined variable '{}'.", g.name.s),
                         }
                     }
                     op::GET_UPVALUE => {
@@ -399,7 +396,7 @@ impl Vm {
                             UpState::Closed(_) => None,
                         };
                         match open {
-                            Some(s) => self.stack[s] = v,
+                            Some(s) => self.stack.set(s, v),
                             None => *up.state.borrow_mut() = UpState::Closed(v),
                         }
                     }
@@ -408,9 +405,12 @@ impl Vm {
                         let Value::Instance(inst) = self.peek(0) else {
                             fail!("Only instances have properties.");
                         };
-                        let field = inst.fields.borrow().get(name).cloned();
+                        let field = inst.fields.borrow().get(name);
                         match field {
-                            Some(v) => *self.stack.last_mut().expect("instance") = v,
+                            Some(v) => {
+                                let top = self.stack.len() - 1;
+                                self.stack.set(top, v);
+                            }
                             None => {
                                 let class = inst.class.clone();
                                 if let Err(m) = self.bind_method(&class, name) {
@@ -419,18 +419,45 @@ impl Vm {
                             }
                         }
                     }
-                    op::SET_PROPERTY => {
+                    op::GET_LOCAL_PROPERTY => {
+                        let slot = base + byte!() as usize;
                         let name = string!();
-                        let v = self.stack.pop().expect("value");
+                        let Value::Instance(inst) = &self.stack[slot] else {
+                            fail!("Only instances have properties.");
+                        };
+                        let field = inst.fields.borrow().get(name);
+                        match field {
+                            Some(v) => self.stack.push(v),
+                            None => {
+                                let class = inst.class.clone();
+                                let receiver = self.stack[slot].clone();
+                                self.stack.push(receiver);
+                                if let Err(m) = self.bind_method(&class, name) {
+                                    fail!("{m}");
+                                }
+                            }
+                        }
+                    }
+                    op::SET_PROPERTY | op::SET_PROPERTY_POP => {
+                        let keep = code[ip - 1] == op::SET_PROPERTY;
+                        let name = string!();
+                        let v = self.stack.pop();
                         let Value::Instance(inst) = self.peek(0) else {
                             fail!("Only instances have fields.");
                         };
-                        inst.fields.borrow_mut().set(name, v.clone());
-                        *self.stack.last_mut().expect("instance") = v;
+                        inst.class.note_field(name);
+                        if keep {
+                            inst.fields.borrow_mut().set(name, v.clone());
+                            let top = self.stack.len() - 1;
+                            self.stack.set(top, v);
+                        } else {
+                            inst.fields.borrow_mut().set(name, v);
+                            self.stack.drop_top();
+                        }
                     }
                     op::GET_SUPER => {
                         let name = string!();
-                        let Some(Value::Class(superclass)) = self.stack.pop() else {
+                        let Value::Class(superclass) = self.stack.pop() else {
                             unreachable!("`super` holds a class");
                         };
                         if let Err(m) = self.bind_method(&superclass, name) {
@@ -438,9 +465,11 @@ impl Vm {
                         }
                     }
                     op::EQUAL => {
-                        let b = self.stack.pop().expect("operand");
-                        let top = self.stack.last_mut().expect("operand");
-                        *top = Value::Bool(top.equals(&b));
+                        let b = self.stack.pop();
+                        let eq = self.peek(0).equals(&b);
+                        b.discard();
+                        let top = self.stack.len() - 1;
+                        self.stack.set(top, Value::Bool(eq));
                     }
                     op::GREATER => numeric!(Value::Bool, >),
                     op::LESS => numeric!(Value::Bool, <),
@@ -449,16 +478,16 @@ impl Vm {
                         match (&self.stack[n - 2], &self.stack[n - 1]) {
                             (Value::Number(a), Value::Number(b)) => {
                                 let r = a + b;
-                                self.stack.pop();
-                                self.stack[n - 2] = Value::Number(r);
+                                self.stack.drop_top();
+                                self.stack.set(n - 2, Value::Number(r));
                             }
                             (Value::Str(a), Value::Str(b)) => {
                                 let mut s = String::with_capacity(a.s.len() + b.s.len());
                                 s.push_str(&a.s);
                                 s.push_str(&b.s);
                                 let r = self.strings.intern(&s);
-                                self.stack.pop();
-                                self.stack[n - 2] = Value::Str(r);
+                                self.stack.drop_top();
+                                self.stack.set(n - 2, Value::Str(r));
                             }
                             _ => fail!("Operands must be two numbers or two strings."),
                         }
@@ -467,15 +496,16 @@ impl Vm {
                     op::MULTIPLY => numeric!(Value::Number, *),
                     op::DIVIDE => numeric!(Value::Number, /),
                     op::NOT => {
-                        let top = self.stack.last_mut().expect("operand");
-                        *top = Value::Bool(top.is_falsey());
+                        let falsey = self.peek(0).is_falsey();
+                        let top = self.stack.len() - 1;
+                        self.stack.set(top, Value::Bool(falsey));
                     }
-                    op::NEGATE => match self.stack.last_mut().expect("operand") {
+                    op::NEGATE => match self.stack.top_mut() {
                         Value::Number(n) => *n = -*n,
                         _ => fail!("Operand must be a number."),
                     },
                     op::PRINT => {
-                        let v = self.stack.pop().expect("value");
+                        let v = self.stack.pop();
                         let _ = writeln!(self.out, "{v}");
                     }
                     op::JUMP => {
@@ -497,17 +527,24 @@ impl Vm {
                         enter!(self.call_value(argc));
                     }
                     op::INVOKE => {
-                        let idx = byte!() as usize;
+                        let name = string!();
                         let argc = byte!() as usize;
-                        enter!(self.invoke(idx, argc));
+                        match self.resolve_invoke(name, argc) {
+                            Ok(Some(method)) => enter!(self.call(method, argc)),
+                            Ok(None) => enter!(self.call_value(argc)),
+                            Err(m) => fail!("{m}"),
+                        }
                     }
                     op::SUPER_INVOKE => {
-                        let idx = byte!() as usize;
+                        let name = string!();
                         let argc = byte!() as usize;
-                        let Some(Value::Class(superclass)) = self.stack.pop() else {
+                        let Value::Class(superclass) = self.stack.pop() else {
                             unreachable!("`super` holds a class");
                         };
-                        enter!(self.invoke_from_class(&superclass, idx, argc));
+                        match self.methods.get(&superclass, name) {
+                            Some(method) => enter!(self.call(method, argc)),
+                            None => fail!("Undefined property '{}'.", name.s),
+                        }
                     }
                     op::CLOSURE => {
                         let Value::Function(function) = &consts[byte!() as usize] else {
@@ -531,26 +568,26 @@ impl Vm {
                     }
                     op::CLOSE_UPVALUE => {
                         self.close_upvalues(self.stack.len() - 1);
-                        self.stack.pop();
+                        self.stack.drop_top();
                     }
                     op::RETURN => {
-                        let result = self.stack.pop().expect("result");
-                        self.close_upvalues(base);
-                        self.frames.pop();
-                        if self.frames.is_empty() {
-                            self.stack.pop();
-                            return Ok(());
+                        let result = self.stack.pop();
+                        if !self.open_upvalues.is_empty() {
+                            self.close_upvalues(base);
                         }
-                        self.stack.truncate(base);
-                        self.stack.push(result);
-                        continue 'frames;
+                        ret!(result);
+                    }
+                    op::RETURN_THIS => {
+                        if !self.open_upvalues.is_empty() {
+                            self.close_upvalues(base);
+                        }
+                        // `this` moves out of its slot: the slot is about to be popped.
+                        let result = self.stack.take(base);
+                        ret!(result);
                     }
                     op::CLASS => {
                         let name = string!().clone();
-                        self.stack.push(Value::Class(Ref::new(Class {
-                            name,
-                            methods: Cell::new(Table::new()),
-                        })));
+                        self.stack.push(Value::Class(Ref::new(Class::new(name))));
                     }
                     op::INHERIT => {
                         let Value::Class(superclass) = self.peek(1) else {
@@ -566,17 +603,18 @@ impl Vm {
                                 to.set(k, m.clone());
                             }
                         }
-                        self.stack.pop();
+                        self.stack.drop_top();
                     }
                     op::METHOD => {
                         let name = string!();
-                        let Some(Value::Closure(method)) = self.stack.pop() else {
+                        let Value::Closure(method) = self.stack.pop() else {
                             unreachable!("METHOD follows CLOSURE");
                         };
                         let Value::Class(class) = self.peek(0) else {
                             unreachable!("METHOD runs in a class body");
                         };
                         class.methods.borrow_mut().set(name, method);
+                        self.methods.clear();
                     }
                     other => unreachable!("bad opcode {other}"),
                 }
