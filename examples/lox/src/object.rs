@@ -200,7 +200,7 @@ impl Fields {
         for e in &mut self.inline {
             match e {
                 Some((k, v)) if Ref::ptr_eq(k, key) => {
-                    *v = value;
+                    std::mem::replace(v, value).discard();
                     return;
                 }
                 Some(_) => {}
@@ -212,7 +212,7 @@ impl Fields {
         }
         let more = &mut self.more;
         match more.iter_mut().find(|(k, _)| Ref::ptr_eq(k, key)) {
-            Some(e) => e.1 = value,
+            Some(e) => std::mem::replace(&mut e.1, value).discard(),
             None => more.push((key.clone(), value)),
         }
     }

@@ -279,7 +279,9 @@ impl Vm {
             }
             macro_rules! short {
                 () => {{
-                    let s = (code[ip] as usize) << 8 | code[ip + 1] as usize;
+                    // One bounds check for both bytes.
+                    let [hi, lo]: [u8; 2] = code[ip..ip + 2].try_into().expect("two bytes");
+                    let s = u16::from_be_bytes([hi, lo]) as usize;
                     ip += 2;
                     s
                 }};
@@ -376,7 +378,7 @@ impl Vm {
                         let v = self.peek(0).clone();
                         let g = &mut self.globals.slots[short!()];
                         match &mut g.value {
-                            Some(old) => *old = v,
+                            Some(old) => std::mem::replace(old, v).discard(),
                             None => fail!("Undefined variable '{}'.", g.name.s),
                         }
                     }
@@ -524,6 +526,14 @@ impl Vm {
                     }
                     op::CALL => {
                         let argc = byte!() as usize;
+                        let slot = self.stack.len() - argc - 1;
+                        // The common callee, a closure, without the out-of-line `call_value`.
+                        if let Value::Closure(_) = &self.stack[slot] {
+                            let Value::Closure(c) = self.stack.take(slot) else {
+                                unreachable!()
+                            };
+                            enter!(self.call(c, argc));
+                        }
                         enter!(self.call_value(argc));
                     }
                     op::INVOKE => {
