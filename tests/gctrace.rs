@@ -149,6 +149,7 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "roots=",
             "root_scan=",
             "rounds=",
+            "stops_called_off=",
             "late=",
             "scanned bg=",
             "assist=",

@@ -254,6 +254,16 @@ pub(crate) fn handshake(phase: u32) {
     wait_ops();
 }
 
+/// Mark termination's stop, called off (phase back to MARK, false) if some thread stays inside
+/// an operation for longer than `patience`: see `protocol::try_stop`.
+pub(crate) fn try_stop(patience: std::time::Duration) -> bool {
+    let reg = REGISTRY.lock();
+    let deadline = std::time::Instant::now() + patience;
+    protocol::try_stop(&PHASE, reg.iter().map(|st| &st.in_op), || {
+        std::time::Instant::now() < deadline
+    })
+}
+
 /// Waits until every thread has been seen outside an operation once.
 pub(crate) fn wait_ops() {
     let reg = REGISTRY.lock();

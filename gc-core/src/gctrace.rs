@@ -11,6 +11,8 @@
 //! root); globals is 0.
 //! `GCTRACE=2` adds a line of detail per cycle: `roots` (objects found with a root count above
 //! zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
+//! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
+//! operation, see `protocol::try_stop`),
 //! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
 //! background workers and by allocating threads), `spans` (spans in use at mark start),
 //! `swept bg` (spans the background sweeper swept after this cycle), `lazy` (spans allocating
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct Detail {
     pub root_scan: Duration,
     pub rounds: usize,
+    pub stops_called_off: u32,
     pub late: usize,
     pub scanned_bg: usize,
     pub scanned_assist: usize,
@@ -103,11 +106,13 @@ pub(crate) fn format(l: &Line, n: u64) -> String {
     if let Some(d) = &l.detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: roots={} root_scan={}ms rounds={} late={} scanned bg={} assist={} \
+            "\ngc {n} detail: roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
+             scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={}",
             l.roots,
             fmt_ms(d.root_scan.as_nanos()),
             d.rounds,
+            d.stops_called_off,
             d.late,
             d.scanned_bg,
             d.scanned_assist,

@@ -3,7 +3,7 @@
 //! `collect()` and from the pacer over a channel, and starts a cycle on its own if none ran for
 //! two minutes (Go's `forcegcperiod`).
 
-use crate::barrier::{handshake, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP};
+use crate::barrier::{handshake, try_stop, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP};
 use crate::mheap::HEAP;
 use crate::stats::{self, CycleRecord};
 use crate::{config, finalizer, gctrace, mark, pacer, sweep, weak};
@@ -98,6 +98,17 @@ fn controller(rx: Receiver<Request>) {
     }
 }
 
+/// How long mark termination's handshake waits for an operation in flight before it calls the
+/// stop off. Operations take well under a microsecond, or a few with a span refill and its lazy
+/// sweep; a longer one is almost always a thread that lost its core in the middle of it (on
+/// 2 cores, the mutator, the collector and a mark worker are three runnable threads), and then
+/// waiting means a stop of a scheduler time slice: hundreds of microseconds, measured on the
+/// Lox VM's binary_trees.lox, which is what calling it off avoids.
+const STOP_PATIENCE: Duration = Duration::from_micros(20);
+/// Attempts called off before the stop waits for as long as it takes (a thread in a genuinely
+/// long operation, or a machine too oversubscribed for any attempt to succeed).
+const STOP_ATTEMPTS: u32 = 8;
+
 /// Runs one whole cycle on the collector thread, sweeping included.
 fn run_cycle(kind: Kind) {
     let cfg = config::get();
@@ -121,21 +132,31 @@ fn run_cycle(kind: Kind) {
     mark::scan_roots(&spans);
     let root_scan = t_roots.elapsed();
 
-    // 3. Concurrent mark, ragged: drain, let in-flight operations finish, look again.
+    // 3. Concurrent mark, ragged: drain, let in-flight operations finish, look again. Then
+    // 4. mark termination, the only stop, of tricolor operations only. An attempt whose
+    // handshake finds a thread stuck inside an operation is called off and marking goes on
+    // (`try_stop`); after a few, the stop waits as long as it takes.
     let mut rounds = 0;
-    loop {
-        mark::drain_background();
-        wait_ops();
-        rounds += 1;
-        if mark::gray_empty() {
-            break;
+    let mut stops_called_off = 0;
+    let t_term = loop {
+        loop {
+            mark::drain_background();
+            wait_ops();
+            rounds += 1;
+            if mark::gray_empty() {
+                break;
+            }
         }
-    }
-
-    let workers_cpu1 = mark::workers_cpu();
-    // 4. Mark termination: the only stop, of tricolor operations only.
-    let t_term = Instant::now();
-    handshake(STOP);
+        let t = Instant::now();
+        if stops_called_off == STOP_ATTEMPTS {
+            handshake(STOP);
+            break t;
+        }
+        if try_stop(STOP_PATIENCE) {
+            break t;
+        }
+        stops_called_off += 1;
+    };
     let late = mark::drain_here();
     if cfg.checkmark {
         mark::checkmark();
@@ -159,6 +180,10 @@ fn run_cycle(kind: Kind) {
     PHASE.store(OFF, Ordering::SeqCst);
     let t_end = Instant::now();
     let pause = t_end - t_term;
+    // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
+    // spinning beside the collector and the mutator on two cores made some stops last a whole
+    // time slice (~100 us on binary_trees.lox).
+    let workers_cpu1 = mark::workers_cpu();
 
     // 5. Sweep in the background (allocating threads may take spans first).
     let frees0 = stats::frees();
@@ -211,6 +236,7 @@ fn run_cycle(kind: Kind) {
             detail: (cfg.trace > 1).then(|| gctrace::Detail {
                 root_scan,
                 rounds,
+                stops_called_off,
                 late,
                 scanned_bg: mark::SCANNED_BG.load(Ordering::Relaxed),
                 scanned_assist: mark::SCANNED_ASSIST.load(Ordering::Relaxed),

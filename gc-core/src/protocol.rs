@@ -58,6 +58,34 @@ pub fn wait_clear(flag: &AtomicBool) {
     }
 }
 
+/// Mark termination's handshake, which may be called off: sets STOP, then waits for each
+/// thread's flag to be seen clear while `keep_waiting()` says so. If a thread is still inside an
+/// operation when patience runs out (on a machine with more runnable threads than cores, that
+/// is a thread descheduled mid-operation, for a whole time slice), the attempt is called off:
+/// the phase goes back to MARK and false is returned. Nothing has happened yet that marking
+/// cannot continue from: operations that arrived during the attempt waited at entry and re-read
+/// the phase, so they run under MARK, as they would have had the attempt never been made. The
+/// caller drains what the late operation shaded and tries again. Without this, every thread
+/// that wants to enter an operation waits for the descheduled one.
+pub fn try_stop<'a>(
+    phase: &AtomicU32,
+    flags: impl IntoIterator<Item = &'a AtomicBool>,
+    mut keep_waiting: impl FnMut() -> bool,
+) -> bool {
+    set_phase(phase, STOP);
+    for flag in flags {
+        let mut spins = 0;
+        while flag.load(Ordering::Acquire) {
+            if !keep_waiting() {
+                set_phase(phase, MARK);
+                return false;
+            }
+            spin(&mut spins);
+        }
+    }
+    true
+}
+
 /// Removes a root unless it is the last one: true if done. The last root must be released with
 /// [`release_last`] inside an operation, because a 1→0 transition may need to shade.
 #[inline(always)]
@@ -194,5 +222,25 @@ impl BorrowState {
     /// Ends a marker's borrow.
     pub fn release_marker(&self) {
         self.0.fetch_sub(MARKER, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_is_called_off_while_a_thread_stays_in_an_operation() {
+        let phase = AtomicU32::new(MARK);
+        let (busy, idle) = (AtomicBool::new(true), AtomicBool::new(false));
+        let mut patience = 3;
+        let called = try_stop(&phase, [&idle, &busy], || {
+            patience -= 1;
+            patience > 0
+        });
+        assert!(!called && patience == 0);
+        assert_eq!(phase.load(Ordering::SeqCst), MARK);
+        assert!(try_stop(&phase, [&idle, &idle], || false));
+        assert_eq!(phase.load(Ordering::SeqCst), STOP);
     }
 }

@@ -38,6 +38,8 @@ struct World {
     cell_has_o: UnsafeCell<bool>,
     /// O's immutable field: does it hold C? (written before O is published)
     o_has_c: AtomicBool,
+    /// True while the mutator runs the body of an operation (what a stop must exclude).
+    in_body: AtomicBool,
 }
 
 impl World {
@@ -60,12 +62,15 @@ impl World {
             cell: BorrowState::new(),
             cell_has_o: UnsafeCell::new(false),
             o_has_c: AtomicBool::new(false),
+            in_body: AtomicBool::new(false),
         })
     }
 
     fn op<R>(&self, f: impl FnOnce(u32) -> R) -> R {
         let p = enter(&self.flag, &self.phase);
+        self.in_body.store(true, Ordering::SeqCst);
         let r = f(p);
+        self.in_body.store(false, Ordering::SeqCst);
         exit(&self.flag);
         r
     }
@@ -327,6 +332,66 @@ fn handle_taken_out_of_a_borrowed_cell_races_the_whole_mark() {
         assert!(
             w.marked(1),
             "O is in the cell or rooted by the mutator, but white"
+        );
+        set_phase(&w.phase, OFF);
+        mutator.join().unwrap();
+    });
+}
+
+/// Mark termination called off and retried (`try_stop` with no patience at all, so every busy
+/// flag calls it off): operations that waited at entry during the abandoned attempt run under
+/// MARK afterwards, and the retried stop still finds everything the mutator can reach marked.
+#[test]
+fn called_off_stop_then_retry_loses_nothing() {
+    model(|| {
+        let w = World::new();
+        w.roots[1].store(1, Ordering::Relaxed);
+        w.published[1].store(true, Ordering::Relaxed);
+        let m = w.clone();
+        let mutator = thread::spawn(move || {
+            m.op(|_| assert!(m.cell.try_exclusive()));
+            // SAFETY (model): exclusive borrow held.
+            m.cell_has_o.with_mut(|c| unsafe { *c = true });
+            m.op(|p| {
+                if release_last(&m.roots[1]) && p == MARK {
+                    m.shade(1);
+                }
+                m.cell.release_exclusive();
+            });
+        });
+        w.handshake(MARK);
+        for i in 0..3 {
+            if w.published[i].load(Ordering::Acquire) && w.roots[i].load(Ordering::Acquire) > 0 {
+                w.shade(i as u32);
+            }
+        }
+        w.drain();
+        let mut attempts = 0;
+        loop {
+            wait_clear(&w.flag);
+            w.drain();
+            if attempts == 2 {
+                w.handshake(STOP);
+                break;
+            }
+            if try_stop(&w.phase, [&w.flag], || false) {
+                assert!(
+                    !w.in_body.load(Ordering::SeqCst),
+                    "an operation runs inside the stop"
+                );
+                break;
+            }
+            assert_eq!(
+                w.phase.load(Ordering::SeqCst),
+                MARK,
+                "a called-off stop restores MARK"
+            );
+            attempts += 1;
+        }
+        w.drain();
+        assert!(
+            w.marked(1),
+            "O is reachable (rooted or in P's cell) but white at termination"
         );
         set_phase(&w.phase, OFF);
         mutator.join().unwrap();
