@@ -3,8 +3,10 @@
 same VM with its objects behind Rc/RefCell (the `rc` feature, which leaks cycles), alternating,
 medians; ratios to each other and to the clox figures of ../shared/lox/README.md.
 
-usage: benches/lox.py [--runs N] [--smoke]       (from the repository root)
+usage: benches/lox.py [--runs N] [--smoke] [--clox PATH]       (from the repository root)
 --smoke runs each program once and only checks that both builds finish it (used by .ci/run).
+--clox runs a clox binary too (built from the book's repository: `gcc -O3 -o clox c/*.c`), in
+the same alternation, for ratios measured on this machine beside those to the README's figures.
 Prints the Markdown table kept in BENCHMARKS.md.
 """
 import argparse
@@ -17,6 +19,7 @@ import sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--smoke", action="store_true")
+ap.add_argument("--clox", help="a clox binary to measure beside the two builds")
 args = ap.parse_args()
 
 SHARED = os.path.join("..", "shared", "lox")
@@ -26,6 +29,8 @@ subprocess.run(["cargo", "build", "--profile", "lox", "-p", "lox"], check=True)
 subprocess.run(["cargo", "build", "--profile", "lox", "-p", "lox", "--features", "rc",
                 "--target-dir", "target/lox-rc"], check=True)
 vms = {"tricolor": "target/lox/lox", "rc": "target/lox-rc/lox/lox"}
+if args.clox:
+    vms["clox"] = args.clox
 
 # clox's figures, read from the shared README's table rather than copied here.
 clox = {}
@@ -44,7 +49,8 @@ runs = 1 if args.smoke else args.runs
 
 
 def run(vm, prog):
-    cmd = ["/usr/bin/time", "-f", "TIME %e %M", vms[vm], "--stats", os.path.join(BENCH, prog + ".lox")]
+    stats = [] if vm == "clox" else ["--stats"]
+    cmd = ["/usr/bin/time", "-f", "TIME %e %M", vms[vm], *stats, os.path.join(BENCH, prog + ".lox")]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{vm} failed on {prog}: {r.stderr}")
@@ -67,9 +73,12 @@ if args.smoke:
     print(f"lox smoke: {len(rows)} programs ran on both VMs")
     sys.exit(0)
 
+here = "clox" in vms
 print(f"median of {runs} runs, wall seconds (zoo_batch: batches in 10 s, higher is better)\n")
-print("| program | tricolor (s) | rc (s) | clox (s) | tricolor/rc | tricolor/clox | worst stop (µs) | peak RSS tricolor/rc (MiB) |")
-print("|---|---|---|---|---|---|---|---|")
+print("| program | tricolor (s) | rc (s) | clox, README (s) |" + (" clox, here (s) |" if here else "")
+      + " tricolor/rc | tricolor/clox README |" + (" tricolor/clox here |" if here else "")
+      + " worst stop (µs) | peak RSS tricolor/rc (MiB) |")
+print("|---" * (8 + 2 * here) + "|")
 for prog, res in rows:
     med = {vm: statistics.median(x[0] for x in res[vm]) for vm in vms}
     rss = {vm: max(x[1] for x in res[vm]) for vm in vms}
@@ -79,10 +88,16 @@ for prog, res in rows:
         b = {vm: statistics.median(int(x[3]) for x in res[vm]) for vm in vms}
         cb = clox_batches
         cr = f"{cb / b['tricolor']:.2f}" if cb else "–"
-        print(f"| {prog} | {b['tricolor']} | {b['rc']} | {cb or '–'} | {b['rc'] / b['tricolor']:.2f} | "
-              f"{cr} | {stop} | {rss['tricolor']}/{rss['rc']} |")
+        print(f"| {prog} | {b['tricolor']} | {b['rc']} | {cb or '–'} |"
+              + (f" {b['clox']} |" if here else "")
+              + f" {b['rc'] / b['tricolor']:.2f} | {cr} |"
+              + (f" {b['clox'] / b['tricolor']:.2f} |" if here else "")
+              + f" {stop} | {rss['tricolor']}/{rss['rc']} |")
         continue
     c = clox.get(prog)
     cr = f"{med['tricolor'] / c:.2f}" if c else "–"
-    print(f"| {prog} | {med['tricolor']:.2f} | {med['rc']:.2f} | {c if c else '–'} | "
-          f"{med['tricolor'] / med['rc']:.2f} | {cr} | {stop} | {rss['tricolor']}/{rss['rc']} |")
+    print(f"| {prog} | {med['tricolor']:.2f} | {med['rc']:.2f} | {c if c else '–'} |"
+          + (f" {med['clox']:.2f} |" if here else "")
+          + f" {med['tricolor'] / med['rc']:.2f} | {cr} |"
+          + (f" {med['tricolor'] / med['clox']:.2f} |" if here else "")
+          + f" {stop} | {rss['tricolor']}/{rss['rc']} |")
