@@ -137,3 +137,53 @@ fn the_repl_survives_errors_and_keeps_its_globals() {
         "{stderr}"
     );
 }
+
+/// clox's output for `programs/fast_paths.lox` (produced with the book's clox).
+const FAST_PATHS_OUTPUT: &str =
+    "field\nfield call\nA\nB:A\nC\nA\nB:A\nC\nA\nB:A\nC\n84\n5\n10\n10\n\
+right\nleft\nright\ntrue\ntrue\ntrue\nfirst\nsecond\nfield call\nlocal class\n0\n1\n";
+
+#[test]
+fn fast_paths_print_what_clox_prints_with_the_collector_verifying() {
+    // Fused instructions next to the jump that must keep them apart, a field shadowing a method,
+    // one method name on several classes, fields beyond the inline ones, initializer returns,
+    // globals by slot; with cycles forced every millisecond under checkmark and poisoning.
+    let out = lox(
+        &[&program("fast_paths.lox")],
+        &[
+            ("GCFORCEPERIOD_MS", "1"),
+            ("GCCHECKMARK", "1"),
+            ("GCPOISON", "1"),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), FAST_PATHS_OUTPUT);
+}
+
+#[test]
+fn errors_on_fast_paths_name_their_line_and_variable() {
+    // `n.x` on a local compiles to the fused GET_LOCAL_PROPERTY.
+    let out = lox(&[&program("fused_error.lox")], &[], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Only instances have properties.\n[line 3] in f()\n[line 5] in script\n"
+    );
+    // A global slot that exists (the compiler saw the name) but was never defined.
+    let path = temp_program(
+        "undefined.lox",
+        "fun g() { return undefinedLater; }\nprint g();\n",
+    );
+    let out = lox(&[&path], &[], "");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Undefined variable 'undefinedLater'.\n[line 1] in g()\n[line 2] in script\n"
+    );
+}
