@@ -34,30 +34,32 @@ fn temp_program(name: &str, src: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Runs `lox` with cycles forced every millisecond, concurrently with the VM, in checkmark mode
+/// (each termination re-marks the heap and aborts if marking missed a live object) and with freed
+/// slots poisoned (a stale read corrupts what is printed); asserts a clean exit.
+fn verified(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut env = env.to_vec();
+    env.extend([
+        ("GCFORCEPERIOD_MS", "1"),
+        ("GCCHECKMARK", "1"),
+        ("GCPOISON", "1"),
+    ]);
+    let out = lox(args, &env, "");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 const DEMO_OUTPUT: &str =
     "long-lived tree nodes:\n65535\nshort-lived tree nodes churned:\n2.046e+06\n\
 ledger entries:\n2000\nledger sum:\n101000\n";
 
 #[test]
 fn demo_output_is_exact_with_the_collector_verifying_every_cycle() {
-    // Cycles forced every millisecond run concurrently with the VM, and checkmark mode re-marks
-    // the heap at each termination and aborts if marking missed a live object; freed slots are
-    // poisoned, so a stale read would corrupt the printed sums.
-    let out = lox(
-        &["--stats", &program("demo.lox")],
-        &[
-            ("GCFORCEPERIOD_MS", "1"),
-            ("GCCHECKMARK", "1"),
-            ("GCPOISON", "1"),
-            ("GCTRACE", "1"),
-        ],
-        "",
-    );
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = verified(&["--stats", &program("demo.lox")], &[("GCTRACE", "1")]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_OUTPUT);
     let err = String::from_utf8_lossy(&out.stderr);
     let cycles = err.lines().filter(|l| l.starts_with("gc ")).count();
@@ -147,21 +149,8 @@ right\nleft\nright\ntrue\ntrue\ntrue\nfirst\nsecond\nfield call\nlocal class\n0\
 fn fast_paths_print_what_clox_prints_with_the_collector_verifying() {
     // Fused instructions next to the jump that must keep them apart, a field shadowing a method,
     // one method name on several classes, fields beyond the inline ones, initializer returns,
-    // globals by slot; with cycles forced every millisecond under checkmark and poisoning.
-    let out = lox(
-        &[&program("fast_paths.lox")],
-        &[
-            ("GCFORCEPERIOD_MS", "1"),
-            ("GCCHECKMARK", "1"),
-            ("GCPOISON", "1"),
-        ],
-        "",
-    );
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // globals by slot.
+    let out = verified(&[&program("fast_paths.lox")], &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), FAST_PATHS_OUTPUT);
 }
 
