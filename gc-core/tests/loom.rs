@@ -116,6 +116,21 @@ impl World {
         }
     }
 
+    /// The mutator moves its rooted handle to O into P's cell: the exclusive borrow (taken in an
+    /// operation, as `GcCell::try_borrow_mut` does), the store, then one operation that unroots
+    /// O (1→0, shading while marking) and ends the borrow.
+    fn move_o_into_cell(&self) {
+        self.op(|_| assert!(self.cell.try_exclusive()));
+        // SAFETY (model): exclusive borrow held.
+        self.cell_has_o.with_mut(|c| unsafe { *c = true });
+        self.op(|p| {
+            if release_last(&self.roots[1]) && p == MARK {
+                self.shade(1);
+            }
+            self.cell.release_exclusive();
+        });
+    }
+
     fn drain(&self) {
         loop {
             let next = self.gray.lock().unwrap().pop();
@@ -131,8 +146,8 @@ impl World {
         wait_clear(&self.flag);
     }
 
-    /// Go's cycle up to the end of mark termination; returns while still in STOP.
-    fn mark_cycle(&self) {
+    /// Marking on, the root scan and a first drain.
+    fn start_mark(&self) {
         self.handshake(MARK);
         for i in 0..3 {
             if self.published[i].load(Ordering::Acquire)
@@ -142,6 +157,11 @@ impl World {
             }
         }
         self.drain();
+    }
+
+    /// Go's cycle up to the end of mark termination; returns while still in STOP.
+    fn mark_cycle(&self) {
+        self.start_mark();
         wait_clear(&self.flag);
         self.drain();
         self.handshake(STOP);
@@ -160,21 +180,7 @@ fn handle_moved_into_cell_races_the_whole_mark() {
         w.roots[1].store(1, Ordering::Relaxed);
         w.published[1].store(true, Ordering::Relaxed);
         let m = w.clone();
-        let mutator = thread::spawn(move || {
-            assert!(m.cell.try_exclusive());
-            m.op(|p| {
-                // Acquisition: the cell is empty, so there is nothing to root or shade.
-                let _ = p;
-            });
-            // SAFETY (model): exclusive borrow held.
-            m.cell_has_o.with_mut(|c| unsafe { *c = true });
-            m.op(|p| {
-                if release_last(&m.roots[1]) && p == MARK {
-                    m.shade(1);
-                }
-                m.cell.release_exclusive();
-            });
-        });
+        let mutator = thread::spawn(move || m.move_o_into_cell());
         w.mark_cycle();
         assert!(
             w.marked(1),
@@ -348,24 +354,8 @@ fn called_off_stop_then_retry_loses_nothing() {
         w.roots[1].store(1, Ordering::Relaxed);
         w.published[1].store(true, Ordering::Relaxed);
         let m = w.clone();
-        let mutator = thread::spawn(move || {
-            m.op(|_| assert!(m.cell.try_exclusive()));
-            // SAFETY (model): exclusive borrow held.
-            m.cell_has_o.with_mut(|c| unsafe { *c = true });
-            m.op(|p| {
-                if release_last(&m.roots[1]) && p == MARK {
-                    m.shade(1);
-                }
-                m.cell.release_exclusive();
-            });
-        });
-        w.handshake(MARK);
-        for i in 0..3 {
-            if w.published[i].load(Ordering::Acquire) && w.roots[i].load(Ordering::Acquire) > 0 {
-                w.shade(i as u32);
-            }
-        }
-        w.drain();
+        let mutator = thread::spawn(move || m.move_o_into_cell());
+        w.start_mark();
         let mut attempts = 0;
         loop {
             wait_clear(&w.flag);
