@@ -52,10 +52,19 @@ pub fn set_phase(phase: &AtomicU32, p: u32) {
 
 /// ...then wait until each thread's flag is seen clear once.
 pub fn wait_clear(flag: &AtomicBool) {
+    wait_clear_while(flag, || true);
+}
+
+/// Waits until `flag` is seen clear, or until `keep_waiting()` says to stop: true if it cleared.
+fn wait_clear_while(flag: &AtomicBool, mut keep_waiting: impl FnMut() -> bool) -> bool {
     let mut spins = 0;
     while flag.load(Ordering::Acquire) {
+        if !keep_waiting() {
+            return false;
+        }
         spin(&mut spins);
     }
+    true
 }
 
 /// Mark termination's handshake, which may be called off: sets STOP, then waits for each
@@ -74,13 +83,9 @@ pub fn try_stop<'a>(
 ) -> bool {
     set_phase(phase, STOP);
     for flag in flags {
-        let mut spins = 0;
-        while flag.load(Ordering::Acquire) {
-            if !keep_waiting() {
-                set_phase(phase, MARK);
-                return false;
-            }
-            spin(&mut spins);
+        if !wait_clear_while(flag, &mut keep_waiting) {
+            set_phase(phase, MARK);
+            return false;
         }
     }
     true

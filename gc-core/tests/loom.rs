@@ -25,6 +25,12 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+/// Runs `f` on the world in a new (mutator) thread.
+fn spawn_mutator(w: &Arc<World>, f: fn(&World)) -> thread::JoinHandle<()> {
+    let m = w.clone();
+    thread::spawn(move || f(&m))
+}
+
 /// Object 0 is P (a permanent root holding a GcCell), 1 is O, 2 is C.
 struct World {
     phase: AtomicU32,
@@ -179,8 +185,7 @@ fn handle_moved_into_cell_races_the_whole_mark() {
         let w = World::new();
         w.roots[1].store(1, Ordering::Relaxed);
         w.published[1].store(true, Ordering::Relaxed);
-        let m = w.clone();
-        let mutator = thread::spawn(move || m.move_o_into_cell());
+        let mutator = spawn_mutator(&w, World::move_o_into_cell);
         w.mark_cycle();
         assert!(
             w.marked(1),
@@ -353,8 +358,7 @@ fn called_off_stop_then_retry_loses_nothing() {
         let w = World::new();
         w.roots[1].store(1, Ordering::Relaxed);
         w.published[1].store(true, Ordering::Relaxed);
-        let m = w.clone();
-        let mutator = thread::spawn(move || m.move_o_into_cell());
+        let mutator = spawn_mutator(&w, World::move_o_into_cell);
         w.start_mark();
         let mut attempts = 0;
         loop {

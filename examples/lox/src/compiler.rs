@@ -266,10 +266,10 @@ impl<'s> Compiler<'s, '_> {
     /// and the end of the code, rewrites it as `fused` (keeping the operand) and returns true;
     /// the caller then emits the rest of the fused instruction's operands. These pairs are what
     /// the benchmark programs run most (`this.field`, `object.field = value;`).
-    fn fuse(&mut self, first: u8, width: usize, fused: u8) -> bool {
+    fn fuse(&mut self, first: u8, fused: u8) -> bool {
         let len = self.chunk().code.len();
         match self.f().last.take() {
-            Some((at, op)) if op == first && at + width == len => {
+            Some((at, op)) if op == first && at + 2 == len => {
                 self.chunk().code[at] = fused;
                 true
             }
@@ -403,6 +403,12 @@ impl<'s> Compiler<'s, '_> {
     /// Returns the global slot to define, or 0 for a local.
     fn parse_variable(&mut self, msg: &str) -> u16 {
         self.consume(Tok::Identifier, msg);
+        self.declare_named()
+    }
+
+    /// Declares the variable just named (`previous`): a local in a scope, else the global slot
+    /// that `define_variable` will fill (0 for a local).
+    fn declare_named(&mut self) -> u16 {
         self.declare_variable();
         if self.f().depth > 0 {
             return 0;
@@ -511,13 +517,8 @@ impl<'s> Compiler<'s, '_> {
         self.consume(Tok::Identifier, "Expect class name.");
         let class_name = self.previous.text;
         let name_const = self.identifier_constant(class_name);
-        self.declare_variable();
+        let global = self.declare_named();
         self.emit2(op::CLASS, name_const);
-        let global = if self.f().depth > 0 {
-            0
-        } else {
-            self.global_slot(class_name)
-        };
         self.define_variable(global);
         self.classes.push(ClassState {
             has_superclass: false,
@@ -609,7 +610,7 @@ impl<'s> Compiler<'s, '_> {
     fn expression_statement(&mut self) {
         self.expression();
         self.consume(Tok::Semicolon, "Expect ';' after expression.");
-        if !self.fuse(op::SET_PROPERTY, 2, op::SET_PROPERTY_POP) {
+        if !self.fuse(op::SET_PROPERTY, op::SET_PROPERTY_POP) {
             self.emit(op::POP);
         }
     }
@@ -805,7 +806,7 @@ impl<'s> Compiler<'s, '_> {
                     let n = self.argument_list();
                     self.emit2(op::INVOKE, name);
                     self.emit(n);
-                } else if self.fuse(op::GET_LOCAL, 2, op::GET_LOCAL_PROPERTY) {
+                } else if self.fuse(op::GET_LOCAL, op::GET_LOCAL_PROPERTY) {
                     self.emit(name);
                 } else {
                     self.emit2(op::GET_PROPERTY, name);

@@ -280,6 +280,19 @@ impl Value {
         )
     }
 
+    /// Drops `self`, without the drop glue when it holds no handle: dropping a `Value` is an
+    /// out-of-line call that matches on the variant, and most values the VM discards are numbers
+    /// and booleans (`crate::stack`).
+    #[inline(always)]
+    pub fn discard(self) {
+        if self.is_object() {
+            drop(self);
+        } else {
+            // Nothing to release: a scalar's drop does nothing, so skipping it loses nothing.
+            std::mem::forget(self);
+        }
+    }
+
     pub fn is_falsey(&self) -> bool {
         matches!(self, Value::Nil | Value::Bool(false))
     }

@@ -10,19 +10,6 @@ pub struct Stack {
     values: Vec<Value>,
 }
 
-impl Value {
-    /// Drops `self`, without the drop glue when it holds no handle.
-    #[inline(always)]
-    pub fn discard(self) {
-        if self.is_object() {
-            drop(self);
-        } else {
-            // Nothing to release: a scalar's drop does nothing, so skipping it loses nothing.
-            std::mem::forget(self);
-        }
-    }
-}
-
 impl Stack {
     pub fn with_capacity(n: usize) -> Stack {
         Stack {
