@@ -1,11 +1,23 @@
 //! Every std `Trace` impl keeps what it holds alive and lets it go: a handle inside each
-//! container survives cycles while the container object is reachable, and is freed after.
+//! container survives cycles while the container object is reachable, and is freed after —
+//! one cycle after the container for the keys of maps and the elements of sets, which stay
+//! roots while held (their root is released when the sweeper drops the container).
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
 use std::sync::Arc;
 use tricolor::{collect, Finalize, Gc, Trace, Weak};
 
 fn check<C: Trace + Send + Sync + 'static>(make: impl FnOnce(Gc<u64>) -> C, name: &str) {
+    check_freed_after(make, name, 1)
+}
+
+/// Like `check`, for containers whose handles stay roots: freed `cycles` cycles after the
+/// container becomes unreachable.
+fn check_freed_after<C: Trace + Send + Sync + 'static>(
+    make: impl FnOnce(Gc<u64>) -> C,
+    name: &str,
+    cycles: usize,
+) {
     let target = Gc::new(42u64);
     let w: Weak<u64> = Gc::downgrade(&target);
     let holder = Gc::new(make(target));
@@ -18,6 +30,9 @@ fn check<C: Trace + Send + Sync + 'static>(make: impl FnOnce(Gc<u64>) -> C, name
         );
     }
     drop(holder);
+    for _ in 1..cycles {
+        collect();
+    }
     collect();
     assert!(w.upgrade().is_none(), "{name}: not freed once unreachable");
 }
@@ -34,12 +49,12 @@ fn containers() {
     check(|g| [g.clone(), g], "array");
     check(|g| (1u8, g, "x".to_string()), "tuple");
     check(|g| HashMap::from([(1u32, g)]), "HashMap value");
-    check(|g| HashMap::from([(g, 1u32)]), "HashMap key");
+    check_freed_after(|g| HashMap::from([(g, 1u32)]), "HashMap key", 2);
     check(|g| BTreeMap::from([(1u32, g)]), "BTreeMap value");
-    check(|g| BTreeMap::from([(g, 1u32)]), "BTreeMap key");
-    check(|g| HashSet::from([g]), "HashSet");
-    check(|g| BTreeSet::from([g]), "BTreeSet");
-    check(|g| BinaryHeap::from(vec![g]), "BinaryHeap");
+    check_freed_after(|g| BTreeMap::from([(g, 1u32)]), "BTreeMap key", 2);
+    check_freed_after(|g| HashSet::from([g]), "HashSet", 2);
+    check_freed_after(|g| BTreeSet::from([g]), "BTreeSet", 2);
+    check_freed_after(|g| BinaryHeap::from(vec![g]), "BinaryHeap", 2);
     check(|g| vec![vec![Some(Box::new(g))]], "nested");
     check(|g| g.clone()..g, "Range");
     check(|g| g.., "RangeFrom");
@@ -75,6 +90,46 @@ fn arc_keeps_its_contents_rooted() {
     drop(shared);
     collect();
     assert!(w.upgrade().is_none());
+}
+
+/// Rooting and unrooting a map or a set (moving it into the heap, a `GcCell` borrow and its
+/// release) runs none of its keys' `Hash`/`Eq`/`Ord`: the keys' handles stay roots instead of
+/// the container being rebuilt around flipped handles.
+#[test]
+fn keyed_containers_run_no_user_code_when_rooted() {
+    use std::hash::{Hash, Hasher};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tricolor::GcCell;
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Trace, Finalize, PartialEq, Eq, PartialOrd, Ord)]
+    struct K(u64);
+    impl Hash for K {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            self.0.hash(h)
+        }
+    }
+    let map: HashMap<Gc<K>, Gc<u64>> = (0..10).map(|i| (Gc::new(K(i)), Gc::new(i))).collect();
+    let set: BTreeSet<Gc<K>> = (0..10).map(|i| Gc::new(K(i))).collect();
+    let key = map.keys().next().unwrap().clone();
+    let value = map.values().next().unwrap().clone();
+    let before = CALLS.load(Ordering::SeqCst);
+    let cell = Gc::new(GcCell::new((map, set)));
+    assert_eq!(Gc::root_count(&key), 2, "a key stays a root in the heap");
+    assert_eq!(Gc::root_count(&value), 1, "a value is unrooted");
+    for _ in 0..3 {
+        let g = cell.borrow_mut();
+        assert_eq!(Gc::root_count(&value), 2, "borrowed contents are roots");
+        drop(g);
+        collect();
+    }
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        before,
+        "Hash ran while rooting"
+    );
+    assert_eq!(Gc::root_count(&value), 1);
+    assert_eq!(cell.borrow().0.len() + cell.borrow().1.len(), 20);
 }
 
 #[test]

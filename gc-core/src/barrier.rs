@@ -37,8 +37,9 @@
 //! acquisition wait; a thread outside tricolor calls is never stopped.
 //!
 //! # `Gc::new`
-//! Allocation, the unrooting of the handles moved into the new object and the colour decision
-//! happen in one operation, under one phase: with `OFF` the object is white and rooted, and a
+//! The unrooting of the handles moved into the new object, the allocation and the colour
+//! decision happen in one operation, under one phase (in that order, so that no user code, such
+//! as a hand-written `unroot`, runs while a slot is reserved): with `OFF` the object is white and rooted, and a
 //! cycle starting later waits for the operation, then finds it as a root; with `MARK` it is born
 //! black and every handle moved into it is shaded as it is unrooted. The failure DESIGN.md warns
 //! of (unroots see `OFF`, the allocation sees `MARK`) cannot happen because the phase is read
@@ -221,6 +222,14 @@ pub(crate) fn with_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
     f(&Op { phase, state: st })
 }
 
+/// True while the calling thread is inside an operation. A call that waits for the collector
+/// (`collect`, `run_finalizers`) must not be made then: the collector's handshake waits for this
+/// very operation to end.
+#[inline]
+pub(crate) fn in_operation() -> bool {
+    DEPTH.get() > 0
+}
+
 /// Creates this thread's state on first use; null once the thread is tearing down.
 #[cold]
 #[inline(never)]
@@ -262,6 +271,12 @@ pub(crate) fn try_stop(patience: std::time::Duration) -> bool {
     protocol::try_stop(&PHASE, reg.iter().map(|st| &st.in_op), || {
         std::time::Instant::now() < deadline
     })
+}
+
+/// Ends a stop by going back to concurrent marking. No handshake is needed: no operation ran
+/// during the stop, and those waiting at entry read the phase again and act under MARK.
+pub(crate) fn resume_marking() {
+    protocol::set_phase(&PHASE, MARK);
 }
 
 /// Waits until every thread has been seen outside an operation once.

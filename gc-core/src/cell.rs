@@ -6,6 +6,19 @@
 //! it, because `borrow_mut` shades the contents on acquisition while marking (or roots them,
 //! which makes them visible to the root scan) and unroots — shading at 1→0 — on release.
 //! A `borrow_mut` that finds a marker inside waits for it: that wait is a (short) pause.
+//!
+//! # Invariant: an exclusively borrowed cell's contents are roots
+//! While the cell's exclusive bit is set its contents are rooted, whether or not the cell is in
+//! the heap: a cell outside the heap holds roots anyway, and `borrow_mut` of a cell in the heap
+//! roots the contents in the operation that takes the bit. The marker skips such a cell, so this
+//! is what keeps the contents alive. `unroot`/`root` of the cell itself (its container moving
+//! into or out of the heap) therefore leave the contents alone while the bit is set, and the
+//! guard's release (which finds the cell in the heap) unroots them when it clears the bit. A
+//! guard leaked with `mem::forget` keeps the bit set forever: its contents stay roots, a leak
+//! and never a free of live memory.
+//!
+//! Every guard releases its borrow in its `Drop`, also when user code or a contract-violating
+//! `Trace` panics while the borrow is taken or released.
 
 use crate::barrier::with_op;
 use crate::protocol::BorrowState;
@@ -169,7 +182,11 @@ impl<T: ?Sized + Trace> GcCell<T> {
             if !self.state.try_exclusive() {
                 return Err(BorrowMutError);
             }
-            // SAFETY: we hold the exclusive borrow.
+            // Made first, so that a panic in a `Trace` impl below releases the borrow (the
+            // guard's drop unroots what was rooted so far: every handle keeps its own bit).
+            let guard = GcCellRefMut::whole(self);
+            // SAFETY: we hold the exclusive borrow; `guard` does not touch the value until it
+            // drops, after the last use of `v`.
             let v = unsafe { &mut *self.value.get() };
             if op.marking() {
                 // Yuasa half: the marker will skip this cell while we hold it, so whatever it
@@ -178,9 +195,10 @@ impl<T: ?Sized + Trace> GcCell<T> {
                 v.trace(&mut t);
                 t.flush();
             }
-            // SAFETY: the contents leave the heap's protection for the borrow's duration.
+            // SAFETY: the contents leave the heap's protection for the borrow's duration; the
+            // exclusive borrow keeps every other thread (markers included) away from them.
             unsafe { v.root() };
-            Ok(GcCellRefMut::whole(self))
+            Ok(guard)
         })
     }
 
@@ -505,11 +523,21 @@ impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, C, T> {
         // in one operation: a cycle that starts after it sees the cell readable and its contents
         // reachable through it; one that started before sees the shades.
         with_op(|_| {
+            // Released even if a contract-violating `unroot` panics halfway: the handles already
+            // unrooted are reachable through the readable cell, the others are still roots.
+            let _release = ReleaseExclusive(&cell.state);
             // SAFETY: we still hold the exclusive borrow; the contents go back into the heap.
             // `value` is not used again, so the fresh `&mut` to the whole value aliases nothing.
             unsafe { (*cell.value.get()).unroot() };
-            cell.state.release_exclusive();
         });
+    }
+}
+
+/// Clears a cell's exclusive bit when dropped.
+struct ReleaseExclusive<'a>(&'a BorrowState);
+impl Drop for ReleaseExclusive<'_> {
+    fn drop(&mut self) {
+        self.0.release_exclusive();
     }
 }
 
@@ -564,8 +592,9 @@ impl<T: ?Sized + Finalize> Finalize for GcCell<T> {
 macro_rules! cell_trace {
     ($ty:ty $(, $sized:item)*) => {
         // SAFETY: the contents are traced under a marker borrow (or skipped while mutably
-        // borrowed, as the module docs argue); root/unroot flip `rooted` and forward with
-        // exclusive access.
+        // borrowed, as the module docs argue); root/unroot flip `rooted` and forward to the
+        // contents unless the cell is exclusively borrowed, whose contents are roots (the
+        // invariant of the module docs).
         unsafe impl<T: Trace> Trace for GcCell<$ty> {
             fn trace(&self, tracer: &mut Tracer) {
                 if let Some(v) = self.marker_borrow() {
@@ -576,14 +605,18 @@ macro_rules! cell_trace {
 
             unsafe fn root(&mut self) {
                 self.rooted = true;
-                // SAFETY: forwarded from the caller.
-                unsafe { self.value.get_mut().root() };
+                if !self.state.is_exclusive() {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { self.value.get_mut().root() };
+                }
             }
 
             unsafe fn unroot(&mut self) {
                 self.rooted = false;
-                // SAFETY: forwarded from the caller.
-                unsafe { self.value.get_mut().unroot() };
+                if !self.state.is_exclusive() {
+                    // SAFETY: forwarded from the caller.
+                    unsafe { self.value.get_mut().unroot() };
+                }
             }
 
             $($sized)*
@@ -599,8 +632,8 @@ cell_trace!(
     // What the contents need, not `needs_drop`: a cell of handles has drop glue (`Gc`
     // implements `Drop`), but in a dead object those handles are unrooted and their drops do
     // nothing. A dead cell cannot be borrowed (the object would be reachable through the
-    // borrow) unless a guard was leaked with `mem::forget`; what that guard rooted then stays
-    // rooted, a leak, as forgetting an `Rc` is. Answering `true` put every object holding a
+    // borrow) unless a guard was leaked with `mem::forget`; its contents then stay rooted (the
+    // module's invariant), a leak, as forgetting an `Rc` is. Answering `true` put every object holding a
     // `GcCell` of handles on the background sweeper's drop path, one call per dead object
     // (measured on the Lox VM's instances).
     fn needs_sweep_drop() -> bool {

@@ -118,7 +118,7 @@ pub(crate) fn value_offset(align: usize) -> usize {
 
 fn slice_from_vec<T: Trace + Send + Sync + 'static>(v: Vec<T>) -> Result<Gc<[T]>, AllocError> {
     let mut v = ManuallyDrop::new(v);
-    let src = std::ptr::slice_from_raw_parts(v.as_ptr(), v.len());
+    let src = std::ptr::slice_from_raw_parts_mut(v.as_mut_ptr(), v.len());
     // SAFETY: `src` is the vector's initialized elements; the classification follows `T`'s.
     match unsafe { malloc::alloc_dst(src, T::is_noscan(), !T::needs_sweep_drop()) } {
         Ok(p) => {
@@ -223,7 +223,8 @@ impl Gc<str> {
     pub fn try_from_str(s: &str) -> Result<Gc<str>, AllocError> {
         // SAFETY: `s` is a valid `str`; it holds no `Gc` and has no drop glue, and copying its
         // bytes leaves the source intact (a `str` is `Copy`-like as bytes).
-        let p = unsafe { malloc::alloc_dst(s as *const str, true, true) }?;
+        // The pointer is only read: a noscan source is never unrooted in place.
+        let p = unsafe { malloc::alloc_dst(s as *const str as *mut str, true, true) }?;
         // SAFETY: a new object holds exactly one root, for this handle.
         Ok(unsafe { Gc::from_inner(p) })
     }
@@ -312,7 +313,7 @@ impl<U: ?Sized + Trace + Send + Sync + 'static> Gc<U> {
         let src = Box::into_raw(b);
         // SAFETY: `src` is a valid `U`; nothing is known of its type, so it is scanned and
         // dropped (the conservative classification).
-        match unsafe { malloc::alloc_dst(src as *const U, false, false) } {
+        match unsafe { malloc::alloc_dst(src, false, false) } {
             Ok(p) => {
                 // SAFETY: the value's bytes moved into the object; free the box's memory
                 // without dropping it (`ManuallyDrop<U>` has `U`'s layout and metadata).

@@ -76,11 +76,18 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn try_new(value: T) -> Result<Gc<T>, AllocError> {
-        let ptr = malloc::alloc(value)?;
-        Ok(Gc {
-            ptr,
-            _owns: PhantomData,
-        })
+        match malloc::alloc(value) {
+            Ok(ptr) => Ok(Gc {
+                ptr,
+                _owns: PhantomData,
+            }),
+            // The value is dropped here, outside the collector's operation: its drop is user
+            // code.
+            Err((e, value)) => {
+                drop(value);
+                Err(e)
+            }
+        }
     }
 }
 

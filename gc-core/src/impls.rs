@@ -9,7 +9,6 @@
 use crate::mark::Tracer;
 use crate::trace::{Finalize, Trace};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
-use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 macro_rules! leaf {
@@ -485,35 +484,17 @@ tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
 tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
 tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
 
-/// Maps and sets: values are visited in place; keys cannot be borrowed mutably, so when the key
-/// type can hold handles the container is rebuilt around re-rooted or unrooted keys (their hash
-/// and order do not depend on the root bit).
-macro_rules! keyed_root {
-    ($self:ident, $method:ident, map) => {{
-        if !K::is_noscan() {
-            let old = std::mem::take($self);
-            for (mut k, mut v) in old {
-                // SAFETY: forwarded.
-                unsafe {
-                    k.$method();
-                    v.$method();
-                }
-                $self.insert(k, v);
-            }
-        } else if !V::is_noscan() {
+/// Maps: values are rooted and unrooted in place. Keys are not: a map gives no `&mut` to its
+/// keys, and rebuilding it around re-rooted keys would run the user's `Hash`/`Eq`/`Ord` inside a
+/// collector operation (module `trace`). Handles in keys stay roots while the map holds them,
+/// as the contents of an `Arc` do: always safe, and a cycle through a key is not collected.
+/// Sets and `BinaryHeap` hold only keys, so their `root`/`unroot` do nothing.
+macro_rules! map_values {
+    ($self:ident, $method:ident) => {{
+        if !V::is_noscan() {
             for v in $self.values_mut() {
                 // SAFETY: forwarded.
                 unsafe { v.$method() }
-            }
-        }
-    }};
-    ($self:ident, $method:ident, set) => {{
-        if !T::is_noscan() {
-            let old = std::mem::take($self);
-            for mut k in old {
-                // SAFETY: forwarded.
-                unsafe { k.$method() };
-                $self.insert(k);
             }
         }
     }};
@@ -524,8 +505,8 @@ impl<K: Trace, V: Trace, S> Finalize for HashMap<K, V, S> {
         false
     }
 }
-// SAFETY: visits every key and value.
-unsafe impl<K: Trace + Eq + Hash, V: Trace, S: BuildHasher + Default> Trace for HashMap<K, V, S> {
+// SAFETY: traces every key and value; keys stay roots (see `map_values!`).
+unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
     fn trace(&self, t: &mut Tracer) {
         if K::is_noscan() && V::is_noscan() {
             return;
@@ -536,10 +517,10 @@ unsafe impl<K: Trace + Eq + Hash, V: Trace, S: BuildHasher + Default> Trace for 
         }
     }
     unsafe fn root(&mut self) {
-        keyed_root!(self, root, map)
+        map_values!(self, root)
     }
     unsafe fn unroot(&mut self) {
-        keyed_root!(self, unroot, map)
+        map_values!(self, unroot)
     }
     fn is_noscan() -> bool {
         K::is_noscan() && V::is_noscan()
@@ -551,8 +532,8 @@ impl<K: Trace, V: Trace> Finalize for BTreeMap<K, V> {
         false
     }
 }
-// SAFETY: visits every key and value.
-unsafe impl<K: Trace + Ord, V: Trace> Trace for BTreeMap<K, V> {
+// SAFETY: traces every key and value; keys stay roots (see `map_values!`).
+unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
     fn trace(&self, t: &mut Tracer) {
         if K::is_noscan() && V::is_noscan() {
             return;
@@ -563,10 +544,10 @@ unsafe impl<K: Trace + Ord, V: Trace> Trace for BTreeMap<K, V> {
         }
     }
     unsafe fn root(&mut self) {
-        keyed_root!(self, root, map)
+        map_values!(self, root)
     }
     unsafe fn unroot(&mut self) {
-        keyed_root!(self, unroot, map)
+        map_values!(self, unroot)
     }
     fn is_noscan() -> bool {
         K::is_noscan() && V::is_noscan()
@@ -578,8 +559,8 @@ impl<T: Trace, S> Finalize for HashSet<T, S> {
         false
     }
 }
-// SAFETY: visits every element.
-unsafe impl<T: Trace + Eq + Hash, S: BuildHasher + Default> Trace for HashSet<T, S> {
+// SAFETY: traces every element; elements stay roots (see `map_values!`).
+unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
     fn trace(&self, t: &mut Tracer) {
         if !T::is_noscan() {
             for k in self {
@@ -587,12 +568,8 @@ unsafe impl<T: Trace + Eq + Hash, S: BuildHasher + Default> Trace for HashSet<T,
             }
         }
     }
-    unsafe fn root(&mut self) {
-        keyed_root!(self, root, set)
-    }
-    unsafe fn unroot(&mut self) {
-        keyed_root!(self, unroot, set)
-    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
     fn is_noscan() -> bool {
         T::is_noscan()
     }
@@ -603,8 +580,8 @@ impl<T: Trace> Finalize for BTreeSet<T> {
         false
     }
 }
-// SAFETY: visits every element.
-unsafe impl<T: Trace + Ord> Trace for BTreeSet<T> {
+// SAFETY: traces every element; elements stay roots (see `map_values!`).
+unsafe impl<T: Trace> Trace for BTreeSet<T> {
     fn trace(&self, t: &mut Tracer) {
         if !T::is_noscan() {
             for k in self {
@@ -612,24 +589,20 @@ unsafe impl<T: Trace + Ord> Trace for BTreeSet<T> {
             }
         }
     }
-    unsafe fn root(&mut self) {
-        keyed_root!(self, root, set)
-    }
-    unsafe fn unroot(&mut self) {
-        keyed_root!(self, unroot, set)
-    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
     fn is_noscan() -> bool {
         T::is_noscan()
     }
 }
 
-impl<T: Trace + Ord> Finalize for BinaryHeap<T> {
+impl<T: Trace> Finalize for BinaryHeap<T> {
     fn has_finalizer() -> bool {
         false
     }
 }
-// SAFETY: visits every element; the heap is rebuilt for root/unroot (no `iter_mut`).
-unsafe impl<T: Trace + Ord> Trace for BinaryHeap<T> {
+// SAFETY: visits every element; its handles stay roots (see `map_values!`).
+unsafe impl<T: Trace> Trace for BinaryHeap<T> {
     fn trace(&self, t: &mut Tracer) {
         if !T::is_noscan() {
             for k in self {
@@ -637,22 +610,8 @@ unsafe impl<T: Trace + Ord> Trace for BinaryHeap<T> {
             }
         }
     }
-    unsafe fn root(&mut self) {
-        if !T::is_noscan() {
-            let mut v = std::mem::take(self).into_vec();
-            // SAFETY: forwarded.
-            unsafe { v.root() };
-            *self = v.into();
-        }
-    }
-    unsafe fn unroot(&mut self) {
-        if !T::is_noscan() {
-            let mut v = std::mem::take(self).into_vec();
-            // SAFETY: forwarded.
-            unsafe { v.unroot() };
-            *self = v.into();
-        }
-    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
     fn is_noscan() -> bool {
         T::is_noscan()
     }

@@ -15,17 +15,40 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Assist when a thread has allocated this much during one mark phase without helping.
 const ASSIST_CHUNK: u64 = 64 << 10;
 
+/// Moves `value` into a new object. On failure the value comes back, so that it is dropped by
+/// the caller, outside the operation (its drop glue is user code).
+///
+/// The order inside the operation is what keeps user code from running while a slot is
+/// reserved: the moved-in handles are unrooted first (a hand-written `unroot` is user code; if it
+/// panics, no slot is held and the value unwinds with each handle's own root bit telling its
+/// drop what to do), then the slot is taken, written, coloured and published with nothing in
+/// between that could allocate or unwind.
 #[inline(always)]
-pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<NonNull<GcBox<T>>, AllocError> {
+pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<NonNull<GcBox<T>>, (AllocError, T)> {
     let size = std::mem::size_of::<GcBox<T>>();
     let align = std::mem::align_of::<GcBox<T>>();
     let sc = size_to_class(size, align);
     let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
+    // Asked before the operation: a hand-written impl could override it with anything.
+    let finalizer = T::has_finalizer();
     with_op(|op| {
-        let (addr, idx, span) = slot(op, sc, size, align, class)?;
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.
-        // SAFETY: `value` is about to become heap contents, owned by the new object.
-        unsafe { value.unroot() };
+        // A cycle cannot start marking before this operation has published the object as a
+        // root (it waits for the operation), so the handles are never unreachable.
+        if !T::is_noscan() {
+            // SAFETY: `value` is about to become heap contents; nobody else can see it.
+            unsafe { value.unroot() };
+        }
+        let (addr, idx, span) = match slot(op, sc, size, align, class) {
+            Ok(s) => s,
+            Err(e) => {
+                if !T::is_noscan() {
+                    // SAFETY: the value stays the caller's: its handles are roots again.
+                    unsafe { value.root() };
+                }
+                return Err((e, value));
+            }
+        };
         let obj = addr as *mut GcBox<T>;
         // SAFETY: the slot is free, owned by this operation, and large enough and aligned for a
         // `GcBox<T>` (its class was chosen for this size and alignment).
@@ -42,8 +65,8 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(mut value: T) -> Result<No
             born_black(op, span, idx);
         }
         span.publish(idx);
-        if T::has_finalizer() {
-            finalizer::register(addr);
+        if finalizer {
+            finalizer::register(addr, vtable_of::<T>());
         }
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
@@ -70,10 +93,11 @@ fn slot(op: &Op<'_>, sc: usize, size: usize, align: usize, class: SpanClass) -> 
 /// without dropping the value. On failure nothing was moved.
 ///
 /// # Safety
-/// `src` points at a valid `U`. `noscan` may be true only if the value holds no `Gc`, `nodrop`
-/// only if dropping it does nothing at sweep time.
+/// `src` points at a valid `U` that the caller owns (it is unrooted and re-rooted in place, so
+/// it must be writable unless `noscan`). `noscan` may be true only if the value holds no `Gc`,
+/// `nodrop` only if dropping it does nothing at sweep time.
 pub(crate) unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
-    src: *const U,
+    src: *mut U,
     noscan: bool,
     nodrop: bool,
 ) -> Result<NonNull<GcBox<U>>, AllocError> {
@@ -92,7 +116,21 @@ pub(crate) unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
     let sc = size_to_class(size, align);
     let class = SpanClass::new(sc, noscan, nodrop);
     with_op(|op| {
-        let (addr, idx, span) = slot(op, sc, size, align, class)?;
+        // Unrooted in place before a slot is taken, as in `alloc`.
+        if !noscan {
+            // SAFETY: `src` is valid and about to become heap contents (caller).
+            unsafe { (*src).unroot() };
+        }
+        let (addr, idx, span) = match slot(op, sc, size, align, class) {
+            Ok(s) => s,
+            Err(e) => {
+                if !noscan {
+                    // SAFETY: the value stays the caller's: its handles are roots again.
+                    unsafe { (*src).root() };
+                }
+                return Err(e);
+            }
+        };
         let obj = dst::place(src, addr);
         // SAFETY: the slot is free, owned by this operation, at least `size` bytes long and
         // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
@@ -106,8 +144,6 @@ pub(crate) unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
             if trailer {
                 dst::write_trailer(obj, addr + span.elemsize);
             }
-            // The moved-in handles stop being roots, as in `alloc`.
-            (*obj).value.unroot();
         }
         if op.marking() {
             born_black(op, span, idx);

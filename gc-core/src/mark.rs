@@ -189,11 +189,8 @@ impl Tracer {
             let h = fifo[head];
             head = (head + 1) % AHEAD;
             len -= 1;
-            // SAFETY: gray objects are live (marked) objects; the vtable matches the object.
-            unsafe {
-                let hd = header(h);
-                (hd.vtable.trace)(hd, self);
-            }
+            // SAFETY: gray objects are live (marked) objects.
+            unsafe { trace_object(h, self) };
             n += 1;
             if !matches!(self.kind, Kind::Mark { .. }) {
                 continue;
@@ -226,6 +223,44 @@ impl Tracer {
     }
 }
 
+/// A marking tracer dropped with gray objects on its stack (a `Trace` impl that panicked on a
+/// mutator's thread, in `GcCell::borrow_mut`'s shade) hands them to the shared queue: they are
+/// marked already, and a marked object that nobody scans would hide its children.
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Calls the object's `trace`, aborting the process if it panics: the tracer's gray objects are
+/// marked but not yet scanned, so unwinding past them would leave children unmarked, and a
+/// collector thread that died would leave the phase at MARK for good. Go throws in the same
+/// places. A `trace` must not panic (the `Trace` contract); this makes a broken one loud.
+///
+/// # Safety
+/// `h` is a live object (gray, registered, or a root).
+#[inline(always)]
+pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
+    struct AbortOnUnwind(usize);
+    impl Drop for AbortOnUnwind {
+        fn drop(&mut self) {
+            // SAFETY: the object is alive (caller); only its type name is read.
+            let name = unsafe { header(self.0) }.type_name();
+            crate::fatal(&format!(
+                "the Trace impl of {name} panicked while the collector traced it; a trace must \
+                 not panic (the heap cannot be marked without it)"
+            ));
+        }
+    }
+    let guard = AbortOnUnwind(h);
+    // SAFETY: `h` is a live object (caller) and its vtable matches it.
+    unsafe {
+        let hd = header(h);
+        (hd.vtable.trace)(hd, t);
+    }
+    std::mem::forget(guard);
+}
+
 /// Asks the CPU to start loading the object at `addr` into the cache.
 #[inline(always)]
 fn prefetch(addr: usize) {
@@ -251,6 +286,10 @@ static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
     rayon::ThreadPoolBuilder::new()
         .num_threads(workers())
         .thread_name(|i| format!("tricolor-mark-{i}"))
+        // A `trace` recurses through what one object owns (a long `Box` list): as deep as the
+        // collector thread's stack allows.
+        .stack_size(crate::mgc::COLLECTOR_STACK_SIZE)
+        .start_handler(|_| crate::mgc::enter_collector_role(crate::mgc::Role::Marker))
         .build()
         .expect("tricolor: cannot start the mark workers")
 });
@@ -388,7 +427,7 @@ pub(crate) fn checkmark() -> usize {
             }
         }
     }
-    crate::finalizer::trace_referents(&mut t);
+    crate::finalizer::trace_known_referents(&mut t);
     t.drain_local(usize::MAX);
     let Kind::Check { seen } = &t.kind else { unreachable!() };
     for &h in seen {

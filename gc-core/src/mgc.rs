@@ -3,7 +3,9 @@
 //! `collect()` and from the pacer over a channel, and starts a cycle on its own if none ran for
 //! two minutes (Go's `forcegcperiod`).
 
-use crate::barrier::{handshake, try_stop, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP};
+use crate::barrier::{
+    handshake, in_operation, resume_marking, try_stop, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP,
+};
 use crate::mheap::HEAP;
 use crate::stats::{self, CycleRecord};
 use crate::{config, finalizer, gctrace, mark, pacer, sweep, weak};
@@ -36,7 +38,31 @@ enum Request {
     Cycle(Kind, Option<Sender<()>>),
 }
 
-thread_local!(static IS_COLLECTOR: Cell<bool> = const { Cell::new(false) });
+/// The stack of each of the collector's own threads (the collector, which also sweeps; the mark
+/// workers; the finalizer thread). Drop glue and `trace` recurse through what one object owns:
+/// a `Box` list one million deep inside one object takes 24–32 MiB of stack to drop or to trace
+/// (measured with tests/soundness.rs at 8, 16, 24 and 32 MiB; plain Rust drops it on 32 MiB and
+/// overflows a default 8 MiB main thread at that depth). 256 MiB is eight times that. It is
+/// reserved address space: only the pages a deep recursion touches are ever backed by memory.
+pub(crate) const COLLECTOR_STACK_SIZE: usize = 256 << 20;
+
+/// What the collector's own threads are, for the calls that would wait for themselves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A user thread.
+    Mutator,
+    /// The collector thread (cycles and the background sweep, which runs drop glue).
+    Collector,
+    /// A mark worker (runs `trace`).
+    Marker,
+}
+
+thread_local!(static ROLE: Cell<Role> = const { Cell::new(Role::Mutator) });
+
+/// Marks the calling thread as one of the collector's.
+pub(crate) fn enter_collector_role(r: Role) {
+    ROLE.set(r);
+}
 
 pub(crate) static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
@@ -45,9 +71,20 @@ static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
     let (tx, rx) = unbounded();
     std::thread::Builder::new()
         .name("tricolor-gc".into())
+        .stack_size(COLLECTOR_STACK_SIZE)
         .spawn(move || {
-            IS_COLLECTOR.with(|c| c.set(true));
-            controller(rx)
+            enter_collector_role(Role::Collector);
+            // A collector that dies would leave the phase where it was (MARK, say) and no cycle
+            // would ever run again while the heap grows: fail loudly instead, as Go's `throw`.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| controller(rx)));
+            if let Err(e) = r {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or(e.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)");
+                crate::fatal(&format!("the collector thread panicked: {msg}"));
+            }
         })
         .expect("tricolor: cannot start the collector thread");
     tx
@@ -138,6 +175,8 @@ fn run_cycle(kind: Kind) {
     // (`try_stop`); after a few, the stop waits as long as it takes.
     let mut rounds = 0;
     let mut stops_called_off = 0;
+    let mut late = 0;
+    let mut resurrection_stops = Duration::ZERO;
     let t_term = loop {
         loop {
             mark::drain_background();
@@ -148,16 +187,25 @@ fn run_cycle(kind: Kind) {
             }
         }
         let t = Instant::now();
-        if stops_called_off == STOP_ATTEMPTS {
+        let stopped = if stops_called_off == STOP_ATTEMPTS {
             handshake(STOP);
+            true
+        } else {
+            try_stop(STOP_PATIENCE)
+        };
+        if !stopped {
+            stops_called_off += 1;
+            continue;
+        }
+        late += mark::drain_here();
+        // Dead objects whose type may or may not have a finalizer (module `finalizer`) are
+        // shaded; marking resumes until what they reach is marked too, then stops again.
+        if finalizer::resurrect_unknown_dead() == 0 {
             break t;
         }
-        if try_stop(STOP_PATIENCE) {
-            break t;
-        }
-        stops_called_off += 1;
+        resume_marking();
+        resurrection_stops += t.elapsed();
     };
-    let late = mark::drain_here();
     if cfg.checkmark {
         mark::checkmark();
     }
@@ -179,7 +227,7 @@ fn run_cycle(kind: Kind) {
     let goal = pacer::end_cycle(marked);
     PHASE.store(OFF, Ordering::SeqCst);
     let t_end = Instant::now();
-    let pause = t_end - t_term;
+    let pause = t_end - t_term + resurrection_stops;
     // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
     // spinning beside the collector and the mutator on two cores made some stops last a whole
     // time slice (~100 us on binary_trees.lox).
@@ -263,8 +311,21 @@ fn run_cycle(kind: Kind) {
 /// tricolor::collect();
 /// ```
 pub fn collect() {
-    if IS_COLLECTOR.with(|c| c.get()) {
-        return; // a drop glue run by the sweeper cannot wait for its own thread
+    if in_operation() {
+        panic!(
+            "tricolor: collect() called inside a collector operation (from a Trace impl's \
+             root/unroot?): the cycle would wait for this operation to end"
+        );
+    }
+    match ROLE.get() {
+        Role::Mutator => {}
+        // A drop glue run by the sweeper cannot wait for its own thread: the cycle it asks for
+        // would start after this sweep anyway.
+        Role::Collector => return,
+        Role::Marker => panic!(
+            "tricolor: collect() called from a Trace impl on a mark worker: the cycle waits for \
+             this worker"
+        ),
     }
     let (tx, rx) = crossbeam_channel::bounded(1);
     if CONTROL.send(Request::Cycle(Kind::Forced, Some(tx))).is_ok() {

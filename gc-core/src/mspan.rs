@@ -187,9 +187,17 @@ impl MSpan {
 
     /// Makes slot `idx` visible to the root scan as allocated. Called after the header is
     /// written; everything below `idx + 1` is allocated because slots are handed out in order.
+    ///
+    /// Monotonic: an allocation nested inside another (a contract-violating `Trace` impl that
+    /// allocates) takes and publishes a later slot first, and the outer publish must not move
+    /// `freeindex` back below it, which would hide a live object from the root scan and the
+    /// sweeper. Only the span's owner writes `freeindex` while the span is cached, so a load
+    /// and a conditional store suffice (no read-modify-write on the allocation path).
     #[inline(always)]
     pub fn publish(&self, idx: usize) {
-        self.freeindex.store(idx + 1, Ordering::Release);
+        if idx + 1 > self.freeindex.load(Ordering::Relaxed) {
+            self.freeindex.store(idx + 1, Ordering::Release);
+        }
     }
 
     /// Free slots left for the owner to allocate.

@@ -202,6 +202,13 @@ impl BorrowState {
         }
     }
 
+    /// Whether a mutator holds the exclusive borrow. Asked under the exclusive access that
+    /// `root`/`unroot` require, which itself came through a synchronizing handoff; Acquire pairs
+    /// with the borrow's Acquire CAS of whoever took the bit (and leaked its guard).
+    pub fn is_exclusive(&self) -> bool {
+        self.0.load(Ordering::Acquire) & WRITER != 0
+    }
+
     /// Ends the exclusive borrow.
     pub fn release_exclusive(&self) {
         self.0.fetch_and(!WRITER, Ordering::Release);

@@ -67,16 +67,23 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     /// assert_eq!(*s.get().unwrap(), 7);
     /// ```
     pub fn get(&self) -> Option<Gc<T>> {
-        // An operation: a cycle starting meanwhile waits for the new root to be counted, and a
-        // concurrent `set` that removes the pointee while marking shades it.
-        with_op(|_| {
+        // An operation, and one that shades what it roots while marking. The pointer is read
+        // under this operation's phase, but a `set` that read OFF may still be running when
+        // marking starts: it can take the pointee out of the heap without a shade after the root
+        // scan has passed it, leaving this handle as its only reference. The shade (as in
+        // `Weak::upgrade`) keeps it; modeled in loom.rs (`slot_get_races_set_…`).
+        with_op(|op| {
             let p = self.ptr.load(Ordering::Acquire);
             if p.is_null() {
                 return None;
             }
-            // SAFETY: the pointee is alive: the slot referenced it inside this operation.
+            // SAFETY: the pointee is alive: the slot referenced it inside this operation, and
+            // nothing is freed before the next mark termination, which waits for it.
             let h = unsafe { &*p };
             h.inc_roots();
+            if op.marking() {
+                shade(h);
+            }
             // SAFETY: we just added the root the handle owns.
             Some(unsafe { Gc::<T>::from_rooted_header(h) })
         })
@@ -122,9 +129,27 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     /// assert!(s.get().is_none());
     /// ```
     pub fn take(&self) -> Option<Gc<T>> {
-        let g = self.get();
-        self.set(None);
-        g
+        // One operation: a `get` then a `set(None)` would let another thread store between
+        // them, and the value returned would not be the one removed.
+        with_op(|op| {
+            let old = self.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if old.is_null() {
+                return None;
+            }
+            // SAFETY: the old pointee is alive until the end of this operation at least.
+            let h = unsafe { &*old };
+            if !self.rooted {
+                // A reference leaves the heap: the returned handle is a new root, and while
+                // marking the removed reference is shaded (Yuasa), as in `set`.
+                h.inc_roots();
+                if op.marking() {
+                    shade(h);
+                }
+            }
+            // SAFETY: the handle owns one root: the slot's own (rooted slot) or the one just
+            // added.
+            Some(unsafe { Gc::<T>::from_rooted_header(h) })
+        })
     }
 }
 

@@ -6,6 +6,14 @@
 //!   ending): every handle reachable without crossing another `Gc` stops being a root;
 //! - `root` is the inverse, called when a `GcCell` is mutably borrowed and its contents may leave.
 //!
+//! Handles that a container gives no `&mut` to (the keys of maps, the elements of sets and of
+//! `BinaryHeap`) are never unrooted: they stay roots for as long as the container holds them, as
+//! the handles inside an `Arc` do. Flipping them would mean rebuilding the container, which runs
+//! the user's `Hash`, `Eq` or `Ord` inside a collector operation, where a panic, an allocation
+//! or a blocking call corrupts or deadlocks the collector. (Keeping the root bit in a `Cell` to
+//! flip it in place was tried: `UnsafeCell` hides the pointer's niche, and `Option<Gc<T>>`
+//! doubled to two words.) A cycle through such a key is therefore not collected.
+//!
 //! # The trace contract
 //! An implementation must report the same edges every time it is called while the value is not
 //! mutated, must not allocate, clone or drop a `Gc`, must not block, and must not panic. `root`
@@ -88,7 +96,12 @@ pub unsafe trait Trace: Finalize {
 /// object that reaches itself through a cycle is kept alive by its own referents and is never
 /// finalized, as in Go. A panic in `finalize` is caught and reported once.
 ///
-/// `#[derive(Finalize)]` gives the no-op finalizer.
+/// A type has a finalizer when its impl overrides `finalize`; `#[derive(Finalize)]` and an empty
+/// hand-written `impl Finalize for T {}` give none. For a hand-written impl the collector cannot
+/// see the difference until it has finalized one object of the type (Rust has no way to ask
+/// whether a default method was overridden): the first dead objects of such a type are kept one
+/// cycle longer and finalized, and from then on the type is known. Derive `Finalize` where the
+/// impl is empty to skip even that.
 ///
 /// # Example
 /// ```
@@ -102,14 +115,21 @@ pub unsafe trait Trace: Finalize {
 ///     fn finalize(&self) { CLOSED.fetch_add(1, Ordering::SeqCst); }
 /// }
 /// drop(Gc::new(File { fd: 3 }));
+/// tricolor::collect();
+/// tricolor::run_finalizers();
+/// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
 /// ```
 pub trait Finalize {
     /// Called once before the object is freed. The default does nothing.
-    fn finalize(&self) {}
+    fn finalize(&self) {
+        // Tells the finalizer thread, which is learning whether the type overrides this, that
+        // it does not (module `finalizer`); a no-op anywhere else.
+        crate::finalizer::note_default_finalize(core::any::type_name::<Self>());
+    }
 
-    /// False only for types whose `finalize` is the no-op default: the derive and the std impls
-    /// say so, so that their objects skip the finalizer registry. Keep the default in a
-    /// hand-written impl.
+    /// False for types that certainly have no finalizer (the derive and the std impls say so),
+    /// whose objects then skip the finalizer registry. Keep the default in a hand-written impl:
+    /// whether it overrides `finalize` is learned at run time.
     #[doc(hidden)]
     #[inline(always)]
     fn has_finalizer() -> bool

@@ -108,6 +108,13 @@ unsafe impl<T: ?Sized + 'static> Trace for Weak<T> {
     }
 }
 
+/// Clears the weak references to the object at `addr`, if any (its finalizer is being queued).
+pub(crate) fn clear_one(addr: usize) {
+    if let Some(slot) = TABLE.lock().remove(&addr) {
+        slot.addr.store(0, Ordering::Release);
+    }
+}
+
 /// Mark termination: clears the slots of unmarked objects. Returns how many were cleared.
 pub(crate) fn clear_dead() -> usize {
     let mut t = TABLE.lock();

@@ -196,8 +196,8 @@ fn handle_moved_into_cell_races_the_whole_mark() {
     });
 }
 
-/// `Gc::new(O { child: C })` while marking starts: allocation, the unroot of C and the colour of
-/// O are decided under one phase, so either O is found as a root (and traced) or it is born
+/// `Gc::new(O { child: C })` while marking starts: the unroot of C, the allocation and the colour
+/// of O are decided under one phase, so either O is found as a root (and traced) or it is born
 /// black and C was shaded.
 #[test]
 fn allocation_with_moved_child_races_the_start_of_marking() {
@@ -208,11 +208,13 @@ fn allocation_with_moved_child_races_the_start_of_marking() {
         let m = w.clone();
         let mutator = thread::spawn(move || {
             m.op(|p| {
-                m.roots[1].store(1, Ordering::Relaxed);
-                m.o_has_c.store(true, Ordering::Release);
+                // `malloc::alloc`'s order: unroot what moves in, then take and write the slot,
+                // colour it and publish it, all under the one phase the operation read.
                 if release_last(&m.roots[2]) && p == MARK {
                     m.shade(2);
                 }
+                m.roots[1].store(1, Ordering::Relaxed);
+                m.o_has_c.store(true, Ordering::Release);
                 if p == MARK {
                     try_mark(&m.marks, 1);
                 }
@@ -390,4 +392,155 @@ fn called_off_stop_then_retry_loses_nothing() {
         set_phase(&w.phase, OFF);
         mutator.join().unwrap();
     });
+}
+
+/// Objects of the slot model: P holds the slot (a permanent root), X is in the slot at first, Y
+/// replaces it.
+const P: u32 = 0;
+const X: u32 = 1;
+const Y: u32 = 2;
+
+/// A `GcSlot` inside the heap object P, one thread that `set`s it from X to Y, one that `get`s
+/// it, each with its own operation flag, and the collector.
+struct SlotWorld {
+    phase: AtomicU32,
+    flags: [AtomicBool; 2],
+    roots: [AtomicUsize; 3],
+    marks: AtomicU64,
+    gray: Mutex<Vec<u32>>,
+    slot: AtomicU32,
+    /// What the getting thread holds a root on.
+    held: AtomicU32,
+}
+
+impl SlotWorld {
+    fn new() -> Arc<SlotWorld> {
+        Arc::new(SlotWorld {
+            phase: AtomicU32::new(OFF),
+            flags: [AtomicBool::new(false), AtomicBool::new(false)],
+            // P is rooted; X lives only in the slot; Y is held by the setting thread.
+            roots: [
+                AtomicUsize::new(1),
+                AtomicUsize::new(0),
+                AtomicUsize::new(1),
+            ],
+            marks: AtomicU64::new(0),
+            gray: Mutex::new(Vec::new()),
+            slot: AtomicU32::new(X),
+            held: AtomicU32::new(P),
+        })
+    }
+
+    fn op<R>(&self, t: usize, f: impl FnOnce(u32) -> R) -> R {
+        let p = enter(&self.flags[t], &self.phase);
+        let r = f(p);
+        exit(&self.flags[t]);
+        r
+    }
+
+    fn shade(&self, i: u32) {
+        if try_mark(&self.marks, i) {
+            self.gray.lock().unwrap().push(i);
+        }
+    }
+
+    fn marked(&self, i: u32) -> bool {
+        self.marks.load(Ordering::SeqCst) & (1 << i) != 0
+    }
+
+    /// `GcSlot::set(Some(Y))` on a slot inside the heap: unroot Y (1→0 shades while marking),
+    /// swap, shade the old pointee while marking.
+    fn set_y(&self) {
+        self.op(0, |p| {
+            if release_last(&self.roots[Y as usize]) && p == MARK {
+                self.shade(Y);
+            }
+            let old = self.slot.swap(Y, Ordering::AcqRel);
+            if p == MARK {
+                self.shade(old);
+            }
+        });
+    }
+
+    /// `GcSlot::get`: root what the slot holds and, when `shade_while_marking`, shade it.
+    fn get(&self, shade_while_marking: bool) {
+        self.op(1, |p| {
+            let got = self.slot.load(Ordering::Acquire);
+            self.roots[got as usize].fetch_add(1, Ordering::SeqCst);
+            if shade_while_marking && p == MARK {
+                self.shade(got);
+            }
+            self.held.store(got, Ordering::SeqCst);
+        })
+    }
+
+    fn drain(&self) {
+        loop {
+            let next = self.gray.lock().unwrap().pop();
+            match next {
+                Some(P) => self.shade(self.slot.load(Ordering::Acquire)),
+                Some(_) => {}
+                None => return,
+            }
+        }
+    }
+
+    fn handshake(&self, p: u32) {
+        set_phase(&self.phase, p);
+        for f in &self.flags {
+            wait_clear(f);
+        }
+    }
+
+    /// Marking on with its handshake, and the root scan.
+    fn start_mark(&self) {
+        self.handshake(MARK);
+        for i in [P, X, Y] {
+            if self.roots[i as usize].load(Ordering::Acquire) > 0 {
+                self.shade(i);
+            }
+        }
+    }
+}
+
+/// Finding 5 of the soundness review: `GcSlot::get` in an operation that read MARK, racing a
+/// `set` in one that read OFF and is still running when marking starts. The `set` moves X out
+/// of the heap without a shade (it acts under OFF), the root scan has passed X (no roots yet),
+/// and `get` then roots X: unless `get` shades while marking, X stays white while held.
+fn slot_get_races_set_across_the_start_of_marking(shade_in_get: bool) {
+    model(move || {
+        let w = SlotWorld::new();
+        let s = w.clone();
+        let setter = thread::spawn(move || s.set_y());
+        let g = w.clone();
+        let getter = thread::spawn(move || g.get(shade_in_get));
+        w.start_mark();
+        w.drain();
+        // Termination once both operations are over (the models above race it with them;
+        // this one is about the start of marking, and waiting keeps it small).
+        getter.join().unwrap();
+        setter.join().unwrap();
+        w.drain();
+        let got = w.held.load(Ordering::SeqCst);
+        assert!(
+            w.marked(got),
+            "`get` holds object {got}, which is white at termination"
+        );
+        assert!(
+            w.marked(w.slot.load(Ordering::SeqCst)),
+            "the slot's pointee is white at termination"
+        );
+    });
+}
+
+#[test]
+fn slot_get_races_set_across_the_start_of_marking_and_shades() {
+    slot_get_races_set_across_the_start_of_marking(true);
+}
+
+/// The same model with the `get` of before the fix: loom finds the lost object.
+#[test]
+#[should_panic(expected = "white at termination")]
+fn slot_get_without_its_shade_loses_an_object() {
+    slot_get_races_set_across_the_start_of_marking(false);
 }

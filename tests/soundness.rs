@@ -1,0 +1,721 @@
+//! Regression tests for the ways safe code (or a contract-violating `unsafe impl Trace`) could
+//! make the collector free a live object, deadlock, or die silently (issue 15; the original
+//! reproductions are in `../shared/repros`).
+//!
+//! Each scenario runs in a fresh process: this test binary re-executed with
+//! `TRICOLOR_SCENARIO=<name>` and `--exact child`. A scenario that corrupts the heap, overflows
+//! a stack, aborts or hangs then fails only its own test, and the scenarios that learn
+//! per-process state (which types have a finalizer) start from nothing. Freed slots are
+//! poisoned (`GCPOISON=1`) and every mark termination is verified (`GCCHECKMARK=1`), so a
+//! freed object read again shows up as garbage rather than as a plausible old value.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, Trace, Tracer};
+
+/// How long a scenario may take before it counts as hung.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `scenario` in a child process with `env`; returns its output, or panics if it did not
+/// finish within `TIMEOUT` (a deadlock).
+fn run(scenario: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env("TRICOLOR_SCENARIO", scenario)
+        .env("GCPOISON", "1")
+        .env("GCCHECKMARK", "1")
+        .env_remove("GCTRACE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("scenario {scenario} did not finish within {TIMEOUT:?}: a deadlock");
+        }
+    }
+}
+
+/// Runs `scenario` and requires that it ran to its end ("scenario ok" on stdout) and exited 0.
+fn passes(scenario: &str) {
+    let out = run(scenario, &[]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("scenario ok"),
+        "scenario {scenario} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}
+
+/// The child side: runs the scenario named by `TRICOLOR_SCENARIO` (nothing when unset, so that
+/// a plain `cargo test` run passes this test trivially).
+#[test]
+fn child() {
+    let Ok(name) = std::env::var("TRICOLOR_SCENARIO") else {
+        return;
+    };
+    // Deep structures are built and unrooted on the mutator's side, which needs the stack a
+    // plain Rust program would need for them; the collector's own threads are what is tested.
+    let t = std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(move || match name.as_str() {
+            "forgotten_guard" => forgotten_guard(),
+            "forgotten_guard_nested" => forgotten_guard_nested(),
+            "hash_panics_while_a_guard_drops" => hash_panics_while_a_guard_drops(),
+            "panic_inside_gc_new" => panic_inside_gc_new(),
+            "allocation_inside_gc_new" => allocation_inside_gc_new(),
+            "collect_from_user_hash" => collect_from_user_hash(),
+            "collect_inside_an_operation" => collect_inside_an_operation(),
+            "finalizer_calls_run_finalizers" => finalizer_calls_run_finalizers(),
+            "deep_box_dropped_by_the_sweeper" => deep_box_dropped_by_the_sweeper(),
+            "deep_box_traced_by_the_marker" => deep_box_traced_by_the_marker(),
+            "trace_panics_on_a_marker" => trace_panics_on_a_marker(),
+            "empty_finalize_is_no_finalizer" => empty_finalize_is_no_finalizer(),
+            "overridden_finalize_runs" => overridden_finalize_runs(),
+            other => panic!("unknown scenario {other}"),
+        })
+        .unwrap();
+    t.join().unwrap();
+    println!("scenario ok");
+}
+
+/// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
+struct Counter(Arc<AtomicUsize>);
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Fills recently freed slots of common classes with other data.
+fn churn() -> Vec<Gc<String>> {
+    (0..100_000).map(|i| Gc::new(format!("junk {i}"))).collect()
+}
+
+// --- 1. A leaked `GcCellRefMut`, then the cell moved into the heap -------------------------
+
+#[test]
+fn a_forgotten_guard_leaks_instead_of_freeing_the_cells_contents() {
+    passes("forgotten_guard");
+}
+
+fn forgotten_guard() {
+    let inner = GcCell::new(Some(Gc::new(String::from("still referenced"))));
+    let w = Gc::downgrade(inner.borrow().as_ref().unwrap());
+    std::mem::forget(inner.borrow_mut());
+    let outer = Gc::new(GcCell::new(inner));
+    for _ in 0..3 {
+        collect();
+    }
+    assert!(w.upgrade().is_some(), "the cell's contents were freed");
+    let junk = churn();
+    let mut og = outer.borrow_mut();
+    let s = og.get_mut().as_ref().unwrap();
+    assert_eq!(s.as_str(), "still referenced");
+    drop(og);
+    drop(junk);
+}
+
+#[test]
+fn a_forgotten_guard_of_a_cell_already_in_the_heap_leaks_too() {
+    passes("forgotten_guard_nested");
+}
+
+/// The cell is inside the heap when its guard is forgotten, and moves between heap objects
+/// afterwards (an outer cell's release unroots it again).
+fn forgotten_guard_nested() {
+    let outer = Gc::new(GcCell::new(GcCell::new(vec![Gc::new(String::from(
+        "kept",
+    ))])));
+    let w = Gc::downgrade(&outer.borrow().borrow()[0]);
+    std::mem::forget(outer.borrow().borrow_mut());
+    for _ in 0..3 {
+        drop(outer.borrow_mut()); // roots and unroots the locked inner cell
+        collect();
+    }
+    assert!(
+        w.upgrade().is_some(),
+        "the locked cell's contents were freed"
+    );
+    let junk = churn();
+    let mut og = outer.borrow_mut();
+    assert_eq!(og.get_mut()[0].as_str(), "kept");
+    drop(og);
+    drop(junk);
+}
+
+// --- 2. A user `Hash` that panics while a guard drops -------------------------------------
+
+static PANIC_IN_HASH: AtomicBool = AtomicBool::new(false);
+
+#[derive(Trace, Finalize, PartialEq, Eq)]
+struct Key {
+    id: u64,
+}
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if PANIC_IN_HASH.load(Ordering::SeqCst) && self.id == 50 {
+            panic!("user Hash panicked");
+        }
+        self.id.hash(h)
+    }
+}
+
+#[test]
+fn a_panicking_hash_cannot_leave_a_cell_locked_with_its_entries_unrooted() {
+    passes("hash_panics_while_a_guard_drops");
+}
+
+fn hash_panics_while_a_guard_drops() {
+    type Map = HashMap<Gc<Key>, Gc<u64>>;
+    let outer: Gc<GcCell<GcCell<Map>>> = Gc::new(GcCell::new(GcCell::new(HashMap::new())));
+    {
+        let o = outer.borrow();
+        let mut m = o.borrow_mut();
+        for id in 0..100 {
+            m.insert(Gc::new(Key { id }), Gc::new(0x1000 + id));
+        }
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let o = outer.borrow();
+        let m = o.borrow_mut();
+        PANIC_IN_HASH.store(true, Ordering::SeqCst);
+        drop(m);
+    }));
+    PANIC_IN_HASH.store(false, Ordering::SeqCst);
+    assert!(
+        outer.borrow().try_borrow().is_ok(),
+        "the cell stayed locked after the panic"
+    );
+    for _ in 0..3 {
+        collect();
+    }
+    let junk = churn();
+    let o = outer.borrow();
+    let m = o.borrow();
+    assert_eq!(m.len(), 100);
+    for (k, v) in m.iter() {
+        assert_eq!(**v, 0x1000 + k.id, "an entry was freed and reused");
+    }
+    drop(m);
+    drop(o);
+    drop(junk);
+}
+
+// --- 3. A panic inside `Gc::new` ---------------------------------------------------------
+
+#[derive(Trace, Finalize)]
+struct Holder {
+    map: HashMap<Gc<Key>, Vec<u8>>,
+    #[gc(ignore)]
+    _c: Counter,
+}
+
+fn holder(keys: impl Iterator<Item = u64>, drops: &Arc<AtomicUsize>) -> Holder {
+    Holder {
+        map: keys
+            .map(|i| (Gc::new(Key { id: i }), vec![7u8; 100]))
+            .collect(),
+        _c: Counter(drops.clone()),
+    }
+}
+
+/// A hand-written `unroot` that panics when armed: a contract violation, but one that must not
+/// corrupt the heap.
+#[derive(Finalize)]
+struct PanicsOnUnroot {
+    child: Gc<u64>,
+    armed: bool,
+    _c: Counter,
+}
+// SAFETY: visits the one handle (and breaks the no-panic contract on purpose).
+unsafe impl Trace for PanicsOnUnroot {
+    fn trace(&self, t: &mut Tracer) {
+        self.child.trace(t)
+    }
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self.child.root() }
+    }
+    unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self.child.unroot() };
+        if self.armed {
+            panic!("unroot panicked");
+        }
+    }
+}
+
+#[test]
+fn a_panic_inside_gc_new_leaves_no_half_allocated_slot() {
+    passes("panic_inside_gc_new");
+}
+
+/// Each part first fills slots of the class with objects that have drop glue and lets the
+/// sweeper free them, then panics inside `Gc::new`, then allocates more of the class (which
+/// must not publish a slot the panicking allocation abandoned), then counts drops exactly.
+fn panic_inside_gc_new() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let count = || drops.load(Ordering::SeqCst);
+    // A user `Hash` (a key with id 50) that panics while the map moves into the heap.
+    let v: Vec<Gc<Holder>> = (0..64).map(|_| Gc::new(holder(0..2, &drops))).collect();
+    drop(v);
+    collect();
+    collect();
+    assert_eq!(count(), 64);
+    let h = holder(50..51, &drops);
+    PANIC_IN_HASH.store(true, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Gc::new(h)));
+    PANIC_IN_HASH.store(false, Ordering::SeqCst);
+    drop(r);
+    let keep: Vec<Gc<Holder>> = (0..4).map(|_| Gc::new(holder(0..1, &drops))).collect();
+    collect();
+    collect();
+    assert_eq!(count(), 65, "each holder is dropped exactly once");
+    drop(keep);
+    collect();
+    collect();
+    assert_eq!(count(), 69);
+
+    // A hand-written `unroot` that panics: the value is dropped by the unwinding, once.
+    let child = Gc::new(5u64);
+    let w = Gc::downgrade(&child);
+    let object = |armed| PanicsOnUnroot {
+        child: child.clone(),
+        armed,
+        _c: Counter(drops.clone()),
+    };
+    let v: Vec<Gc<PanicsOnUnroot>> = (0..64).map(|_| Gc::new(object(false))).collect();
+    drop(v);
+    collect();
+    collect();
+    assert_eq!(count(), 69 + 64);
+    let value = object(true);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Gc::new(value)));
+    assert!(r.is_err());
+    assert_eq!(count(), 69 + 65);
+    assert_eq!(Gc::root_count(&child), 1, "only `child` roots it now");
+    let more: Vec<Gc<PanicsOnUnroot>> = (0..4).map(|_| Gc::new(object(false))).collect();
+    collect();
+    collect();
+    assert_eq!(count(), 69 + 65, "a dead slot was dropped again");
+    assert_eq!(*w.upgrade().unwrap(), 5);
+    drop(more);
+    collect();
+    collect();
+    assert_eq!(count(), 69 + 69);
+    drop(child);
+}
+
+// --- 4. An allocation inside `Gc::new` ----------------------------------------------------
+
+static ALLOC_IN_HASH: AtomicBool = AtomicBool::new(false);
+
+#[derive(Trace, Finalize, PartialEq, Eq)]
+struct AllocKey {
+    id: u64,
+}
+type AllocMap = HashMap<Gc<AllocKey>, u64>;
+static STASH: Mutex<Vec<Gc<AllocMap>>> = Mutex::new(Vec::new());
+
+impl Hash for AllocKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if ALLOC_IN_HASH.swap(false, Ordering::SeqCst) {
+            let mut m = AllocMap::new();
+            m.insert(Gc::new(AllocKey { id: 777 }), 777);
+            STASH.lock().unwrap().push(Gc::new(m));
+        }
+        self.id.hash(h)
+    }
+}
+
+/// A hand-written `unroot` that allocates an object of its own size (a contract violation that
+/// must still not hand one slot to two objects).
+#[derive(Finalize)]
+struct AllocatesOnUnroot {
+    child: Gc<u64>,
+    pad: [u64; 2],
+}
+static NESTED: Mutex<Vec<Gc<AllocatesOnUnroot>>> = Mutex::new(Vec::new());
+// SAFETY: visits the one handle (and allocates in unroot on purpose).
+unsafe impl Trace for AllocatesOnUnroot {
+    fn trace(&self, t: &mut Tracer) {
+        self.child.trace(t)
+    }
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self.child.root() }
+    }
+    unsafe fn unroot(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self.child.unroot() };
+        if self.pad[0] == 1 {
+            NESTED.lock().unwrap().push(Gc::new(AllocatesOnUnroot {
+                child: Gc::new(2),
+                pad: [2, 2],
+            }));
+        }
+    }
+}
+
+#[test]
+fn an_allocation_inside_gc_new_never_shares_a_slot() {
+    passes("allocation_inside_gc_new");
+}
+
+fn allocation_inside_gc_new() {
+    let mut m = AllocMap::new();
+    m.insert(Gc::new(AllocKey { id: 1 }), 1);
+    ALLOC_IN_HASH.store(true, Ordering::SeqCst);
+    let outer = Gc::new(m);
+    ALLOC_IN_HASH.store(false, Ordering::SeqCst);
+    let nested = Gc::new(AllocatesOnUnroot {
+        child: Gc::new(1),
+        pad: [1, 1],
+    });
+    collect();
+    collect();
+    let others: Vec<Gc<AllocMap>> = (0..1000)
+        .map(|_| {
+            let mut m = AllocMap::new();
+            m.insert(Gc::new(AllocKey { id: 555 }), 555);
+            Gc::new(m)
+        })
+        .collect();
+    let twins: Vec<Gc<AllocatesOnUnroot>> = (0..1000)
+        .map(|_| {
+            Gc::new(AllocatesOnUnroot {
+                child: Gc::new(3),
+                pad: [3, 3],
+            })
+        })
+        .collect();
+    assert_eq!(outer.keys().next().unwrap().id, 1);
+    for s in STASH.lock().unwrap().iter() {
+        assert_eq!(
+            s.keys().next().unwrap().id,
+            777,
+            "a stashed map was overwritten"
+        );
+        assert!(
+            !others.iter().any(|o| Gc::ptr_eq(o, s)),
+            "a live slot was reused"
+        );
+    }
+    assert_eq!((nested.pad, *nested.child), ([1, 1], 1));
+    for n in NESTED.lock().unwrap().iter() {
+        assert_eq!(
+            (n.pad, *n.child),
+            ([2, 2], 2),
+            "a nested object was overwritten"
+        );
+        assert!(
+            !twins.iter().any(|t| Gc::ptr_eq(t, n)),
+            "a live slot was reused"
+        );
+    }
+    assert!(twins.iter().all(|t| t.pad == [3, 3] && *t.child == 3));
+}
+
+// --- 6. Blocking calls from user code -----------------------------------------------------
+
+static COLLECT_IN_HASH: AtomicBool = AtomicBool::new(false);
+
+#[derive(Trace, Finalize, PartialEq, Eq)]
+struct CollectingKey(u64);
+impl Hash for CollectingKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if COLLECT_IN_HASH.swap(false, Ordering::SeqCst) {
+            collect(); // e.g. a cache that trims itself under memory pressure
+        }
+        self.0.hash(h)
+    }
+}
+
+#[test]
+fn collect_from_a_user_hash_does_not_deadlock() {
+    passes("collect_from_user_hash");
+}
+
+fn collect_from_user_hash() {
+    let m: Gc<GcCell<HashMap<Gc<CollectingKey>, u64>>> = Gc::new(GcCell::new(HashMap::new()));
+    m.borrow_mut().insert(Gc::new(CollectingKey(1)), 1);
+    COLLECT_IN_HASH.store(true, Ordering::SeqCst);
+    drop(m.borrow_mut());
+    COLLECT_IN_HASH.store(true, Ordering::SeqCst);
+    m.borrow_mut().insert(Gc::new(CollectingKey(2)), 2);
+    assert_eq!(m.borrow().len(), 2);
+}
+
+/// A hand-written `unroot` (which runs inside `Gc::new`'s operation) that calls `collect()`.
+#[derive(Finalize)]
+struct CollectsOnUnroot(Gc<u64>);
+// SAFETY: visits the one handle (and blocks in unroot on purpose).
+unsafe impl Trace for CollectsOnUnroot {
+    fn trace(&self, t: &mut Tracer) {
+        self.0.trace(t)
+    }
+    unsafe fn root(&mut self) {
+        // SAFETY: forwarded.
+        unsafe { self.0.root() }
+    }
+    unsafe fn unroot(&mut self) {
+        collect();
+        // SAFETY: forwarded.
+        unsafe { self.0.unroot() }
+    }
+}
+
+#[test]
+fn collect_inside_an_operation_panics_instead_of_deadlocking() {
+    passes("collect_inside_an_operation");
+}
+
+fn collect_inside_an_operation() {
+    let r = std::panic::catch_unwind(|| Gc::new(CollectsOnUnroot(Gc::new(1))));
+    let msg = r.err().expect("collect() inside an operation must panic");
+    let msg = msg
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or(msg.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("collect()") && msg.contains("operation"),
+        "{msg}"
+    );
+    // The heap goes on working.
+    let g = Gc::new(GcCell::new(vec![Gc::new(1u64)]));
+    collect();
+    assert_eq!(*g.borrow()[0], 1);
+}
+
+static FINALIZED: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Trace)]
+struct WaitsForFinalizers(u64);
+impl Finalize for WaitsForFinalizers {
+    fn finalize(&self) {
+        run_finalizers();
+        FINALIZED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_finalizer_may_call_run_finalizers() {
+    passes("finalizer_calls_run_finalizers");
+}
+
+fn finalizer_calls_run_finalizers() {
+    for i in 0..10 {
+        drop(Gc::new(WaitsForFinalizers(i)));
+    }
+    collect();
+    run_finalizers();
+    assert_eq!(FINALIZED.load(Ordering::SeqCst), 10);
+    drop(Gc::new(WaitsForFinalizers(10)));
+    collect();
+    run_finalizers();
+    assert_eq!(FINALIZED.load(Ordering::SeqCst), 11);
+}
+
+// --- 7. Deep structures on the collector's threads ----------------------------------------
+
+const DEEP: u64 = 1_000_000;
+
+#[derive(Trace, Finalize)]
+enum Deep {
+    Cons(u64, Box<Deep>),
+    Nil,
+}
+
+#[derive(Trace, Finalize)]
+enum DeepScan {
+    Cons(Gc<u64>, Box<DeepScan>),
+    Nil,
+}
+
+#[test]
+fn the_sweeper_drops_a_million_deep_box_list() {
+    passes("deep_box_dropped_by_the_sweeper");
+}
+
+fn deep_box_dropped_by_the_sweeper() {
+    let mut l = Deep::Nil;
+    for i in 0..DEEP {
+        l = Deep::Cons(i, Box::new(l));
+    }
+    let g = Gc::new(l);
+    let w = Gc::downgrade(&g);
+    drop(g);
+    collect();
+    collect();
+    assert!(w.upgrade().is_none());
+}
+
+#[test]
+fn the_marker_traces_and_the_sweeper_drops_a_million_deep_box_list_of_handles() {
+    passes("deep_box_traced_by_the_marker");
+}
+
+fn deep_box_traced_by_the_marker() {
+    let mut l = DeepScan::Nil;
+    let first = Gc::new(0u64);
+    let w = Gc::downgrade(&first);
+    l = DeepScan::Cons(first, Box::new(l));
+    for i in 1..DEEP {
+        l = DeepScan::Cons(Gc::new(i), Box::new(l));
+    }
+    let g = Gc::new(l);
+    collect(); // the marker traces it; checkmark traces it again
+    collect();
+    assert_eq!(*w.upgrade().unwrap(), 0, "the deepest handle was lost");
+    drop(g);
+    collect();
+    collect();
+    assert!(w.upgrade().is_none());
+}
+
+// --- 8. A panic on a collector thread -----------------------------------------------------
+
+static ARMED: AtomicBool = AtomicBool::new(false);
+
+/// A contract-violating `Trace` that panics once, on whichever thread traces it.
+#[derive(Finalize)]
+struct PanicsInTrace(#[allow(dead_code)] u64);
+// SAFETY: holds no handle (and panics in trace on purpose).
+unsafe impl Trace for PanicsInTrace {
+    fn trace(&self, _: &mut Tracer) {
+        if ARMED.swap(false, Ordering::SeqCst) {
+            panic!("trace panicked");
+        }
+    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
+}
+
+#[test]
+fn a_panic_in_trace_on_a_mark_worker_aborts_with_a_message() {
+    let out = run("trace_panics_on_a_marker", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the process went on after its collector died:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("tricolor: fatal") && stderr.contains("PanicsInTrace"),
+        "no clear message:\n{stderr}"
+    );
+}
+
+fn trace_panics_on_a_marker() {
+    let b = Gc::new(PanicsInTrace(1));
+    ARMED.store(true, Ordering::SeqCst);
+    collect();
+    // Not reached when the collector is loud; bounded churn when it is not.
+    for round in 0..3 {
+        for i in 0..200_000u64 {
+            drop(Gc::new(i));
+        }
+        collect();
+        println!("round {round}: num_gc={}", tricolor::stats().num_gc);
+    }
+    drop(b);
+}
+
+// --- 9. An empty hand-written `Finalize` is no finalizer ----------------------------------
+
+#[derive(Trace)]
+struct Plain {
+    next: GcCell<Option<Gc<Plain>>>,
+    #[gc(ignore)]
+    _c: Counter,
+}
+impl Finalize for Plain {}
+
+#[test]
+fn an_empty_hand_written_finalize_does_not_keep_cycles_alive() {
+    passes("empty_finalize_is_no_finalizer");
+}
+
+fn empty_finalize_is_no_finalizer() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let plain = |d: &Arc<AtomicUsize>| {
+        Gc::new(Plain {
+            next: GcCell::new(None),
+            _c: Counter(d.clone()),
+        })
+    };
+    let (a, b, c) = (plain(&drops), plain(&drops), plain(&drops));
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    drop((a, b, c));
+    collect();
+    run_finalizers();
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 3, "objects were kept alive");
+    // Once known, the type costs nothing: a new cycle goes in one cycle.
+    let (a, b) = (plain(&drops), plain(&drops));
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    drop((a, b));
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 5);
+}
+
+static REAL_FINALIZER: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Trace)]
+struct Inner {
+    n: u64,
+}
+impl Finalize for Inner {}
+
+/// Overrides `finalize` and calls a field's default `finalize` from it: still a finalizer.
+#[derive(Trace)]
+struct Outer {
+    inner: Inner,
+}
+impl Finalize for Outer {
+    fn finalize(&self) {
+        self.inner.finalize();
+        REAL_FINALIZER.fetch_add(self.inner.n as usize, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_overridden_finalize_runs_once_for_every_object() {
+    passes("overridden_finalize_runs");
+}
+
+fn overridden_finalize_runs() {
+    for round in 0..3 {
+        for _ in 0..100 {
+            drop(Gc::new(Outer {
+                inner: Inner { n: 1 },
+            }));
+        }
+        collect();
+        run_finalizers();
+        collect();
+        run_finalizers();
+        assert_eq!(REAL_FINALIZER.load(Ordering::SeqCst), 100 * (round + 1));
+    }
+}
