@@ -20,8 +20,17 @@
 //! assert!(gc::stats().num_gc >= 1);
 //! ```
 //!
-//! Environment: `GCTRACE=1|2`, `GCPERCENT=<n|off>`, `GCMEMLIMIT=<bytes>[KiB|MiB|GiB|TiB]`,
-//! `GCCHECKMARK=1` (verification), `GCPOISON=1` (fill freed slots).
+//! Environment (read once; a bad value is reported on stderr and the default used):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `GCTRACE=1` | one line per cycle on stderr, Go's gctrace format; `2` adds a detail line | 0 |
+//! | `GCPERCENT=<n\|off>` | heap growth before the next cycle, like `GOGC` | 100 |
+//! | `GCMEMLIMIT=<bytes>[B\|KiB\|MiB\|GiB\|TiB]` | soft memory limit, like `GOMEMLIMIT` | none |
+//! | `GCHARDLIMIT=<bytes>[unit]` | hard limit: past it `Gc::try_new` fails | none |
+//! | `GCCHECKMARK=1` | verification: re-mark at each mark termination, abort on a white reachable object | 0 |
+//! | `GCPOISON=1` | fill freed slots with `0xDB` | 0 |
+//! | `GCMARKPROCS=<n>` | background mark workers (1–256) | a quarter of the cores, at least 1 |
 
 pub use gc_core::*;
 pub use gc_derive::{Finalize, Trace};

@@ -20,16 +20,14 @@
 //! Every guard releases its borrow in its `Drop`, also when user code or a contract-violating
 //! `Trace` panics while the borrow is taken or released.
 
-use crate::barrier::with_op;
+use crate::operation::with_op;
 use crate::protocol::BorrowState;
-use crate::mark::Tracer;
-use crate::trace::{Finalize, Trace};
+use crate::trace::{Finalize, Trace, Tracer};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
-
 
 /// A mutable memory location for GC objects: a `RefCell` that is `Sync` and tells the collector
 /// about every change.
@@ -132,7 +130,10 @@ impl<T: ?Sized + Trace> GcCell<T> {
         if self.state.try_shared() {
             // SAFETY: the shared borrow just taken excludes writers until the guard drops.
             let value = unsafe { &*self.value.get() };
-            Ok(GcCellRef { state: &self.state, value })
+            Ok(GcCellRef {
+                state: &self.state,
+                value,
+            })
         } else {
             Err(BorrowError)
         }
@@ -205,7 +206,9 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// The marker's shared borrow: `None` if a mutator holds the cell mutably.
     fn marker_borrow(&self) -> Option<&T> {
         // SAFETY: no exclusive borrow can start while a marker holds the cell.
-        self.state.try_marker().then(|| unsafe { &*self.value.get() })
+        self.state
+            .try_marker()
+            .then(|| unsafe { &*self.value.get() })
     }
 }
 
@@ -467,7 +470,11 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
         let value = NonNull::from(f(&mut *orig));
         let cell = orig.cell;
         std::mem::forget(orig);
-        GcCellRefMut { cell, value, _borrow: PhantomData }
+        GcCellRefMut {
+            cell,
+            value,
+            _borrow: PhantomData,
+        }
     }
 
     /// Like [`GcCellRefMut::map`], for a part that may be absent: gives the original guard back
@@ -490,7 +497,11 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
             Some(value) => {
                 let cell = orig.cell;
                 std::mem::forget(orig);
-                Ok(GcCellRefMut { cell, value, _borrow: PhantomData })
+                Ok(GcCellRefMut {
+                    cell,
+                    value,
+                    _borrow: PhantomData,
+                })
             }
             None => Err(orig),
         }
@@ -640,4 +651,3 @@ cell_trace!(
         T::needs_sweep_drop()
     }
 );
-

@@ -4,6 +4,14 @@
 
 use std::sync::OnceLock;
 
+/// The byte freed slots are filled with under `GCPOISON=1`.
+///
+/// # Example
+/// ```
+/// assert_eq!(tricolor::POISON_BYTE, 0xDB);
+/// ```
+pub const POISON_BYTE: u8 = 0xDB;
+
 /// The parsed environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Config {
@@ -94,7 +102,10 @@ pub(crate) fn parse(lookup: impl Fn(&str) -> Option<String>) -> (Config, Vec<Str
             ),
         }
     }
-    for (var, field) in [("GCCHECKMARK", &mut c.checkmark), ("GCPOISON", &mut c.poison)] {
+    for (var, field) in [
+        ("GCCHECKMARK", &mut c.checkmark),
+        ("GCPOISON", &mut c.poison),
+    ] {
         if let Some(v) = lookup(var) {
             match v.trim() {
                 "0" | "" => *field = false,
@@ -139,8 +150,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
-        let m: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         parse(|k| m.get(k).cloned())
     }
 

@@ -16,14 +16,17 @@
 //! `Gc<dyn Trait>` made from a `Gc<T>` ([`Gc::unsize`]) needs nothing of this: the object was
 //! allocated as a `T` and its header keeps `T`'s vtable; only the handle is fat.
 
-use crate::gc::Gc;
-use crate::header::{GcBox, Header, VTable, HEADER_SIZE};
+use crate::handle::Gc;
+use crate::header::{value_offset, GcBox, Header, VTable};
 use crate::malloc;
-use crate::mark::Tracer;
 use crate::mheap::{span_of, AllocError};
-use crate::trace::Trace;
+use crate::mspan::SpanClass;
+use crate::operation::with_op;
+use crate::sizeclasses::size_to_class;
+use crate::trace::{Trace, Tracer};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicUsize;
 
 /// Bytes reserved at the end of a traced or dropped DST's slot for its fat pointer.
 pub(crate) const TRAILER_SIZE: usize = 16;
@@ -39,7 +42,10 @@ pub(crate) fn place<U: ?Sized>(src: *const U, addr: usize) -> *mut GcBox<U> {
     // SAFETY: `fat` is a local pointer value at least one word long; the write replaces its
     // address word with another pointer-sized value.
     unsafe { *(&mut fat as *mut *mut GcBox<U> as *mut *mut u8) = addr as *mut u8 };
-    assert_eq!(fat as *mut u8 as usize, addr, "fat pointers keep their address first");
+    assert_eq!(
+        fat as *mut u8 as usize, addr,
+        "fat pointers keep their address first"
+    );
     fat
 }
 
@@ -67,20 +73,40 @@ unsafe fn read_trailer<U: ?Sized>(h: *const Header) -> *mut GcBox<U> {
     }
 }
 
+/// `VTable::trace` for a dynamically sized `U` with a trailer.
+///
+/// # Safety
+/// As `VTable::trace`, and the object was allocated by `alloc_dst` with a trailer.
 unsafe fn trace_dst<U: ?Sized + Trace>(h: *const Header, t: &mut Tracer) {
     // SAFETY: this vtable is only installed on objects with a trailer; the marker calls it on a
     // live object.
     unsafe { (*read_trailer::<U>(h)).value.trace(t) }
 }
 
+/// `VTable::drop` for a dynamically sized `U` with a trailer.
+///
+/// # Safety
+/// As `VTable::drop`, and the object was allocated by `alloc_dst` with a trailer.
 unsafe fn drop_dst<U: ?Sized + Trace>(h: *mut Header) {
     // SAFETY: called once, by the sweeper, on a dead object that nothing can reach again; its
     // slot (and trailer) is untouched until the sweeper frees it after this returns.
     unsafe { std::ptr::drop_in_place(&mut (*read_trailer::<U>(h)).value) }
 }
 
+/// `VTable::trace` of a leaf value (nothing to trace); unsafe only to fit the vtable.
+///
+/// # Safety
+/// None: it reads nothing.
 unsafe fn trace_leaf(_: *const Header, _: &mut Tracer) {}
+/// `VTable::drop` of a leaf value (nothing to drop); unsafe only to fit the vtable.
+///
+/// # Safety
+/// None: it touches nothing.
 unsafe fn drop_leaf(_: *mut Header) {}
+/// `VTable::finalize` of dynamically sized objects, which never register a finalizer.
+///
+/// # Safety
+/// None: it touches nothing.
 unsafe fn finalize_none(_: *const Header) {}
 
 /// The vtables of dynamically sized objects. DSTs never register finalizers (see
@@ -111,22 +137,93 @@ pub(crate) fn vtable_of<U: ?Sized + Trace>(trailer: bool) -> &'static VTable {
     }
 }
 
-/// The offset of the value in a `GcBox` whose value has alignment `align`.
-pub(crate) fn value_offset(align: usize) -> usize {
-    HEADER_SIZE.next_multiple_of(align)
+/// Moves the dynamically sized value at `src` into a new object (see module `dst` for the
+/// layout: the value after the header, and, unless the object is both noscan and nodrop, its own
+/// fat pointer in the last two words of the slot, so that the marker and the sweeper can rebuild
+/// it from the header's address alone).
+///
+/// On success the bytes of `*src` now belong to the object: the caller must free `src`'s memory
+/// without dropping the value. On failure nothing was moved.
+///
+/// # Safety
+/// `src` points at a valid `U` that the caller owns (it is unrooted and re-rooted in place, so
+/// it must be writable unless `noscan`). `noscan` may be true only if the value holds no `Gc`,
+/// `nodrop` only if dropping it does nothing at sweep time.
+unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
+    src: *mut U,
+    noscan: bool,
+    nodrop: bool,
+) -> Result<NonNull<GcBox<U>>, AllocError> {
+    // SAFETY: `src` is a valid `U` (caller).
+    let value = std::alloc::Layout::for_value(unsafe { &*src });
+    let (boxed, offset) = std::alloc::Layout::new::<Header>()
+        .extend(value)
+        .map_err(|_| AllocError)?;
+    let trailer = !(noscan && nodrop);
+    let mut size = boxed.size();
+    if trailer {
+        size = size
+            .checked_next_multiple_of(8)
+            .and_then(|s| s.checked_add(TRAILER_SIZE))
+            .ok_or(AllocError)?;
+    }
+    let align = boxed.align();
+    let sc = size_to_class(size, align);
+    let class = SpanClass::new(sc, noscan, nodrop);
+    with_op(|op| {
+        // Unrooted in place before a slot is taken, as in `alloc`.
+        if !noscan {
+            // SAFETY: `src` is valid and about to become heap contents (caller).
+            unsafe { (*src).unroot() };
+        }
+        let (addr, idx, span) = match malloc::slot(op, sc, size, align, class) {
+            Ok(s) => s,
+            Err(e) => {
+                if !noscan {
+                    // SAFETY: the value stays the caller's: its handles are roots again.
+                    unsafe { (*src).root() };
+                }
+                return Err(e);
+            }
+        };
+        let obj = place(src, addr);
+        // SAFETY: the slot is free, owned by this operation, at least `size` bytes long and
+        // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
+        // bytes and cannot overlap a free slot.
+        unsafe {
+            (addr as *mut Header).write(Header {
+                vtable: vtable_of::<U>(trailer),
+                roots: AtomicUsize::new(1),
+            });
+            std::ptr::copy_nonoverlapping(
+                src as *const u8,
+                (addr + offset) as *mut u8,
+                value.size(),
+            );
+            if trailer {
+                write_trailer(obj, addr + span.elemsize);
+            }
+        }
+        if op.marking() {
+            malloc::born_black(op, span, idx);
+        }
+        span.publish(idx);
+        // SAFETY: `obj` has the slot's non-null address.
+        Ok(unsafe { NonNull::new_unchecked(obj) })
+    })
 }
 
 fn slice_from_vec<T: Trace + Send + Sync + 'static>(v: Vec<T>) -> Result<Gc<[T]>, AllocError> {
     let mut v = ManuallyDrop::new(v);
     let src = std::ptr::slice_from_raw_parts_mut(v.as_mut_ptr(), v.len());
     // SAFETY: `src` is the vector's initialized elements; the classification follows `T`'s.
-    match unsafe { malloc::alloc_dst(src, T::is_noscan(), !T::needs_sweep_drop()) } {
+    match unsafe { alloc_dst(src, T::is_noscan(), !T::needs_sweep_drop()) } {
         Ok(p) => {
             // SAFETY: the elements were moved into the object: free the buffer only.
             unsafe { v.set_len(0) };
             drop(ManuallyDrop::into_inner(v));
             // SAFETY: a new object holds exactly one root, for this handle.
-            Ok(unsafe { Gc::from_inner(p) })
+            Ok(unsafe { Gc::from_root(p) })
         }
         Err(e) => {
             drop(ManuallyDrop::into_inner(v));
@@ -224,9 +321,9 @@ impl Gc<str> {
         // SAFETY: `s` is a valid `str`; it holds no `Gc` and has no drop glue, and copying its
         // bytes leaves the source intact (a `str` is `Copy`-like as bytes).
         // The pointer is only read: a noscan source is never unrooted in place.
-        let p = unsafe { malloc::alloc_dst(s as *const str as *mut str, true, true) }?;
+        let p = unsafe { alloc_dst(s as *const str as *mut str, true, true) }?;
         // SAFETY: a new object holds exactly one root, for this handle.
-        Ok(unsafe { Gc::from_inner(p) })
+        Ok(unsafe { Gc::from_root(p) })
     }
 }
 
@@ -313,13 +410,13 @@ impl<U: ?Sized + Trace + Send + Sync + 'static> Gc<U> {
         let src = Box::into_raw(b);
         // SAFETY: `src` is a valid `U`; nothing is known of its type, so it is scanned and
         // dropped (the conservative classification).
-        match unsafe { malloc::alloc_dst(src, false, false) } {
+        match unsafe { alloc_dst(src, false, false) } {
             Ok(p) => {
                 // SAFETY: the value's bytes moved into the object; free the box's memory
                 // without dropping it (`ManuallyDrop<U>` has `U`'s layout and metadata).
                 drop(unsafe { Box::from_raw(src as *mut ManuallyDrop<U>) });
                 // SAFETY: a new object holds exactly one root, for this handle.
-                Ok(unsafe { Gc::from_inner(p) })
+                Ok(unsafe { Gc::from_root(p) })
             }
             Err(e) => {
                 // SAFETY: nothing was moved; the box is still whole.
@@ -373,9 +470,9 @@ impl<T: ?Sized + 'static> Gc<T> {
         // gives, so stepping back that many bytes lands on the object's header, inside the same
         // allocation; the cast keeps `U`'s metadata.
         let obj = unsafe { value.byte_sub(offset) } as *mut GcBox<U>;
-        let root = Gc::into_owned_root(this);
+        let root = Gc::into_root(this);
         debug_assert_eq!(root as usize, obj as *mut u8 as usize);
-        // SAFETY: `obj` is the live object and `into_owned_root` handed over one root for it.
-        unsafe { Gc::from_inner(NonNull::new_unchecked(obj)) }
+        // SAFETY: `obj` is the live object and `into_root` handed over one root for it.
+        unsafe { Gc::from_root(NonNull::new_unchecked(obj)) }
     }
 }

@@ -10,7 +10,7 @@
 //! A type has one when its `Finalize` impl overrides `finalize`. The derive and the std impls
 //! say they do not (`has_finalizer() == false`) and their objects never come here. A hand-written
 //! impl may or may not override, and Rust offers no way to ask, so the collector learns it: the
-//! trait's default `finalize` reports that it ran (`note_default_finalize`), and the first time
+//! trait's default `finalize` reports that it ran (`trace::finalize_overrides`), and the first time
 //! an object of such a type is finalized, its type is recorded as overriding or not.
 //!
 //! Until a type is known its objects are registered as *unknown*, and treated the way Java
@@ -25,10 +25,12 @@
 //! it gets Go's semantics from then on. The price of not knowing is paid once per type: its
 //! first dead objects live one cycle longer and cost one more round of marking.
 
-use crate::barrier::{in_operation, release_root, shade};
+use crate::barrier::{release_root, shade};
 use crate::header::{header, VTable};
-use crate::mark::Tracer;
+use crate::mgcwork::WORK;
 use crate::mheap::span_of;
+use crate::operation::{in_operation, COLLECTOR_STACK_SIZE};
+use crate::trace::Tracer;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::cell::Cell;
@@ -44,25 +46,22 @@ struct Entry {
     known: bool,
 }
 
+/// Registered objects. Lock order (lib.rs): after `RESURRECTED`, before `LEARNED`,
+/// `weakhandle::TABLE` and `mgcwork::GRAY`.
 static REGISTERED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-/// Unknown objects resurrected in this cycle's stop, queued at its end.
+/// Unknown objects resurrected in this cycle's stop, queued at its end. Lock order: before
+/// `REGISTERED`.
 static RESURRECTED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// Type name → whether `finalize` is overridden, for types with a hand-written `Finalize`.
+/// Lock order: after `REGISTERED`; nothing is locked while it is held.
 static LEARNED: LazyLock<RwLock<HashMap<&'static str, bool>>> = LazyLock::new(Default::default);
+/// Finalizers queued and not yet run. Lock order: a leaf.
 static PENDING: Mutex<usize> = Mutex::new(0);
 static IDLE: Condvar = Condvar::new();
 pub(crate) static QUEUED_TOTAL: AtomicUsize = AtomicUsize::new(0);
 
-/// The finalizer thread's stack: finalizers, and the drops of the last roots they hold, may
-/// recurse through deep structures (a long `Box` list) as freely as on a main thread.
-const STACK_SIZE: usize = crate::mgc::COLLECTOR_STACK_SIZE;
-
 thread_local! {
     static IS_FINALIZER: Cell<bool> = const { Cell::new(false) };
-    /// While the finalizer thread runs an object's `finalize`: the object's type name.
-    static EXPECT: Cell<Option<&'static str>> = const { Cell::new(None) };
-    /// Set when the default `finalize` ran for the expected type.
-    static DEFAULT_RAN: Cell<bool> = const { Cell::new(false) };
 }
 
 static QUEUE: LazyLock<(Sender<usize>, Receiver<usize>)> = LazyLock::new(|| {
@@ -70,7 +69,8 @@ static QUEUE: LazyLock<(Sender<usize>, Receiver<usize>)> = LazyLock::new(|| {
     let thread_rx = rx.clone();
     std::thread::Builder::new()
         .name("tricolor-finalizer".into())
-        .stack_size(STACK_SIZE)
+        // Finalizers may recurse through deep structures as freely as drop glue does.
+        .stack_size(COLLECTOR_STACK_SIZE)
         .spawn(move || {
             IS_FINALIZER.set(true);
             for a in thread_rx {
@@ -80,16 +80,6 @@ static QUEUE: LazyLock<(Sender<usize>, Receiver<usize>)> = LazyLock::new(|| {
         .expect("tricolor: cannot start the finalizer thread");
     (tx, rx)
 });
-
-/// Called by the default `Finalize::finalize` with its `Self` type's name: tells the finalizer
-/// thread that the object it is finalizing does not override `finalize`. The name is compared,
-/// so that an override calling a field's default `finalize` still counts as an override.
-#[inline]
-pub(crate) fn note_default_finalize(type_name: &'static str) {
-    if EXPECT.get() == Some(type_name) {
-        DEFAULT_RAN.set(true);
-    }
-}
 
 /// What is known of a type's `finalize` (`None`: not yet learned).
 fn learned(vt: &VTable) -> Option<bool> {
@@ -150,7 +140,7 @@ pub(crate) fn resurrect_unknown_dead() -> usize {
         if span.is_marked(span.index_of(e.addr)) {
             return true;
         }
-        crate::weak::clear_one(e.addr);
+        crate::weakhandle::clear_one(e.addr);
         shade(e.addr as *const _);
         out.push(e.addr);
         false
@@ -171,7 +161,7 @@ pub(crate) fn queue_dead() -> usize {
         }
         // Keep it (and, through the referents traced as roots, all it reaches) this cycle.
         span.try_mark(idx);
-        crate::mark::note_marked(span.elemsize);
+        WORK.note_marked(span.elemsize);
         dead.push(e.addr);
         false
     });
@@ -195,15 +185,15 @@ fn run_one(a: usize) {
     let h = unsafe { header(a) };
     let name = (h.vtable.type_name)();
     let f = h.vtable.finalize;
-    let outer = EXPECT.replace(Some(name));
-    let outer_ran = DEFAULT_RAN.replace(false);
-    // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
-    // registry when it was queued.
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { f(h) }));
-    let overridden = !DEFAULT_RAN.replace(outer_ran);
-    EXPECT.set(outer);
-    if r.is_err() {
-        crate::report_once(&format!(
+    let mut panicked = false;
+    let overridden = crate::trace::finalize_overrides(name, || {
+        // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
+        // registry when it was queued.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { f(h) }));
+        panicked = r.is_err();
+    });
+    if panicked {
+        crate::throw::report_once(&format!(
             "tricolor: a finalizer of {name} panicked; the panic was caught and other finalizers go on"
         ));
     }

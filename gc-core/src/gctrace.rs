@@ -19,41 +19,10 @@
 //! threads swept since the previous line), `freed` (objects freed by the background sweep),
 //! `weak_cleared` and `finalizers` (queued).
 
-use crate::mgc::{Kind, START};
+use crate::cputime::START;
+use crate::mstats::{gc_cpu_fraction, CycleStats, Trigger};
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
-
-pub(crate) struct Detail {
-    pub root_scan: Duration,
-    pub rounds: usize,
-    pub stops_called_off: u32,
-    pub late: usize,
-    pub scanned_bg: usize,
-    pub scanned_assist: usize,
-    pub spans: usize,
-    pub swept: usize,
-    pub swept_lazily: usize,
-    pub freed: u64,
-    pub weak_cleared: usize,
-    pub finalizers: usize,
-}
-
-pub(crate) struct Line {
-    pub kind: Kind,
-    pub start: Instant,
-    pub sweep_term: Duration,
-    pub mark: Duration,
-    pub mark_term: Duration,
-    pub assist_cpu: Duration,
-    pub background_cpu: Duration,
-    pub heap0: usize,
-    pub heap1: usize,
-    pub marked: usize,
-    pub goal: usize,
-    pub roots: usize,
-    pub workers: usize,
-    pub detail: Option<Detail>,
-}
+use std::time::Duration;
 
 /// Go's `fmtNSAsMS`: whole milliseconds from 10 ms up, else two significant digits.
 pub(crate) fn fmt_ms(ns: u128) -> String {
@@ -77,59 +46,59 @@ pub(crate) fn fmt_ms(ns: u128) -> String {
     }
 }
 
-static NUM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-pub(crate) fn format(l: &Line, n: u64) -> String {
-    let since = l.start.saturating_duration_since(*START).as_secs_f64();
-    let pct = (crate::stats::stats().gc_cpu_fraction.clamp(0.0, 1.0) * 100.0) as u64;
+/// The cycle's line (and, with `detail`, its `GCTRACE=2` line).
+pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
+    let n = c.n;
+    let since = c.start.saturating_duration_since(*START).as_secs_f64();
+    let pct = (gc_cpu_fraction().clamp(0.0, 1.0) * 100.0) as u64;
     let ms = |d: Duration| fmt_ms(d.as_nanos());
-    let (st, mk, mt) = (ms(l.sweep_term), ms(l.mark), ms(l.mark_term));
-    let (assist, bg) = (ms(l.assist_cpu), ms(l.background_cpu));
+    let (st, mk, mt) = (ms(c.sweep_term), ms(c.mark), ms(c.pause));
+    let (assist, bg) = (ms(c.assist_cpu), ms(c.background_cpu));
     let mut s = String::new();
-    if l.kind == Kind::Timer {
+    if c.trigger == Trigger::Timer {
         s.push_str("GC forced\n");
     }
     let _ = write!(
         s,
         "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st}+{assist}/{bg}/0+{mt} ms cpu, \
          {}->{}->{} MB, {} MB goal, {} MB stacks, 0 MB globals, {} P",
-        l.heap0 >> 20,
-        l.heap1 >> 20,
-        l.marked >> 20,
-        l.goal >> 20,
-        (l.roots * 16) >> 20,
-        l.workers,
+        c.heap0 >> 20,
+        c.heap1 >> 20,
+        c.marked >> 20,
+        c.goal >> 20,
+        (c.roots * 16) >> 20,
+        c.workers,
     );
-    if l.kind == Kind::Forced {
+    if c.trigger == Trigger::Forced {
         s.push_str(" (forced)");
     }
-    if let Some(d) = &l.detail {
+    if detail {
         let _ = write!(
             s,
             "\ngc {n} detail: roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={}",
-            l.roots,
-            fmt_ms(d.root_scan.as_nanos()),
-            d.rounds,
-            d.stops_called_off,
-            d.late,
-            d.scanned_bg,
-            d.scanned_assist,
-            d.spans,
-            d.swept,
-            d.swept_lazily,
-            d.freed,
-            d.weak_cleared,
-            d.finalizers
+            c.roots,
+            fmt_ms(c.root_scan.as_nanos()),
+            c.rounds,
+            c.stops_called_off,
+            c.late,
+            c.scanned_bg,
+            c.scanned_assist,
+            c.spans,
+            c.swept,
+            c.swept_lazily,
+            c.freed,
+            c.weak_cleared,
+            c.finalizers
         );
     }
     s
 }
 
-pub(crate) fn print(l: &Line) {
-    let n = NUM.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    eprintln!("{}", format(l, n));
+/// Prints the cycle's line on stderr.
+pub(crate) fn print(c: &CycleStats, detail: bool) {
+    eprintln!("{}", format(c, detail));
 }
 
 #[cfg(test)]

@@ -3,15 +3,28 @@
 //! Mark and allocation bits live in the span's bitmaps, not here, so that sweeping a span whose
 //! type needs no drop glue never touches the objects' memory beyond the root-count check.
 
-use crate::mark::Tracer;
-use crate::trace::Trace;
+use crate::trace::{Trace, Tracer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Everything the collector needs to know about an object's type, reached from its header.
+/// Each function takes the address of the header it was found in; a vtable is only ever stored
+/// in the header of an object of its own type.
 pub(crate) struct VTable {
+    /// The type's name, for diagnostics and for learning which types have finalizers.
     pub type_name: fn() -> &'static str,
+    /// Reports the object's edges.
+    ///
+    /// Safety: the header starts a live object of this vtable's type, which cannot be freed
+    /// during the call (marking is on, or the object is registered, or rooted).
     pub trace: unsafe fn(*const Header, &mut Tracer),
+    /// Runs the value's drop glue in place (the slot is freed afterwards, not by this).
+    ///
+    /// Safety: the object is dead (unreachable, no roots), this is the one call of it, and
+    /// nothing reads the value afterwards.
     pub drop: unsafe fn(*mut Header),
+    /// Runs `Finalize::finalize` on the value.
+    ///
+    /// Safety: the caller holds a root on the object for the call's duration.
     pub finalize: unsafe fn(*const Header),
 }
 
@@ -52,17 +65,29 @@ impl Header {
     }
 }
 
+/// `VTable::trace` for a sized `T`.
+///
+/// # Safety
+/// As `VTable::trace`: `h` starts a live `GcBox<T>`.
 unsafe fn trace_glue<T: Trace>(h: *const Header, t: &mut Tracer) {
     // SAFETY: the vtable of a `GcBox<T>` is only ever paired with a header that starts a live
     // `GcBox<T>`; the caller (marker) reads it while the object cannot be freed (marking is on).
     unsafe { (*(h as *const GcBox<T>)).value.trace(t) }
 }
 
+/// `VTable::drop` for a sized `T`.
+///
+/// # Safety
+/// As `VTable::drop`: `h` starts a dead `GcBox<T>` dropped exactly once.
 unsafe fn drop_glue<T: Trace>(h: *mut Header) {
     // SAFETY: called once, by the sweeper, on a dead `GcBox<T>` that nothing can reach again.
     unsafe { std::ptr::drop_in_place(&mut (*(h as *mut GcBox<T>)).value) }
 }
 
+/// `VTable::finalize` for a sized `T`.
+///
+/// # Safety
+/// As `VTable::finalize`: `h` starts a `GcBox<T>` the caller holds a root on.
 unsafe fn finalize_glue<T: Trace>(h: *const Header) {
     // SAFETY: called by the finalizer thread while it holds a root on the object.
     unsafe { (*(h as *const GcBox<T>)).value.finalize() }
@@ -88,7 +113,8 @@ pub(crate) fn vtable_of<T: Trace>() -> &'static VTable {
 /// Reads the header at `addr`.
 ///
 /// # Safety
-/// `addr` must be the start of an allocated object whose slot is not being freed.
+/// `addr` must be the start of an allocated object whose slot is not being freed, for as long
+/// as the returned reference is used (the caller picks the lifetime).
 #[inline(always)]
 pub(crate) unsafe fn header<'a>(addr: usize) -> &'a Header {
     // SAFETY: forwarded to the caller.
@@ -98,3 +124,8 @@ pub(crate) unsafe fn header<'a>(addr: usize) -> &'a Header {
 /// The header is two words; objects of a class start on the class's slot boundaries.
 pub(crate) const HEADER_SIZE: usize = std::mem::size_of::<Header>();
 const _: () = assert!(HEADER_SIZE == 16);
+
+/// The offset of the value in a `GcBox` whose value has alignment `align`.
+pub(crate) fn value_offset(align: usize) -> usize {
+    HEADER_SIZE.next_multiple_of(align)
+}

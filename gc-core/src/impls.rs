@@ -6,8 +6,7 @@
 //! is not `Send`. `Arc<T>` is traced but never unrooted (it cannot hand out `&mut T`): handles
 //! inside an `Arc` stay roots for the `Arc`'s life, so cycles through an `Arc` are not collected.
 
-use crate::mark::Tracer;
-use crate::trace::{Finalize, Trace};
+use crate::trace::{Finalize, Trace, Tracer};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
 use std::sync::Arc;
 
@@ -25,21 +24,71 @@ macro_rules! leaf {
 }
 
 leaf!(
-    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
-    String, std::time::Duration, std::time::Instant, std::time::SystemTime,
-    std::path::PathBuf, std::ffi::OsString,
-    std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
-    std::num::NonZeroU128, std::num::NonZeroUsize, std::num::NonZeroI8, std::num::NonZeroI16,
-    std::num::NonZeroI32, std::num::NonZeroI64, std::num::NonZeroI128, std::num::NonZeroIsize,
-    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicIsize,
-    std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16, std::sync::atomic::AtomicU32,
-    std::sync::atomic::AtomicU64, std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16,
-    std::sync::atomic::AtomicI32, std::sync::atomic::AtomicI64, std::cmp::Ordering,
-    std::sync::atomic::Ordering, std::ops::RangeFull, std::ffi::CString, std::any::TypeId,
-    std::alloc::Layout, std::thread::ThreadId, std::net::IpAddr, std::net::Ipv4Addr,
-    std::net::Ipv6Addr, std::net::SocketAddr, std::net::SocketAddrV4, std::net::SocketAddrV6,
-    std::num::ParseIntError, std::num::ParseFloatError, std::string::FromUtf8Error,
-    std::char::ParseCharError, std::str::Utf8Error, std::fmt::Error,
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    std::time::Duration,
+    std::time::Instant,
+    std::time::SystemTime,
+    std::path::PathBuf,
+    std::ffi::OsString,
+    std::num::NonZeroU8,
+    std::num::NonZeroU16,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroU128,
+    std::num::NonZeroUsize,
+    std::num::NonZeroI8,
+    std::num::NonZeroI16,
+    std::num::NonZeroI32,
+    std::num::NonZeroI64,
+    std::num::NonZeroI128,
+    std::num::NonZeroIsize,
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicIsize,
+    std::sync::atomic::AtomicU8,
+    std::sync::atomic::AtomicU16,
+    std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64,
+    std::sync::atomic::AtomicI8,
+    std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32,
+    std::sync::atomic::AtomicI64,
+    std::cmp::Ordering,
+    std::sync::atomic::Ordering,
+    std::ops::RangeFull,
+    std::ffi::CString,
+    std::any::TypeId,
+    std::alloc::Layout,
+    std::thread::ThreadId,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::net::SocketAddr,
+    std::net::SocketAddrV4,
+    std::net::SocketAddrV6,
+    std::num::ParseIntError,
+    std::num::ParseFloatError,
+    std::string::FromUtf8Error,
+    std::char::ParseCharError,
+    std::str::Utf8Error,
+    std::fmt::Error,
 );
 
 impl<T: ?Sized> Finalize for &'static T {
@@ -124,9 +173,9 @@ macro_rules! fields {
         }
     )*};
 }
-use std::ops::{Range, RangeFrom, RangeTo, RangeToInclusive};
-use std::num::{Saturating, Wrapping};
 use std::cmp::Reverse;
+use std::num::{Saturating, Wrapping};
+use std::ops::{Range, RangeFrom, RangeTo, RangeToInclusive};
 fields!(
     Range { start, end },
     RangeFrom { start },
@@ -386,16 +435,18 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
         }
     }
     unsafe fn root(&mut self) {
-        // SAFETY: forwarded.
         match self {
+            // SAFETY: forwarded.
             Ok(x) => unsafe { x.root() },
+            // SAFETY: forwarded.
             Err(e) => unsafe { e.root() },
         }
     }
     unsafe fn unroot(&mut self) {
-        // SAFETY: forwarded.
         match self {
+            // SAFETY: forwarded.
             Ok(x) => unsafe { x.unroot() },
+            // SAFETY: forwarded.
             Err(e) => unsafe { e.unroot() },
         }
     }

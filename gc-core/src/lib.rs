@@ -1,107 +1,156 @@
 //! The runtime of tricolor, a concurrent, Go-style tricolor garbage collector.
 //!
-//! Users depend on the facade crate `tricolor`; this crate holds the heap (`mheap`, `mcentral`,
-//! `mcache`, `mspan`, `sizeclasses`), the handles (`Gc`, `GcCell`, `GcSlot`, `Weak`), the write
-//! barrier and operation protocol (`barrier`), concurrent marking (`mark`), lazy sweeping
-//! (`sweep`), the cycle (`mgc`), the pacer (`pacer`), finalizers, statistics and `GCTRACE`.
-//! The module names follow Go's runtime so that a reader of `src/runtime` finds their way.
+//! Users depend on the facade crate `tricolor`; this crate is the runtime. Its modules are named
+//! after Go's runtime (`mheap`, `mcentral`, `mcache`, `mspan`, `sizeclasses`, `mgc`, `mgcwork`,
+//! `mstats`, `pacer`, `barrier`, ...) so that a reader of `src/runtime` finds their way.
+//!
+//! # Layers
+//! Each module imports only from its own layer or the layers below it (`tests/layers.rs` checks
+//! this and prints the graph). Within a layer, imports point one way but for one cycle that Go
+//! has too: `mcentral` ↔ `sweep` (a refill sweeps; a sweep files the span back).
+//!
+//! | layer | modules | what it is |
+//! |---|---|---|
+//! | 4 handles | `malloc`, `handle`, `dst`, `cell`, `slot`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), `Gc`, `GcCell`, `GcSlot`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
+//! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
+//! | 2 heap | `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
+//! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
+//! | 0 base | `sync`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
+//!
+//! # Lock order
+//! The global locks, outermost first (Go writes its order down in `lockrank.go`); a lock is
+//! only taken while holding locks above it in this list:
+//! 1. `operation::ORPHAN` (a thread tearing down runs a whole operation under it)
+//! 2. `operation::REGISTRY` (the stop flushes the mcaches while holding it)
+//! 3. `finalizer::RESURRECTED`, then `finalizer::REGISTERED`, then `finalizer::LEARNED`
+//! 4. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
+//! 5. `mheap::HEAP`
+//! 6. `weakhandle::TABLE`
+//! 7. `mgcwork::GRAY`
+//! 8. leaves: `finalizer::PENDING`, `mstats::HISTORY`, `throw::report_once`'s set
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// Layer 0: base. Under `--cfg loom` only the protocols and their atomics are compiled.
+#[cfg(not(loom))]
+mod config;
+#[cfg(not(loom))]
+mod cputime;
+#[cfg(not(loom))]
+mod mstats;
 #[doc(hidden)]
 pub mod protocol;
+#[cfg(not(loom))]
+mod sizeclasses;
 mod sync;
+#[cfg(not(loom))]
+mod throw;
 
-/// Applies `#[cfg(not(loom))]` to every item: under loom only `protocol` is compiled and modeled.
-macro_rules! runtime {
-    ($($item:item)*) => { $(#[cfg(not(loom))] $item)* };
-}
-
+// Layer 1: the object.
+#[cfg(not(loom))]
+mod header;
 #[cfg(not(loom))]
 mod trace;
 
-runtime! {
-    mod barrier;
-    mod cell;
-    mod config;
-    mod dst;
-    mod finalizer;
-    mod gc;
-    mod gctrace;
-    mod header;
-    mod impls;
-    mod malloc;
-    mod mark;
-    mod mcache;
-    mod mcentral;
-    mod mgc;
-    mod mheap;
-    mod mspan;
-    mod pacer;
-    #[cfg(feature = "serde")]
-    mod serde_impls;
-    mod sizeclasses;
-    mod slot;
-    mod stats;
-    mod sweep;
-    mod weak;
-    pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};
-    pub use finalizer::run_finalizers;
-    pub use gc::Gc;
-    pub use mark::Tracer;
-    pub use mgc::{collect, safepoint};
-    pub use mheap::{set_hard_memory_limit, AllocError};
-    pub use pacer::{set_gc_percent, set_memory_limit};
-    pub use slot::GcSlot;
-    pub use stats::{stats, SizeClassStats, Stats};
-    pub use trace::{Finalize, Trace};
-    #[doc(hidden)]
-    pub use trace::TracedTypesMustNotImplementDrop;
-    pub use weak::Weak;
+// Layer 2: the heap.
+#[cfg(not(loom))]
+mod mcache;
+#[cfg(not(loom))]
+mod mcentral;
+#[cfg(not(loom))]
+mod mheap;
+#[cfg(not(loom))]
+mod mspan;
+#[cfg(not(loom))]
+mod sweep;
 
-    /// The byte freed slots are filled with under `GCPOISON=1`.
-    pub const POISON_BYTE: u8 = 0xDB;
+// Layer 3: the collector.
+#[cfg(not(loom))]
+mod barrier;
+#[cfg(not(loom))]
+mod finalizer;
+#[cfg(not(loom))]
+mod gctrace;
+#[cfg(not(loom))]
+mod mark;
+#[cfg(not(loom))]
+mod mgc;
+#[cfg(not(loom))]
+mod mgcwork;
+#[cfg(not(loom))]
+mod operation;
+#[cfg(not(loom))]
+mod pacer;
+#[cfg(not(loom))]
+mod weakhandle;
 
-    /// Aborts the process with a message: used for collector bugs and failed verifications, where
-    /// continuing could free live memory.
-    #[cold]
-    pub(crate) fn fatal(msg: &str) -> ! {
-        eprintln!("tricolor: fatal: {msg}");
-        std::process::abort()
+// Layer 4: the handles.
+#[cfg(not(loom))]
+mod cell;
+#[cfg(not(loom))]
+mod dst;
+#[cfg(not(loom))]
+mod handle;
+#[cfg(not(loom))]
+mod impls;
+#[cfg(not(loom))]
+mod malloc;
+#[cfg(all(feature = "serde", not(loom)))]
+mod serde_impls;
+#[cfg(not(loom))]
+mod slot;
+#[cfg(not(loom))]
+mod stats;
+#[cfg(not(loom))]
+mod weak;
+
+#[cfg(not(loom))]
+pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};
+#[cfg(not(loom))]
+pub use config::POISON_BYTE;
+#[cfg(not(loom))]
+pub use finalizer::run_finalizers;
+#[cfg(not(loom))]
+pub use handle::Gc;
+#[cfg(not(loom))]
+pub use mgc::{collect, safepoint};
+#[cfg(not(loom))]
+pub use mheap::{set_hard_memory_limit, AllocError};
+#[cfg(not(loom))]
+pub use pacer::{set_gc_percent, set_memory_limit};
+#[cfg(not(loom))]
+pub use slot::GcSlot;
+#[cfg(not(loom))]
+pub use stats::{stats, SizeClassStats, Stats};
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use trace::TracedTypesMustNotImplementDrop;
+#[cfg(not(loom))]
+pub use trace::{Finalize, Trace, Tracer};
+#[cfg(not(loom))]
+pub use weak::Weak;
+
+/// Introspection for tests of the collector itself; not a stable API.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod __private {
+    /// Size class of an allocation of `size` bytes with alignment `align` (0: large).
+    pub fn size_class_of(size: usize, align: usize) -> usize {
+        crate::sizeclasses::size_to_class(size, align)
     }
-
-    /// Prints a message on stderr the first time it is seen.
-    #[cold]
-    pub(crate) fn report_once(msg: &str) {
-        static SEEN: parking_lot::Mutex<Option<std::collections::HashSet<String>>> = parking_lot::Mutex::new(None);
-        let mut s = SEEN.lock();
-        if s.get_or_insert_with(Default::default).insert(msg.to_string()) {
-            eprintln!("{msg}");
-        }
+    /// Object size of each size class.
+    pub const CLASS_SIZE: [u32; 68] = crate::sizeclasses::CLASS_SIZE;
+    /// Spans in use, by the page heap's count.
+    pub fn spans_in_use() -> usize {
+        crate::mheap::HEAP.lock().all_spans().len()
     }
-
-    /// Introspection for tests of the collector itself; not a stable API.
-    #[doc(hidden)]
-    pub mod __private {
-
-        /// Size class of an allocation of `size` bytes with alignment `align` (0: large).
-        pub fn size_class_of(size: usize, align: usize) -> usize {
-            crate::sizeclasses::size_to_class(size, align)
-        }
-        /// Object size of each size class.
-        pub const CLASS_SIZE: [u32; 68] = crate::sizeclasses::CLASS_SIZE;
-        /// Spans in use, by the page heap's count.
-        pub fn spans_in_use() -> usize {
-            crate::mheap::HEAP.lock().all_spans().len()
-        }
-        /// Objects with a finalizer that have not been queued yet.
-        pub fn finalizers_registered() -> usize {
-            crate::finalizer::registered()
-        }
-        /// The span-class size of the object `g` points at.
-        pub fn slot_size<T: ?Sized>(g: &crate::Gc<T>) -> usize {
-            // SAFETY: a handle points at a live object.
-            unsafe { crate::mheap::span_of(g.header() as *const _ as usize) }.elemsize
-        }
+    /// Objects with a finalizer that have not been queued yet.
+    pub fn finalizers_registered() -> usize {
+        crate::finalizer::registered()
+    }
+    /// The span-class size of the object `g` points at.
+    pub fn slot_size<T: ?Sized>(g: &crate::Gc<T>) -> usize {
+        // SAFETY: a handle points at a live object.
+        unsafe { crate::mheap::span_of(g.header() as *const _ as usize) }.elemsize
     }
 }

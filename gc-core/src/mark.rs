@@ -1,149 +1,48 @@
-//! Concurrent marking: the tracer, the gray queue, background workers, assists, the root scan
-//! and the checkmark verification.
+//! Concurrent marking (Go's `mgcmark.go`): the tracer's marking, the background workers, assists,
+//! the root scan and the checkmark verification. The gray queue itself is `mgcwork`.
 //!
-//! The gray queue is Go's work-buffer design: each marker keeps a local stack and shares work
-//! through a global list when its stack grows (and takes from it when empty). The workers are a
-//! rayon pool sized like Go's dedicated workers (25% of the cores, at least one); rayon's
-//! data parallelism also runs the root scan over the span list. The scheme is work sharing
-//! rather than rayon's task stealing because allocating threads (assists) and the write
+//! The workers are a rayon pool sized like Go's dedicated workers (25% of the cores, at least
+//! one); rayon's data parallelism also runs the root scan over the span list. The scheme is work
+//! sharing rather than rayon's task stealing because allocating threads (assists) and the write
 //! barrier must be able to both take and give gray objects, and they are not rayon tasks.
 
-use crate::barrier::REGISTRY;
 use crate::header::{header, Header};
+use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
 use crate::mheap::{span_of, SpanRef, HEAP};
-use parking_lot::Mutex;
+use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
+use crate::trace::{Tracer, TracerMode};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
-/// Gray objects (header addresses) shared between markers.
-static GRAY: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-static GRAY_LEN: AtomicUsize = AtomicUsize::new(0);
-/// Bytes marked this cycle (objects shaded, scanned or allocated black).
-pub(crate) static MARKED_BYTES: AtomicUsize = AtomicUsize::new(0);
-/// Objects scanned this cycle, by workers and by assists.
-pub(crate) static SCANNED_BG: AtomicUsize = AtomicUsize::new(0);
-pub(crate) static SCANNED_ASSIST: AtomicUsize = AtomicUsize::new(0);
-pub(crate) static ROOTS_FOUND: AtomicUsize = AtomicUsize::new(0);
-/// Nanoseconds allocating threads have spent in assists, since the start.
-pub(crate) static ASSIST_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-const SHARE_AT: usize = 1024;
-const BATCH: usize = 256;
 /// How often (in objects scanned) a marker checks whether another one is waiting for work.
 const BALANCE_EVERY: usize = 64;
 
-/// Background workers waiting for gray objects. A marker whose local stack never reaches
-/// `SHARE_AT` (a tree is traced depth-first with a stack no deeper than the tree) would keep all
-/// its work to itself; when somebody is hungry and the shared list is empty it gives away the
-/// bottom half of its stack instead, the objects nearest the roots and so the largest subgraphs
-/// (Go's `gcWork.balance`). Measured on the mark-rate workload: without this a second worker
-/// did not shorten the mark at all.
-///
-/// The counter is only a hint, read and written `Relaxed`: a stale value delays a give-away or
-/// makes a useless one, nothing more. Objects given away go through the shared list under its
-/// lock like any others, and the end of marking is still decided by `drain_background`'s idle
-/// count and the shared list, never by this counter.
-static HUNGRY: AtomicUsize = AtomicUsize::new(0);
-
-#[inline]
-pub(crate) fn note_marked(bytes: usize) {
-    MARKED_BYTES.fetch_add(bytes, Ordering::Relaxed);
-}
-
-/// Queues one gray object for any marker.
-pub(crate) fn push_global(h: usize) {
-    let mut g = GRAY.lock();
-    g.push(h);
-    GRAY_LEN.store(g.len(), Ordering::Release);
-}
-
-/// Moves the gray objects `items[range]` to the shared list.
-fn share(items: &mut Vec<usize>, range: impl std::ops::RangeBounds<usize>) {
-    let mut g = GRAY.lock();
-    g.extend(items.drain(range));
-    GRAY_LEN.store(g.len(), Ordering::Release);
-}
-
-/// Shares all but the bottom `keep` entries of a stack.
-fn push_many(items: &mut Vec<usize>, keep: usize) {
-    if items.len() > keep {
-        share(items, keep..);
-    }
-}
-
-fn take_batch(into: &mut Vec<usize>) -> bool {
-    if GRAY_LEN.load(Ordering::Acquire) == 0 {
-        return false;
-    }
-    let mut g = GRAY.lock();
-    let n = g.len().min(BATCH);
-    let at = g.len() - n;
-    into.extend(g.drain(at..));
-    GRAY_LEN.store(g.len(), Ordering::Release);
-    n > 0
-}
-
-pub(crate) fn gray_empty() -> bool {
-    GRAY_LEN.load(Ordering::Acquire) == 0
-}
-
-enum Kind {
-    Mark { marked: usize },
-    Check { seen: HashSet<usize> },
-}
-
-/// Receives the edges a [`Trace`](crate::Trace) implementation reports.
-///
-/// Users never build one; they pass it on to the fields of their type in a hand-written
-/// `trace`.
-///
-/// # Example
-/// ```
-/// use tricolor::{Finalize, Gc, Trace, Tracer};
-/// struct Pair { a: Gc<i64>, b: Gc<i64> }
-/// impl Finalize for Pair {}
-/// // SAFETY: trace, root and unroot visit exactly the two handles.
-/// unsafe impl Trace for Pair {
-///     fn trace(&self, t: &mut Tracer) { self.a.trace(t); self.b.trace(t); }
-///     unsafe fn root(&mut self) {
-///         // SAFETY: forwarded from the collector, which calls this.
-///         unsafe { self.a.root(); self.b.root(); }
-///     }
-///     unsafe fn unroot(&mut self) {
-///         // SAFETY: forwarded from the collector, which calls this.
-///         unsafe { self.a.unroot(); self.b.unroot(); }
-///     }
-/// }
-/// let p = Gc::new(Pair { a: Gc::new(1), b: Gc::new(2) });
-/// assert_eq!(*p.a + *p.b, 3);
-/// ```
-pub struct Tracer {
-    stack: Vec<usize>,
-    kind: Kind,
-}
-
 impl Tracer {
+    /// A tracer that marks, for a marker thread, an assist or the barrier.
     pub(crate) fn marker() -> Tracer {
         Tracer {
             stack: Vec::new(),
-            kind: Kind::Mark { marked: 0 },
+            mode: TracerMode::Mark { marked: 0 },
         }
     }
 
+    /// A tracer that only records what it reaches, for the checkmark verification.
     fn checker() -> Tracer {
         Tracer {
             stack: Vec::new(),
-            kind: Kind::Check { seen: HashSet::new() },
+            mode: TracerMode::Check {
+                seen: HashSet::new(),
+            },
         }
     }
 
     /// Reports an edge to the object whose header is at `h`.
     #[inline]
     pub(crate) fn edge(&mut self, h: *const Header) {
-        match &mut self.kind {
-            Kind::Mark { marked } => {
+        match &mut self.mode {
+            TracerMode::Mark { marked } => {
                 // SAFETY: `h` comes from a handle inside a reachable object or a root, so it is
                 // a live object; nothing is freed while marking.
                 let span = unsafe { span_of(h as usize) };
@@ -154,7 +53,7 @@ impl Tracer {
                     }
                 }
             }
-            Kind::Check { seen } => {
+            TracerMode::Check { seen } => {
                 if seen.insert(h as usize) {
                     self.stack.push(h as usize);
                 }
@@ -192,18 +91,18 @@ impl Tracer {
             // SAFETY: gray objects are live (marked) objects.
             unsafe { trace_object(h, self) };
             n += 1;
-            if !matches!(self.kind, Kind::Mark { .. }) {
+            if !matches!(self.mode, TracerMode::Mark { .. }) {
                 continue;
             }
             if self.stack.len() > SHARE_AT {
-                push_many(&mut self.stack, SHARE_AT / 2);
+                mgcwork::share_above(&mut self.stack, SHARE_AT / 2);
             } else if n % BALANCE_EVERY == 0
                 && self.stack.len() >= 2
                 && HUNGRY.load(Ordering::Relaxed) > 0
-                && gray_empty()
+                && mgcwork::gray_empty()
             {
                 let half = self.stack.len() / 2;
-                share(&mut self.stack, ..half);
+                mgcwork::share(&mut self.stack, ..half);
             }
         }
         // Objects taken into the FIFO but not scanned (the limit was reached) are still gray:
@@ -216,9 +115,9 @@ impl Tracer {
 
     /// Publishes what this tracer marked: gray objects to the shared queue, bytes to the count.
     pub(crate) fn flush(&mut self) {
-        if let Kind::Mark { marked } = &mut self.kind {
-            MARKED_BYTES.fetch_add(std::mem::take(marked), Ordering::Relaxed);
-            push_many(&mut self.stack, 0);
+        if let TracerMode::Mark { marked } = &mut self.mode {
+            WORK.note_marked(std::mem::take(marked));
+            mgcwork::share_above(&mut self.stack, 0);
         }
     }
 }
@@ -246,7 +145,7 @@ pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
         fn drop(&mut self) {
             // SAFETY: the object is alive (caller); only its type name is read.
             let name = unsafe { header(self.0) }.type_name();
-            crate::fatal(&format!(
+            crate::throw::throw(&format!(
                 "the Trace impl of {name} panicked while the collector traced it; a trace must \
                  not panic (the heap cannot be marked without it)"
             ));
@@ -288,15 +187,17 @@ static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
         .thread_name(|i| format!("tricolor-mark-{i}"))
         // A `trace` recurses through what one object owns (a long `Box` list): as deep as the
         // collector thread's stack allows.
-        .stack_size(crate::mgc::COLLECTOR_STACK_SIZE)
-        .start_handler(|_| crate::mgc::enter_collector_role(crate::mgc::Role::Marker))
+        .stack_size(COLLECTOR_STACK_SIZE)
+        .start_handler(|_| Role::Marker.enter())
         .build()
         .expect("tricolor: cannot start the mark workers")
 });
 
 /// Total CPU time of the mark workers so far, if the platform reports per-thread CPU time.
 pub(crate) fn workers_cpu() -> Option<std::time::Duration> {
-    POOL.broadcast(|_| crate::mgc::thread_cpu()).into_iter().sum()
+    POOL.broadcast(|_| crate::cputime::thread_cpu())
+        .into_iter()
+        .sum()
 }
 
 /// Number of background mark workers.
@@ -304,8 +205,8 @@ pub(crate) fn worker_count() -> usize {
     POOL.current_num_threads()
 }
 
-/// Marks every object whose root count is above zero, and the referents of objects waiting to be
-/// finalized (they must survive for the finalizer; the objects themselves are not roots).
+/// Marks every object whose root count is above zero (Go's `markroot`, for tricolor's only
+/// kind of root). The cycle adds the finalizer referents (module `finalizer`) itself.
 pub(crate) fn scan_roots(spans: &[SpanRef]) {
     POOL.install(|| {
         spans.par_chunks(32).for_each(|chunk| {
@@ -327,13 +228,10 @@ pub(crate) fn scan_roots(spans: &[SpanRef]) {
                     }
                 }
             }
-            ROOTS_FOUND.fetch_add(roots, Ordering::Relaxed);
+            WORK.roots_found.fetch_add(roots, Ordering::Relaxed);
             t.flush();
         });
     });
-    let mut t = Tracer::marker();
-    crate::finalizer::trace_referents(&mut t);
-    t.flush();
 }
 
 /// Drains the gray queue with the background workers until it is empty and they are all idle.
@@ -344,17 +242,17 @@ pub(crate) fn drain_background() {
         let mut t = Tracer::marker();
         let mut spins = 0;
         loop {
-            if take_batch(&mut t.stack) {
+            if mgcwork::take_batch(&mut t.stack) {
                 spins = 0;
                 let k = t.drain_local(usize::MAX);
-                SCANNED_BG.fetch_add(k, Ordering::Relaxed);
+                WORK.scanned_bg.fetch_add(k, Ordering::Relaxed);
                 t.flush();
                 continue;
             }
             idle.fetch_add(1, Ordering::AcqRel);
             HUNGRY.fetch_add(1, Ordering::Relaxed);
             loop {
-                if !gray_empty() {
+                if !mgcwork::gray_empty() {
                     idle.fetch_sub(1, Ordering::AcqRel);
                     HUNGRY.fetch_sub(1, Ordering::Relaxed);
                     break;
@@ -363,7 +261,7 @@ pub(crate) fn drain_background() {
                     HUNGRY.fetch_sub(1, Ordering::Relaxed);
                     return;
                 }
-                crate::barrier::backoff(&mut spins);
+                crate::sync::spin(&mut spins);
             }
         }
     });
@@ -373,7 +271,7 @@ pub(crate) fn drain_background() {
 pub(crate) fn drain_here() -> usize {
     let mut t = Tracer::marker();
     let mut total = 0;
-    while take_batch(&mut t.stack) {
+    while mgcwork::take_batch(&mut t.stack) {
         total += t.drain_local(usize::MAX);
         t.flush();
     }
@@ -389,29 +287,28 @@ pub(crate) fn assist(debt_bytes: u64) -> u64 {
     let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
     let mut t = Tracer::marker();
     let mut done = 0;
-    while done < want && take_batch(&mut t.stack) {
+    while done < want && mgcwork::take_batch(&mut t.stack) {
         done += t.drain_local(want - done);
         t.flush();
     }
-    SCANNED_ASSIST.fetch_add(done, Ordering::Relaxed);
-    ASSIST_NS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    WORK.scanned_assist.fetch_add(done, Ordering::Relaxed);
+    WORK.assist_ns
+        .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     (done as u64) * BYTES_PER_OBJECT
 }
 
 /// Resets the per-cycle counters at the start of marking.
 pub(crate) fn reset_cycle() {
-    MARKED_BYTES.store(0, Ordering::Relaxed);
-    SCANNED_BG.store(0, Ordering::Relaxed);
-    SCANNED_ASSIST.store(0, Ordering::Relaxed);
-    ROOTS_FOUND.store(0, Ordering::Relaxed);
+    WORK.reset();
     for st in REGISTRY.lock().iter() {
         st.assist_debt.store(0, Ordering::Relaxed);
     }
 }
 
 /// Go's gccheckmark: re-marks the heap from the roots, stop-the-world (called during mark
-/// termination), and aborts if a reachable object was left white.
-pub(crate) fn checkmark() -> usize {
+/// termination), and aborts if a reachable object was left white. `extra_roots` reports the
+/// edges the cycle treats as roots besides rooted objects (the finalizer referents).
+pub(crate) fn checkmark(extra_roots: impl FnOnce(&mut Tracer)) -> usize {
     let spans = HEAP.lock().all_spans();
     let mut t = Tracer::checker();
     for s in &spans {
@@ -427,16 +324,18 @@ pub(crate) fn checkmark() -> usize {
             }
         }
     }
-    crate::finalizer::trace_known_referents(&mut t);
+    extra_roots(&mut t);
     t.drain_local(usize::MAX);
-    let Kind::Check { seen } = &t.kind else { unreachable!() };
+    let TracerMode::Check { seen } = &t.mode else {
+        unreachable!()
+    };
     for &h in seen {
         // SAFETY: every visited address is a live object (reached from a root).
         let span = unsafe { span_of(h) };
         if !span.is_marked(span.index_of(h)) {
             // SAFETY: as above.
             let name = unsafe { header(h) }.type_name();
-            crate::fatal(&format!(
+            crate::throw::throw(&format!(
                 "GCCHECKMARK: a reachable object of type {name} at {h:#x} is white at mark termination"
             ));
         }

@@ -7,7 +7,7 @@
 use crate::mcentral::central;
 use crate::mheap::AllocError;
 use crate::mspan::{MSpan, SpanClass, NUM_SPAN_CLASSES};
-use crate::{pacer, stats};
+use crate::mstats;
 
 pub(crate) struct MCache {
     alloc: [*mut MSpan; NUM_SPAN_CLASSES],
@@ -24,8 +24,14 @@ impl MCache {
     }
 
     /// A free slot of `class`: its address, its index and its span (owned by this mcache).
+    /// `grew` is called after a refill took a span (the heap grew: the cycle module checks the
+    /// pacer's trigger there, a layer above this one).
     #[inline(always)]
-    pub fn alloc(&mut self, class: SpanClass) -> Result<(usize, usize, &'static MSpan), AllocError> {
+    pub fn alloc(
+        &mut self,
+        class: SpanClass,
+        grew: impl Fn(),
+    ) -> Result<(usize, usize, &'static MSpan), AllocError> {
         let c = class.0 as usize;
         loop {
             let s = self.alloc[c];
@@ -39,9 +45,11 @@ impl MCache {
                 }
             }
             self.refill(class)?;
+            grew();
         }
     }
 
+    /// Swaps the cached span of `class` for one with free slots (Go's `mcache.refill`).
     #[cold]
     #[inline(never)]
     fn refill(&mut self, class: SpanClass) -> Result<(), AllocError> {
@@ -49,11 +57,11 @@ impl MCache {
         let s = central(class).cache_span()?;
         // SAFETY: cache_span hands the span to us.
         let span = unsafe { &*s };
+        // SAFETY: we own the span now.
         let count = unsafe { (*span.alloc.get()).alloc_count };
-        stats::note_cached(span, span.nelems - count);
+        mstats::note_cached(span.elemsize, span.nelems - count);
         self.alloc[class.0 as usize] = s;
         self.counted[class.0 as usize] = count;
-        pacer::check_trigger();
         Ok(())
     }
 
@@ -65,9 +73,15 @@ impl MCache {
         }
         // SAFETY: the span was cached here, so we own it until it is filed.
         let span = unsafe { &*s };
+        // SAFETY: as above.
         let count = unsafe { (*span.alloc.get()).alloc_count };
         let free = span.nelems - count;
-        stats::note_uncached(span, free, count - self.counted[c]);
+        mstats::note_uncached(
+            span.elemsize,
+            span.class.sizeclass(),
+            free,
+            count - self.counted[c],
+        );
         central(class).uncache_span(s, free);
     }
 

@@ -19,6 +19,8 @@ pub(crate) struct Sets {
 
 pub(crate) struct MCentral {
     pub class: SpanClass,
+    /// Lock order (lib.rs): below `operation::REGISTRY`; one set at a time, and dropped before
+    /// a span is swept or `mheap::HEAP` is taken.
     pub sets: Mutex<Sets>,
 }
 
@@ -62,7 +64,9 @@ impl MCentral {
             if !lazy_ok || budget == 0 {
                 break;
             }
-            let Some(s) = sets.partial[1 - swept].pop().or_else(|| sets.full[1 - swept].pop())
+            let Some(s) = sets.partial[1 - swept]
+                .pop()
+                .or_else(|| sets.full[1 - swept].pop())
             else {
                 break;
             };
@@ -86,7 +90,8 @@ impl MCentral {
             }
         }
         let sc = self.class.sizeclass();
-        HEAP.lock().alloc_span(CLASS_PAGES[sc] as usize, self.class, sg)
+        HEAP.lock()
+            .alloc_span(CLASS_PAGES[sc] as usize, self.class, sg)
     }
 
     /// Takes back a span from an mcache (Go's `uncacheSpan`). Called with the span swept for the

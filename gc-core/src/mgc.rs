@@ -1,16 +1,44 @@
-//! The cycle (Go's `mgc.go`): sweep termination, concurrent root scan and mark, a short mark
-//! termination, then sweeping. One collector thread runs cycles; it takes requests from
-//! `collect()` and from the pacer over a channel, and starts a cycle on its own if none ran for
-//! two minutes (Go's `forcegcperiod`).
+//! The cycle (Go's `mgc.go`). One collector thread runs cycles: it takes requests from
+//! `collect()` and from the pacer's trigger over a channel, and starts a cycle on its own if none
+//! ran for two minutes (Go's `forcegcperiod`).
+//!
+//! # Phases
+//! Each phase is a function below, named after its counterpart in Go's `mgc.go`:
+//! 1. [`gc_start`]: sweep termination (finish the previous cycle's sweep, so that no span is
+//!    unswept when mark bits start being set), then marking on: the `OFF → MARK` handshake
+//!    after which every operation shades and allocates black.
+//! 2. [`gc_mark_roots`]: the concurrent root scan (Go's `markroot`): objects whose root count is
+//!    above zero, and the referents of objects waiting for their finalizer.
+//! 3. [`gc_mark_done`]: concurrent marking and its ragged end (Go's background mark workers and
+//!    `gcMarkDone`): drain with the workers, let operations in flight finish, look again, then
+//!    try the stop, which is called off if a thread stays inside an operation. In the stop,
+//!    what late shades pushed is drained; objects of types not yet known to have a finalizer
+//!    that died are resurrected, and marking resumes until what they reach is marked.
+//! 4. [`gc_mark_termination`]: the rest of the stop (Go's `gcMarkTermination`): the checkmark
+//!    verification, weak references cleared, finalizers queued, the mcaches flushed, the sweep
+//!    generation flipped, the next goal, and `OFF`.
+//! 5. [`gc_sweep`]: the background sweep (Go's `gcSweep` and `bgsweep`); allocating threads sweep
+//!    spans lazily meanwhile.
+//!
+//! The cycle then files one record ([`CycleStats`]) that both `stats()` and `GCTRACE` read.
+//!
+//! # What the stop costs
+//! Mark termination does work proportional to: the threads (a flag each in the handshake, and
+//! the flush of each thread's mcache, 272 entries); the gray objects late operations pushed
+//! (usually none); the registered finalizers and the weak handles (each table is walked: to be
+//! moved out of the stop); under `GCCHECKMARK` the whole heap. Nothing else.
 
-use crate::barrier::{
-    handshake, in_operation, resume_marking, try_stop, wait_ops, MARK, OFF, PHASE, REGISTRY, STOP,
+use crate::cputime::{self, thread_cpu};
+use crate::mgcwork::{self, WORK};
+use crate::mheap::{SpanRef, HEAP};
+use crate::mstats::{self, CycleStats, Trigger};
+use crate::operation::{
+    handshake, in_operation, resume_marking, try_stop, wait_ops, with_op, Role,
+    COLLECTOR_STACK_SIZE, MARK, OFF, PHASE, REGISTRY, STOP,
 };
-use crate::mheap::HEAP;
-use crate::stats::{self, CycleRecord};
-use crate::{config, finalizer, gctrace, mark, pacer, sweep, weak};
+use crate::trace::Tracer;
+use crate::{config, finalizer, gctrace, mark, pacer, sweep, weakhandle};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,81 +51,48 @@ fn force_period() -> Duration {
         .map_or(Duration::from_secs(120), Duration::from_millis)
 }
 
-/// Why a cycle ran.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    /// The heap reached the pacer's trigger.
-    Heap,
-    /// `collect()`.
-    Forced,
-    /// No cycle for two minutes.
-    Timer,
-}
-
-enum Request {
-    Cycle(Kind, Option<Sender<()>>),
-}
-
-/// The stack of each of the collector's own threads (the collector, which also sweeps; the mark
-/// workers; the finalizer thread). Drop glue and `trace` recurse through what one object owns:
-/// a `Box` list one million deep inside one object takes 24–32 MiB of stack to drop or to trace
-/// (measured with tests/soundness.rs at 8, 16, 24 and 32 MiB; plain Rust drops it on 32 MiB and
-/// overflows a default 8 MiB main thread at that depth). 256 MiB is eight times that. It is
-/// reserved address space: only the pages a deep recursion touches are ever backed by memory.
-pub(crate) const COLLECTOR_STACK_SIZE: usize = 256 << 20;
-
-/// What the collector's own threads are, for the calls that would wait for themselves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// A user thread.
-    Mutator,
-    /// The collector thread (cycles and the background sweep, which runs drop glue).
-    Collector,
-    /// A mark worker (runs `trace`).
-    Marker,
-}
-
-thread_local!(static ROLE: Cell<Role> = const { Cell::new(Role::Mutator) });
-
-/// Marks the calling thread as one of the collector's.
-pub(crate) fn enter_collector_role(r: Role) {
-    ROLE.set(r);
-}
-
-pub(crate) static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// A request to the collector thread: a cycle, and whom to tell when it is over.
+struct Request(Trigger, Option<Sender<()>>);
 
 static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
-    LazyLock::force(&START);
+    LazyLock::force(&cputime::START);
     let (tx, rx) = unbounded();
     std::thread::Builder::new()
         .name("tricolor-gc".into())
         .stack_size(COLLECTOR_STACK_SIZE)
         .spawn(move || {
-            enter_collector_role(Role::Collector);
+            Role::Collector.enter();
             // A collector that dies would leave the phase where it was (MARK, say) and no cycle
             // would ever run again while the heap grows: fail loudly instead, as Go's `throw`.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| controller(rx)));
             if let Err(e) = r {
-                let msg = e
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or(e.downcast_ref::<&str>().copied())
-                    .unwrap_or("(no message)");
-                crate::fatal(&format!("the collector thread panicked: {msg}"));
+                crate::throw::throw(&format!(
+                    "the collector thread panicked: {}",
+                    crate::throw::panic_message(&*e)
+                ));
             }
         })
         .expect("tricolor: cannot start the collector thread");
     tx
 });
 
-/// Starts the collector thread (idempotent): the two-minute timer must run even in a program that
-/// never reaches the pacer's trigger, as Go's sysmon does.
-pub(crate) fn ensure_started() {
+/// The heap grew (an mcache took a span, or a large object was allocated): starts the collector
+/// thread if it is not running yet, so that the two-minute timer runs even below the trigger
+/// (Go's sysmon), and asks for a cycle once the heap passes the pacer's trigger.
+#[inline]
+pub(crate) fn heap_grew() {
     LazyLock::force(&CONTROL);
-}
-
-pub(crate) fn request_background_cycle() {
-    let _ = CONTROL.send(Request::Cycle(Kind::Heap, None));
+    let live = mstats::heap_live();
+    if live < pacer::TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
+        return;
+    }
+    let limited = (live as u64) >= pacer::mem_limit();
+    if pacer::gc_percent() < 0 && !limited {
+        return;
+    }
+    if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
+        let _ = CONTROL.send(Request(Trigger::Heap, None));
+    }
 }
 
 fn controller(rx: Receiver<Request>) {
@@ -110,24 +105,24 @@ fn controller(rx: Receiver<Request>) {
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut waiters = Vec::new();
-        let mut kind = Kind::Timer;
-        for r in first.into_iter().chain(rx.try_iter()) {
-            let Request::Cycle(k, w) = r;
-            if k == Kind::Forced || kind == Kind::Timer {
-                kind = k;
+        let mut trigger = Trigger::Timer;
+        for Request(t, w) in first.into_iter().chain(rx.try_iter()) {
+            if t == Trigger::Forced || trigger == Trigger::Timer {
+                trigger = t;
             }
             waiters.extend(w);
         }
-        if kind == Kind::Timer && pacer::gc_percent() < 0 {
+        if trigger == Trigger::Timer && pacer::gc_percent() < 0 {
             last = Instant::now();
             continue;
         }
-        if kind == Kind::Heap && stats::heap_live() < pacer::TRIGGER.load(Ordering::Relaxed) {
+        if trigger == Trigger::Heap && mstats::heap_live() < pacer::TRIGGER.load(Ordering::Relaxed)
+        {
             // A cycle that ran since the request already brought the heap under the trigger.
             pacer::REQUESTED.store(false, Ordering::Release);
             continue;
         }
-        run_cycle(kind);
+        run_cycle(trigger);
         last = Instant::now();
         for w in waiters {
             let _ = w.send(());
@@ -146,161 +141,179 @@ const STOP_PATIENCE: Duration = Duration::from_micros(20);
 /// long operation, or a machine too oversubscribed for any attempt to succeed).
 const STOP_ATTEMPTS: u32 = 8;
 
-/// Runs one whole cycle on the collector thread, sweeping included.
-fn run_cycle(kind: Kind) {
-    let cfg = config::get();
-    let t_start = Instant::now();
+/// Runs one whole cycle on the collector thread, sweeping included, and files its record.
+fn run_cycle(trigger: Trigger) {
+    let start = Instant::now();
     let cpu0 = thread_cpu();
-    let assist0 = mark::ASSIST_NS.load(Ordering::Relaxed);
+    let assist0 = WORK.assist_ns.load(Ordering::Relaxed);
     let wall_start = SystemTime::now();
-    pacer::REQUESTED.store(false, Ordering::Release);
-
-    // 1. Sweep termination: no span may be left unswept when mark bits start being set.
-    sweep::finish();
-    let heap0 = stats::heap_live();
-    mark::reset_cycle();
-
-    // 2. Marking on. After the handshake every operation shades and allocates black.
-    let t_mark = Instant::now();
+    let n = mstats::HISTORY.lock().num_gc + 1;
     let workers_cpu0 = mark::workers_cpu();
-    handshake(MARK);
-    let spans = HEAP.lock().all_spans();
-    let t_roots = Instant::now();
-    mark::scan_roots(&spans);
-    let root_scan = t_roots.elapsed();
+    let mut c = gc_start(n, trigger, start);
+    let t_mark = Instant::now();
+    c.sweep_term = t_mark - start;
+    let spans = gc_mark_roots(&mut c);
+    let (t_term, resurrection_stops) = gc_mark_done(&mut c);
+    c.mark = t_term - t_mark;
+    gc_mark_termination(&mut c);
+    let t_end = Instant::now();
+    c.pause = t_end - t_term + resurrection_stops;
+    c.end = wall_start + (t_end - start);
+    // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
+    // spinning beside the collector and the mutator on two cores made some stops last a whole
+    // time slice (~100 us on binary_trees.lox).
+    let workers_cpu1 = mark::workers_cpu();
+    gc_sweep(&mut c);
+    let t_swept = Instant::now();
 
-    // 3. Concurrent mark, ragged: drain, let in-flight operations finish, look again. Then
-    // 4. mark termination, the only stop, of tricolor operations only. An attempt whose
-    // handshake finds a thread stuck inside an operation is called off and marking goes on
-    // (`try_stop`); after a few, the stop waits as long as it takes.
-    let mut rounds = 0;
-    let mut stops_called_off = 0;
-    let mut late = 0;
+    // Measured CPU where the platform tells it (the collector thread, the mark workers, the
+    // assists' time on allocating threads); wall-time estimates otherwise, as Go's are.
+    c.spans = spans;
+    c.assist_cpu = Duration::from_nanos(WORK.assist_ns.load(Ordering::Relaxed) - assist0);
+    c.background_cpu = match (workers_cpu0, workers_cpu1) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => c.mark * c.workers as u32,
+    };
+    let collector = match (cpu0, thread_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => c.sweep_term + c.pause + (t_swept - t_end),
+    };
+    c.gc_cpu = collector + c.background_cpu + c.assist_cpu;
+    mstats::record_cycle(&c);
+    let trace = config::get().trace;
+    if trace > 0 {
+        gctrace::print(&c, trace > 1);
+    }
+}
+
+/// Phase 1: sweep termination and marking on. Returns the cycle's record, started.
+fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
+    pacer::REQUESTED.store(false, Ordering::Release);
+    sweep::finish();
+    let heap0 = mstats::heap_live();
+    mark::reset_cycle();
+    handshake(MARK);
+    CycleStats {
+        n,
+        trigger,
+        start,
+        end: SystemTime::now(),
+        sweep_term: Duration::ZERO,
+        mark: Duration::ZERO,
+        pause: Duration::ZERO,
+        assist_cpu: Duration::ZERO,
+        background_cpu: Duration::ZERO,
+        gc_cpu: Duration::ZERO,
+        heap0,
+        heap1: 0,
+        marked: 0,
+        goal: 0,
+        roots: 0,
+        workers: mark::worker_count(),
+        root_scan: Duration::ZERO,
+        rounds: 0,
+        stops_called_off: 0,
+        late: 0,
+        scanned_bg: 0,
+        scanned_assist: 0,
+        spans: 0,
+        swept: 0,
+        swept_lazily: 0,
+        freed: 0,
+        weak_cleared: 0,
+        finalizers: 0,
+    }
+}
+
+/// Phase 2: the root scan. Returns the number of spans in use.
+fn gc_mark_roots(c: &mut CycleStats) -> usize {
+    let spans: Vec<SpanRef> = HEAP.lock().all_spans();
+    let t = Instant::now();
+    mark::scan_roots(&spans);
+    let mut tracer = Tracer::marker();
+    finalizer::trace_referents(&mut tracer);
+    tracer.flush();
+    c.root_scan = t.elapsed();
+    spans.len()
+}
+
+/// Phase 3: concurrent marking until the stop holds with nothing left to mark. Returns when the
+/// final stop began, and how long earlier stops that resumed marking lasted.
+fn gc_mark_done(c: &mut CycleStats) -> (Instant, Duration) {
     let mut resurrection_stops = Duration::ZERO;
-    let t_term = loop {
+    loop {
         loop {
             mark::drain_background();
             wait_ops();
-            rounds += 1;
-            if mark::gray_empty() {
+            c.rounds += 1;
+            if mgcwork::gray_empty() {
                 break;
             }
         }
         let t = Instant::now();
-        let stopped = if stops_called_off == STOP_ATTEMPTS {
+        let stopped = if c.stops_called_off == STOP_ATTEMPTS {
             handshake(STOP);
             true
         } else {
             try_stop(STOP_PATIENCE)
         };
         if !stopped {
-            stops_called_off += 1;
+            c.stops_called_off += 1;
             continue;
         }
-        late += mark::drain_here();
+        c.late += mark::drain_here();
         // Dead objects whose type may or may not have a finalizer (module `finalizer`) are
         // shaded; marking resumes until what they reach is marked too, then stops again.
         if finalizer::resurrect_unknown_dead() == 0 {
-            break t;
+            return (t, resurrection_stops);
         }
         resume_marking();
         resurrection_stops += t.elapsed();
-    };
-    if cfg.checkmark {
-        mark::checkmark();
     }
-    let weak_cleared = weak::clear_dead();
-    let finalizers = finalizer::queue_dead();
-    for st in REGISTRY.lock().iter() {
+}
+
+/// Phase 4: the stop's work after the last drain; ends with the phase `OFF`.
+fn gc_mark_termination(c: &mut CycleStats) {
+    if config::get().checkmark {
+        mark::checkmark(finalizer::trace_known_referents);
+    }
+    c.weak_cleared = weakhandle::clear_dead();
+    c.finalizers = finalizer::queue_dead();
+    let registry = REGISTRY.lock();
+    for st in registry.iter() {
         // SAFETY: the phase is STOP and the handshake is done: no operation runs, so the
         // collector owns every mcache.
         unsafe { (*st.mcache.get()).release_all() };
     }
-    let black: u64 = REGISTRY
-        .lock()
+    let black: u64 = registry
         .iter()
         .map(|st| st.black_bytes.swap(0, Ordering::Relaxed))
         .sum();
-    let marked = mark::MARKED_BYTES.load(Ordering::Relaxed) + black as usize;
-    let heap1 = stats::heap_live();
-    sweep::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
-    let goal = pacer::end_cycle(marked);
+    drop(registry);
+    c.marked = WORK.marked_bytes.load(Ordering::Relaxed) + black as usize;
+    c.heap1 = mstats::heap_live();
+    c.roots = WORK.roots_found.load(Ordering::Relaxed);
+    c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
+    c.scanned_assist = WORK.scanned_assist.load(Ordering::Relaxed);
+    crate::mheap::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
+    c.goal = pacer::end_cycle(c.marked);
     PHASE.store(OFF, Ordering::SeqCst);
-    let t_end = Instant::now();
-    let pause = t_end - t_term + resurrection_stops;
-    // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
-    // spinning beside the collector and the mutator on two cores made some stops last a whole
-    // time slice (~100 us on binary_trees.lox).
-    let workers_cpu1 = mark::workers_cpu();
+}
 
-    // 5. Sweep in the background (allocating threads may take spans first).
-    let frees0 = stats::frees();
-    let swept = sweep::sweep_all();
-    let freed = stats::frees() - frees0;
-    let t_swept = Instant::now();
-
-    let workers = mark::worker_count();
-    let mark_wall = t_term - t_mark;
-    // Measured CPU where the platform tells it (the collector thread, the mark workers, the
-    // assists' time on allocating threads); wall-time estimates otherwise, as Go's are.
-    let assist = Duration::from_nanos(mark::ASSIST_NS.load(Ordering::Relaxed) - assist0);
-    let background = match (workers_cpu0, workers_cpu1) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => mark_wall * workers as u32,
-    };
-    let collector = match (cpu0, thread_cpu()) {
-        (Some(a), Some(b)) => b.saturating_sub(a),
-        _ => (t_mark - t_start) + pause + (t_swept - t_end),
-    };
-    let gc_cpu = collector + background + assist;
-    stats::record_cycle(
-        CycleRecord {
-            pause,
-            end: wall_start + (t_end - t_start),
-            forced: kind == Kind::Forced,
-            mark: mark_wall,
-            scanned: (mark::SCANNED_BG.load(Ordering::Relaxed)
-                + mark::SCANNED_ASSIST.load(Ordering::Relaxed)
-                + late) as u64,
-        },
-        marked,
-        gc_cpu,
-    );
-    if cfg.trace > 0 {
-        gctrace::print(&gctrace::Line {
-            kind,
-            start: t_start,
-            sweep_term: t_mark - t_start,
-            mark: mark_wall,
-            assist_cpu: assist,
-            background_cpu: background,
-            mark_term: pause,
-            heap0,
-            heap1,
-            marked,
-            goal,
-            roots: mark::ROOTS_FOUND.load(Ordering::Relaxed),
-            workers,
-            detail: (cfg.trace > 1).then(|| gctrace::Detail {
-                root_scan,
-                rounds,
-                stops_called_off,
-                late,
-                scanned_bg: mark::SCANNED_BG.load(Ordering::Relaxed),
-                scanned_assist: mark::SCANNED_ASSIST.load(Ordering::Relaxed),
-                spans: spans.len(),
-                swept,
-                swept_lazily: sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed),
-                freed,
-                weak_cleared,
-                finalizers,
-            }),
-        });
-    }
+/// Phase 5: the background sweep (allocating threads may take spans first).
+fn gc_sweep(c: &mut CycleStats) {
+    let frees0 = mstats::frees();
+    c.swept = sweep::sweep_all();
+    c.freed = mstats::frees() - frees0;
+    c.swept_lazily = sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed);
 }
 
 /// Runs a full cycle, sweep included, and returns after it (Go's `runtime.GC`). Concurrent
 /// callers share a cycle; a cycle already under way is finished first and does not count.
+///
+/// # Panics
+/// If called inside a collector operation (from a hand-written `Trace` impl's `root` or
+/// `unroot`) or from `trace` on a mark worker: the cycle would wait for the caller.
 ///
 /// # Example
 /// ```
@@ -317,7 +330,7 @@ pub fn collect() {
              root/unroot?): the cycle would wait for this operation to end"
         );
     }
-    match ROLE.get() {
+    match Role::current() {
         Role::Mutator => {}
         // A drop glue run by the sweeper cannot wait for its own thread: the cycle it asks for
         // would start after this sweep anyway.
@@ -328,7 +341,7 @@ pub fn collect() {
         ),
     }
     let (tx, rx) = crossbeam_channel::bounded(1);
-    if CONTROL.send(Request::Cycle(Kind::Forced, Some(tx))).is_ok() {
+    if CONTROL.send(Request(Trigger::Forced, Some(tx))).is_ok() {
         let _ = rx.recv();
     }
 }
@@ -342,33 +355,10 @@ pub fn collect() {
 /// ```
 pub fn safepoint() {
     if PHASE.load(Ordering::Relaxed) == MARK {
-        crate::barrier::with_op(|op| {
+        with_op(|op| {
             if op.marking() {
                 mark::assist(64 << 10);
             }
         });
     }
-}
-
-/// CPU time of the calling thread (Linux: /proc/thread-self/schedstat, nanoseconds), if known.
-pub(crate) fn thread_cpu() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
-/// Process CPU time since the collector started (Linux: /proc/self/stat; elsewhere wall time
-/// times cores).
-pub(crate) fn process_cpu_since_start() -> Duration {
-    if let Ok(s) = std::fs::read_to_string("/proc/self/stat") {
-        if let Some(rest) = s.rsplit(')').next() {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            if f.len() > 13 {
-                let ticks: u64 = f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
-                return Duration::from_millis(ticks * 10);
-            }
-        }
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    START.elapsed() * cores
 }

@@ -12,7 +12,7 @@ use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
 use parking_lot::Mutex;
 use std::alloc::{alloc, dealloc, Layout};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 pub(crate) const CHUNK_SIZE: usize = 4 << 20;
 pub(crate) const PAGES_PER_CHUNK: usize = CHUNK_SIZE / PAGE_SIZE;
@@ -47,11 +47,17 @@ pub(crate) struct MHeap {
 // of `mspan`; the heap itself is only reached through its mutex.
 unsafe impl Send for MHeap {}
 
+/// The page heap. Lock order (lib.rs): never held together with an mcentral set; nothing but
+/// atomics is touched while it is held.
 pub(crate) static HEAP: Mutex<MHeap> = Mutex::new(MHeap {
     chunks: Vec::new(),
     all: Vec::new(),
     spare: Vec::new(),
 });
+
+/// The heap's sweep generation (Go's `mheap_.sweepgen`): +2 at each mark termination; a span
+/// whose own `sweepgen` is two behind needs sweeping (module `sweep`).
+pub(crate) static SWEEPGEN: AtomicU32 = AtomicU32::new(2);
 
 /// Bytes of memory obtained from the system and not yet returned.
 pub(crate) static HEAP_SYS: AtomicUsize = AtomicUsize::new(0);
@@ -107,10 +113,14 @@ impl std::error::Error for AllocError {}
 
 /// The span of the object that starts at `addr`.
 ///
+/// The reference may outlive the object as memory (span structs are recycled, never freed:
+/// `MHeap::spare`), which is why its lifetime is `'static`; but once the object is freed the
+/// struct may describe another span, so it means something only while the object lives.
+///
 /// # Safety
 /// `addr` must be the address of an object allocated by this heap and not yet freed.
 #[inline(always)]
-pub(crate) unsafe fn span_of<'a>(addr: usize) -> &'a MSpan {
+pub(crate) unsafe fn span_of(addr: usize) -> &'static MSpan {
     let chunk = addr & !(CHUNK_SIZE - 1);
     let page = (addr - chunk) / PAGE_SIZE;
     // SAFETY: every object lives in a chunk whose page 0 is its ChunkMeta, and the entry for an
@@ -212,6 +222,7 @@ impl MHeap {
     pub unsafe fn free_span(&mut self, span: *mut MSpan) {
         // SAFETY: the caller owns the span.
         let s = unsafe { &*span };
+        // SAFETY: `all_index` is only touched under the heap lock, which we hold.
         let idx = unsafe { *s.all_index.get() };
         self.all.swap_remove(idx);
         if let Some(&moved) = self.all.get(idx) {
@@ -241,13 +252,22 @@ impl MHeap {
         let now_empty = c.used_pages == 1;
         let small = c.bytes == CHUNK_SIZE;
         let sys = HEAP_SYS.load(Ordering::Relaxed);
-        let empty = self.chunks.iter().filter(|c| c.used_pages == 1 && c.bytes == CHUNK_SIZE).count();
+        let empty = self
+            .chunks
+            .iter()
+            .filter(|c| c.used_pages == 1 && c.bytes == CHUNK_SIZE)
+            .count();
         let keep = small && empty * CHUNK_SIZE <= (sys / 2).max(64 << 20);
         if now_empty && !keep {
             let c = self.chunks.swap_remove(ci);
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
             // SAFETY: the chunk came from `alloc` with this layout, and no span uses it.
-            unsafe { dealloc(c.base as *mut u8, Layout::from_size_align_unchecked(c.bytes, CHUNK_SIZE)) };
+            unsafe {
+                dealloc(
+                    c.base as *mut u8,
+                    Layout::from_size_align_unchecked(c.bytes, CHUNK_SIZE),
+                )
+            };
         }
         // SAFETY: the span struct came from Box::into_raw in `alloc_span`.
         self.spare.push(unsafe { Box::from_raw(span) });
@@ -259,7 +279,10 @@ impl MHeap {
     }
 }
 
-/// A span pointer that may cross threads (spans are never freed as structs).
+/// A span pointer that may cross threads: a copy of an entry of the heap's span list, for the
+/// root scan and the checkmark pass. Valid as memory forever (span structs are recycled, never
+/// freed); its span is in use as long as marking is on (spans are freed only by sweeping, which
+/// does not overlap marking).
 #[derive(Clone, Copy)]
 pub(crate) struct SpanRef(pub *mut MSpan);
 // SAFETY: span structs live forever (see `MHeap::spare`) and their shared fields are atomics.
@@ -268,9 +291,8 @@ unsafe impl Send for SpanRef {}
 unsafe impl Sync for SpanRef {}
 
 impl SpanRef {
-    /// # Safety
-    /// Span structs are never freed, so the reference is valid; the caller follows the
-    /// ownership protocol of `mspan` for anything but atomic reads.
+    /// The span. Safe: the struct is never freed; anything but its atomics and immutable fields
+    /// is still owned as `mspan`'s protocol says.
     #[inline(always)]
     pub fn get(&self) -> &'static MSpan {
         // SAFETY: span structs are never deallocated (`MHeap::spare`).

@@ -82,7 +82,9 @@ unsafe impl Sync for MSpan {}
 unsafe impl Send for MSpan {}
 
 fn bitmap(nelems: usize) -> Box<[AtomicU64]> {
-    (0..nelems.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+    (0..nelems.div_ceil(64))
+        .map(|_| AtomicU64::new(0))
+        .collect()
 }
 
 impl MSpan {
@@ -147,7 +149,8 @@ impl MSpan {
     /// Whether slot `idx` holds an object (live, or dead and not yet swept).
     #[inline(always)]
     pub fn is_allocated(&self, idx: usize, freeindex: usize) -> bool {
-        idx < freeindex || self.alloc_bits[idx / 64].load(Ordering::Relaxed) & (1u64 << (idx % 64)) != 0
+        idx < freeindex
+            || self.alloc_bits[idx / 64].load(Ordering::Relaxed) & (1u64 << (idx % 64)) != 0
     }
 
     /// Takes the next free slot. Only the span's owner calls this.
@@ -166,7 +169,11 @@ impl MSpan {
                     a.alloc_cache = 0;
                     return None;
                 }
-                a.alloc_cache = if tz == 63 { 0 } else { a.alloc_cache >> (tz + 1) };
+                a.alloc_cache = if tz == 63 {
+                    0
+                } else {
+                    a.alloc_cache >> (tz + 1)
+                };
                 a.cache_base = idx + 1;
                 a.alloc_count += 1;
                 return Some(idx);
@@ -236,7 +243,11 @@ impl MSpan {
             } else {
                 0
             };
-            let valid = if self.nelems >= lo + 64 { !0u64 } else { (1u64 << (self.nelems - lo)) - 1 };
+            let valid = if self.nelems >= lo + 64 {
+                !0u64
+            } else {
+                (1u64 << (self.nelems - lo)) - 1
+            };
             let allocated = (self.alloc_bits[w].load(Ordering::Relaxed) | below) & valid;
             let marked = self.mark_bits[w].load(Ordering::Acquire) & valid;
             let mut dead = allocated & !marked;
@@ -276,7 +287,7 @@ impl MSpan {
         let h = unsafe { header(addr) };
         let roots = h.roots.load(Ordering::Acquire);
         if roots != 0 {
-            crate::fatal(&format!(
+            crate::throw::throw(&format!(
                 "collector bug: sweeping an unmarked object of type {} with {} root(s) at {:#x}",
                 h.type_name(),
                 roots,
@@ -285,6 +296,12 @@ impl MSpan {
         }
     }
 
+    /// Frees the dead object at `addr`: checks its roots, runs its drop glue if the class has
+    /// any, poisons the slot if asked.
+    ///
+    /// # Safety
+    /// `addr` is a dead object (allocated, unmarked) of this span, which the caller owns for
+    /// sweeping; called once per dead object.
     unsafe fn free_object(&self, addr: usize, poison: bool) {
         // SAFETY: the caller passes a dead object's address.
         unsafe { self.check_unrooted(addr) };
@@ -299,7 +316,7 @@ impl MSpan {
                 drop(addr as *mut _)
             }));
             if r.is_err() {
-                crate::report_once(&format!(
+                crate::throw::report_once(&format!(
                     "tricolor: a drop of a dead {} panicked during sweep; the panic was caught",
                     name()
                 ));
@@ -311,7 +328,7 @@ impl MSpan {
             unsafe {
                 std::ptr::write_bytes(
                     (addr + HEADER_SIZE) as *mut u8,
-                    crate::POISON_BYTE,
+                    crate::config::POISON_BYTE,
                     self.elemsize - HEADER_SIZE,
                 )
             };

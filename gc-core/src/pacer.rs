@@ -1,12 +1,12 @@
-//! The pacer: when to start a cycle (Go's `mgcpacer.go`, without the feedback controller).
+//! The pacer: when to start a cycle (Go's `mgcpacer.go`, without the feedback controller). The
+//! cycle module checks the trigger (`mgc::heap_grew`) when the heap grows.
 //!
 //! Goal = marked + marked × GCPERCENT/100, at least 4 MiB × GCPERCENT/100, capped by the memory
 //! limit less a headroom of max(3%, 1 MiB). The trigger sits 85% of the way from the marked
 //! heap to the goal (Go keeps it between 70% and 95%), so that marking, with assists, ends near
 //! the goal.
 
-use crate::barrier::{OFF, PHASE};
-use crate::stats;
+use crate::mstats;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 const MIN_HEAP: usize = 4 << 20;
@@ -37,23 +37,6 @@ pub(crate) fn mem_limit() -> u64 {
     }
 }
 
-/// Called when an mcache takes a span or a large object is allocated: starts a cycle when the
-/// heap passes the trigger.
-#[inline]
-pub(crate) fn check_trigger() {
-    let live = stats::heap_live();
-    if live < TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
-        return;
-    }
-    let limited = (live as u64) >= mem_limit();
-    if gc_percent() < 0 && !limited {
-        return;
-    }
-    if !REQUESTED.swap(true, Ordering::AcqRel) {
-        crate::mgc::request_background_cycle();
-    }
-}
-
 /// Recomputes goal and trigger after a mark; returns the goal.
 pub(crate) fn end_cycle(marked: usize) -> usize {
     let p = gc_percent();
@@ -62,7 +45,9 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
         usize::MAX / 2
     } else {
         let grow = marked.saturating_mul(p as usize) / 100;
-        (marked + grow).max(MIN_HEAP * p as usize / 100).max(marked + (64 << 10))
+        (marked + grow)
+            .max(MIN_HEAP * p as usize / 100)
+            .max(marked + (64 << 10))
     };
     if limit < u64::MAX - 1 {
         let headroom = (limit / 33).max(1 << 20);
@@ -85,7 +70,7 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
 pub fn set_gc_percent(percent: i32) -> i32 {
     let old = gc_percent();
     GC_PERCENT.store(if percent < 0 { -1 } else { percent }, Ordering::Relaxed);
-    end_cycle(stats::heap_marked());
+    end_cycle(mstats::heap_marked());
     old
 }
 
@@ -100,6 +85,6 @@ pub fn set_gc_percent(percent: i32) -> i32 {
 pub fn set_memory_limit(bytes: u64) -> u64 {
     let old = mem_limit();
     MEM_LIMIT.store(bytes.min(u64::MAX - 1), Ordering::Relaxed);
-    end_cycle(stats::heap_marked());
+    end_cycle(mstats::heap_marked());
     old
 }

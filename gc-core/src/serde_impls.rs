@@ -6,7 +6,7 @@
 //! their sharing kept want an explicit id table in the format.
 
 use crate::cell::GcCell;
-use crate::gc::Gc;
+use crate::handle::Gc;
 use crate::slot::GcSlot;
 use crate::trace::Trace;
 use serde::de::{Deserialize, Deserializer};

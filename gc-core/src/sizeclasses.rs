@@ -14,9 +14,9 @@ pub const NUM_SIZE_CLASSES: usize = 68;
 pub const CLASS_SIZE: [u32; NUM_SIZE_CLASSES] = [
     0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
     352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
-    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472,
-    9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
-    28672, 32768,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+    32768,
 ];
 
 const fn pages_for(size: usize) -> usize {
@@ -136,7 +136,11 @@ mod tests {
             let size = CLASS_SIZE[c] as usize;
             assert!(span / size >= 1);
             assert!((span % size) * 8 <= span, "class {c}");
-            assert!(CLASS_PAGES[c] <= 10, "class {c} needs {} pages", CLASS_PAGES[c]);
+            assert!(
+                CLASS_PAGES[c] <= 10,
+                "class {c} needs {} pages",
+                CLASS_PAGES[c]
+            );
         }
     }
 
@@ -147,7 +151,11 @@ mod tests {
             let span = CLASS_PAGES[c] as usize * PAGE_SIZE;
             let m = div_magic(size);
             for off in (0..span).step_by(8) {
-                assert_eq!(((off as u64 * m) >> 32) as usize, off / size, "class {c} off {off}");
+                assert_eq!(
+                    ((off as u64 * m) >> 32) as usize,
+                    off / size,
+                    "class {c} off {off}"
+                );
             }
         }
     }
@@ -157,7 +165,11 @@ mod tests {
         assert_eq!(CLASS_SIZE[size_to_class(40, 16)] % 16, 0);
         assert_eq!(CLASS_SIZE[size_to_class(100, 64)] % 64, 0);
         assert_eq!(size_to_class(100, 1 << 20), 0);
-        assert_eq!(size_to_class(16400, 16384), 0, "a class cannot serve more than page alignment");
+        assert_eq!(
+            size_to_class(16400, 16384),
+            0,
+            "a class cannot serve more than page alignment"
+        );
         for align in [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
             for size in (align..=MAX_SMALL_SIZE).step_by(align) {
                 let c = size_to_class(size, align);

@@ -2,11 +2,11 @@
 //! without a `GcCell` borrow. `set` is the hybrid barrier in one place: it shades the old
 //! pointee (Yuasa) and unroots the new one, which shades it at 1→0 (Dijkstra), then swaps.
 
-use crate::barrier::{release_root, shade, with_op};
-use crate::gc::Gc;
+use crate::barrier::{release_root, shade};
+use crate::handle::Gc;
 use crate::header::Header;
-use crate::mark::Tracer;
-use crate::trace::{Finalize, Trace};
+use crate::operation::with_op;
+use crate::trace::{Finalize, Trace, Tracer};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -85,7 +85,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
                 shade(h);
             }
             // SAFETY: we just added the root the handle owns.
-            Some(unsafe { Gc::<T>::from_rooted_header(h) })
+            Some(unsafe { Gc::<T>::from_root_header(h) })
         })
     }
 
@@ -148,7 +148,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
             }
             // SAFETY: the handle owns one root: the slot's own (rooted slot) or the one just
             // added.
-            Some(unsafe { Gc::<T>::from_rooted_header(h) })
+            Some(unsafe { Gc::<T>::from_root_header(h) })
         })
     }
 }
@@ -202,4 +202,3 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
         false
     }
 }
-

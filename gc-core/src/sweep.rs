@@ -1,6 +1,7 @@
 //! Lazy sweeping per span, with Go's `sweepgen` protocol.
 //!
-//! The heap's `SWEEPGEN` (`h`) grows by 2 at each mark termination. A span whose `sweepgen` is
+//! The heap's sweep generation `h` (`mheap::SWEEPGEN`, Go's `mheap_.sweepgen`) grows by 2 at each
+//! mark termination. A span whose `sweepgen` is
 //! `h-2` needs sweeping; whoever wins the CAS `h-2 → h-1` owns it and publishes `h` when done
 //! (Release, so the next owner sees the new bitmaps). Spans are swept by:
 //! - an allocating thread that needs a span of a class whose sweep runs no user code (`nodrop`);
@@ -13,17 +14,17 @@
 use crate::mcentral::{central, CENTRAL};
 use crate::mheap::HEAP;
 use crate::mspan::MSpan;
-use crate::stats;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::mstats;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub(crate) static SWEEPGEN: AtomicU32 = AtomicU32::new(2);
 /// Spans swept by allocating threads (lazily) since the last `GCTRACE=2` line.
 pub(crate) static LAZY_SWEPT: AtomicUsize = AtomicUsize::new(0);
 static SWEEPERS: AtomicUsize = AtomicUsize::new(0);
 
+/// The heap's sweep generation.
 #[inline(always)]
 pub(crate) fn sweepgen() -> u32 {
-    SWEEPGEN.load(Ordering::Acquire)
+    crate::mheap::SWEEPGEN.load(Ordering::Acquire)
 }
 
 /// Takes ownership of an unswept span; false if someone else has it or it is swept.
@@ -45,8 +46,9 @@ pub(crate) fn sweep_owned(s: *mut MSpan, sg: u32) -> Swept {
     // only happens between mark termination and the next sweep termination).
     let span = unsafe { &*s };
     let cfg = crate::config::get();
+    // SAFETY: as above: we own the span and no marking is in progress.
     let (freed, live) = unsafe { span.sweep(cfg.poison, cfg.checkmark) };
-    stats::note_sweep(span, freed);
+    mstats::note_sweep(span.elemsize, span.class.sizeclass(), freed);
     span.sweepgen.store(sg, Ordering::Release);
     let out = if live == 0 {
         // SAFETY: no live object is left and we own the span.
@@ -87,6 +89,6 @@ pub(crate) fn finish() {
     sweep_all();
     let mut spins = 0u32;
     while SWEEPERS.load(Ordering::Acquire) != 0 {
-        crate::barrier::backoff(&mut spins);
+        crate::sync::spin(&mut spins);
     }
 }

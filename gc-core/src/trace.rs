@@ -23,7 +23,47 @@
 //! The derive macros generate all of this; hand-written impls are for leaf types
 //! ([`unsafe_empty_trace!`](crate::unsafe_empty_trace)) and for containers.
 
-use crate::mark::Tracer;
+use std::cell::Cell;
+use std::collections::HashSet;
+
+/// Receives the edges a [`Trace`](crate::Trace) implementation reports.
+///
+/// Users never build one; they pass it on to the fields of their type in a hand-written
+/// `trace`.
+///
+/// # Example
+/// ```
+/// use tricolor::{Finalize, Gc, Trace, Tracer};
+/// struct Pair { a: Gc<i64>, b: Gc<i64> }
+/// impl Finalize for Pair {}
+/// // SAFETY: trace, root and unroot visit exactly the two handles.
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, t: &mut Tracer) { self.a.trace(t); self.b.trace(t); }
+///     unsafe fn root(&mut self) {
+///         // SAFETY: forwarded from the collector, which calls this.
+///         unsafe { self.a.root(); self.b.root(); }
+///     }
+///     unsafe fn unroot(&mut self) {
+///         // SAFETY: forwarded from the collector, which calls this.
+///         unsafe { self.a.unroot(); self.b.unroot(); }
+///     }
+/// }
+/// let p = Gc::new(Pair { a: Gc::new(1), b: Gc::new(2) });
+/// assert_eq!(*p.a + *p.b, 3);
+/// ```
+pub struct Tracer {
+    /// Gray objects (header addresses) this tracer will scan.
+    pub(crate) stack: Vec<usize>,
+    pub(crate) mode: TracerMode,
+}
+
+/// What a tracer does with an edge.
+pub(crate) enum TracerMode {
+    /// Marks the target and queues it gray (marking; `marked` tallies the bytes).
+    Mark { marked: usize },
+    /// Records the target in `seen` (the checkmark verification, which must not touch marks).
+    Check { seen: HashSet<usize> },
+}
 
 /// A type the collector can trace.
 ///
@@ -124,7 +164,7 @@ pub trait Finalize {
     fn finalize(&self) {
         // Tells the finalizer thread, which is learning whether the type overrides this, that
         // it does not (module `finalizer`); a no-op anywhere else.
-        crate::finalizer::note_default_finalize(core::any::type_name::<Self>());
+        note_default_finalize(core::any::type_name::<Self>());
     }
 
     /// False for types that certainly have no finalizer (the derive and the std impls say so),
@@ -175,3 +215,35 @@ macro_rules! unsafe_empty_trace {
 pub trait TracedTypesMustNotImplementDrop {}
 #[allow(drop_bounds)]
 impl<T: Drop + ?Sized> TracedTypesMustNotImplementDrop for T {}
+
+thread_local! {
+    /// While a finalizer runs on this thread: the finalized object's type name.
+    static EXPECT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    /// Set when the default `finalize` ran for the expected type.
+    static DEFAULT_RAN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by the default `Finalize::finalize` with its `Self` type's name. The name is compared,
+/// so that an override calling a field's default `finalize` still counts as an override.
+#[inline]
+fn note_default_finalize(type_name: &'static str) {
+    if EXPECT.get() == Some(type_name) {
+        DEFAULT_RAN.set(true);
+    }
+}
+
+/// Runs `finalize` (the finalizer glue of an object of type `type_name`) and tells whether the
+/// type overrides `Finalize::finalize`: false if the trait's default body ran for it.
+pub(crate) fn finalize_overrides(type_name: &'static str, finalize: impl FnOnce()) -> bool {
+    struct Restore(Option<&'static str>, bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            EXPECT.set(self.0);
+            DEFAULT_RAN.set(self.1);
+        }
+    }
+    // Nested finalizers (`run_finalizers()` from a finalizer) keep the outer one's state.
+    let _restore = Restore(EXPECT.replace(Some(type_name)), DEFAULT_RAN.replace(false));
+    finalize();
+    !DEFAULT_RAN.get()
+}

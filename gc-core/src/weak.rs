@@ -1,27 +1,17 @@
-//! Weak references. Each object that has been downgraded gets one shared slot in a table; mark
-//! termination clears the slots of unmarked objects (before their finalizers are queued, as Go
-//! clears weak pointers as soon as a finalizer is queued). `upgrade` is an operation, so it
-//! never overlaps the clearing, and while marking it shades the target: an object only weakly
-//! reachable at the snapshot may become strongly reachable again only through `upgrade`.
+//! `Weak<T>`: a reference that does not keep its object alive, over the weak-handle table
+//! (`weakhandle`). `upgrade` is an operation, and while marking it shades the target: an
+//! object only weakly reachable at the snapshot may become strongly reachable again only
+//! through `upgrade`, and the shade keeps the snapshot argument (module `barrier`) whole.
 
-use crate::barrier::{shade, with_op};
-use crate::gc::Gc;
+use crate::barrier::shade;
+use crate::handle::Gc;
 use crate::header::{header, Header};
-use crate::mark::Tracer;
-use crate::mheap::span_of;
-use crate::trace::{Finalize, Trace};
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use crate::operation::with_op;
+use crate::trace::{Finalize, Trace, Tracer};
+use crate::weakhandle::{self, WeakSlot};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
-
-struct WeakSlot {
-    /// The object's header address, or 0 once it was found unreachable.
-    addr: AtomicUsize,
-}
-
-static TABLE: LazyLock<Mutex<HashMap<usize, Arc<WeakSlot>>>> = LazyLock::new(Default::default);
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// A reference that does not keep its object alive.
 ///
@@ -44,13 +34,10 @@ pub struct Weak<T: ?Sized + 'static> {
 
 impl<T: Trace + Send + Sync + 'static> Weak<T> {
     pub(crate) fn new_for(h: &Header) -> Weak<T> {
-        let addr = h as *const Header as usize;
-        let slot = TABLE
-            .lock()
-            .entry(addr)
-            .or_insert_with(|| Arc::new(WeakSlot { addr: AtomicUsize::new(addr) }))
-            .clone();
-        Weak { slot, _t: PhantomData }
+        Weak {
+            slot: weakhandle::slot_for(h),
+            _t: PhantomData,
+        }
     }
 
     /// A strong handle, or `None` if the object was found unreachable.
@@ -75,14 +62,33 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
                 shade(h);
             }
             // SAFETY: we hold the root just added.
-            Some(unsafe { Gc::from_rooted_header(h) })
+            Some(unsafe { Gc::from_root_header(h) })
         })
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// A weak reference: it does not keep the object alive, and [`Weak::upgrade`] returns `None`
+    /// once the collector has found the object unreachable.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor::Gc;
+    /// let a = Gc::new(5);
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(*w.upgrade().unwrap(), 5);
+    /// ```
+    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        Weak::new_for(this.header())
     }
 }
 
 impl<T: ?Sized + 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
-        Weak { slot: self.slot.clone(), _t: PhantomData }
+        Weak {
+            slot: self.slot.clone(),
+            _t: PhantomData,
+        }
     }
 }
 
@@ -106,28 +112,4 @@ unsafe impl<T: ?Sized + 'static> Trace for Weak<T> {
     fn is_noscan() -> bool {
         true
     }
-}
-
-/// Clears the weak references to the object at `addr`, if any (its finalizer is being queued).
-pub(crate) fn clear_one(addr: usize) {
-    if let Some(slot) = TABLE.lock().remove(&addr) {
-        slot.addr.store(0, Ordering::Release);
-    }
-}
-
-/// Mark termination: clears the slots of unmarked objects. Returns how many were cleared.
-pub(crate) fn clear_dead() -> usize {
-    let mut t = TABLE.lock();
-    let before = t.len();
-    t.retain(|&addr, slot| {
-        // SAFETY: an entry's object is not freed before its entry is removed here.
-        let span = unsafe { span_of(addr) };
-        if span.is_marked(span.index_of(addr)) {
-            true
-        } else {
-            slot.addr.store(0, Ordering::Release);
-            false
-        }
-    });
-    before - t.len()
 }

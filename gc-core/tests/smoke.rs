@@ -12,6 +12,7 @@ impl Finalize for Node {
         false
     }
 }
+// SAFETY: visits the one field that holds handles.
 unsafe impl Trace for Node {
     fn trace(&self, t: &mut Tracer) {
         self.next.trace(t)
@@ -36,6 +37,7 @@ impl Drop for Counted {
         DROPS.fetch_add(1, Ordering::SeqCst);
     }
 }
+// SAFETY: holds no handle.
 unsafe impl Trace for Counted {
     gc_core::unsafe_empty_trace!();
 }

@@ -8,10 +8,8 @@
 use crate::barrier::release_root;
 use crate::header::{GcBox, Header};
 use crate::malloc;
-use crate::mark::Tracer;
 use crate::mheap::AllocError;
-use crate::trace::{Finalize, Trace};
-use crate::weak::Weak;
+use crate::trace::{Finalize, Trace, Tracer};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -76,17 +74,28 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn try_new(value: T) -> Result<Gc<T>, AllocError> {
-        match malloc::alloc(value) {
-            Ok(ptr) => Ok(Gc {
-                ptr,
-                _owns: PhantomData,
-            }),
-            // The value is dropped here, outside the collector's operation: its drop is user
-            // code.
-            Err((e, value)) => {
-                drop(value);
-                Err(e)
+        /// Drops the value unless it moved into the heap: on failure, and when a hand-written
+        /// `unroot` unwinds (which `malloc::alloc` allows only before the value moves). Either
+        /// way outside the collector's operation, whose guard has ended it by then: the value's
+        /// drop is user code.
+        struct Owned<'a, T>(&'a mut std::mem::ManuallyDrop<T>);
+        impl<T> Drop for Owned<'_, T> {
+            fn drop(&mut self) {
+                // SAFETY: armed only while the value has not moved into the heap.
+                unsafe { std::mem::ManuallyDrop::drop(self.0) }
             }
+        }
+        let mut value = std::mem::ManuallyDrop::new(value);
+        let owned = Owned(&mut value);
+        match malloc::alloc(owned.0) {
+            Ok(ptr) => {
+                std::mem::forget(owned);
+                Ok(Gc {
+                    ptr,
+                    _owns: PhantomData,
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 }
@@ -107,11 +116,6 @@ impl<T: ?Sized + 'static> Gc<T> {
         unsafe { &(*self.raw().as_ptr()).header }
     }
 
-    #[inline(always)]
-    fn is_rooted(&self) -> bool {
-        self.ptr.addr().get() & UNROOTED == 0
-    }
-
     /// True if both handles point at the same object.
     ///
     /// # Example
@@ -126,11 +130,11 @@ impl<T: ?Sized + 'static> Gc<T> {
         this.raw().cast::<u8>() == other.raw().cast::<u8>()
     }
 
-    /// Wraps a header address that already owns one root.
+    /// A handle that takes over a root the caller owns on the object whose header is at `h`.
     ///
     /// # Safety
     /// `h` must be a live `GcBox<T>` whose root count includes one root for the new handle.
-    pub(crate) unsafe fn from_rooted_header(h: *const Header) -> Gc<T>
+    pub(crate) unsafe fn from_root_header(h: *const Header) -> Gc<T>
     where
         T: Sized,
     {
@@ -141,12 +145,12 @@ impl<T: ?Sized + 'static> Gc<T> {
         }
     }
 
-    /// Wraps a pointer to an object that already owns one root for the new handle.
+    /// A handle that takes over a root the caller owns on the object `p` (possibly a fat pointer
+    /// to a dynamically sized one).
     ///
     /// # Safety
-    /// `p` is a live object (possibly a fat pointer to a dynamically sized one) whose root count
-    /// includes one root for the new handle.
-    pub(crate) unsafe fn from_inner(p: NonNull<GcBox<T>>) -> Gc<T> {
+    /// `p` is a live object whose root count includes one root for the new handle.
+    pub(crate) unsafe fn from_root(p: NonNull<GcBox<T>>) -> Gc<T> {
         Gc {
             ptr: p,
             _owns: PhantomData,
@@ -154,9 +158,9 @@ impl<T: ?Sized + 'static> Gc<T> {
     }
 
     /// Consumes the handle and returns its object's header address, which keeps the root the
-    /// handle owned (an unrooted handle takes one first).
-    pub(crate) fn into_owned_root(this: Gc<T>) -> *const Header {
-        if !this.is_rooted() {
+    /// handle owned (an unrooted handle takes one first): the inverse of `from_root`.
+    pub(crate) fn into_root(this: Gc<T>) -> *const Header {
+        if !Gc::is_root(&this) {
             this.header().inc_roots();
         }
         let h = this.header() as *const Header;
@@ -200,7 +204,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// ```
     pub fn into_raw(this: Gc<T>) -> *const T {
         let p = Gc::as_ptr(&this);
-        Gc::into_owned_root(this);
+        Gc::into_root(this);
         p
     }
 
@@ -224,11 +228,11 @@ impl<T: ?Sized + 'static> Gc<T> {
         // it may be borrowed to read its alignment, and the header lies `value_offset` bytes
         // before it in the same allocation; the cast keeps `T`'s metadata.
         let obj = unsafe {
-            let offset = crate::dst::value_offset(std::mem::align_of_val(&*ptr));
+            let offset = crate::header::value_offset(std::mem::align_of_val(&*ptr));
             ptr.byte_sub(offset) as *const GcBox<T> as *mut GcBox<T>
         };
         // SAFETY: non-null (it points into a live object) and it carries the root.
-        unsafe { Gc::from_inner(NonNull::new_unchecked(obj)) }
+        unsafe { Gc::from_root(NonNull::new_unchecked(obj)) }
     }
 
     /// The object's current number of roots (rooted handles). For tests and diagnostics.
@@ -243,7 +247,9 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(Gc::root_count(&a), 1);
     /// ```
     pub fn root_count(this: &Gc<T>) -> usize {
-        this.header().roots.load(std::sync::atomic::Ordering::SeqCst)
+        this.header()
+            .roots
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// True if this handle is a root (held by Rust code rather than by a GC object).
@@ -256,24 +262,9 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert!(Gc::is_root(&outer));
     /// assert!(!Gc::is_root(&outer[0]));
     /// ```
+    #[inline(always)]
     pub fn is_root(this: &Gc<T>) -> bool {
-        this.is_rooted()
-    }
-}
-
-impl<T: Trace + Send + Sync + 'static> Gc<T> {
-    /// A weak reference: it does not keep the object alive, and [`Weak::upgrade`] returns `None`
-    /// once the collector has found the object unreachable.
-    ///
-    /// # Example
-    /// ```
-    /// use tricolor::Gc;
-    /// let a = Gc::new(5);
-    /// let w = Gc::downgrade(&a);
-    /// assert_eq!(*w.upgrade().unwrap(), 5);
-    /// ```
-    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        Weak::new_for(this.header())
+        this.ptr.addr().get() & UNROOTED == 0
     }
 }
 
@@ -300,7 +291,7 @@ impl<T: ?Sized + 'static> Clone for Gc<T> {
 impl<T: ?Sized + 'static> Drop for Gc<T> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.is_rooted() {
+        if Gc::is_root(self) {
             release_root(self.header());
         }
     }
@@ -321,7 +312,7 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
 
     #[inline]
     unsafe fn root(&mut self) {
-        if !self.is_rooted() {
+        if !Gc::is_root(self) {
             self.header().inc_roots();
             self.ptr = self.raw();
         }
@@ -329,7 +320,7 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
 
     #[inline]
     unsafe fn unroot(&mut self) {
-        if self.is_rooted() {
+        if Gc::is_root(self) {
             let h = self.header() as *const Header;
             self.ptr = self.ptr.map_addr(|a| a | UNROOTED);
             // A 1→0 transition shades if the enclosing operation is marking.

@@ -1,0 +1,198 @@
+//! The raw statistics (Go's `mstats.go`): heap counters updated where Go updates them (when an
+//! mcache takes or returns a span, not per object; when a large object is allocated; when a span
+//! is swept; at mark termination), and the record of each cycle. The public snapshot built from
+//! them is `stats::Stats`; `GCTRACE` prints the same record (`gctrace`).
+
+use crate::sizeclasses::NUM_SIZE_CLASSES;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Go's `heapLive`: bytes in allocated slots, counting a cached span's free slots as allocated.
+static HEAP_LIVE: AtomicI64 = AtomicI64::new(0);
+/// Bytes marked by the last completed cycle.
+static HEAP_MARKED: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static MALLOCS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static FREES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TOTAL_ALLOC: AtomicU64 = AtomicU64::new(0);
+pub(crate) static CLASS_MALLOCS: [AtomicU64; NUM_SIZE_CLASSES] =
+    [const { AtomicU64::new(0) }; NUM_SIZE_CLASSES];
+pub(crate) static CLASS_FREES: [AtomicU64; NUM_SIZE_CLASSES] =
+    [const { AtomicU64::new(0) }; NUM_SIZE_CLASSES];
+
+/// An mcache took a span of `elemsize` objects with `free` free slots.
+pub(crate) fn note_cached(elemsize: usize, free: usize) {
+    HEAP_LIVE.fetch_add((free * elemsize) as i64, Ordering::Relaxed);
+}
+
+/// An mcache gave back a span with `free` free slots, after allocating `mallocs` objects in it.
+pub(crate) fn note_uncached(elemsize: usize, sizeclass: usize, free: usize, mallocs: usize) {
+    HEAP_LIVE.fetch_sub((free * elemsize) as i64, Ordering::Relaxed);
+    MALLOCS.fetch_add(mallocs as u64, Ordering::Relaxed);
+    TOTAL_ALLOC.fetch_add((mallocs * elemsize) as u64, Ordering::Relaxed);
+    CLASS_MALLOCS[sizeclass].fetch_add(mallocs as u64, Ordering::Relaxed);
+}
+
+/// A large object (its own span of `bytes`) was allocated.
+pub(crate) fn note_large(bytes: usize) {
+    HEAP_LIVE.fetch_add(bytes as i64, Ordering::Relaxed);
+    MALLOCS.fetch_add(1, Ordering::Relaxed);
+    TOTAL_ALLOC.fetch_add(bytes as u64, Ordering::Relaxed);
+    CLASS_MALLOCS[0].fetch_add(1, Ordering::Relaxed);
+}
+
+/// A span of `elemsize` objects of `sizeclass` was swept and `freed` objects freed.
+pub(crate) fn note_sweep(elemsize: usize, sizeclass: usize, freed: usize) {
+    HEAP_LIVE.fetch_sub((freed * elemsize) as i64, Ordering::Relaxed);
+    FREES.fetch_add(freed as u64, Ordering::Relaxed);
+    CLASS_FREES[sizeclass].fetch_add(freed as u64, Ordering::Relaxed);
+}
+
+/// Objects freed so far.
+pub(crate) fn frees() -> u64 {
+    FREES.load(Ordering::Relaxed)
+}
+
+/// Go's `heapLive`.
+pub(crate) fn heap_live() -> usize {
+    HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize
+}
+
+/// Bytes marked by the last completed cycle.
+pub(crate) fn heap_marked() -> usize {
+    HEAP_MARKED.load(Ordering::Relaxed)
+}
+
+/// Why a cycle ran (Go's `gcTrigger` kinds).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Trigger {
+    /// The heap reached the pacer's trigger (Go's `gcTriggerHeap`).
+    Heap,
+    /// `collect()` (Go's `gcTriggerCycle`, from `runtime.GC`).
+    Forced,
+    /// No cycle for two minutes (Go's `gcTriggerTime`).
+    Timer,
+}
+
+/// Everything one cycle measured: what `stats()` keeps and what `GCTRACE` prints, recorded once
+/// by the cycle (`mgc::run_cycle`).
+#[derive(Clone, Debug)]
+pub(crate) struct CycleStats {
+    /// The cycle's number, from 1.
+    pub n: u64,
+    pub trigger: Trigger,
+    /// When the cycle started.
+    pub start: Instant,
+    /// When its stop ended, by the wall clock.
+    pub end: SystemTime,
+    /// Clock time of sweep termination and of turning marking on (no stop in tricolor).
+    pub sweep_term: Duration,
+    /// Clock time of the concurrent mark, from marking on to the final stop.
+    pub mark: Duration,
+    /// The stop: mark termination (and any stop that resumed marking to resurrect objects).
+    pub pause: Duration,
+    /// CPU of the mark assists on allocating threads, during this cycle.
+    pub assist_cpu: Duration,
+    /// CPU of the background mark workers during the mark.
+    pub background_cpu: Duration,
+    /// All the collector's CPU in this cycle (collector thread, workers, assists).
+    pub gc_cpu: Duration,
+    /// Heap at the start, at mark termination, and marked live.
+    pub heap0: usize,
+    pub heap1: usize,
+    pub marked: usize,
+    /// The goal computed for the next cycle.
+    pub goal: usize,
+    /// Objects found with a root count above zero.
+    pub roots: usize,
+    /// Background mark workers.
+    pub workers: usize,
+    /// Wall time of the root scan.
+    pub root_scan: Duration,
+    /// Ragged termination rounds before the stop.
+    pub rounds: usize,
+    /// Termination attempts called off because a thread stayed inside an operation.
+    pub stops_called_off: u32,
+    /// Objects drained inside the stop.
+    pub late: usize,
+    /// Objects scanned by the background workers and by assists.
+    pub scanned_bg: usize,
+    pub scanned_assist: usize,
+    /// Spans in use when marking started.
+    pub spans: usize,
+    /// Spans the background sweeper swept after this cycle, and spans allocating threads swept
+    /// since the previous cycle.
+    pub swept: usize,
+    pub swept_lazily: usize,
+    /// Objects the background sweep freed.
+    pub freed: u64,
+    /// Weak references cleared and finalizers queued.
+    pub weak_cleared: usize,
+    pub finalizers: usize,
+}
+
+impl CycleStats {
+    /// Objects scanned in all (workers, assists, the stop).
+    pub fn scanned(&self) -> u64 {
+        (self.scanned_bg + self.scanned_assist + self.late) as u64
+    }
+}
+
+/// The collector's history, as Go's `MemStats` keeps it.
+pub(crate) struct GcHistory {
+    pub num_gc: u64,
+    pub num_forced_gc: u64,
+    pub pause_total: Duration,
+    /// Go's `PauseNs` ring: the most recent stop at `(num_gc + 255) % 256`.
+    pub pause_ns: [u64; 256],
+    pub pause_end: [u64; 256],
+    pub last_gc: Option<SystemTime>,
+    pub gc_cpu: Duration,
+    pub last_mark: Duration,
+    pub last_scanned: u64,
+}
+
+/// Lock order: a leaf.
+pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
+    num_gc: 0,
+    num_forced_gc: 0,
+    pause_total: Duration::ZERO,
+    pause_ns: [0; 256],
+    pause_end: [0; 256],
+    last_gc: None,
+    gc_cpu: Duration::ZERO,
+    last_mark: Duration::ZERO,
+    last_scanned: 0,
+});
+
+/// Files a finished cycle's record.
+pub(crate) fn record_cycle(c: &CycleStats) {
+    HEAP_MARKED.store(c.marked, Ordering::Relaxed);
+    let mut h = HISTORY.lock();
+    let i = (h.num_gc % 256) as usize;
+    h.pause_ns[i] = c.pause.as_nanos() as u64;
+    h.pause_end[i] = c
+        .end
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    h.num_gc += 1;
+    if c.trigger == Trigger::Forced {
+        h.num_forced_gc += 1;
+    }
+    h.pause_total += c.pause;
+    h.last_gc = Some(c.end);
+    h.gc_cpu += c.gc_cpu;
+    h.last_mark = c.mark;
+    h.last_scanned = c.scanned();
+}
+
+/// The share of the process's CPU spent in the collector since the runtime started.
+pub(crate) fn gc_cpu_fraction() -> f64 {
+    let cpu = crate::cputime::process_cpu_since_start();
+    let gc = HISTORY.lock().gc_cpu;
+    if cpu.is_zero() {
+        0.0
+    } else {
+        gc.as_secs_f64() / cpu.as_secs_f64()
+    }
+}

@@ -1,0 +1,304 @@
+//! The operation protocol: how mutator threads and the collector agree on the phase.
+//!
+//! # Operations
+//! Every tricolor operation that can make a reference disappear from the collector's view, or
+//! allocate, runs as an *operation*: `Gc::new`, the 1→0 root-count transition of a handle (drop or
+//! unroot), `GcCell::borrow_mut` acquire and release, `GcSlot` reads and writes, `Weak::upgrade`.
+//! An operation sets its thread's `in_op` flag, issues a SeqCst fence, reads the phase once, acts
+//! on that phase for its whole duration, and clears the flag (Release). Cheap operations (clone,
+//! a decrement that does not reach zero, shared borrows, deref) are not operations at all.
+//!
+//! The collector changes phase with a *handshake*: it stores the new phase, issues a SeqCst fence,
+//! then waits until every thread's flag has been seen clear (`protocol::enter`/`set_phase`: the
+//! fences, not SeqCst accesses, because loom can check only the fence form). Dekker's argument
+//! on (flag, phase) gives: an
+//! operation either read the new phase, or it set its flag before the collector read the flags
+//! and the collector waits for it to finish. So after the handshake, every operation still
+//! running or yet to come acts on the new phase, and every effect of one that acted on the old
+//! phase is visible to the collector (flag Release → collector Acquire). A thread that is not
+//! inside an operation (computing, blocked on I/O, holding a `GcCell` borrow) never delays it.
+//!
+//! # Mark termination
+//! `MARK → STOP` with a handshake: after it, no operation runs and new ones wait at entry until
+//! the phase changes, so the collector owns every mcache and no shade is in flight: it drains
+//! what late shades pushed, clears weak references, queues finalizers, flushes the mcaches,
+//! flips `sweepgen` and stores `OFF`. Only handles' 1→0 transitions, allocation and cell
+//! acquisition wait; a thread outside tricolor calls is never stopped.
+//!
+//! The ordering argument that this protocol gives the write barrier is in `barrier`'s docs; the
+//! lock-free pieces themselves are in `protocol`, where loom checks them.
+
+use crate::mcache::MCache;
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::protocol;
+pub(crate) use crate::protocol::{MARK, OFF, STOP};
+
+/// The collector's phase: `OFF`, `MARK` or `STOP` (Go's `gcphase`).
+pub(crate) static PHASE: AtomicU32 = AtomicU32::new(OFF);
+
+/// Per-thread state shared with the collector.
+pub(crate) struct ThreadState {
+    pub in_op: AtomicBool,
+    /// Owned by the thread inside its operations, and by the collector during `STOP`.
+    pub mcache: UnsafeCell<MCache>,
+    /// Bytes this thread allocated black since it last checked whether to assist (written by the
+    /// owner only, with plain load/store: no RMW on the allocation path).
+    pub assist_debt: AtomicU64,
+    /// Bytes this thread allocated black this cycle; the collector adds them to the marked total
+    /// during the stop (one shared counter updated per object would be a contended RMW).
+    pub black_bytes: AtomicU64,
+    pub exited: AtomicBool,
+}
+
+// SAFETY: `mcache` follows the ownership protocol above (the owner inside an operation, or the
+// collector while the phase is STOP, which no operation overlaps); the rest is atomic.
+unsafe impl Sync for ThreadState {}
+// SAFETY: as above.
+unsafe impl Send for ThreadState {}
+
+impl ThreadState {
+    fn new() -> Arc<ThreadState> {
+        Arc::new(ThreadState {
+            in_op: AtomicBool::new(false),
+            mcache: UnsafeCell::new(MCache::new()),
+            assist_debt: AtomicU64::new(0),
+            black_bytes: AtomicU64::new(0),
+            exited: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Every thread that has used the heap, for handshakes and mcache flushing. Lock order: taken
+/// before an mcentral's lock (the stop flushes mcaches while holding it); never inside an
+/// operation.
+pub(crate) static REGISTRY: parking_lot::Mutex<Vec<Arc<ThreadState>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Threads whose thread-local state is gone (teardown) share this one, one at a time. Lock
+/// order: the outermost lock (an operation runs while it is held).
+static ORPHAN: std::sync::LazyLock<(parking_lot::Mutex<()>, Arc<ThreadState>)> =
+    std::sync::LazyLock::new(|| {
+        let st = ThreadState::new();
+        REGISTRY.lock().push(st.clone());
+        (parking_lot::Mutex::new(()), st)
+    });
+
+/// Owns this thread's registered state; dropped at thread exit.
+struct Local {
+    state: Arc<ThreadState>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // From here on, operations of this thread take the orphan path.
+        STATE.set(std::ptr::null());
+        // Thread exit: give the cached spans back while the collector cannot be touching them.
+        let st = &self.state;
+        enter_raw(st);
+        // SAFETY: we are inside an operation of this thread, so we own the mcache.
+        unsafe { (*st.mcache.get()).release_all() };
+        st.exited.store(true, Ordering::Release);
+        protocol::exit(&st.in_op);
+        REGISTRY.lock().retain(|s| !Arc::ptr_eq(s, st));
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = {
+        let state = ThreadState::new();
+        REGISTRY.lock().push(state.clone());
+        Local { state }
+    };
+    // The fast path reads only these `const` thread-locals (one load each, no lazy-init check,
+    // and usable during thread teardown because they have no destructor).
+    /// This thread's state while `LOCAL` is alive, else null.
+    static STATE: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
+    /// Nesting depth of the operation in progress on this thread (0: none).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The state and phase of the operation in progress (valid while DEPTH > 0).
+    static CUR: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
+    static OP_PHASE: Cell<u32> = const { Cell::new(OFF) };
+}
+
+/// Sets the flag and reads the phase, waiting while the phase is STOP.
+#[inline(always)]
+fn enter_raw(st: &ThreadState) -> u32 {
+    protocol::enter(&st.in_op, &PHASE)
+}
+
+/// What an operation knows: the phase it acts on, and its thread's state.
+pub(crate) struct Op<'a> {
+    pub phase: u32,
+    pub state: &'a ThreadState,
+}
+
+impl Op<'_> {
+    #[inline(always)]
+    pub fn marking(&self) -> bool {
+        self.phase == MARK
+    }
+    /// The thread's mcache.
+    ///
+    /// # Safety
+    /// Not re-entrant: no other reference to the mcache may be live (operations never call user
+    /// code while holding it).
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub unsafe fn mcache(&self) -> &mut MCache {
+        // SAFETY: we are inside an operation of the owning thread (protocol above), and the
+        // caller guarantees no overlapping borrow.
+        unsafe { &mut *self.state.mcache.get() }
+    }
+}
+
+/// Ends a nested operation.
+struct Nested;
+impl Drop for Nested {
+    #[inline(always)]
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// Ends an outermost operation: clears the flag (Release publishes its effects).
+struct Outer<'a>(&'a ThreadState);
+impl Drop for Outer<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        DEPTH.set(0);
+        protocol::exit(&self.0.in_op);
+    }
+}
+
+/// Runs `f` as an operation (re-entrant: a nested call shares the outer operation's phase).
+#[inline(always)]
+pub(crate) fn with_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
+    let d = DEPTH.get();
+    if d > 0 {
+        DEPTH.set(d + 1);
+        let _g = Nested;
+        // SAFETY: while DEPTH > 0, CUR points at the state of the operation in progress on this
+        // thread, which outlives it (LOCAL or ORPHAN owns it).
+        let st = unsafe { &*CUR.get() };
+        return f(&Op {
+            phase: OP_PHASE.get(),
+            state: st,
+        });
+    }
+    let mut p = STATE.get();
+    if p.is_null() {
+        p = register();
+        if p.is_null() {
+            return orphan_op(f);
+        }
+    }
+    // SAFETY: STATE is non-null only while LOCAL, which owns the state, is alive; it is cleared
+    // first thing in LOCAL's destructor.
+    let st = unsafe { &*p };
+    let phase = enter_raw(st);
+    DEPTH.set(1);
+    CUR.set(p);
+    OP_PHASE.set(phase);
+    let _g = Outer(st);
+    f(&Op { phase, state: st })
+}
+
+/// True while the calling thread is inside an operation. A call that waits for the collector
+/// (`collect`, `run_finalizers`) must not be made then: the collector's handshake waits for this
+/// very operation to end.
+#[inline]
+pub(crate) fn in_operation() -> bool {
+    DEPTH.get() > 0
+}
+
+/// Creates this thread's state on first use; null once the thread is tearing down.
+#[cold]
+#[inline(never)]
+fn register() -> *const ThreadState {
+    LOCAL
+        .try_with(|l| {
+            let p = Arc::as_ptr(&l.state);
+            STATE.set(p);
+            p
+        })
+        .unwrap_or(std::ptr::null())
+}
+
+#[cold]
+fn orphan_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
+    let (lock, st) = &*ORPHAN;
+    let _l = lock.lock();
+    let phase = enter_raw(st);
+    DEPTH.set(1);
+    CUR.set(Arc::as_ptr(st));
+    OP_PHASE.set(phase);
+    let _g = Outer(st);
+    f(&Op { phase, state: st })
+}
+
+/// Stores `phase` and waits until every operation that may have read the previous phase is
+/// over (the handshake of the module docs). Collector only.
+pub(crate) fn handshake(phase: u32) {
+    protocol::set_phase(&PHASE, phase);
+    wait_ops();
+}
+
+/// Mark termination's stop, called off (phase back to MARK, false) if some thread stays inside
+/// an operation for longer than `patience`: see `protocol::try_stop`.
+pub(crate) fn try_stop(patience: std::time::Duration) -> bool {
+    let reg = REGISTRY.lock();
+    let deadline = std::time::Instant::now() + patience;
+    protocol::try_stop(&PHASE, reg.iter().map(|st| &st.in_op), || {
+        std::time::Instant::now() < deadline
+    })
+}
+
+/// Ends a stop by going back to concurrent marking. No handshake is needed: no operation ran
+/// during the stop, and those waiting at entry read the phase again and act under MARK.
+pub(crate) fn resume_marking() {
+    protocol::set_phase(&PHASE, MARK);
+}
+
+/// Waits until every thread has been seen outside an operation once.
+pub(crate) fn wait_ops() {
+    let reg = REGISTRY.lock();
+    for st in reg.iter() {
+        protocol::wait_clear(&st.in_op);
+    }
+}
+
+/// The stack of each of the collector's own threads (the collector, which also sweeps; the mark
+/// workers; the finalizer thread). Drop glue and `trace` recurse through what one object owns:
+/// a `Box` list one million deep inside one object takes 24–32 MiB of stack to drop or to trace
+/// (measured with tests/soundness.rs at 8, 16, 24 and 32 MiB; plain Rust drops it on 32 MiB and
+/// overflows a default 8 MiB main thread at that depth). 256 MiB is eight times that. It is
+/// reserved address space: only the pages a deep recursion touches are ever backed by memory.
+pub(crate) const COLLECTOR_STACK_SIZE: usize = 256 << 20;
+
+/// What a thread is to the runtime, for the calls that would wait for themselves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A user thread.
+    Mutator,
+    /// The collector thread (cycles and the background sweep, which runs drop glue).
+    Collector,
+    /// A mark worker (runs `trace`).
+    Marker,
+}
+
+thread_local!(static ROLE: Cell<Role> = const { Cell::new(Role::Mutator) });
+
+impl Role {
+    /// Marks the calling thread as one of the collector's.
+    pub(crate) fn enter(self) {
+        ROLE.set(self);
+    }
+
+    /// The calling thread's role.
+    pub(crate) fn current() -> Role {
+        ROLE.get()
+    }
+}

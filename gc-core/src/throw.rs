@@ -1,0 +1,35 @@
+//! Failing loudly (Go's `throw`) and warning once.
+//!
+//! The collector aborts rather than unwinds when its own invariants break or when a user `trace`
+//! panics on one of its threads: continuing could free live memory, and a collector thread that
+//! died would leave the phase where it was for good.
+
+/// Aborts the process with a message: collector bugs, failed verifications, broken `Trace`
+/// contracts.
+#[cold]
+pub(crate) fn throw(msg: &str) -> ! {
+    eprintln!("tricolor: fatal: {msg}");
+    std::process::abort()
+}
+
+/// Prints a message on stderr the first time it is seen.
+#[cold]
+pub(crate) fn report_once(msg: &str) {
+    /// Lock order: a leaf (nothing is locked while it is held).
+    static SEEN: parking_lot::Mutex<Option<std::collections::HashSet<String>>> =
+        parking_lot::Mutex::new(None);
+    let mut s = SEEN.lock();
+    if s.get_or_insert_with(Default::default)
+        .insert(msg.to_string())
+    {
+        eprintln!("{msg}");
+    }
+}
+
+/// The message of a caught panic, for reports.
+pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> &str {
+    e.downcast_ref::<String>()
+        .map(String::as_str)
+        .or(e.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
+}
