@@ -263,7 +263,7 @@ fn a_panicking_finalizer_is_contained() {
     impl Finalize for Bad {
         fn finalize(&self) {
             RAN.fetch_add(1, Ordering::SeqCst);
-            if self.0 % 2 == 0 {
+            if self.0.is_multiple_of(2) {
                 panic!("finalizer panic (expected by the test)");
             }
         }

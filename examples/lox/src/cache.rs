@@ -7,12 +7,12 @@
 //! by its class body before any code can look one up, so entries never go stale; `METHOD`
 //! still clears the cache, so that this does not have to stay true.
 
-use crate::heap::Ref;
+use crate::heap::Gc;
 use crate::object::{Class, Closure, LoxStr};
 
 const SIZE: usize = 256;
 
-type Entry = Option<(Ref<Class>, Ref<LoxStr>, Ref<Closure>)>;
+type Entry = Option<(Gc<Class>, Gc<LoxStr>, Gc<Closure>)>;
 
 pub struct MethodCache {
     entries: Vec<Entry>,
@@ -26,19 +26,19 @@ impl MethodCache {
     }
 
     #[inline(always)]
-    fn index(class: &Ref<Class>, name: &Ref<LoxStr>) -> usize {
-        let a = Ref::as_ptr(class) as usize as u64;
-        let b = Ref::as_ptr(name) as usize as u64;
+    fn index(class: &Gc<Class>, name: &Gc<LoxStr>) -> usize {
+        let a = Gc::as_ptr(class) as usize as u64;
+        let b = Gc::as_ptr(name) as usize as u64;
         let h = (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (h >> (64 - SIZE.trailing_zeros())) as usize
     }
 
     /// The method `name` of `class`, if it has one.
     #[inline(always)]
-    pub fn get(&mut self, class: &Ref<Class>, name: &Ref<LoxStr>) -> Option<Ref<Closure>> {
+    pub fn get(&mut self, class: &Gc<Class>, name: &Gc<LoxStr>) -> Option<Gc<Closure>> {
         let i = Self::index(class, name);
         if let Some((c, n, m)) = &self.entries[i] {
-            if Ref::ptr_eq(c, class) && Ref::ptr_eq(n, name) {
+            if Gc::ptr_eq(c, class) && Gc::ptr_eq(n, name) {
                 return Some(m.clone());
             }
         }
@@ -47,7 +47,7 @@ impl MethodCache {
 
     #[cold]
     #[inline(never)]
-    fn miss(&mut self, i: usize, class: &Ref<Class>, name: &Ref<LoxStr>) -> Option<Ref<Closure>> {
+    fn miss(&mut self, i: usize, class: &Gc<Class>, name: &Gc<LoxStr>) -> Option<Gc<Closure>> {
         let m = class.methods.borrow().get(name).cloned()?;
         self.entries[i] = Some((class.clone(), name.clone(), m.clone()));
         Some(m)

@@ -3,7 +3,7 @@
 
 use crate::chunk::{op, Chunk};
 use crate::globals::Globals;
-use crate::heap::Ref;
+use crate::heap::Gc;
 use crate::object::{Function, Interner, Value};
 use crate::scanner::{Scanner, Tok, Token};
 
@@ -102,7 +102,7 @@ pub struct Compiler<'s, 'i> {
 }
 
 /// Compiles a script; compile errors are printed to stderr and give `None`.
-pub fn compile(src: &str, strings: &mut Interner, globals: &mut Globals) -> Option<Ref<Function>> {
+pub fn compile(src: &str, strings: &mut Interner, globals: &mut Globals) -> Option<Gc<Function>> {
     let eof = Token {
         kind: Tok::Eof,
         text: "",
@@ -321,7 +321,7 @@ impl<'s> Compiler<'s, '_> {
         });
     }
 
-    fn end_fn(&mut self) -> (Ref<Function>, Vec<(u8, bool)>) {
+    fn end_fn(&mut self) -> (Gc<Function>, Vec<(u8, bool)>) {
         self.emit_return();
         let st = self.fns.pop().expect("a function is being compiled");
         let name = st.name.map(|n| self.strings.intern(n));
@@ -331,7 +331,7 @@ impl<'s> Compiler<'s, '_> {
             chunk: st.chunk,
             name,
         };
-        (Ref::new(f), st.upvalues)
+        (Gc::new(f), st.upvalues)
     }
 
     fn begin_scope(&mut self) {

@@ -2,13 +2,13 @@
 //! global read is a vector index where clox probes a hash table on every access (zoo.lox and
 //! instantiation.lox read a global for every call they make).
 
-use crate::heap::Ref;
+use crate::heap::Gc;
 use crate::object::{LoxStr, Value};
 use std::collections::HashMap;
 
 /// A global's name (for error messages) and its value, `None` until `var` or `fun` defines it.
 pub struct Global {
-    pub name: Ref<LoxStr>,
+    pub name: Gc<LoxStr>,
     pub value: Option<Value>,
 }
 
@@ -29,7 +29,7 @@ impl Globals {
 
     /// The slot of `name`, allocated on first sight; `None` once the 65,536 slots an operand
     /// can name are taken.
-    pub fn slot(&mut self, name: &Ref<LoxStr>) -> Option<u16> {
+    pub fn slot(&mut self, name: &Gc<LoxStr>) -> Option<u16> {
         if let Some(&i) = self.index.get(&*name.s) {
             return Some(i);
         }

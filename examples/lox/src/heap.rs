@@ -1,12 +1,13 @@
-//! Where the VM's objects live. By default: the tricolor heap (`Gc`, `GcCell`, `Weak`). With the
-//! `rc` feature: `Rc`, `RefCell` and `rc::Weak`, the baseline that measures what tracing costs
-//! (that build leaks every cycle). The two APIs line up name for name, so the VM is written once.
+//! Where the VM's objects live. By default: the tricolor heap (`Gc`, `GcCell`, `Weak`), under
+//! their own names. With the `rc` feature: `Rc`, `RefCell` and `rc::Weak` under tricolor's names,
+//! the baseline that measures what tracing costs (that build leaks every cycle). The two APIs
+//! line up name for name, so the VM is written once, in tricolor's vocabulary.
 
 #[cfg(not(feature = "rc"))]
-pub use tricolor::{Gc as Ref, GcCell as Cell, Weak as WeakRef};
+pub use tricolor::{Gc, GcCell, Weak};
 
 #[cfg(feature = "rc")]
-pub use std::{cell::RefCell as Cell, rc::Rc as Ref, rc::Weak as WeakRef};
+pub use std::{cell::RefCell as GcCell, rc::Rc as Gc, rc::Weak};
 
 /// A line for `--stats`: what the collector did during the run.
 #[cfg(not(feature = "rc"))]

@@ -1,8 +1,8 @@
 //! Values and heap objects. Every object (string, function, closure, upvalue, class, instance,
-//! bound method) is allocated with `Ref::new`, which is `tricolor::Gc::new` in the default build.
+//! bound method) is allocated with `Gc::new`, which is `tricolor::Gc::new` in the default build.
 
 use crate::chunk::Chunk;
-use crate::heap::{Cell, Ref, WeakRef};
+use crate::heap::{Gc, GcCell, Weak};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -13,12 +13,12 @@ pub enum Value {
     Nil,
     Bool(bool),
     Number(f64),
-    Str(Ref<LoxStr>),
-    Function(Ref<Function>),
-    Closure(Ref<Closure>),
-    Class(Ref<Class>),
-    Instance(Ref<Instance>),
-    Bound(Ref<BoundMethod>),
+    Str(Gc<LoxStr>),
+    Function(Gc<Function>),
+    Closure(Gc<Closure>),
+    Class(Gc<Class>),
+    Instance(Gc<Instance>),
+    Bound(Gc<BoundMethod>),
     Native(Native),
 }
 
@@ -75,20 +75,20 @@ pub struct Function {
     pub upvalue_count: u8,
     pub chunk: Chunk,
     /// `None` for the top-level script.
-    pub name: Option<Ref<LoxStr>>,
+    pub name: Option<Gc<LoxStr>>,
 }
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Closure {
-    pub function: Ref<Function>,
-    pub upvalues: Vec<Ref<Upvalue>>,
+    pub function: Gc<Function>,
+    pub upvalues: Vec<Gc<Upvalue>>,
 }
 
 /// A captured variable: open while its variable is still on the VM stack (at that index),
 /// closed once the variable's scope ends.
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Upvalue {
-    pub state: Cell<UpState>,
+    pub state: GcCell<UpState>,
 }
 
 impl Upvalue {
@@ -111,8 +111,8 @@ pub enum UpState {
 /// instances' field names may be.
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Class {
-    pub name: Ref<LoxStr>,
-    pub methods: Cell<Table<Ref<Closure>>>,
+    pub name: Gc<LoxStr>,
+    pub methods: GcCell<Table<Gc<Closure>>>,
     /// The union of the `LoxStr::bit`s of every field name ever set on an instance of this
     /// class (a one-word Bloom filter). `invoke` skips the search of the instance's fields when
     /// the method's name has no bit here, which is nearly always: a field that shadows a
@@ -121,10 +121,10 @@ pub struct Class {
 }
 
 impl Class {
-    pub fn new(name: Ref<LoxStr>) -> Class {
+    pub fn new(name: Gc<LoxStr>) -> Class {
         Class {
             name,
-            methods: Cell::new(Table::new()),
+            methods: GcCell::new(Table::new()),
             field_names: AtomicU64::new(0),
         }
     }
@@ -147,14 +147,14 @@ impl Class {
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Instance {
-    pub class: Ref<Class>,
-    pub fields: Cell<Fields>,
+    pub class: Gc<Class>,
+    pub fields: GcCell<Fields>,
 }
 
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct BoundMethod {
     pub receiver: Value,
-    pub method: Ref<Closure>,
+    pub method: Gc<Closure>,
 }
 
 /// How many fields an instance holds in itself before the rest go to a vector. With two, a leaf
@@ -167,7 +167,7 @@ const INLINE_FIELDS: usize = 2;
 /// one touches no other memory, and any further ones in a vector.
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Fields {
-    inline: [Option<(Ref<LoxStr>, Value)>; INLINE_FIELDS],
+    inline: [Option<(Gc<LoxStr>, Value)>; INLINE_FIELDS],
     more: Table<Value>,
 }
 
@@ -180,10 +180,10 @@ impl Fields {
     }
 
     #[inline(always)]
-    pub fn get(&self, key: &Ref<LoxStr>) -> Option<Value> {
+    pub fn get(&self, key: &Gc<LoxStr>) -> Option<Value> {
         for e in &self.inline {
             match e {
-                Some((k, v)) if Ref::ptr_eq(k, key) => return Some(v.clone()),
+                Some((k, v)) if Gc::ptr_eq(k, key) => return Some(v.clone()),
                 Some(_) => {}
                 None => return None,
             }
@@ -191,10 +191,10 @@ impl Fields {
         self.more.get(key).cloned()
     }
 
-    pub fn set(&mut self, key: &Ref<LoxStr>, value: Value) {
+    pub fn set(&mut self, key: &Gc<LoxStr>, value: Value) {
         for e in &mut self.inline {
             match e {
-                Some((k, v)) if Ref::ptr_eq(k, key) => {
+                Some((k, v)) if Gc::ptr_eq(k, key) => {
                     std::mem::replace(v, value).discard();
                     return;
                 }
@@ -213,7 +213,7 @@ impl Fields {
 /// methods and instances few fields, and a scan of a few pointers beats hashing.
 #[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
 pub struct Table<V> {
-    entries: Vec<(Ref<LoxStr>, V)>,
+    entries: Vec<(Gc<LoxStr>, V)>,
 }
 
 impl<V: Clone> Table<V> {
@@ -223,21 +223,21 @@ impl<V: Clone> Table<V> {
         }
     }
 
-    pub fn get(&self, key: &Ref<LoxStr>) -> Option<&V> {
+    pub fn get(&self, key: &Gc<LoxStr>) -> Option<&V> {
         self.entries
             .iter()
-            .find(|(k, _)| Ref::ptr_eq(k, key))
+            .find(|(k, _)| Gc::ptr_eq(k, key))
             .map(|(_, v)| v)
     }
 
-    pub fn set(&mut self, key: &Ref<LoxStr>, value: V) {
-        match self.entries.iter_mut().find(|(k, _)| Ref::ptr_eq(k, key)) {
+    pub fn set(&mut self, key: &Gc<LoxStr>, value: V) {
+        match self.entries.iter_mut().find(|(k, _)| Gc::ptr_eq(k, key)) {
             Some(e) => e.1 = value,
             None => self.entries.push((key.clone(), value)),
         }
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = &(Ref<LoxStr>, V)> {
+    pub fn entries(&self) -> impl Iterator<Item = &(Gc<LoxStr>, V)> {
         self.entries.iter()
     }
 }
@@ -245,7 +245,7 @@ impl<V: Clone> Table<V> {
 /// The string table. It holds its strings weakly, as clox's `vm.strings` does: a string no one
 /// else references is collected, and its dead entry is dropped the next time the table grows.
 pub struct Interner {
-    map: HashMap<Box<str>, WeakRef<LoxStr>>,
+    map: HashMap<Box<str>, Weak<LoxStr>>,
     prune_at: usize,
 }
 
@@ -257,16 +257,16 @@ impl Interner {
         }
     }
 
-    pub fn intern(&mut self, s: &str) -> Ref<LoxStr> {
+    pub fn intern(&mut self, s: &str) -> Gc<LoxStr> {
         if let Some(live) = self.map.get(s).and_then(|w| w.upgrade()) {
             return live;
         }
-        let obj = Ref::new(LoxStr::new(s));
+        let obj = Gc::new(LoxStr::new(s));
         if self.map.len() >= self.prune_at {
             self.map.retain(|_, w| w.upgrade().is_some());
             self.prune_at = (self.map.len() * 2).max(1024);
         }
-        self.map.insert(s.into(), Ref::downgrade(&obj));
+        self.map.insert(s.into(), Gc::downgrade(&obj));
         obj
     }
 }
@@ -303,12 +303,12 @@ impl Value {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Number(a), Value::Number(b)) => a == b,
-            (Value::Str(a), Value::Str(b)) => Ref::ptr_eq(a, b),
-            (Value::Function(a), Value::Function(b)) => Ref::ptr_eq(a, b),
-            (Value::Closure(a), Value::Closure(b)) => Ref::ptr_eq(a, b),
-            (Value::Class(a), Value::Class(b)) => Ref::ptr_eq(a, b),
-            (Value::Instance(a), Value::Instance(b)) => Ref::ptr_eq(a, b),
-            (Value::Bound(a), Value::Bound(b)) => Ref::ptr_eq(a, b),
+            (Value::Str(a), Value::Str(b)) => Gc::ptr_eq(a, b),
+            (Value::Function(a), Value::Function(b)) => Gc::ptr_eq(a, b),
+            (Value::Closure(a), Value::Closure(b)) => Gc::ptr_eq(a, b),
+            (Value::Class(a), Value::Class(b)) => Gc::ptr_eq(a, b),
+            (Value::Instance(a), Value::Instance(b)) => Gc::ptr_eq(a, b),
+            (Value::Bound(a), Value::Bound(b)) => Gc::ptr_eq(a, b),
             (Value::Native(Native::Clock), Value::Native(Native::Clock)) => true,
             _ => false,
         }

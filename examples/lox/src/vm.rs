@@ -9,7 +9,7 @@ use crate::cache::MethodCache;
 use crate::chunk::op;
 use crate::compiler::compile;
 use crate::globals::Globals;
-use crate::heap::{Cell, Ref};
+use crate::heap::{Gc, GcCell};
 use crate::object::{
     BoundMethod, Class, Closure, Fields, Function, Instance, Interner, LoxStr, Native, UpState,
     Upvalue, Value,
@@ -23,7 +23,7 @@ const FRAMES_MAX: usize = 64;
 struct Frame {
     /// `None` while this frame runs: `run` holds the closure itself, which saves a root-count
     /// increment and decrement per call and per return.
-    closure: Option<Ref<Closure>>,
+    closure: Option<Gc<Closure>>,
     ip: usize,
     /// Stack index of slot 0 (the callee, or `this`).
     base: usize,
@@ -41,10 +41,10 @@ pub struct Vm {
     frames: Vec<Frame>,
     globals: Globals,
     /// Upvalues still pointing into the stack, ordered by stack slot.
-    open_upvalues: Vec<Ref<Upvalue>>,
+    open_upvalues: Vec<Gc<Upvalue>>,
     strings: Interner,
     methods: MethodCache,
-    init_string: Ref<LoxStr>,
+    init_string: Gc<LoxStr>,
     start: Instant,
     out: std::io::BufWriter<std::io::Stdout>,
 }
@@ -76,7 +76,7 @@ impl Vm {
         let Some(function) = compile(src, &mut self.strings, &mut self.globals) else {
             return Outcome::CompileError;
         };
-        let closure = Ref::new(Closure {
+        let closure = Gc::new(Closure {
             function,
             upvalues: Vec::new(),
         });
@@ -122,7 +122,7 @@ impl Vm {
     }
 
     #[inline(always)]
-    fn call(&mut self, closure: Ref<Closure>, argc: usize) -> Result<(), String> {
+    fn call(&mut self, closure: Gc<Closure>, argc: usize) -> Result<(), String> {
         let arity = closure.function.arity as usize;
         if argc != arity {
             return Err(format!("Expected {arity} arguments but got {argc}."));
@@ -161,9 +161,9 @@ impl Vm {
                     unreachable!()
                 };
                 let init = self.methods.get(&class, &self.init_string);
-                let instance = Ref::new(Instance {
+                let instance = Gc::new(Instance {
                     class,
-                    fields: Cell::new(Fields::new()),
+                    fields: GcCell::new(Fields::new()),
                 });
                 self.stack.set(slot, Value::Instance(instance));
                 match init {
@@ -189,9 +189,9 @@ impl Vm {
     #[inline(always)]
     fn resolve_invoke(
         &mut self,
-        name: &Ref<LoxStr>,
+        name: &Gc<LoxStr>,
         argc: usize,
-    ) -> Result<Option<Ref<Closure>>, String> {
+    ) -> Result<Option<Gc<Closure>>, String> {
         let slot = self.stack.len() - argc - 1;
         let Value::Instance(inst) = &self.stack[slot] else {
             return Err("Only instances have methods.".into());
@@ -210,17 +210,17 @@ impl Vm {
     }
 
     /// Replaces the instance on top of the stack with its method `name` bound to it.
-    fn bind_method(&mut self, class: &Ref<Class>, name: &Ref<LoxStr>) -> Result<(), String> {
+    fn bind_method(&mut self, class: &Gc<Class>, name: &Gc<LoxStr>) -> Result<(), String> {
         let Some(method) = self.methods.get(class, name) else {
             return Err(format!("Undefined property '{}'.", name.s));
         };
         let receiver = self.stack.pop();
         self.stack
-            .push(Value::Bound(Ref::new(BoundMethod { receiver, method })));
+            .push(Value::Bound(Gc::new(BoundMethod { receiver, method })));
         Ok(())
     }
 
-    fn capture_upvalue(&mut self, slot: usize) -> Ref<Upvalue> {
+    fn capture_upvalue(&mut self, slot: usize) -> Gc<Upvalue> {
         let mut at = self.open_upvalues.len();
         while at > 0 {
             let u = &self.open_upvalues[at - 1];
@@ -233,8 +233,8 @@ impl Vm {
             }
             at -= 1;
         }
-        let u = Ref::new(Upvalue {
-            state: Cell::new(UpState::Open(slot)),
+        let u = Gc::new(Upvalue {
+            state: GcCell::new(UpState::Open(slot)),
         });
         self.open_upvalues.insert(at, u.clone());
         u
@@ -249,6 +249,66 @@ impl Vm {
             *u.state.borrow_mut() = UpState::Closed(self.stack[slot].clone());
             self.open_upvalues.pop();
         }
+    }
+
+    /// `CLOSURE`: captures the upvalues its operands describe (read from `code` at `ip`) and
+    /// pushes the new closure; returns the `ip` after the operands.
+    #[inline(never)]
+    fn make_closure(
+        &mut self,
+        function: &Gc<Function>,
+        enclosing: &Closure,
+        code: &[u8],
+        mut ip: usize,
+        base: usize,
+    ) -> usize {
+        let mut upvalues = Vec::with_capacity(function.upvalue_count as usize);
+        for _ in 0..function.upvalue_count {
+            let (is_local, index) = (code[ip] == 1, code[ip + 1] as usize);
+            ip += 2;
+            upvalues.push(if is_local {
+                self.capture_upvalue(base + index)
+            } else {
+                enclosing.upvalues[index].clone()
+            });
+        }
+        let c = Gc::new(Closure {
+            function: function.clone(),
+            upvalues,
+        });
+        self.stack.push(Value::Closure(c));
+        ip
+    }
+
+    /// `INHERIT`: copies the superclass's methods into the subclass below it.
+    fn inherit(&mut self) -> Result<(), String> {
+        let Value::Class(superclass) = self.peek(1) else {
+            return Err("Superclass must be a class.".into());
+        };
+        let Value::Class(subclass) = self.peek(0) else {
+            unreachable!("INHERIT follows CLASS");
+        };
+        {
+            let from = superclass.methods.borrow();
+            let mut to = subclass.methods.borrow_mut();
+            for (k, m) in from.entries() {
+                to.set(k, m.clone());
+            }
+        }
+        self.stack.drop_top();
+        Ok(())
+    }
+
+    /// `METHOD`: adds the closure on top to the class below it.
+    fn define_method(&mut self, name: &Gc<LoxStr>) {
+        let Value::Closure(method) = self.stack.pop() else {
+            unreachable!("METHOD follows CLOSURE");
+        };
+        let Value::Class(class) = self.peek(0) else {
+            unreachable!("METHOD runs in a class body");
+        };
+        class.methods.borrow_mut().set(name, method);
+        self.methods.clear();
     }
 
     fn run(&mut self) -> Run<()> {
@@ -562,21 +622,7 @@ impl Vm {
                         let Value::Function(function) = &consts[byte!() as usize] else {
                             unreachable!("the compiler emits a function constant here");
                         };
-                        let mut upvalues = Vec::with_capacity(function.upvalue_count as usize);
-                        for _ in 0..function.upvalue_count {
-                            let is_local = byte!() == 1;
-                            let index = byte!() as usize;
-                            upvalues.push(if is_local {
-                                self.capture_upvalue(base + index)
-                            } else {
-                                closure.upvalues[index].clone()
-                            });
-                        }
-                        let c = Ref::new(Closure {
-                            function: function.clone(),
-                            upvalues,
-                        });
-                        self.stack.push(Value::Closure(c));
+                        ip = self.make_closure(function, &closure, code, ip, base);
                     }
                     op::CLOSE_UPVALUE => {
                         self.close_upvalues(self.stack.len() - 1);
@@ -599,34 +645,16 @@ impl Vm {
                     }
                     op::CLASS => {
                         let name = string!().clone();
-                        self.stack.push(Value::Class(Ref::new(Class::new(name))));
+                        self.stack.push(Value::Class(Gc::new(Class::new(name))));
                     }
                     op::INHERIT => {
-                        let Value::Class(superclass) = self.peek(1) else {
-                            fail!("Superclass must be a class.");
-                        };
-                        let Value::Class(subclass) = self.peek(0) else {
-                            unreachable!("INHERIT follows CLASS");
-                        };
-                        {
-                            let from = superclass.methods.borrow();
-                            let mut to = subclass.methods.borrow_mut();
-                            for (k, m) in from.entries() {
-                                to.set(k, m.clone());
-                            }
+                        if let Err(m) = self.inherit() {
+                            fail!("{m}");
                         }
-                        self.stack.drop_top();
                     }
                     op::METHOD => {
                         let name = string!();
-                        let Value::Closure(method) = self.stack.pop() else {
-                            unreachable!("METHOD follows CLOSURE");
-                        };
-                        let Value::Class(class) = self.peek(0) else {
-                            unreachable!("METHOD runs in a class body");
-                        };
-                        class.methods.borrow_mut().set(name, method);
-                        self.methods.clear();
+                        self.define_method(name);
                     }
                     other => unreachable!("bad opcode {other}"),
                 }

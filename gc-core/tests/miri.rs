@@ -1,0 +1,51 @@
+//! A small tour of the runtime for Miri (`cargo +nightly miri test -p gc-core --test miri`,
+//! run by `.ci/run`): allocation, rooting and unrooting, a `GcCell` borrow and release, a
+//! `GcSlot`, weak references, a finalizer and whole cycles, at sizes Miri can interpret in
+//! seconds. Miri checks every access against Rust's aliasing and initialization rules, which the
+//! native tests cannot.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
+
+static FINALIZED: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Trace)]
+struct Node {
+    next: GcCell<Option<Gc<Node>>>,
+    hot: GcSlot<u64>,
+    name: String,
+}
+impl Finalize for Node {
+    fn finalize(&self) {
+        FINALIZED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_small_heap_through_whole_cycles() {
+    let a = Gc::new(Node {
+        next: GcCell::new(None),
+        hot: GcSlot::new(Some(Gc::new(7))),
+        name: "a".into(),
+    });
+    let b = Gc::new(Node {
+        next: GcCell::new(Some(a.clone())),
+        hot: GcSlot::new(None),
+        name: "b".into(),
+    });
+    *a.next.borrow_mut() = Some(b.clone()); // a cycle
+    b.hot.set(Some(Gc::new(8)));
+    let w = Gc::downgrade(&b);
+    let s: Gc<str> = Gc::from("str");
+    let v: Gc<[Gc<u64>]> = Gc::from(vec![Gc::new(1), Gc::new(2)]);
+    collect();
+    assert_eq!(a.next.borrow().as_ref().unwrap().name, "b");
+    assert_eq!(*b.hot.get().unwrap(), 8);
+    assert_eq!((&*s, *v[1]), ("str", 2));
+    drop((a, b));
+    collect();
+    run_finalizers();
+    collect();
+    assert!(w.upgrade().is_none());
+    assert_eq!(FINALIZED.load(Ordering::SeqCst), 2);
+}
