@@ -39,8 +39,9 @@ fn finish(p: &mut Probe, t: Instant, s: &Params) {
     );
 }
 
-macro_rules! pointer_peer {
-    ($name:ident, $ptr:ident $(, #[$attr:meta])* ; $(#[$fattr:meta])*) => {
+/// The workload for one smart-pointer peer (facts from `peers::with_peer!`).
+macro_rules! alloc_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
             $(#[$attr])*
@@ -79,20 +80,13 @@ macro_rules! pointer_peer {
     };
 }
 
-use crate::handles::*;
+use crate::peers::*;
 
-pointer_peer!(boxed, Box;);
-pointer_peer!(rc, Rc;);
-pointer_peer!(arc, Arc;);
-pointer_peer!(gc_crate, RustGc, #[derive(gc::Trace, gc::Finalize)]; #[unsafe_ignore_trace]);
-pointer_peer!(boa, BoaGc, #[derive(boa_gc::Trace, boa_gc::Finalize)]; #[unsafe_ignore_trace]);
-pointer_peer!(dumpster_unsync, DumpsterGc;);
+crate::pointer_peers!(alloc_peer: all);
 crate::dumpster_trace!(dumpster_unsync::Small;);
 crate::dumpster_trace!(dumpster_unsync::Big;);
-pointer_peer!(dumpster_sync, DumpsterSyncGc;);
 crate::dumpster_trace!(dumpster_sync::Small;);
 crate::dumpster_trace!(dumpster_sync::Big;);
-pointer_peer!(tricolor_peer, TricolorGc, #[derive(tricolor::Trace, tricolor::Finalize)];);
 
 /// bumpalo, the floor: objects go into an arena reset every 4,096 allocations (the live ones
 /// into their own arena).
@@ -193,17 +187,10 @@ pub mod arena {
 
 pub fn run(peer: &str, size: u32, variant: &str, smoke: bool, p: &mut Probe) -> Option<u64> {
     let s = Params::new(size, variant, smoke);
-    Some(match peer {
-        "Box" => boxed::run(&s, p),
-        "Rc" => rc::run(&s, p),
-        "Arc" => arc::run(&s, p),
-        "bumpalo" => bump::run(&s, p),
-        "gc" => gc_crate::run(&s, p),
-        "boa_gc" => boa::run(&s, p),
-        "dumpster" => dumpster_unsync::run(&s, p),
-        "dumpster-sync" => dumpster_sync::run(&s, p),
-        "gc-arena" => arena::run(&s, p),
-        "tricolor" => tricolor_peer::run(&s, p),
-        _ => return None,
-    })
+    crate::dispatch!(peer, [all], |m| m::run(&s, p));
+    match peer {
+        "bumpalo" => Some(bump::run(&s, p)),
+        "gc-arena" => Some(arena::run(&s, p)),
+        _ => None,
+    }
 }

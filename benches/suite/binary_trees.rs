@@ -23,23 +23,25 @@ fn program(
     total + check_long()
 }
 
-/// Peers whose handle is a plain smart pointer: `$ptr::new(Node { left, right })`.
-macro_rules! pointer_peer {
-    ($name:ident, $ptr:ty, $new:path $(, #[$attr:meta])*) => {
+/// The workload for one smart-pointer peer (facts from `peers::with_peer!`):
+/// `$ptr::new(Node { left, right })`.
+macro_rules! trees_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
+            type P = $ptr<Node>;
             $(#[$attr])*
             pub struct Node {
-                pub left: Option<$ptr>,
-                pub right: Option<$ptr>,
+                pub left: Option<P>,
+                pub right: Option<P>,
             }
-            fn make(d: u32, p: &mut Probe) -> $ptr {
+            fn make(d: u32, p: &mut Probe) -> P {
                 let (left, right) = if d == 0 {
                     (None, None)
                 } else {
                     (Some(make(d - 1, p)), Some(make(d - 1, p)))
                 };
-                p.time(|| $new(Node { left, right }))
+                p.time(|| $ptr::new(Node { left, right }))
             }
             fn check(n: &Node) -> u64 {
                 1 + n.left.as_ref().map_or(0, |l| check(l)) + n.right.as_ref().map_or(0, |r| check(r))
@@ -64,24 +66,11 @@ macro_rules! pointer_peer {
     };
 }
 
-type BoxNode = Box<boxed::Node>;
-pointer_peer!(boxed, BoxNode, Box::new);
-type RcNode = std::rc::Rc<rc::Node>;
-pointer_peer!(rc, RcNode, std::rc::Rc::new);
-type ArcNode = std::sync::Arc<arc::Node>;
-pointer_peer!(arc, ArcNode, std::sync::Arc::new);
-type GcNode = gc::Gc<gc_crate::Node>;
-pointer_peer!(gc_crate, GcNode, gc::Gc::new, #[derive(gc::Trace, gc::Finalize)]);
-type BoaNode = boa_gc::Gc<boa::Node>;
-pointer_peer!(boa, BoaNode, boa_gc::Gc::new, #[derive(boa_gc::Trace, boa_gc::Finalize)]);
-type DumpsterNode = dumpster::unsync::Gc<dumpster_unsync::Node>;
-pointer_peer!(dumpster_unsync, DumpsterNode, dumpster::unsync::Gc::new);
+use crate::peers::*;
+
+crate::pointer_peers!(trees_peer: all);
 crate::dumpster_trace!(dumpster_unsync::Node; left, right);
-type DumpsterSyncNode = dumpster::sync::Gc<dumpster_sync::Node>;
-pointer_peer!(dumpster_sync, DumpsterSyncNode, dumpster::sync::Gc::new);
 crate::dumpster_trace!(dumpster_sync::Node; left, right);
-type TricolorNode = tricolor::Gc<tricolor_peer::Node>;
-pointer_peer!(tricolor_peer, TricolorNode, tricolor::Gc::new, #[derive(tricolor::Trace, tricolor::Finalize)]);
 
 /// The allocation floor: each tree in its own arena, freed at once (what a region allocator
 /// does for a program that knows its lifetimes).
@@ -164,17 +153,10 @@ pub mod arena {
 
 /// Runs the peer; `None` if it does not take part in this workload.
 pub fn run(peer: &str, n: u32, p: &mut Probe) -> Option<u64> {
-    Some(match peer {
-        "Box" => boxed::run(n, p),
-        "Rc" => rc::run(n, p),
-        "Arc" => arc::run(n, p),
-        "bumpalo" => bump::run(n, p),
-        "gc" => gc_crate::run(n, p),
-        "boa_gc" => boa::run(n, p),
-        "dumpster" => dumpster_unsync::run(n, p),
-        "dumpster-sync" => dumpster_sync::run(n, p),
-        "gc-arena" => arena::run(n, p),
-        "tricolor" => tricolor_peer::run(n, p),
-        _ => return None,
-    })
+    crate::dispatch!(peer, [all], |m| m::run(n, p));
+    match peer {
+        "bumpalo" => Some(bump::run(n, p)),
+        "gc-arena" => Some(arena::run(n, p)),
+        _ => None,
+    }
 }

@@ -9,7 +9,7 @@
 //! node is only ever changed under the lock of the vector that roots it). `Rc`/`Arc` leak the
 //! cycles; they are the floor, not a collector.
 
-use crate::handles::Mutex;
+use crate::peers::Mutex;
 use crate::probe::Probe;
 use crate::rng::{scale, Rng};
 
@@ -201,15 +201,18 @@ pub fn multi<N: Node + Send + Sync>(ops: usize, threads: usize) -> u64 {
     done as u64
 }
 
-/// A peer whose handle is `$ptr<Inner>` and whose edges sit in a `$cell`.
-macro_rules! peer {
-    ($name:ident, $ptr:ident, $cell:ident, $collect:expr $(, #[$attr:meta])*) => {
+/// The workload for one smart-pointer peer (facts from `peers::with_peer!`): the handle is
+/// `$ptr<Inner>` and the edges sit in a `$cell`.
+macro_rules! churn_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
             $(#[$attr])*
             pub struct Inner {
                 pub edges: $cell<Vec<$ptr<Inner>>>,
             }
+            /// The node handle the workload is generic over.
+            pub type Handle = $ptr<Inner>;
             impl Node for $ptr<Inner> {
                 fn make() -> Self {
                     $ptr::new(Inner { edges: $cell::make(Vec::new()) })
@@ -218,34 +221,19 @@ macro_rules! peer {
                     self.edges.with(f)
                 }
                 fn collect() {
-                    $collect
+                    $collect;
                 }
             }
         }
     };
 }
 
-use crate::handles::*;
+use crate::peers::*;
 
-peer!(rc, Rc, RefCell, ());
-peer!(arc, Arc, Mutex, ());
-peer!(gc_crate, RustGc, RustGcCell, gc::force_collect(), #[derive(gc::Trace, gc::Finalize)]);
-peer!(boa, BoaGc, GcRefCell, boa_gc::force_collect(), #[derive(boa_gc::Trace, boa_gc::Finalize)]);
-peer!(
-    dumpster_unsync,
-    DumpsterGc,
-    RefCell,
-    dumpster::unsync::collect()
-);
+// Every smart-pointer peer but `Box`, which cannot share a node between two edges.
+crate::pointer_peers!(churn_peer: rc, arc, gc_crate, boa, dumpster_unsync, dumpster_sync, tricolor_peer);
 crate::dumpster_trace!(dumpster_unsync::Inner; edges);
-peer!(
-    dumpster_sync,
-    DumpsterSyncGc,
-    Mutex,
-    dumpster::sync::collect()
-);
 crate::dumpster_trace!(dumpster_sync::Inner; edges);
-peer!(tricolor_peer, TricolorGc, TricolorGcCell, tricolor::collect(), #[derive(tricolor::Trace, tricolor::Finalize)]);
 
 /// gc-arena, one thread: the roots are the arena's root, each operation a `mutate_root`, with a
 /// `collect_debt` every 64 operations.
@@ -320,24 +308,27 @@ pub mod arena {
 
 pub fn run(peer: &str, smoke: bool, threads: usize, p: &mut Probe) -> Option<u64> {
     let n = ops(smoke);
-    Some(if threads == 1 {
-        match peer {
-            "Rc" => single::<Rc<rc::Inner>>(n, p),
-            "Arc" => single::<Arc<arc::Inner>>(n, p),
-            "gc" => single::<RustGc<gc_crate::Inner>>(n, p),
-            "boa_gc" => single::<BoaGc<boa::Inner>>(n, p),
-            "dumpster" => single::<DumpsterGc<dumpster_unsync::Inner>>(n, p),
-            "dumpster-sync" => single::<DumpsterSyncGc<dumpster_sync::Inner>>(n, p),
-            "gc-arena" => arena::run(n, p),
-            "tricolor" => single::<TricolorGc<tricolor_peer::Inner>>(n, p),
-            _ => return None,
-        }
+    if threads == 1 {
+        crate::dispatch!(
+            peer,
+            [
+                rc,
+                arc,
+                gc_crate,
+                boa,
+                dumpster_unsync,
+                dumpster_sync,
+                tricolor_peer
+            ],
+            |m| single::<m::Handle>(n, p)
+        );
+        (peer == "gc-arena").then(|| arena::run(n, p))
     } else {
-        match peer {
-            "Arc" => multi::<Arc<arc::Inner>>(n, threads),
-            // dumpster-sync deadlocks here (see the case's note in main.rs).
-            "tricolor" => multi::<TricolorGc<tricolor_peer::Inner>>(n, threads),
-            _ => return None,
-        }
-    })
+        // The peers whose handles cross threads; dumpster-sync deadlocks here (see the case's
+        // note in main.rs).
+        crate::dispatch!(peer, [arc, tricolor_peer], |m| multi::<m::Handle>(
+            n, threads
+        ));
+        None
+    }
 }

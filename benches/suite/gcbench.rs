@@ -115,9 +115,10 @@ impl<N: tricolor::Trace + Send + Sync + 'static> Slot<Option<tricolor::Gc<N>>>
     }
 }
 
-/// Peers with a smart-pointer handle `$ptr` and a slot type `$cell` for the children.
-macro_rules! pointer_peer {
-    ($name:ident, $ptr:ident, $cell:ident $(, #[$attr:meta])*) => {
+/// The workload for one smart-pointer peer (facts from `peers::with_peer!`): handle `$ptr`,
+/// the children in a `$cell`.
+macro_rules! gcbench_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
             type P = $ptr<Node>;
@@ -185,19 +186,11 @@ macro_rules! pointer_peer {
     };
 }
 
-use crate::handles::*;
+use crate::peers::*;
 
-pointer_peer!(boxed, Box, RefCell);
-pointer_peer!(rc, Rc, RefCell);
-pointer_peer!(arc, Arc, Mutex);
-pointer_peer!(gc_crate, RustGc, RustGcCell, #[derive(gc::Trace, gc::Finalize)]);
-pointer_peer!(boa, BoaGc, GcRefCell, #[derive(boa_gc::Trace, boa_gc::Finalize)]);
-pointer_peer!(dumpster_unsync, DumpsterGc, RefCell);
+crate::pointer_peers!(gcbench_peer: all, tricolor_slot);
 crate::dumpster_trace!(dumpster_unsync::Node; left, right);
-pointer_peer!(dumpster_sync, DumpsterSyncGc, Mutex);
 crate::dumpster_trace!(dumpster_sync::Node; left, right);
-pointer_peer!(tricolor_peer, TricolorGc, TricolorGcCell, #[derive(tricolor::Trace, tricolor::Finalize)]);
-pointer_peer!(tricolor_slot, TricolorGc, GcSlotOf, #[derive(tricolor::Trace, tricolor::Finalize)]);
 
 /// gc-arena: nodes are `Gc<Lock<Node>>` with a `Copy` node, so a top-down store is a
 /// barriered `set` of the whole node.
@@ -307,17 +300,6 @@ pub mod arena {
 
 pub fn run(peer: &str, scale: u32, p: &mut Probe) -> Option<u64> {
     let s = Params::new(scale);
-    Some(match peer {
-        "Box" => boxed::run(&s, p),
-        "Rc" => rc::run(&s, p),
-        "Arc" => arc::run(&s, p),
-        "gc" => gc_crate::run(&s, p),
-        "boa_gc" => boa::run(&s, p),
-        "dumpster" => dumpster_unsync::run(&s, p),
-        "dumpster-sync" => dumpster_sync::run(&s, p),
-        "gc-arena" => arena::run(&s, p),
-        "tricolor" => tricolor_peer::run(&s, p),
-        "tricolor-GcSlot" => tricolor_slot::run(&s, p),
-        _ => return None,
-    })
+    crate::dispatch!(peer, [all, tricolor_slot], |m| m::run(&s, p));
+    (peer == "gc-arena").then(|| arena::run(&s, p))
 }

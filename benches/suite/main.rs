@@ -26,23 +26,6 @@
 // gc_derive 0.5 wraps its impls in a way that today's `non_local_definitions` lint reports.
 #![allow(non_local_definitions)]
 
-/// dumpster's `Trace` by hand: its derive cannot see fields declared inside a `macro_rules`
-/// expansion (the generated `self.field` gets the wrong hygiene), and the peers' node types are
-/// declared by one macro per workload.
-#[macro_export]
-macro_rules! dumpster_trace {
-    ($t:ty; $($f:ident),*) => {
-        // SAFETY: visits every field that can hold a dumpster `Gc`.
-        unsafe impl<V: dumpster::Visitor> dumpster::TraceWith<V> for $t {
-            fn accept(&self, visitor: &mut V) -> Result<(), ()> {
-                let _ = &visitor;
-                $(self.$f.accept(visitor)?;)*
-                Ok(())
-            }
-        }
-    };
-}
-
 mod alloc;
 mod binary_trees;
 mod churn;
@@ -50,34 +33,29 @@ mod churn;
 mod common;
 mod gcbench;
 mod go;
-mod handles;
 mod heaptrace;
 mod lox;
 mod markrate;
+mod peers;
 mod plots;
 mod probe;
 mod report;
 mod ring;
 mod rng;
 
+pub use peers::PEERS;
 use probe::{measure, tricolor_stats, Outcome};
 use std::process::Command;
 
-/// The peers, in table order. "Go" runs the programs in `benches/go/`; "tricolor-GcSlot" is
-/// tricolor with `GcSlot` fields instead of `GcCell` where a workload has both (GCBench).
-pub const PEERS: &[&str] = &[
-    "tricolor",
-    "tricolor-GcSlot",
-    "Box",
-    "Rc",
-    "Arc",
-    "bumpalo",
-    "gc",
-    "boa_gc",
-    "dumpster",
-    "dumpster-sync",
-    "gc-arena",
-    "Go",
+/// The workloads, by the name `--only` takes, in the report's order.
+pub const WORKLOADS: &[&str] = &[
+    "binary-trees",
+    "gcbench",
+    "ring",
+    "alloc",
+    "markrate",
+    "churn",
+    "lox",
 ];
 
 /// One table: a workload at one size and variant.
@@ -228,6 +206,10 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
             cases.push(c);
         }
     }
+    assert!(
+        cases.iter().all(|c| WORKLOADS.contains(&c.workload)),
+        "a case of a workload missing from WORKLOADS"
+    );
     cases.retain(|c| only.is_none_or(|o| c.workload == o));
     cases
 }
@@ -386,6 +368,15 @@ fn main() {
         .map(|v| v.parse().expect("--reps N"))
         .unwrap_or(if smoke { 1 } else { 5 });
     let only = arg_value(&args, "--only");
+    if let Some(o) = &only {
+        if !WORKLOADS.contains(&o.as_str()) {
+            eprintln!(
+                "suite: no workload named {o:?}; the workloads are: {}",
+                WORKLOADS.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
     let peers: Vec<String> = arg_value(&args, "--peers")
         .map(|v| v.split(',').map(String::from).collect())
         .unwrap_or_else(|| PEERS.iter().map(|p| p.to_string()).collect());

@@ -23,9 +23,8 @@ pub fn depth(smoke: bool) -> u32 {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> i64 {
-    v.sort();
-    v[v.len() / 2].as_nanos() as i64
+fn median_ns(v: Vec<Duration>) -> i64 {
+    crate::peers::median(v).as_nanos() as i64
 }
 
 /// Times the collections and records the figures. `collect` returns what the collector itself
@@ -43,18 +42,19 @@ fn collections(p: &mut Probe, nodes: u64, mut collect: impl FnMut() -> Option<(D
             scanned = n;
         }
     }
-    p.note("collect_ns", median(whole.clone()));
+    p.note("collect_ns", median_ns(whole.clone()));
     let (ns, objects) = if mark.is_empty() {
-        (median(whole), nodes)
+        (median_ns(whole), nodes)
     } else {
-        p.note("mark_ns", median(mark.clone()));
-        (median(mark), scanned.max(1))
+        p.note("mark_ns", median_ns(mark.clone()));
+        (median_ns(mark), scanned.max(1))
     };
     p.note("ns_per_object_x100", ns * 100 / objects as i64);
 }
 
-macro_rules! pointer_peer {
-    ($name:ident, $ptr:ident, $collect:expr $(, #[$attr:meta])*) => {
+/// The workload for one tracing peer (facts from `peers::with_peer!`).
+macro_rules! markrate_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
             $(#[$attr])*
@@ -86,22 +86,29 @@ macro_rules! pointer_peer {
             pub fn run(depth: u32, variant: &str, p: &mut Probe) -> u64 {
                 let root = if variant == "shuffled" { shuffled(depth) } else { ordered(depth) };
                 let nodes = (1u64 << (depth + 1)) - 1;
-                collections(p, nodes, $collect);
+                collections(p, nodes, || {
+                    $collect;
+                    collector_mark($label)
+                });
                 count(&root)
             }
         }
     };
 }
 
-use crate::handles::*;
+/// What the collector itself says about its last mark phase, where it says anything: tricolor's
+/// wall time of the mark and the objects it scanned.
+fn collector_mark(peer: &str) -> Option<(Duration, u64)> {
+    (peer == "tricolor").then(|| {
+        let s = tricolor::stats();
+        (s.last_mark, s.last_scanned)
+    })
+}
 
-pointer_peer!(gc_crate, RustGc, || { gc::force_collect(); None }, #[derive(gc::Trace, gc::Finalize)]);
-pointer_peer!(boa, BoaGc, || { boa_gc::force_collect(); None }, #[derive(boa_gc::Trace, boa_gc::Finalize)]);
-pointer_peer!(tricolor_peer, TricolorGc, || {
-    tricolor::collect();
-    let s = tricolor::stats();
-    Some((s.last_mark, s.last_scanned))
-}, #[derive(tricolor::Trace, tricolor::Finalize)]);
+use crate::peers::*;
+
+// The peers with a tracing collector to measure.
+crate::pointer_peers!(markrate_peer: gc_crate, boa, tricolor_peer);
 
 /// gc-arena: the tree is built in one `mutate` and becomes the root; a collection is
 /// `finish_cycle`.
@@ -164,11 +171,8 @@ pub mod arena {
 
 pub fn run(peer: &str, smoke: bool, variant: &str, p: &mut Probe) -> Option<u64> {
     let d = depth(smoke);
-    Some(match peer {
-        "gc" => gc_crate::run(d, variant, p),
-        "boa_gc" => boa::run(d, variant, p),
-        "gc-arena" => arena::run(d, variant, p),
-        "tricolor" => tricolor_peer::run(d, variant, p),
-        _ => return None,
-    })
+    crate::dispatch!(peer, [gc_crate, boa, tricolor_peer], |m| m::run(
+        d, variant, p
+    ));
+    (peer == "gc-arena").then(|| arena::run(d, variant, p))
 }

@@ -93,8 +93,9 @@ pub fn edged<const N: usize>(b: u8) -> [u8; N] {
     v
 }
 
-macro_rules! pointer_peer {
-    ($name:ident, $ptr:ident $(, #[$attr:meta])* ; $(#[$fattr:meta])*) => {
+/// The workload for one smart-pointer peer (facts from `peers::with_peer!`).
+macro_rules! ring_peer {
+    ($name:ident, $label:literal, $ptr:ident, $cell:ident, [$(#[$attr:meta])*], [$(#[$fattr:meta])*], $collect:expr) => {
         pub mod $name {
             use super::*;
             $(#[$attr])*
@@ -136,22 +137,15 @@ macro_rules! pointer_peer {
     };
 }
 
-use crate::handles::*;
+use crate::peers::*;
 
-pointer_peer!(boxed, Box;);
-pointer_peer!(rc, Rc;);
-pointer_peer!(arc, Arc;);
-pointer_peer!(gc_crate, RustGc, #[derive(gc::Trace, gc::Finalize)]; #[unsafe_ignore_trace]);
-pointer_peer!(boa, BoaGc, #[derive(boa_gc::Trace, boa_gc::Finalize)]; #[unsafe_ignore_trace]);
-pointer_peer!(dumpster_unsync, DumpsterGc;);
+crate::pointer_peers!(ring_peer: all);
 crate::dumpster_trace!(dumpster_unsync::Msg;);
 crate::dumpster_trace!(dumpster_unsync::Part;);
 crate::dumpster_trace!(dumpster_unsync::Parts; parts);
-pointer_peer!(dumpster_sync, DumpsterSyncGc;);
 crate::dumpster_trace!(dumpster_sync::Msg;);
 crate::dumpster_trace!(dumpster_sync::Part;);
 crate::dumpster_trace!(dumpster_sync::Parts; parts);
-pointer_peer!(tricolor_peer, TricolorGc, #[derive(tricolor::Trace, tricolor::Finalize)];);
 
 /// gc-arena: the ring is the arena's root; each push is a `mutate_root` and a `collect_debt`,
 /// both inside the timed push (the collector's work is the push's cost there).
@@ -236,25 +230,17 @@ pub mod arena {
 
 pub fn run(peer: &str, smoke: bool, variant: &str, p: &mut Probe) -> Option<u64> {
     let s = Params::new(smoke);
-    macro_rules! pick {
-        ($m:ident) => {
-            if variant == "pointers" {
-                $m::pointers(&s, p)
-            } else {
-                $m::bytes(&s, p)
-            }
-        };
-    }
-    Some(match peer {
-        "Box" => pick!(boxed),
-        "Rc" => pick!(rc),
-        "Arc" => pick!(arc),
-        "gc" => pick!(gc_crate),
-        "boa_gc" => pick!(boa),
-        "dumpster" => pick!(dumpster_unsync),
-        "dumpster-sync" => pick!(dumpster_sync),
-        "gc-arena" => pick!(arena),
-        "tricolor" => pick!(tricolor_peer),
-        _ => return None,
+    let pointers = variant == "pointers";
+    crate::dispatch!(peer, [all], |m| if pointers {
+        m::pointers(&s, p)
+    } else {
+        m::bytes(&s, p)
+    });
+    (peer == "gc-arena").then(|| {
+        if pointers {
+            arena::pointers(&s, p)
+        } else {
+            arena::bytes(&s, p)
+        }
     })
 }
