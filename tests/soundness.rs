@@ -9,67 +9,20 @@
 //! poisoned (`GCPOISON=1`) and every mark termination is verified (`GCCHECKMARK=1`), so a
 //! freed object read again shows up as garbage rather than as a plausible old value.
 
+mod support;
+
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use support::{passes, run};
 use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, Trace, Tracer};
-
-/// How long a scenario may take before it counts as hung.
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Runs `scenario` in a child process with `env`; returns its output, or panics if it did not
-/// finish within `TIMEOUT` (a deadlock).
-fn run(scenario: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env("TRICOLOR_SCENARIO", scenario)
-        .env("GCPOISON", "1")
-        .env("GCCHECKMARK", "1")
-        .env_remove("GCTRACE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("scenario {scenario} did not finish within {TIMEOUT:?}: a deadlock");
-        }
-    }
-}
-
-/// Runs `scenario` and requires that it ran to its end ("scenario ok" on stdout) and exited 0.
-fn passes(scenario: &str) {
-    let out = run(scenario, &[]);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success() && stdout.contains("scenario ok"),
-        "scenario {scenario} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-}
 
 /// The child side: runs the scenario named by `TRICOLOR_SCENARIO` (nothing when unset, so that
 /// a plain `cargo test` run passes this test trivially).
 #[test]
 fn child() {
-    let Ok(name) = std::env::var("TRICOLOR_SCENARIO") else {
+    let Some(name) = support::scenario_name() else {
         return;
     };
     // Deep structures are built and unrooted on the mutator's side, which needs the stack a

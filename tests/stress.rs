@@ -5,7 +5,7 @@
 //! by operation counts: `STRESS_OPS` per thread, default 200,000.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tricolor::{collect, Finalize, Gc, GcCell, GcSlot, Trace};
+use tricolor::{collect, Finalize, Gc, GcCell, GcMap, GcMutex, GcSlot, GcVec, Trace};
 
 const STRESS_BALLAST: u64 = 200_000;
 
@@ -14,7 +14,7 @@ struct SNode {
     id: u64,
     check: u64,
     payload: Vec<u64>,
-    edges: GcCell<Vec<Gc<SNode>>>,
+    edges: GcVec<Gc<SNode>>,
     hot: GcSlot<SNode>,
     /// A frozen copy of some edges: a `Gc<[Gc<SNode>]>`, whose elements the marker reaches only
     /// through the slice object's trailer.
@@ -36,7 +36,7 @@ fn node_with(id: u64, edges: Vec<Gc<SNode>>) -> Gc<SNode> {
         id,
         check: checksum(id),
         payload: vec![id, id + 1, id + 2],
-        edges: GcCell::new(edges),
+        edges: GcVec::from(edges),
         hot: GcSlot::new(None),
         snap: GcCell::new(None),
     })
@@ -82,9 +82,7 @@ fn walk(start: &Gc<SNode>, budget: usize) -> usize {
         if let Some(h) = n.hot.get() {
             stack.push(h);
         }
-        if let Ok(e) = n.edges.try_borrow() {
-            stack.extend(e.iter().take(3).cloned());
-        }
+        stack.extend(n.edges.view().iter().take(3).cloned());
         if let Ok(s) = n.snap.try_borrow() {
             stack.extend(s.iter().flat_map(|s| s.iter().take(2).cloned()));
         }
@@ -92,9 +90,15 @@ fn walk(start: &Gc<SNode>, budget: usize) -> usize {
     seen
 }
 
-type Roots = Gc<GcCell<Vec<Option<Gc<SNode>>>>>;
+/// The shared state the threads mutate: root slots, a registry by id and a bag under a lock.
+struct Shared {
+    roots: Gc<GcVec<Option<Gc<SNode>>>>,
+    registry: Gc<GcMap<u64, Gc<SNode>>>,
+    bag: Gc<GcMutex<Vec<Gc<SNode>>>>,
+}
 
-/// `GcCell` has `RefCell` semantics, so threads sharing one retry instead of failing.
+/// A `GcCell` has `RefCell` semantics, so threads sharing one retry instead of failing (the
+/// snapshot cells; the shared state above uses the blocking types).
 fn wr<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRefMut<'_, T> {
     loop {
         if let Ok(g) = c.try_borrow_mut() {
@@ -104,21 +108,13 @@ fn wr<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRefMut<'_, T> {
     }
 }
 
-fn rd<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRef<'_, T> {
-    loop {
-        if let Ok(g) = c.try_borrow() {
-            return g;
-        }
-        std::thread::yield_now();
-    }
-}
-
-fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
+fn mutator(t: u64, shared: &Shared, ops: usize, next_id: &AtomicUsize) -> usize {
     let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ (t + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut local: Vec<Gc<SNode>> = Vec::new();
     let mut walked = 0;
-    let slots = rd(&roots).len();
-    let pick = |rng: &mut Rng| -> Option<Gc<SNode>> { rd(&roots)[rng.below(slots)].clone() };
+    let roots = &shared.roots;
+    let slots = roots.len();
+    let pick = |rng: &mut Rng| -> Option<Gc<SNode>> { roots.get(rng.below(slots)).flatten() };
     for op in 0..ops {
         match rng.below(100) {
             0..=9 => {
@@ -129,33 +125,25 @@ fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
                 if rng.below(2) == 0 {
                     local.push(n);
                 } else {
-                    let i = rng.below(slots);
-                    wr(&roots)[i] = Some(n);
+                    roots.set(rng.below(slots), Some(n));
                 }
             }
             10..=24 => {
                 let n = new_node(next_id.fetch_add(1, Ordering::Relaxed) as u64);
-                let i = rng.below(slots);
-                wr(&roots)[i] = Some(n);
+                roots.set(rng.below(slots), Some(n));
             }
             25..=44 => {
                 if let (Some(a), Some(b)) = (pick(&mut rng), pick(&mut rng)) {
-                    let mut e = wr(&a.edges);
-                    if e.len() < 4 {
-                        e.push(b);
-                    } else {
-                        let k = rng.below(4);
-                        e[k] = b;
+                    // Other threads change the same edges: no index is held across calls.
+                    if a.edges.len() >= 4 {
+                        a.edges.pop();
                     }
+                    a.edges.push(b);
                 }
             }
             45..=54 => {
                 if let Some(a) = pick(&mut rng) {
-                    let mut e = wr(&a.edges);
-                    if !e.is_empty() {
-                        let k = rng.below(e.len());
-                        let gone = e.swap_remove(k);
-                        drop(e);
+                    if let Some(gone) = a.edges.pop() {
                         verify(&gone); // popped handles stay valid
                     }
                 }
@@ -168,21 +156,55 @@ fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
             63..=72 => {
                 // Move a handle out of the heap into this thread's locals, or back.
                 if local.len() < 64 && rng.below(3) != 0 {
-                    let i = rng.below(slots);
-                    if let Some(n) = wr(&roots)[i].take() {
+                    if let Some(n) = roots.set(rng.below(slots), None) {
                         local.push(n);
                     }
                 } else if let Some(n) = local.pop() {
-                    let i = rng.below(slots);
-                    wr(&roots)[i] = Some(n);
+                    roots.set(rng.below(slots), Some(n));
                 }
             }
-            73..=92 => {
+            73..=88 => {
                 if let Some(a) = pick(&mut rng) {
                     walked += walk(&a, 40);
                 }
             }
-            93..=98 => {
+            89..=92 => {
+                // The registry: nodes by id, replaced and removed by every thread.
+                let key = rng.below(512) as u64;
+                match rng.below(3) {
+                    0 => {
+                        if let Some(a) = pick(&mut rng) {
+                            if let Some(old) = shared.registry.insert(key, a) {
+                                verify(&old);
+                            }
+                        }
+                    }
+                    1 => {
+                        if let Some(n) = shared.registry.get(&key) {
+                            walked += walk(&n, 10);
+                        }
+                    }
+                    _ => {
+                        if let Some(n) = shared.registry.remove(&key) {
+                            local.push(n);
+                        }
+                    }
+                }
+            }
+            93..=96 => {
+                // The bag, under a blocking lock shared by all threads.
+                let mut bag = shared.bag.lock();
+                if bag.len() < 256 && rng.below(2) == 0 {
+                    if let Some(n) = local.pop() {
+                        bag.push(n);
+                    }
+                } else if let Some(n) = bag.pop() {
+                    verify(&n);
+                    drop(bag);
+                    local.push(n);
+                }
+            }
+            97..=98 => {
                 for n in &local {
                     verify(n);
                 }
@@ -194,13 +216,13 @@ fn mutator(t: u64, roots: Roots, ops: usize, next_id: &AtomicUsize) -> usize {
                 // Garbage with edges into the live graph.
                 if let Some(a) = pick(&mut rng) {
                     let g = new_node(u64::MAX / 2 + op as u64);
-                    wr(&g.edges).push(a);
+                    g.edges.push(a);
                 }
             }
             _ => {
                 // Freeze a node's edges into a slice object kept only by another node.
                 if let (Some(a), Some(b)) = (pick(&mut rng), pick(&mut rng)) {
-                    let frozen: Gc<[Gc<SNode>]> = rd(&a.edges).iter().cloned().collect();
+                    let frozen: Gc<[Gc<SNode>]> = a.edges.view().iter().cloned().collect();
                     *wr(&b.snap) = Some(frozen);
                 }
             }
@@ -242,21 +264,31 @@ fn stress(ops: usize) {
     // Ballast: a large live heap makes every root scan take milliseconds, which widens the
     // windows the barrier must cover while the mutators race the scan.
     let ballast: Vec<Gc<[u64; 2]>> = (0..STRESS_BALLAST).map(|i| Gc::new([i, i])).collect();
-    let roots: Roots = Gc::new(GcCell::new((0..256).map(|i| Some(new_node(i))).collect()));
+    let shared = std::sync::Arc::new(Shared {
+        roots: Gc::new((0..256).map(|i| Some(new_node(i))).collect()),
+        registry: Gc::new(GcMap::new()),
+        bag: Gc::new(GcMutex::new(Vec::new())),
+    });
     let next_id = std::sync::Arc::new(AtomicUsize::new(1000));
     let before = tricolor::stats().num_gc;
     let hs: Vec<_> = (0..threads)
         .map(|t| {
-            let roots = roots.clone();
+            let shared = shared.clone();
             let next_id = next_id.clone();
-            std::thread::spawn(move || mutator(t, roots, ops, &next_id))
+            std::thread::spawn(move || mutator(t, &shared, ops, &next_id))
         })
         .collect();
     let walked: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
     collect();
     let mut live = 0;
-    for n in rd(&roots).iter().flatten() {
+    for n in shared.roots.view().iter().flatten() {
         live += walk(n, usize::MAX);
+    }
+    for (_, n) in shared.registry.view().iter() {
+        verify(n);
+    }
+    for n in shared.bag.lock().iter() {
+        verify(n);
     }
     let s = tricolor::stats();
     eprintln!(

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | what it is |
 //! |---|---|---|
-//! | 4 handles | `malloc`, `handle`, `dst`, `cell`, `slot`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), `Gc`, `GcCell`, `GcSlot`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
+//! | 4 handles | `malloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
@@ -94,13 +94,19 @@ mod handle;
 #[cfg(not(loom))]
 mod impls;
 #[cfg(not(loom))]
+mod lock;
+#[cfg(not(loom))]
 mod malloc;
+#[cfg(not(loom))]
+mod map;
 #[cfg(all(feature = "serde", not(loom)))]
 mod serde_impls;
 #[cfg(not(loom))]
 mod slot;
 #[cfg(not(loom))]
 mod stats;
+#[cfg(not(loom))]
+mod vec;
 #[cfg(not(loom))]
 mod weak;
 
@@ -112,6 +118,10 @@ pub use config::POISON_BYTE;
 pub use finalizer::run_finalizers;
 #[cfg(not(loom))]
 pub use handle::Gc;
+#[cfg(not(loom))]
+pub use lock::{GcMutex, GcMutexGuard, GcRwLock, GcRwLockReadGuard, GcRwLockWriteGuard};
+#[cfg(not(loom))]
+pub use map::{GcMap, GcMapView};
 #[cfg(not(loom))]
 pub use mgc::{collect, safepoint};
 #[cfg(not(loom))]
@@ -127,6 +137,8 @@ pub use stats::{stats, SizeClassStats, Stats};
 pub use trace::TracedTypesMustNotImplementDrop;
 #[cfg(not(loom))]
 pub use trace::{Finalize, Trace, Tracer};
+#[cfg(not(loom))]
+pub use vec::{GcVec, GcVecView};
 #[cfg(not(loom))]
 pub use weak::Weak;
 

@@ -25,6 +25,7 @@ impl Tracer {
         Tracer {
             stack: Vec::new(),
             mode: TracerMode::Mark { marked: 0 },
+            gray_scan: false,
         }
     }
 
@@ -35,6 +36,7 @@ impl Tracer {
             mode: TracerMode::Check {
                 seen: HashSet::new(),
             },
+            gray_scan: false,
         }
     }
 
@@ -88,8 +90,10 @@ impl Tracer {
             let h = fifo[head];
             head = (head + 1) % AHEAD;
             len -= 1;
+            self.gray_scan = matches!(self.mode, TracerMode::Mark { .. });
             // SAFETY: gray objects are live (marked) objects.
             unsafe { trace_object(h, self) };
+            self.gray_scan = false;
             n += 1;
             if !matches!(self.mode, TracerMode::Mark { .. }) {
                 continue;

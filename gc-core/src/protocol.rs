@@ -237,6 +237,118 @@ impl BorrowState {
     }
 }
 
+/// The word that keeps a heap container's element buffer (`GcVec`, `GcMap`) consistent between
+/// its one writer and the markers that read it.
+///
+/// Users' threads are serialized among themselves by the container's own blocking lock; that
+/// lock is taken *outside* any operation and never by a marker. This word is the second level:
+/// the writer holds it only inside an operation, for the few instructions that move elements
+/// and apply the barrier, and a marker holds it while it traces one chunk of elements. Neither
+/// side ever waits on anything else while holding it, so a wait for it is short: a marker
+/// waits out one method's body, a writer one chunk. In mark termination's stop no operation
+/// runs, so the collector never finds the writer inside.
+///
+/// Bits: 63 the writer; 62 a writer waiting (new markers stay out, so a scan cannot starve
+/// it); 0..62 markers inside.
+pub struct ContainerState(AtomicU64);
+
+const C_WRITER: u64 = 1 << 63;
+const C_WAITING: u64 = 1 << 62;
+const C_MARKERS: u64 = C_WAITING - 1;
+
+impl Default for ContainerState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ContainerState {
+    /// Nobody inside.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        ContainerState(AtomicU64::new(0))
+    }
+    /// Nobody inside.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        ContainerState(AtomicU64::new(0))
+    }
+
+    /// The writer's entry (there is one writer at a time: the container's lock ensures it).
+    /// Announces itself, then waits for the markers inside to leave.
+    pub fn acquire_writer(&self) {
+        self.0.fetch_or(C_WAITING, Ordering::Relaxed);
+        let mut spins = 0;
+        while self
+            .0
+            .compare_exchange_weak(C_WAITING, C_WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spin(&mut spins);
+        }
+    }
+
+    /// The writer's exit; Release publishes the moved elements to the next marker.
+    pub fn release_writer(&self) {
+        self.0.fetch_and(!C_WRITER, Ordering::Release);
+    }
+
+    /// A marker's entry: waits while the writer is inside or waiting.
+    pub fn acquire_marker(&self) {
+        let mut spins = 0;
+        let mut s = self.0.load(Ordering::Relaxed);
+        loop {
+            if s & (C_WRITER | C_WAITING) != 0 {
+                spin(&mut spins);
+                s = self.0.load(Ordering::Relaxed);
+                continue;
+            }
+            assert!(
+                s & C_MARKERS != C_MARKERS,
+                "tricolor: container marker count overflow"
+            );
+            match self
+                .0
+                .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(x) => s = x,
+            }
+        }
+    }
+
+    /// A marker's exit.
+    pub fn release_marker(&self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The scan-cursor rules of a container's chunked marking (module `vec`), written once for the
+/// runtime and the loom models. `cursor` is the scanned prefix of a scan in progress (0 when
+/// none is).
+pub mod cursor {
+    /// Whether the element at `at` has been traced by the scan in progress (so one removed from
+    /// there needs no shade).
+    #[inline]
+    pub fn traced(at: usize, cursor: usize) -> bool {
+        at < cursor
+    }
+
+    /// After `remove(at)` (elements after `at` shift left by one), the position of the element
+    /// that moved from the unscanned part to below the cursor, which must be shaded.
+    #[inline]
+    pub fn crossed_by_remove(at: usize, cursor: usize, len_after: usize) -> Option<usize> {
+        (at < cursor && cursor <= len_after).then(|| cursor - 1)
+    }
+
+    /// After the elements at `lo < hi` were exchanged (`swap`, or `swap_remove(lo)` with `hi`
+    /// the old last position), the position of the element that crossed below the cursor.
+    #[inline]
+    pub fn crossed_by_exchange(lo: usize, hi: usize, cursor: usize) -> Option<usize> {
+        (lo < cursor && cursor <= hi).then_some(lo)
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

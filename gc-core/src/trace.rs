@@ -55,6 +55,18 @@ pub struct Tracer {
     /// Gray objects (header addresses) this tracer will scan.
     pub(crate) stack: Vec<usize>,
     pub(crate) mode: TracerMode,
+    /// True while the tracer scans a gray object for the marker (not while a barrier shades a
+    /// value, nor in the verification): the one scan of the object in this cycle, which large
+    /// containers do in chunks.
+    pub(crate) gray_scan: bool,
+}
+
+impl Tracer {
+    /// See the `gray_scan` field.
+    #[inline]
+    pub(crate) fn gray_scan(&self) -> bool {
+        self.gray_scan
+    }
 }
 
 /// What a tracer does with an edge.

@@ -11,6 +11,7 @@
 //! Exploration is bounded to 3 preemptions per execution (loom's recommended practice; most
 //! concurrency bugs need at most two), which keeps the suite at a few minutes.
 
+use gc_core::protocol::cursor;
 use gc_core::protocol::*;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -543,4 +544,208 @@ fn slot_get_races_set_across_the_start_of_marking_and_shades() {
 #[should_panic(expected = "white at termination")]
 fn slot_get_without_its_shade_loses_an_object() {
     slot_get_races_set_across_the_start_of_marking(false);
+}
+
+/// A `GcVec` inside the heap object P (a permanent root) holding objects 1, 2, 3, traced by a
+/// marker one element per chunk, while a mutator removes the first element (shifting the rest
+/// left across the marker's cursor) and keeps it. At termination the removed element and every
+/// element still in the vector must be marked.
+struct VecWorld {
+    phase: AtomicU32,
+    flag: AtomicBool,
+    marks: AtomicU64,
+    state: ContainerState,
+    cursor: AtomicUsize,
+    elements: UnsafeCell<Vec<u32>>,
+    /// The element the mutator took out and holds (0: none yet).
+    held: AtomicU32,
+}
+
+impl VecWorld {
+    fn new() -> Arc<VecWorld> {
+        Arc::new(VecWorld {
+            phase: AtomicU32::new(OFF),
+            flag: AtomicBool::new(false),
+            marks: AtomicU64::new(0),
+            state: ContainerState::new(),
+            cursor: AtomicUsize::new(0),
+            elements: UnsafeCell::new(vec![1, 2, 3]),
+            held: AtomicU32::new(0),
+        })
+    }
+
+    fn shade(&self, i: u32) {
+        // Elements hold no handles: marking is all their shade does.
+        try_mark(&self.marks, i);
+    }
+
+    fn marked(&self, i: u32) -> bool {
+        self.marks.load(Ordering::SeqCst) & (1 << i) != 0
+    }
+
+    /// `GcVec::remove(0)` with `vec::Edit`'s barrier: the writer bit inside an operation, the
+    /// crossing element shaded, the removed one shaded unless traced, then rooted.
+    fn remove_first(&self, shade_crossing: bool) {
+        let p = enter(&self.flag, &self.phase);
+        self.state.acquire_writer();
+        let c = self.cursor.load(Ordering::Relaxed);
+        // SAFETY (model): the writer bit excludes the marker.
+        let (out, crossed) = self.elements.with_mut(|v| unsafe {
+            let v = &mut *v;
+            let out = v.remove(0);
+            let crossed = cursor::crossed_by_remove(0, c, v.len()).map(|k| v[k]);
+            (out, crossed)
+        });
+        if p == MARK {
+            if let Some(x) = crossed.filter(|_| shade_crossing) {
+                self.shade(x);
+            }
+            if !cursor::traced(0, c) {
+                self.shade(out);
+            }
+        }
+        self.held.store(out, Ordering::SeqCst);
+        self.state.release_writer();
+        exit(&self.flag);
+    }
+
+    /// The gray scan of P's vector, one element per hold of the marker section.
+    fn scan(&self) {
+        let mut at = 0;
+        loop {
+            self.state.acquire_marker();
+            // SAFETY (model): the marker section excludes the writer.
+            let next = self.elements.with(|v| unsafe { (&*v).get(at).copied() });
+            match next {
+                Some(x) => {
+                    self.shade(x);
+                    at += 1;
+                    self.cursor.store(at, Ordering::Relaxed);
+                    self.state.release_marker();
+                }
+                None => {
+                    self.cursor.store(0, Ordering::Relaxed);
+                    self.state.release_marker();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn remove_racing_a_chunked_scan(shade_crossing: bool) {
+    model(move || {
+        let w = VecWorld::new();
+        let m = w.clone();
+        let mutator = thread::spawn(move || m.remove_first(shade_crossing));
+        set_phase(&w.phase, MARK);
+        wait_clear(&w.flag);
+        // The root scan finds P (rooted) and, scanning it, its vector; `held` is a root only
+        // if the mutator's operation finished before the scan read it (it read OFF then).
+        let held_at_scan = w.held.load(Ordering::SeqCst);
+        if held_at_scan != 0 {
+            w.shade(held_at_scan);
+        }
+        w.scan();
+        mutator.join().unwrap();
+        // Termination: the mutator is done.
+        let held = w.held.load(Ordering::SeqCst);
+        assert!(w.marked(held), "the removed element {held}, held, is white");
+        // SAFETY (model): every thread but this one has finished.
+        let rest = w.elements.with(|v| unsafe { (&*v).clone() });
+        for x in rest {
+            assert!(w.marked(x), "element {x}, still in the vector, is white");
+        }
+    });
+}
+
+#[test]
+fn gc_vec_remove_shifting_across_the_markers_cursor_loses_nothing() {
+    remove_racing_a_chunked_scan(true);
+}
+
+/// Without the shade of the element that crosses the cursor, loom finds it white.
+#[test]
+#[should_panic(expected = "still in the vector, is white")]
+fn gc_vec_remove_without_the_crossing_shade_loses_an_element() {
+    remove_racing_a_chunked_scan(false);
+}
+
+/// The writer's realloc of the buffer and a marker's read of it never overlap (loom reports a
+/// concurrent access to the buffer otherwise).
+#[test]
+fn gc_vec_buffer_growth_excludes_the_marker() {
+    model(|| {
+        let store = Arc::new((ContainerState::new(), UnsafeCell::new(vec![1u32])));
+        let s = store.clone();
+        let marker = thread::spawn(move || {
+            s.0.acquire_marker();
+            // SAFETY (model): marker section held.
+            let _ = s.1.with(|v| unsafe { (&*v).len() });
+            s.0.release_marker();
+        });
+        store.0.acquire_writer();
+        // SAFETY (model): writer section held; the push may move the buffer.
+        store.1.with_mut(|v| unsafe { (*v).push(2) });
+        store.0.release_writer();
+        marker.join().unwrap();
+    });
+}
+
+/// A thread holds a `GcMutex`'s lock (outside any operation) while mark termination's stop is
+/// requested, and another thread waits for that lock: the stop completes, and no operation body
+/// runs inside it. (Taking the lock inside an operation instead deadlocks: the waiter's
+/// operation waits for the holder, whose next operation waits for the stop, which waits for the
+/// waiter; the `should_panic` twin shows loom finding it.)
+fn lock_held_while_the_stop_is_requested(lock_inside_op: bool) {
+    model(move || {
+        let w = SlotWorld::new();
+        let in_body = Arc::new(AtomicUsize::new(0));
+        let lock = Arc::new(Mutex::new(0u32));
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let (w, lock, in_body) = (w.clone(), lock.clone(), in_body.clone());
+                thread::spawn(move || {
+                    let body = |f: &mut dyn FnMut()| {
+                        w.op(t, |_| {
+                            in_body.fetch_add(1, Ordering::SeqCst);
+                            f();
+                            in_body.fetch_sub(1, Ordering::SeqCst);
+                        })
+                    };
+                    if lock_inside_op && t == 1 {
+                        body(&mut || *lock.lock().unwrap() += 1);
+                    } else {
+                        let mut g = lock.lock().unwrap();
+                        body(&mut || *g += 1); // `lock()`'s borrow of the cell
+                        body(&mut || {}); // the guard's release
+                    }
+                })
+            })
+            .collect();
+        w.handshake(MARK);
+        w.handshake(STOP);
+        assert_eq!(
+            in_body.load(Ordering::SeqCst),
+            0,
+            "an operation runs inside the stop"
+        );
+        set_phase(&w.phase, OFF);
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_lock_held_across_the_stop_request_delays_nothing() {
+    lock_held_while_the_stop_is_requested(false);
+}
+
+/// The twin with the second thread taking the lock inside its operation: loom finds the deadlock
+/// (the threads left spin-wait forever, which loom reports as a path without end).
+#[test]
+#[should_panic(expected = "exceeded maximum number of branches")]
+fn a_lock_taken_inside_an_operation_deadlocks_the_stop() {
+    lock_held_while_the_stop_is_requested(true);
 }

@@ -1,0 +1,705 @@
+//! `GcVec<T>`: a growable array inside the heap whose every store costs O(1) barrier and rooting
+//! work, and the element store it shares with `GcMap`.
+//!
+//! A `GcCell<Vec<T>>` hands out `&mut Vec<T>`, so safe code could move any element out without
+//! the collector seeing it: the cell must root every element when it is borrowed and unroot
+//! every element when the borrow ends, O(len) per store. Here elements move only through
+//! methods, and each method applies the hybrid barrier to the elements it moves: a stored
+//! element is unrooted (a 1→0 transition shades it while marking: Dijkstra), an element handed
+//! out is rooted and, while marking, shaded (Yuasa: the removed reference may be the only path
+//! the marker had to it, since shared views let code clone a handle without an operation).
+//!
+//! # Locking
+//! Two levels. A blocking `parking_lot::RwLock` orders the users' threads: methods that move
+//! elements take it exclusively, `get` and views take it shared. It is taken *before* the
+//! method's collector operation and never inside one, and never by a marker, so a thread waiting
+//! for it (or holding it in user code, with a view) delays no stop and no marker. Inside the
+//! operation, the method holds the `ContainerState` word's writer bit while it moves elements;
+//! markers hold it shared while they trace a chunk. Both hold it for bounded work and wait on
+//! nothing else, and in mark termination's stop no operation runs, so nobody waits long.
+//!
+//! Taking the lock before the operation also orders the operations on one container by lock
+//! acquisition, and the phase only moves forward: an operation that read `OFF` cannot move an
+//! element after one that read `MARK` has cloned it (the race `GcSlot::get` needs a shade for).
+//! So `get` and views clone under the lock without any barrier.
+//!
+//! # The buffer and the marker
+//! The elements live in a `Vec` on the system heap (not the collector's), read by markers only
+//! under the state word, so a growing buffer is copied by the writer while no marker reads it:
+//! no epoch and no deferred free are needed (crossbeam-epoch would be the tool if markers read
+//! without the word). Its bytes are not counted by the pacer; the issue about memory adds an
+//! allocator that counts them.
+//!
+//! A marker traces the elements `CHUNK` at a time, releasing the word between chunks, so a
+//! writer waits for one chunk at most, never for a whole scan. Between chunks a writer may
+//! move elements, and the scan keeps a cursor: positions below it are done. An element that
+//! moves from the unscanned part to below the cursor (the one `remove` shifts left across it,
+//! the one `swap` or `swap_remove` puts there) is shaded by the writer; one that moves up is
+//! only scanned twice. Removed elements are shaded unless they sat below the cursor (traced
+//! already). `gc-core/tests/loom.rs` models the shifting remove against a chunked scan.
+
+use crate::operation::{in_operation, with_op};
+use crate::protocol::{cursor, ContainerState};
+use crate::trace::{Finalize, Trace, Tracer};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Elements a marker traces per hold of the state word.
+const CHUNK: usize = 256;
+
+/// The element store of `GcVec` and `GcMap` (see the module docs).
+pub(crate) struct Elements<E> {
+    lock: RwLock<()>,
+    state: ContainerState,
+    /// While a gray scan of this store is in progress: the positions below it are traced and
+    /// will not be visited again. 0 otherwise. Written by the scanning marker and read by the
+    /// writer, each under the state word.
+    cursor: AtomicUsize,
+    /// Mirror of the length, for `len` without the lock.
+    len: AtomicUsize,
+    /// True while the store is not inside a GC object: its elements are then ordinary roots.
+    rooted: bool,
+    buf: UnsafeCell<Vec<E>>,
+}
+
+// SAFETY: the buffer is written only by the holder of the exclusive lock inside the writer
+// section of the state word, and read under the shared lock or the marker section; so
+// `E: Send + Sync` suffices, as for `RwLock<Vec<E>>`.
+unsafe impl<E: Send + Sync> Sync for Elements<E> {}
+
+impl<E> Elements<E> {
+    pub(crate) fn from_vec(v: Vec<E>) -> Elements<E> {
+        Elements {
+            lock: RwLock::new(()),
+            state: ContainerState::new(),
+            cursor: AtomicUsize::new(0),
+            len: AtomicUsize::new(v.len()),
+            rooted: true,
+            buf: UnsafeCell::new(v),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Shared access for the users' threads (blocks while a method moves elements).
+    pub(crate) fn read(&self) -> ReadGuard<'_, E> {
+        not_in_an_operation();
+        ReadGuard {
+            _lock: self.lock.read(),
+            // SAFETY: the shared lock excludes the writer, the only one that mutates.
+            elements: unsafe { &*self.buf.get() },
+        }
+    }
+
+    /// Exclusive access for one method (blocks while other methods or views run).
+    pub(crate) fn write(&self) -> WriteGuard<'_, E> {
+        not_in_an_operation();
+        WriteGuard {
+            _lock: self.lock.write(),
+            store: self,
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<E> {
+        self.buf.into_inner()
+    }
+}
+
+/// A method called from inside an operation (a hand-written `Trace` that touches a container)
+/// would take the container's lock inside the operation, where a stop could wait for it.
+fn not_in_an_operation() {
+    if in_operation() {
+        panic!(
+            "tricolor: a GcVec/GcMap method called inside a collector operation (from a Trace \
+             impl?): its lock cannot be taken there"
+        );
+    }
+}
+
+impl<E: Trace> Elements<E> {
+    /// `Trace::trace` of the store: chunked with the cursor for a gray scan, whole under one
+    /// hold of the state word for any other tracer (a barrier's shade, the verification).
+    pub(crate) fn trace(&self, t: &mut Tracer) {
+        if E::is_noscan() {
+            return;
+        }
+        if !t.gray_scan() {
+            self.state.acquire_marker();
+            // SAFETY: the marker section excludes the writer.
+            for e in unsafe { &*self.buf.get() } {
+                e.trace(t);
+            }
+            self.state.release_marker();
+            return;
+        }
+        let mut at = 0;
+        loop {
+            self.state.acquire_marker();
+            // SAFETY: the marker section excludes the writer.
+            let v = unsafe { &*self.buf.get() };
+            if at >= v.len() {
+                self.cursor.store(0, Ordering::Relaxed);
+                self.state.release_marker();
+                return;
+            }
+            let end = (at + CHUNK).min(v.len());
+            for e in &v[at..end] {
+                e.trace(t);
+            }
+            self.cursor.store(end, Ordering::Relaxed);
+            self.state.release_marker();
+            at = end;
+        }
+    }
+
+    /// `Trace::root` / `unroot` of the store, with exclusive access (the store is moving).
+    pub(crate) fn set_rooted(&mut self, rooted: bool) {
+        if self.rooted == rooted {
+            return;
+        }
+        self.rooted = rooted;
+        if E::is_noscan() {
+            return;
+        }
+        for e in self.buf.get_mut() {
+            // SAFETY: forwarded from the caller of `root`/`unroot`.
+            unsafe {
+                if rooted {
+                    e.root()
+                } else {
+                    e.unroot()
+                }
+            }
+        }
+    }
+}
+
+/// Shared access to a store's elements.
+pub(crate) struct ReadGuard<'a, E> {
+    _lock: RwLockReadGuard<'a, ()>,
+    elements: &'a [E],
+}
+
+impl<E> Deref for ReadGuard<'_, E> {
+    type Target = [E];
+    fn deref(&self) -> &[E] {
+        self.elements
+    }
+}
+
+/// Exclusive access to a store for one method: read the elements (user code may run, outside
+/// any operation), then move them in `edit`.
+pub(crate) struct WriteGuard<'a, E> {
+    _lock: RwLockWriteGuard<'a, ()>,
+    store: &'a Elements<E>,
+}
+
+impl<E: Trace> WriteGuard<'_, E> {
+    /// The elements, for lookups (markers may read them at the same time; nobody writes).
+    pub(crate) fn elements(&self) -> &[E] {
+        // SAFETY: the exclusive lock excludes every other writer and every view.
+        unsafe { &*self.store.buf.get() }
+    }
+
+    /// Moves elements inside one operation, with the writer bit held. `f` must run no user
+    /// code but `root`/`unroot`; what it removes it returns, to be dropped after the guard.
+    pub(crate) fn edit<R>(&mut self, f: impl FnOnce(&mut Edit<'_, E>) -> R) -> R {
+        let store = self.store;
+        with_op(|op| {
+            store.state.acquire_writer();
+            /// Releases the writer bit even if a contract-violating `unroot` unwinds.
+            struct Release<'a>(&'a ContainerState);
+            impl Drop for Release<'_> {
+                fn drop(&mut self) {
+                    self.0.release_writer();
+                }
+            }
+            let _release = Release(&store.state);
+            let mut e = Edit {
+                // SAFETY: the exclusive lock and the writer bit make this the only access.
+                v: unsafe { &mut *store.buf.get() },
+                marking: op.marking(),
+                rooted: store.rooted,
+                cursor: store.cursor.load(Ordering::Relaxed),
+            };
+            let r = f(&mut e);
+            store.len.store(e.v.len(), Ordering::Release);
+            r
+        })
+    }
+}
+
+/// The moves a method may make, each with its barrier (module docs).
+pub(crate) struct Edit<'a, E> {
+    v: &'a mut Vec<E>,
+    /// The operation's phase is MARK.
+    marking: bool,
+    rooted: bool,
+    cursor: usize,
+}
+
+impl<E: Trace> Edit<'_, E> {
+    /// An element enters the store: it stops being a root (shaded at 1→0 while marking).
+    fn store(&self, e: &mut E) {
+        if !self.rooted && !E::is_noscan() {
+            // SAFETY: the element becomes heap contents, owned by the store.
+            unsafe { e.unroot() };
+        }
+    }
+
+    /// The element that sat at `at` leaves the store for the caller: it becomes a root, and
+    /// while marking it is shaded unless the scan in progress has traced it already.
+    fn hand_out(&self, mut e: E, at: usize) -> E {
+        if !self.rooted && !E::is_noscan() {
+            if self.marking && !cursor::traced(at, self.cursor) {
+                shade(&e);
+            }
+            // SAFETY: the element leaves the heap for the caller.
+            unsafe { e.root() };
+        }
+        e
+    }
+
+    /// The element now at `at` came from the unscanned part of a scan in progress to below its
+    /// cursor: shade it, or the scan would miss it.
+    fn crossed(&self, at: usize) {
+        if !self.rooted && self.marking && !E::is_noscan() {
+            shade(&self.v[at]);
+        }
+    }
+
+    pub(crate) fn push(&mut self, mut e: E) {
+        self.store(&mut e);
+        self.v.push(e);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<E> {
+        let e = self.v.pop()?;
+        let at = self.v.len();
+        Some(self.hand_out(e, at))
+    }
+
+    pub(crate) fn replace(&mut self, at: usize, mut e: E) -> E {
+        self.store(&mut e);
+        let old = std::mem::replace(&mut self.v[at], e);
+        self.hand_out(old, at)
+    }
+
+    pub(crate) fn insert(&mut self, at: usize, mut e: E) {
+        self.store(&mut e);
+        // Shifting right moves elements up only: at most one is scanned twice.
+        self.v.insert(at, e);
+    }
+
+    pub(crate) fn remove(&mut self, at: usize) -> E {
+        let e = self.v.remove(at);
+        if let Some(c) = cursor::crossed_by_remove(at, self.cursor, self.v.len()) {
+            self.crossed(c);
+        }
+        self.hand_out(e, at)
+    }
+
+    pub(crate) fn swap_remove(&mut self, at: usize) -> E {
+        let last = self.v.len() - 1;
+        let e = self.v.swap_remove(at);
+        if let Some(c) = cursor::crossed_by_exchange(at, last, self.cursor) {
+            self.crossed(c);
+        }
+        self.hand_out(e, at)
+    }
+
+    pub(crate) fn swap(&mut self, a: usize, b: usize) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        self.v.swap(lo, hi);
+        if let Some(c) = cursor::crossed_by_exchange(lo, hi, self.cursor) {
+            self.crossed(c);
+        }
+    }
+
+    /// Removes the elements from `at` on, handed out in order.
+    pub(crate) fn truncate(&mut self, at: usize) -> Vec<E> {
+        let tail = self.v.split_off(at.min(self.v.len()));
+        tail.into_iter()
+            .enumerate()
+            .map(|(k, e)| self.hand_out(e, at + k))
+            .collect()
+    }
+}
+
+/// Shades what `e` holds (a removed or crossing element, while marking).
+fn shade<E: Trace>(e: &E) {
+    let mut t = Tracer::marker();
+    e.trace(&mut t);
+    t.flush();
+}
+
+/// A growable array for the heap: `Vec`'s operations, each costing O(1) barrier work (the
+/// handles of the one element it moves), safe to share between threads.
+///
+/// Elements move in and out only through methods; `get` clones one out; `view` lends them all
+/// for reading. Calls from several threads take turns (a blocking lock); a view blocks the
+/// methods that move elements until it is dropped, and a thread that calls one of them while it
+/// holds a view of the same vector deadlocks, as with `RwLock`.
+///
+/// Use it for arrays that grow or change often, or that are large (an interpreter's lists);
+/// `GcCell<Vec<T>>` costs O(len) per `borrow_mut`.
+///
+/// # Example
+/// ```
+/// use tricolor::{Gc, GcVec};
+/// let list: Gc<GcVec<Gc<u64>>> = Gc::new(GcVec::new());
+/// for i in 0..10 {
+///     list.push(Gc::new(i));
+/// }
+/// assert_eq!(*list.get(3).unwrap(), 3);
+/// assert_eq!(list.view().iter().map(|g| **g).sum::<u64>(), 45);
+/// ```
+pub struct GcVec<T> {
+    store: Elements<T>,
+}
+
+impl<T> GcVec<T> {
+    /// An empty vector.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::<u8>::new();
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn new() -> GcVec<T> {
+        GcVec::with_capacity(0)
+    }
+
+    /// An empty vector with room for `n` elements.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::<u8>::with_capacity(16);
+    /// assert_eq!(v.len(), 0);
+    /// ```
+    pub fn with_capacity(n: usize) -> GcVec<T> {
+        GcVec {
+            store: Elements::from_vec(Vec::with_capacity(n)),
+        }
+    }
+
+    /// The number of elements (read without the lock).
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// True if there are no elements.
+    ///
+    /// # Example
+    /// ```
+    /// assert!(tricolor::GcVec::<u8>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes the elements out of a vector that is not in the heap.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// assert_eq!(v.into_vec(), vec![1, 2]);
+    /// ```
+    pub fn into_vec(self) -> Vec<T> {
+        self.store.into_vec()
+    }
+}
+
+impl<T: Trace> GcVec<T> {
+    /// Appends `value`.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::new();
+    /// v.push(1);
+    /// assert_eq!(v.get(0), Some(1));
+    /// ```
+    pub fn push(&self, value: T) {
+        self.store.write().edit(|e| e.push(value));
+    }
+
+    /// Removes the last element and returns it.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// assert_eq!(v.pop(), Some(2));
+    /// ```
+    pub fn pop(&self) -> Option<T> {
+        self.store.write().edit(|e| e.pop())
+    }
+
+    /// A clone of the element at `index` (a clone of a handle is a root).
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter(["a", "b"]);
+    /// assert_eq!(v.get(1), Some("b"));
+    /// assert_eq!(v.get(2), None);
+    /// ```
+    pub fn get(&self, index: usize) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.store.read().get(index).cloned()
+    }
+
+    /// Stores `value` at `index` and returns the element it replaces.
+    ///
+    /// # Panics
+    /// If `index` is out of bounds.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// assert_eq!(v.set(0, 10), 1);
+    /// assert_eq!(v.get(0), Some(10));
+    /// ```
+    #[track_caller]
+    pub fn set(&self, index: usize, value: T) -> T {
+        let mut w = self.store.write();
+        check_index(index, w.elements().len());
+        w.edit(|e| e.replace(index, value))
+    }
+
+    /// Inserts `value` at `index`, shifting the elements after it.
+    ///
+    /// # Panics
+    /// If `index > len`.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 3]);
+    /// v.insert(1, 2);
+    /// assert_eq!(v.into_vec(), vec![1, 2, 3]);
+    /// ```
+    #[track_caller]
+    pub fn insert(&self, index: usize, value: T) {
+        let mut w = self.store.write();
+        check_index(index, w.elements().len() + 1);
+        w.edit(|e| e.insert(index, value));
+    }
+
+    /// Removes the element at `index`, shifting the elements after it, and returns it.
+    ///
+    /// # Panics
+    /// If `index` is out of bounds.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// assert_eq!(v.remove(0), 1);
+    /// assert_eq!(v.into_vec(), vec![2, 3]);
+    /// ```
+    #[track_caller]
+    pub fn remove(&self, index: usize) -> T {
+        let mut w = self.store.write();
+        check_index(index, w.elements().len());
+        w.edit(|e| e.remove(index))
+    }
+
+    /// Removes the element at `index` and returns it, moving the last element into its place
+    /// (O(1), no shifting).
+    ///
+    /// # Panics
+    /// If `index` is out of bounds.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// assert_eq!(v.swap_remove(0), 1);
+    /// assert_eq!(v.into_vec(), vec![3, 2]);
+    /// ```
+    #[track_caller]
+    pub fn swap_remove(&self, index: usize) -> T {
+        let mut w = self.store.write();
+        check_index(index, w.elements().len());
+        w.edit(|e| e.swap_remove(index))
+    }
+
+    /// Swaps two elements.
+    ///
+    /// # Panics
+    /// If either index is out of bounds.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// v.swap(0, 1);
+    /// assert_eq!(v.into_vec(), vec![2, 1]);
+    /// ```
+    #[track_caller]
+    pub fn swap(&self, a: usize, b: usize) {
+        let mut w = self.store.write();
+        let len = w.elements().len();
+        check_index(a, len);
+        check_index(b, len);
+        w.edit(|e| e.swap(a, b));
+    }
+
+    /// Keeps the first `len` elements and drops the rest.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// v.truncate(1);
+    /// assert_eq!(v.into_vec(), vec![1]);
+    /// ```
+    pub fn truncate(&self, len: usize) {
+        let removed = {
+            let mut w = self.store.write();
+            w.edit(|e| e.truncate(len))
+        };
+        // Dropped here: after the operation and the lock (their drop glue is user code).
+        drop(removed);
+    }
+
+    /// Drops every element.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.truncate(0);
+    }
+
+    /// Appends every element of `iter` (collected first: the iterator is user code, and runs
+    /// before the lock is taken).
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::new();
+    /// v.extend([1, 2, 3]);
+    /// assert_eq!(v.len(), 3);
+    /// ```
+    pub fn extend(&self, iter: impl IntoIterator<Item = T>) {
+        let items: Vec<T> = iter.into_iter().collect();
+        self.store.write().edit(|e| {
+            for x in items {
+                e.push(x);
+            }
+        });
+    }
+
+    /// A shared view of the elements, for iteration and indexing; methods that move elements
+    /// wait until it is dropped.
+    ///
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// let sum: i32 = v.view().iter().sum();
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn view(&self) -> GcVecView<'_, T> {
+        GcVecView {
+            guard: self.store.read(),
+        }
+    }
+}
+
+#[track_caller]
+fn check_index(index: usize, len: usize) {
+    if index >= len {
+        panic!("GcVec: index {index} out of bounds (len {len})");
+    }
+}
+
+/// A shared view of a [`GcVec`]'s elements: derefs to `[T]`.
+///
+/// # Example
+/// ```
+/// let v = tricolor::GcVec::from_iter(["x", "y"]);
+/// let view: tricolor::GcVecView<'_, &str> = v.view();
+/// assert_eq!(view[1], "y");
+/// ```
+pub struct GcVecView<'a, T> {
+    guard: ReadGuard<'a, T>,
+}
+
+impl<T> Deref for GcVecView<'_, T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.guard
+    }
+}
+
+impl<T> Default for GcVec<T> {
+    fn default() -> Self {
+        GcVec::new()
+    }
+}
+
+impl<T> FromIterator<T> for GcVec<T> {
+    /// # Example
+    /// ```
+    /// let v: tricolor::GcVec<u32> = (0..4).collect();
+    /// assert_eq!(v.len(), 4);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        GcVec {
+            store: Elements::from_vec(iter.into_iter().collect()),
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for GcVec<T> {
+    /// # Example
+    /// ```
+    /// let v = tricolor::GcVec::from(vec![1, 2]);
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    fn from(v: Vec<T>) -> Self {
+        GcVec {
+            store: Elements::from_vec(v),
+        }
+    }
+}
+
+impl<T: Trace + fmt::Debug> fmt::Debug for GcVec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.view().iter()).finish()
+    }
+}
+
+impl<T> Finalize for GcVec<T> {
+    fn has_finalizer() -> bool {
+        false
+    }
+}
+
+// SAFETY: the elements are traced under the container's marker section (module docs: chunked,
+// with the cursor protocol for a gray scan); root/unroot visit every element with exclusive
+// access.
+unsafe impl<T: Trace> Trace for GcVec<T> {
+    fn trace(&self, t: &mut Tracer) {
+        self.store.trace(t);
+    }
+    unsafe fn root(&mut self) {
+        self.store.set_rooted(true);
+    }
+    unsafe fn unroot(&mut self) {
+        self.store.set_rooted(false);
+    }
+    fn is_noscan() -> bool {
+        T::is_noscan()
+    }
+}
