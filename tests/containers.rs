@@ -58,6 +58,11 @@ fn gc_vec_methods_root_unroot_and_drop_exactly() {
     drop(got);
     assert!(v.get(4).is_none());
 
+    v.put(0, item(5, &drops));
+    assert_eq!(ids(&v), [5, 1, 2, 3]);
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "`put` dropped the old 0");
+    v.put(0, item(0, &drops));
     let old = v.set(1, item(10, &drops));
     assert!(Gc::ptr_eq(&old, &a) && Gc::is_root(&old));
     assert_eq!(Gc::root_count(&a), 2, "`a` and the handed-out old element");
@@ -76,22 +81,26 @@ fn gc_vec_methods_root_unroot_and_drop_exactly() {
     assert_eq!((popped.id, Gc::root_count(&popped)), (2, 1));
     drop((removed, sr, popped));
     collect();
-    assert_eq!(drops.load(Ordering::SeqCst), 3, "10, 3 and 2 are gone");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1 + 3 + 1,
+        "5 (put over), 10, 3 and 2 are gone"
+    );
     assert_eq!(ids(&v), [0]);
 
     v.extend((20..30).map(|i| item(i, &drops)));
     v.truncate(5);
     assert_eq!(ids(&v), [0, 20, 21, 22, 23]);
     collect();
-    assert_eq!(drops.load(Ordering::SeqCst), 3 + 6);
+    assert_eq!(drops.load(Ordering::SeqCst), 5 + 6);
     v.clear();
     assert!(v.is_empty() && v.pop().is_none());
     collect();
-    assert_eq!(drops.load(Ordering::SeqCst), 3 + 6 + 5);
+    assert_eq!(drops.load(Ordering::SeqCst), 5 + 6 + 5);
     assert_eq!(Gc::root_count(&a), 1);
     drop(a);
     collect();
-    assert_eq!(drops.load(Ordering::SeqCst), 15);
+    assert_eq!(drops.load(Ordering::SeqCst), 17);
 }
 
 #[test]
@@ -157,6 +166,58 @@ fn gc_map_methods_root_unroot_and_drop_exactly() {
     collect();
     assert_eq!(drops.load(Ordering::SeqCst), 1 + 50 + 51);
     assert_eq!(Gc::root_count(&k), 1);
+}
+
+/// A map against std's `HashMap`, through a seeded mix of inserts, puts, removals and lookups
+/// over keys that collide often (a small key range and a weak hasher): the index's probing and
+/// backward-shift deletion keep every entry findable.
+#[test]
+fn gc_map_agrees_with_hash_map() {
+    use std::collections::HashMap;
+    use std::hash::BuildHasherDefault;
+    #[derive(Default)]
+    struct Weak8(u64);
+    impl std::hash::Hasher for Weak8 {
+        fn finish(&self) -> u64 {
+            // Few distinct low bits: long probe runs.
+            (self.0 % 37).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (self.0 << 32)
+        }
+        fn write(&mut self, b: &[u8]) {
+            for x in b {
+                self.0 = self.0.wrapping_mul(31).wrapping_add(*x as u64);
+            }
+        }
+    }
+    let m: GcMap<u64, Gc<u64>, BuildHasherDefault<Weak8>> = GcMap::with_hasher(Default::default());
+    let mut model: HashMap<u64, u64> = HashMap::new();
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for step in 0..40_000u64 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let k = rng % 700;
+        match (rng >> 20) % 5 {
+            0 => assert_eq!(
+                m.insert(k, Gc::new(step)).map(|g| *g),
+                model.insert(k, step)
+            ),
+            1 => {
+                m.put(k, Gc::new(step));
+                model.insert(k, step);
+            }
+            2 | 3 => assert_eq!(m.remove(&k).map(|g| *g), model.remove(&k)),
+            _ => assert_eq!(m.get(&k).map(|g| *g), model.get(&k).copied()),
+        }
+        assert_eq!(m.len(), model.len());
+    }
+    for (k, v) in &model {
+        assert_eq!(m.get(k).map(|g| *g), Some(*v));
+    }
+    let mut entries: Vec<(u64, u64)> = m.view().iter().map(|(k, v)| (*k, **v)).collect();
+    entries.sort_unstable();
+    let mut expected: Vec<(u64, u64)> = model.into_iter().collect();
+    expected.sort_unstable();
+    assert_eq!(entries, expected);
 }
 
 /// A key whose `Hash` and `Eq` count their calls: a map in the heap runs them in lookups only,
@@ -357,7 +418,11 @@ fn methods_under_back_to_back_cycles() {
             }
             2 if len > 0 => {
                 let i = (next() % len) as usize;
-                hold(&mut held, v.set(i, item(step, &drops)), model[i]);
+                if next() % 2 == 0 {
+                    hold(&mut held, v.set(i, item(step, &drops)), model[i]);
+                } else {
+                    v.put(i, item(step, &drops));
+                }
                 model[i] = step;
             }
             3 if len > 0 => {
@@ -376,7 +441,9 @@ fn methods_under_back_to_back_cycles() {
             }
             6 => {
                 let k = next() % 512;
-                if let Some(old) = m.insert(k, item(step, &drops)) {
+                if next() % 2 == 0 {
+                    m.put(k, item(step, &drops));
+                } else if let Some(old) = m.insert(k, item(step, &drops)) {
                     let id = old.id;
                     hold(&mut held, old, id);
                 }

@@ -15,6 +15,7 @@ const PROGRAMS: &[&str] = &[
     "alloc",
     "markrate",
     "churn",
+    "containers",
 ];
 
 pub struct Go {
@@ -82,6 +83,10 @@ impl Go {
                 crate::markrate::depth(smoke).to_string(),
             ],
             "churn" => vec![case.size.to_string(), crate::churn::ops(smoke).to_string()],
+            "containers" => vec![
+                case.variant.clone(),
+                crate::containers::count(case.size, smoke).to_string(),
+            ],
             _ => return None,
         };
         let mut c = Command::new(dir.join(case.workload.replace('-', "_")));

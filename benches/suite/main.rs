@@ -31,6 +31,7 @@ mod binary_trees;
 mod churn;
 #[path = "../common/mod.rs"]
 mod common;
+mod containers;
 mod gcbench;
 mod go;
 mod heaptrace;
@@ -55,6 +56,7 @@ pub const WORKLOADS: &[&str] = &[
     "alloc",
     "markrate",
     "churn",
+    "containers",
     "lox",
 ];
 
@@ -195,6 +197,35 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
         }
         cases.push(c);
     }
+    for (v, what) in [
+        ("push", "pushes onto an empty vector"),
+        ("set", "stores at random positions of a vector that long"),
+        (
+            "map",
+            "inserts into a map, then as many stores over random keys",
+        ),
+    ] {
+        for size in containers::SIZES {
+            let n = containers::count(size, smoke);
+            let mut c = Case::new(
+                "containers",
+                format!("containers, {n} {what} (a fresh handle each)"),
+                size,
+                v,
+            );
+            c.peers = Some(&["tricolor", "Rc", "Arc", "boa_gc", "dumpster", "gc", "Go"]);
+            c.probe = false;
+            if !containers::takes_part("gc", size) {
+                c.notes.push(
+                    "gc runs the smallest size only: its `GcCell` roots and unroots the whole \
+                     vector or map on every `borrow_mut`, so each store costs O(len) \
+                     (tricolor's `GcCell` does too; `GcVec` and `GcMap` are the remedy)."
+                        .into(),
+                );
+            }
+            cases.push(c);
+        }
+    }
     if lox {
         let programs: &[&str] = if smoke { &["zoo"] } else { lox::PROGRAMS };
         for prog in programs {
@@ -238,6 +269,7 @@ fn child(args: &[String]) {
             "gcbench" => gcbench::run(peer, size, p),
             "ring" => ring::run(peer, smoke, variant, p),
             "alloc" => alloc::run(peer, size, variant, smoke, p),
+            "containers" => containers::run(peer, size, variant, smoke, p),
             "markrate" => markrate::run(peer, smoke, variant, p),
             "churn" => churn::run(peer, smoke, size as usize, p),
             _ => None,

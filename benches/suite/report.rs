@@ -28,6 +28,7 @@ fn time(d: Duration) -> String {
 pub fn primary(workload: &str, o: &Outcome) -> f64 {
     match workload {
         "alloc" => o.get("ns_per_alloc_x100").unwrap_or(0) as f64 / 100.0,
+        "containers" => o.get("ns_per_op_x100").unwrap_or(0) as f64 / 100.0,
         "markrate" => o.get("collect_ns").unwrap_or(0) as f64,
         _ => o.wall.as_secs_f64(),
     }
@@ -103,8 +104,13 @@ pub fn table(case: &Case, runs: &[Runs]) -> String {
                 );
             }
         }
-        "alloc" => {
-            t += "| peer | per allocation | whole program | CPU | peak RSS | cycles | tricolor / peer |\n|---|---|---|---|---|---|---|\n";
+        "alloc" | "containers" => {
+            let what = if case.workload == "alloc" {
+                "per allocation"
+            } else {
+                "per operation"
+            };
+            t += &format!("| peer | {what} | whole program | CPU | peak RSS | cycles | tricolor / peer |\n|---|---|---|---|---|---|---|\n");
             for r in runs {
                 t += &format!(
                     "| {} | {:.1} ns | {} | {} | {} | {} | {} |\n",

@@ -32,6 +32,20 @@ use std::ptr::NonNull;
 /// A mutable memory location for GC objects: a `RefCell` that is `Sync` and tells the collector
 /// about every change.
 ///
+/// # What a `borrow_mut` costs
+/// A `GcCell` hands out `&mut T`, with which safe code can move any handle out without the
+/// collector seeing it. So `borrow_mut` roots every handle the value holds, and dropping the
+/// guard unroots them all again (and, while a cycle is marking, the borrow first shades them):
+/// **O(handles in the value) per borrow**, about 40 instructions per handle. That is nothing for
+/// a struct of a few fields, and quadratic for a growing list: pushing 80,000 handles one
+/// `borrow_mut` at a time took 19 s. `borrow` is free (no rooting).
+///
+/// For arrays, tables and maps use [`GcVec`](crate::GcVec) and [`GcMap`](crate::GcMap), whose
+/// methods cost O(1) barrier work; for one hot handle field, [`GcSlot`](crate::GcSlot); to share
+/// a small value between threads with a blocking lock, [`GcMutex`](crate::GcMutex) or
+/// [`GcRwLock`](crate::GcRwLock) (a `GcCell`'s `borrow_mut` fails, rather than waits, when
+/// another thread holds a borrow).
+///
 /// # Example
 /// ```
 /// use tricolor::{Gc, GcCell};

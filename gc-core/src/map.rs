@@ -21,14 +21,25 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::ops::Deref;
 
-/// Positions of the entries by hash: linear probing over a power-of-two table of `u32`
-/// (0 empty, else position + 1), with backward-shift deletion. Holds no handles, so the marker
-/// never reads it; it changes only under the map's exclusive lock.
+/// Positions of the entries by hash: linear probing over a power-of-two table, with
+/// backward-shift deletion. A slot is 0 (empty) or the position + 1 in its low 32 bits and the
+/// hash's high 32 bits above them, so that a probe compares keys (a read of the entry, likely a
+/// cache miss in a large map) only for a slot whose hash bits match. The full hashes are kept
+/// per entry for growth and removal. Holds no handles, so the marker never reads it; it changes
+/// only under the map's exclusive lock.
 #[derive(Default)]
 struct Index {
     /// `hashes[pos]`: the hash of the entry at `pos`.
     hashes: Vec<u64>,
-    slots: Vec<u32>,
+    slots: Vec<u64>,
+}
+
+fn slot_of(hash: u64, pos: usize) -> u64 {
+    (hash & !0xFFFF_FFFF) | (pos as u64 + 1)
+}
+
+fn pos_of(slot: u64) -> usize {
+    (slot & 0xFFFF_FFFF) as usize - 1
 }
 
 impl Index {
@@ -42,15 +53,18 @@ impl Index {
             return None;
         }
         let mask = self.mask();
+        let tag = hash & !0xFFFF_FFFF;
         let mut i = hash as usize & mask;
         loop {
             let s = self.slots[i];
             if s == 0 {
                 return None;
             }
-            let pos = s as usize - 1;
-            if self.hashes[pos] == hash && is(pos) {
-                return Some((i, pos));
+            if s & !0xFFFF_FFFF == tag {
+                let pos = pos_of(s);
+                if is(pos) {
+                    return Some((i, pos));
+                }
             }
             i = (i + 1) & mask;
         }
@@ -60,7 +74,7 @@ impl Index {
     fn insert(&mut self, hash: u64, pos: usize) {
         assert!(pos < u32::MAX as usize - 1, "GcMap: too many entries");
         self.hashes.push(hash);
-        if (self.hashes.len()) * 8 > self.slots.len() * 7 {
+        if self.hashes.len() * 8 > self.slots.len() * 7 {
             self.grow();
         } else {
             self.place(hash, pos);
@@ -73,7 +87,7 @@ impl Index {
         while self.slots[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = pos as u32 + 1;
+        self.slots[i] = slot_of(hash, pos);
     }
 
     /// Doubles the table and places every entry again from its stored hash.
@@ -97,7 +111,7 @@ impl Index {
             if s == 0 {
                 break;
             }
-            let home = self.hashes[s as usize - 1] as usize & mask;
+            let home = self.hashes[pos_of(s)] as usize & mask;
             // Move `j` into the hole unless its home lies cyclically in (i, j].
             let in_between = if i <= j {
                 i < home && home <= j
@@ -112,10 +126,11 @@ impl Index {
         self.slots[i] = 0;
         let last = self.hashes.len() - 1;
         if pos != last {
+            let hash = self.hashes[last];
             let (slot, _) = self
-                .find(self.hashes[last], |p| p == last)
+                .find(hash, |p| p == last)
                 .expect("the last entry is indexed");
-            self.slots[slot] = pos as u32 + 1;
+            self.slots[slot] = slot_of(hash, pos);
         }
         self.hashes.swap_remove(pos);
     }
@@ -239,6 +254,36 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
                 None
             }
         }
+    }
+
+    /// Inserts `value` under `key`, dropping the value it replaces: `map[key] = value`.
+    /// Cheaper than [`insert`](GcMap::insert) when the old value is not wanted: it is not
+    /// handed out, so its object is not touched (only marked, while a cycle is marking).
+    ///
+    /// # Example
+    /// ```
+    /// let m = tricolor::GcMap::new();
+    /// m.put("a", 1);
+    /// m.put("a", 2);
+    /// assert_eq!(m.get("a"), Some(2));
+    /// ```
+    pub fn put(&self, key: K, value: V) {
+        let hash = self.hasher.hash_one(&key);
+        let mut w = self.entries.write();
+        // SAFETY: the exclusive lock is held.
+        let index = unsafe { &mut *self.index.get() };
+        let found = index.find(hash, |pos| w.elements()[pos].0 == key);
+        let old = match found {
+            Some((_, pos)) => Some(w.edit(|e| e.overwrite(pos, (key, value)))),
+            None => {
+                let pos = w.elements().len();
+                w.edit(|e| e.push((key, value)));
+                index.insert(hash, pos);
+                None
+            }
+        };
+        drop(w);
+        drop(old);
     }
 
     /// A clone of the value under `key`.
