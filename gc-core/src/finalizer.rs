@@ -27,12 +27,12 @@
 
 use crate::barrier::{release_root, shade};
 use crate::header::{header, VTable};
+use crate::locks::{Condvar, Mutex, RwLock};
 use crate::mgcwork::WORK;
 use crate::mheap::span_of;
 use crate::operation::{in_operation, COLLECTOR_STACK_SIZE};
 use crate::trace::Tracer;
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use parking_lot::{Condvar, Mutex, RwLock};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

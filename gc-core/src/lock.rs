@@ -59,7 +59,7 @@ fn not_in_an_operation() {
 /// assert_eq!(counter.lock().0, 400);
 /// ```
 pub struct GcMutex<T> {
-    lock: parking_lot::Mutex<()>,
+    lock: crate::locks::Mutex<()>,
     cell: GcCell<T>,
 }
 
@@ -77,7 +77,7 @@ pub struct GcMutexGuard<'a, T: Trace> {
     // Declared first: dropped first, so the cell goes back into the heap before the lock lets
     // the next thread in.
     value: GcCellRefMut<'a, T>,
-    _lock: parking_lot::MutexGuard<'a, ()>,
+    _lock: crate::locks::MutexGuard<'a, ()>,
 }
 
 impl<T> GcMutex<T> {
@@ -90,7 +90,7 @@ impl<T> GcMutex<T> {
     /// ```
     pub const fn new(value: T) -> GcMutex<T> {
         GcMutex {
-            lock: parking_lot::Mutex::new(()),
+            lock: crate::locks::Mutex::new(()),
             cell: GcCell::new(value),
         }
     }
@@ -140,7 +140,7 @@ impl<T: Trace> GcMutex<T> {
         Some(self.guard(lock))
     }
 
-    fn guard<'a>(&'a self, lock: parking_lot::MutexGuard<'a, ()>) -> GcMutexGuard<'a, T> {
+    fn guard<'a>(&'a self, lock: crate::locks::MutexGuard<'a, ()>) -> GcMutexGuard<'a, T> {
         // Holding the lock, nobody else borrows the cell: only a marker can be inside, and
         // the borrow waits for it.
         let value = self
@@ -175,7 +175,7 @@ impl<T: Trace> DerefMut for GcMutexGuard<'_, T> {
 /// assert_eq!(config.read().len(), 2);
 /// ```
 pub struct GcRwLock<T> {
-    lock: parking_lot::RwLock<()>,
+    lock: crate::locks::RwLock<()>,
     cell: GcCell<T>,
 }
 
@@ -189,7 +189,7 @@ pub struct GcRwLock<T> {
 /// ```
 pub struct GcRwLockReadGuard<'a, T> {
     value: GcCellRef<'a, T>,
-    _lock: parking_lot::RwLockReadGuard<'a, ()>,
+    _lock: crate::locks::RwLockReadGuard<'a, ()>,
 }
 
 /// The exclusive guard of a [`GcRwLock`].
@@ -204,7 +204,7 @@ pub struct GcRwLockReadGuard<'a, T> {
 /// ```
 pub struct GcRwLockWriteGuard<'a, T: Trace> {
     value: GcCellRefMut<'a, T>,
-    _lock: parking_lot::RwLockWriteGuard<'a, ()>,
+    _lock: crate::locks::RwLockWriteGuard<'a, ()>,
 }
 
 impl<T> GcRwLock<T> {
@@ -217,7 +217,7 @@ impl<T> GcRwLock<T> {
     /// ```
     pub const fn new(value: T) -> GcRwLock<T> {
         GcRwLock {
-            lock: parking_lot::RwLock::new(()),
+            lock: crate::locks::RwLock::new(()),
             cell: GcCell::new(value),
         }
     }
@@ -296,7 +296,7 @@ impl<T: Trace> GcRwLock<T> {
 
     fn read_guard<'a>(
         &'a self,
-        lock: parking_lot::RwLockReadGuard<'a, ()>,
+        lock: crate::locks::RwLockReadGuard<'a, ()>,
     ) -> GcRwLockReadGuard<'a, T> {
         let value = self
             .cell
@@ -307,7 +307,7 @@ impl<T: Trace> GcRwLock<T> {
 
     fn write_guard<'a>(
         &'a self,
-        lock: parking_lot::RwLockWriteGuard<'a, ()>,
+        lock: crate::locks::RwLockWriteGuard<'a, ()>,
     ) -> GcRwLockWriteGuard<'a, T> {
         let value = self
             .cell

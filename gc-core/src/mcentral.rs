@@ -5,11 +5,11 @@
 //! roles without moving a span. Go's sets are lock-free; a `parking_lot` mutex per class is enough
 //! here because an mcache comes to its mcentral once per span, not once per object.
 
+use crate::locks::Mutex;
 use crate::mheap::{AllocError, HEAP};
 use crate::mspan::{MSpan, SpanClass, NUM_SPAN_CLASSES};
 use crate::sizeclasses::CLASS_PAGES;
 use crate::sweep;
-use parking_lot::Mutex;
 
 #[derive(Default)]
 pub(crate) struct Sets {

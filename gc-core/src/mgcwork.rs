@@ -5,7 +5,7 @@
 //! empty. Markers are the background workers, allocating threads in assists, the write barrier
 //! (which queues single objects) and the collector in mark termination.
 
-use parking_lot::Mutex;
+use crate::locks::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Gray objects (header addresses) shared between markers. Lock order: a leaf.

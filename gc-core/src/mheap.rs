@@ -7,10 +7,10 @@
 //! Free pages are tracked per chunk with a bitvec bitmap under the heap lock; a chunk whose pages
 //! all become free again is returned to the system (Go's scavenger, eagerly).
 
+use crate::locks::Mutex;
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
-use parking_lot::Mutex;
 use std::alloc::{alloc, dealloc, Layout};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 

@@ -3,8 +3,8 @@
 //! is swept; at mark termination), and the record of each cycle. The public snapshot built from
 //! them is `stats::Stats`; `GCTRACE` prints the same record (`gctrace`).
 
+use crate::locks::Mutex;
 use crate::sizeclasses::NUM_SIZE_CLASSES;
-use parking_lot::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 

@@ -74,16 +74,16 @@ impl ThreadState {
 /// Every thread that has used the heap, for handshakes and mcache flushing. Lock order: taken
 /// before an mcentral's lock (the stop flushes mcaches while holding it); never inside an
 /// operation.
-pub(crate) static REGISTRY: parking_lot::Mutex<Vec<Arc<ThreadState>>> =
-    parking_lot::Mutex::new(Vec::new());
+pub(crate) static REGISTRY: crate::locks::Mutex<Vec<Arc<ThreadState>>> =
+    crate::locks::Mutex::new(Vec::new());
 
 /// Threads whose thread-local state is gone (teardown) share this one, one at a time. Lock
 /// order: the outermost lock (an operation runs while it is held).
-static ORPHAN: std::sync::LazyLock<(parking_lot::Mutex<()>, Arc<ThreadState>)> =
+static ORPHAN: std::sync::LazyLock<(crate::locks::Mutex<()>, Arc<ThreadState>)> =
     std::sync::LazyLock::new(|| {
         let st = ThreadState::new();
         REGISTRY.lock().push(st.clone());
-        (parking_lot::Mutex::new(()), st)
+        (crate::locks::Mutex::new(()), st)
     });
 
 /// Owns this thread's registered state; dropped at thread exit.

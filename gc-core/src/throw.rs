@@ -16,8 +16,8 @@ pub(crate) fn throw(msg: &str) -> ! {
 #[cold]
 pub(crate) fn report_once(msg: &str) {
     /// Lock order: a leaf (nothing is locked while it is held).
-    static SEEN: parking_lot::Mutex<Option<std::collections::HashSet<String>>> =
-        parking_lot::Mutex::new(None);
+    static SEEN: crate::locks::Mutex<Option<std::collections::HashSet<String>>> =
+        crate::locks::Mutex::new(None);
     let mut s = SEEN.lock();
     if s.get_or_insert_with(Default::default)
         .insert(msg.to_string())

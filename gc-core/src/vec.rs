@@ -10,7 +10,7 @@
 //! the marker had to it, since shared views let code clone a handle without an operation).
 //!
 //! # Locking
-//! Two levels. A blocking `parking_lot::RwLock` orders the users' threads: methods that move
+//! Two levels. A blocking `crate::locks::RwLock` orders the users' threads: methods that move
 //! elements take it exclusively, `get` and views take it shared. It is taken *before* the
 //! method's collector operation and never inside one, and never by a marker, so a thread waiting
 //! for it (or holding it in user code, with a view) delays no stop and no marker. Inside the
@@ -38,10 +38,10 @@
 //! only scanned twice. Removed elements are shaded unless they sat below the cursor (traced
 //! already). `gc-core/tests/loom.rs` models the shifting remove against a chunked scan.
 
+use crate::locks::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::operation::{in_operation, with_op};
 use crate::protocol::{cursor, ContainerState};
 use crate::trace::{Finalize, Trace, Tracer};
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::Deref;

@@ -6,8 +6,8 @@
 //! `Weak::upgrade` reads the slot inside an operation, so it never overlaps the clearing.
 
 use crate::header::Header;
+use crate::locks::Mutex;
 use crate::mheap::span_of;
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
