@@ -4,7 +4,10 @@
 //! a node freed while reachable fails its checksum). Deterministic per thread (seeded), bounded
 //! by operation counts: `STRESS_OPS` per thread, default 200,000.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::Rng;
 use tricolor::{collect, Finalize, Gc, GcCell, GcMap, GcMutex, GcSlot, GcVec, Trace};
 
 const STRESS_BALLAST: u64 = 200_000;
@@ -50,19 +53,6 @@ fn verify(n: &SNode) {
         "corrupt payload of {}",
         n.id
     );
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Walks up to `budget` nodes from `start`, verifying each.

@@ -2,6 +2,8 @@
 //! reports medians and ratios. No timing is asserted anywhere; these are measurements.
 #![allow(dead_code)]
 
+pub mod weak_peers;
+
 use std::time::{Duration, Instant};
 
 /// Process CPU time (user + system), from /proc/self/stat on Linux.

@@ -43,6 +43,7 @@ mod probe;
 mod report;
 mod ring;
 mod rng;
+mod weak;
 
 pub use peers::PEERS;
 use probe::{measure, tricolor_stats, Outcome};
@@ -57,6 +58,7 @@ pub const WORKLOADS: &[&str] = &[
     "markrate",
     "churn",
     "containers",
+    "weak",
     "lox",
 ];
 
@@ -226,6 +228,19 @@ fn plan(smoke: bool, only: Option<&str>, depths: Option<Vec<u32>>, lox: bool) ->
             cases.push(c);
         }
     }
+    for (v, what) in [
+        ("downgrade", "more weak references to objects that have one"),
+        ("first-downgrade", "first weak references of fresh objects"),
+        ("upgrade", "upgrades (each strong handle dropped at once)"),
+    ] {
+        for size in weak::SIZES {
+            let n = if smoke { size / 100 } else { size };
+            let mut c = Case::new("weak", format!("weak references, {n} {what}"), size, v);
+            c.peers = Some(weak::TAKING_PART);
+            c.probe = false;
+            cases.push(c);
+        }
+    }
     if lox {
         let programs: &[&str] = if smoke { &["zoo"] } else { lox::PROGRAMS };
         for prog in programs {
@@ -270,6 +285,7 @@ fn child(args: &[String]) {
             "ring" => ring::run(peer, smoke, variant, p),
             "alloc" => alloc::run(peer, size, variant, smoke, p),
             "containers" => containers::run(peer, size, variant, smoke, p),
+            "weak" => weak::run(peer, size, variant, smoke, p),
             "markrate" => markrate::run(peer, smoke, variant, p),
             "churn" => churn::run(peer, smoke, size as usize, p),
             _ => None,

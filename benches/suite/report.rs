@@ -28,7 +28,7 @@ fn time(d: Duration) -> String {
 pub fn primary(workload: &str, o: &Outcome) -> f64 {
     match workload {
         "alloc" => o.get("ns_per_alloc_x100").unwrap_or(0) as f64 / 100.0,
-        "containers" => o.get("ns_per_op_x100").unwrap_or(0) as f64 / 100.0,
+        "containers" | "weak" => o.get("ns_per_op_x100").unwrap_or(0) as f64 / 100.0,
         "markrate" => o.get("collect_ns").unwrap_or(0) as f64,
         _ => o.wall.as_secs_f64(),
     }
@@ -104,7 +104,7 @@ pub fn table(case: &Case, runs: &[Runs]) -> String {
                 );
             }
         }
-        "alloc" | "containers" => {
+        "alloc" | "containers" | "weak" => {
             let what = if case.workload == "alloc" {
                 "per allocation"
             } else {

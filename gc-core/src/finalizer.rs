@@ -1,10 +1,12 @@
-//! Finalizers with Go's `SetFinalizer` semantics: an object whose type has a finalizer is
-//! registered at allocation; its referents are treated as roots while it waits (so everything it
-//! reaches is alive when `finalize` runs); at mark termination an unmarked registered object is
-//! marked (kept for this cycle), given a root and queued; the finalizer thread runs `finalize`
-//! once, catching panics, and drops the root; a later cycle frees the object if it is still
-//! unreachable. Never "mark again after finalizing": nothing reachable from a finalized object
-//! is freed before the object itself.
+//! Finalizers with Go's `SetFinalizer` semantics (Go's `mfinal.go`): an object whose type has a
+//! finalizer is registered at allocation, as a bit in its span's finalizer bitmap (module
+//! `mspecial`: no lock, no shared counter); its referents are marked during the concurrent root
+//! scan (Go's `markrootSpans`), so everything it reaches is alive when `finalize` runs; the
+//! sweeper of its span finds it unmarked, keeps it, clears its weak handle and queues it; the
+//! finalizer thread runs `finalize` once, catching panics, and drops the queue's root; a later
+//! cycle frees the object if it is still unreachable. Never "mark again after finalizing":
+//! nothing reachable from a finalized object is freed before the object itself. Mark
+//! termination's stop does no finalizer work.
 //!
 //! # Which types have a finalizer
 //! A type has one when its `Finalize` impl overrides `finalize`. The derive and the std impls
@@ -15,70 +17,65 @@
 //!
 //! Until a type is known its objects are registered as *unknown*, and treated the way Java
 //! treats finalizable objects rather than the way Go does: their referents are not roots, so a
-//! cycle through them can die. An unknown object found unmarked at mark termination is
-//! *resurrected*: shaded, its weak references cleared (as Go clears them when it queues a
-//! finalizer), and marking resumes (the stop is called off, as `protocol::try_stop` does) until
-//! everything it reaches is marked too. Then it is queued like any other, so its `finalize` still
-//! sees everything it can reach. After that first finalization the type is known: a type whose
-//! `finalize` is the default is never registered again and its remaining registrations are
-//! dropped at the start of the next cycle (they become ordinary objects); a type that overrides
-//! it gets Go's semantics from then on. The price of not knowing is paid once per type: its
-//! first dead objects live one cycle longer and cost one more round of marking.
+//! cycle through them can die. When the mark is complete (the first stop finds nothing left to
+//! mark) and the root scan saw unknown objects, marking resumes for a *resurrection* pass
+//! ([`resurrect_unknown_dead`], concurrent, on the collector thread): every unknown object left
+//! unmarked is marked with everything it alone reaches, and all of those have their weak handles
+//! cleared (they were found unreachable: Java clears weak references before finalization; module
+//! `weakhandle`); a second stop ends the cycle and the resurrected objects are queued. After the
+//! first finalization of a type, it is known: a type whose `finalize` is the default is never
+//! registered again and its remaining registrations are dropped by the next root scan (they
+//! become ordinary objects); a type that overrides it gets Go's semantics from then on. The price
+//! of not knowing is paid once per type: its first dead objects live one cycle longer and cost
+//! one more round of marking. Java's order too: unknown objects that reach each other die in the
+//! same cycle and are finalized in any order, so a finalizer may see a referent whose own
+//! finalizer has run (Go would finalize only the first of such a chain per cycle).
 
-use crate::barrier::{release_root, shade};
+use crate::barrier::release_root;
 use crate::header::{header, VTable};
 use crate::locks::{Condvar, Mutex, RwLock};
-use crate::mgcwork::WORK;
-use crate::mheap::span_of;
+use crate::mheap::{SpanRef, HEAP};
+use crate::mspan::MSpan;
+use crate::mspecial::{queue_finalizer, FINQ, PENDING};
 use crate::operation::{in_operation, COLLECTOR_STACK_SIZE};
 use crate::trace::Tracer;
-use crossbeam_channel::{unbounded, Receiver, Sender};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-/// A registered object: its address, its type, and whether the type is known to override
-/// `finalize` (else unknown, see the module docs).
-struct Entry {
-    addr: usize,
-    vt: &'static VTable,
-    known: bool,
-}
-
-/// Registered objects. Lock order (lib.rs): after `RESURRECTED`, before `LEARNED`,
-/// `weakhandle::TABLE` and `mgcwork::GRAY`.
-static REGISTERED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-/// Unknown objects resurrected in this cycle's stop, queued at its end. Lock order: before
-/// `REGISTERED`.
-static RESURRECTED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// Type name → whether `finalize` is overridden, for types with a hand-written `Finalize`.
-/// Lock order: after `REGISTERED`; nothing is locked while it is held.
+/// Lock order: a leaf. Read through each thread's cache (`learned_cached`), so allocating
+/// threads do not share a lock word.
 static LEARNED: LazyLock<RwLock<HashMap<&'static str, bool>>> = LazyLock::new(Default::default);
-/// Finalizers queued and not yet run. Lock order: a leaf.
-static PENDING: Mutex<usize> = Mutex::new(0);
+/// Bumped after each insertion into `LEARNED`: a thread's cached "not known yet" is stale once
+/// this moves (a known answer never changes).
+static LEARN_EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Guards nothing but the wait for `PENDING` to reach 0. Lock order: a leaf.
+static IDLE_LOCK: Mutex<()> = Mutex::new(());
 static IDLE: Condvar = Condvar::new();
-pub(crate) static QUEUED_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// How many types a thread's cache remembers (types with hand-written finalizers are few).
+const CACHE_TYPES: usize = 16;
 
 thread_local! {
     static IS_FINALIZER: Cell<bool> = const { Cell::new(false) };
+    /// (vtable address, answer, `LEARN_EPOCH` when a `None` was read).
+    static CACHE: RefCell<Vec<(usize, Option<bool>, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
-static QUEUE: LazyLock<(Sender<usize>, Receiver<usize>)> = LazyLock::new(|| {
-    let (tx, rx) = unbounded();
-    let thread_rx = rx.clone();
+static THREAD: LazyLock<()> = LazyLock::new(|| {
     std::thread::Builder::new()
         .name("tricolor-finalizer".into())
         // Finalizers may recurse through deep structures as freely as drop glue does.
         .stack_size(COLLECTOR_STACK_SIZE)
         .spawn(move || {
             IS_FINALIZER.set(true);
-            for a in thread_rx {
+            for a in FINQ.1.iter() {
                 run_one(a);
             }
         })
         .expect("tricolor: cannot start the finalizer thread");
-    (tx, rx)
 });
 
 /// What is known of a type's `finalize` (`None`: not yet learned).
@@ -86,97 +83,146 @@ fn learned(vt: &VTable) -> Option<bool> {
     LEARNED.read().get((vt.type_name)()).copied()
 }
 
-/// Registers an object of a type whose `has_finalizer()` is true, unless its type is known not
-/// to override `finalize`. Called in `Gc::new`'s operation, after the object is published.
-pub(crate) fn register(addr: usize, vt: &'static VTable) {
-    let known = match learned(vt) {
+/// [`learned`], through this thread's cache.
+fn learned_cached(vt: &'static VTable) -> Option<bool> {
+    let key = vt as *const VTable as usize;
+    let epoch = LEARN_EPOCH.load(Ordering::Acquire);
+    let r = CACHE.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(e) = c.iter_mut().find(|e| e.0 == key) {
+            if e.1.is_none() && e.2 != epoch {
+                *e = (key, learned(vt), epoch);
+            }
+            return e.1;
+        }
+        let v = learned(vt);
+        if c.len() == CACHE_TYPES {
+            c.remove(0);
+        }
+        c.push((key, v, epoch));
+        v
+    });
+    // During the thread's teardown the cache is gone: ask the table.
+    r.unwrap_or_else(|_| learned(vt))
+}
+
+/// Registers the object `idx` of `span`, of a type whose `has_finalizer()` is true, unless its
+/// type is known not to override `finalize`. Called in `Gc::new`'s operation, after the object
+/// is published.
+pub(crate) fn register(span: &MSpan, idx: usize, vt: &'static VTable) {
+    let known = match learned_cached(vt) {
         Some(false) => return,
         Some(true) => true,
         None => false,
     };
-    REGISTERED.lock().push(Entry { addr, vt, known });
+    LazyLock::force(&THREAD);
+    span.specials.add_finalizer(idx, known);
 }
 
-/// The root scan's part: marks what waiting objects of known types reach, without marking the
-/// objects themselves; entries whose type was learned since they were registered take their
-/// type's side now (dropped if it has no finalizer, known if it has one).
-pub(crate) fn trace_referents(t: &mut Tracer) {
-    let mut r = REGISTERED.lock();
-    r.retain_mut(|e| {
-        if !e.known {
-            match learned(e.vt) {
-                Some(false) => return false,
-                Some(true) => e.known = true,
-                None => return true,
+/// The root scan's part for one span (Go's `markrootSpans`): marks what the span's waiting
+/// objects of known types reach, without marking the objects themselves; registrations whose
+/// type was learned since take their type's side now (dropped if it has no finalizer, known
+/// if it has one). Returns how many unknown ones are left.
+pub(crate) fn scan_span(span: &MSpan, t: &mut Tracer) -> usize {
+    let Some(f) = span.specials.finalizer_bits() else {
+        return 0;
+    };
+    let mut unknown_left = 0;
+    for w in 0..f.known.len() {
+        let mut u = f.unknown[w].load(Ordering::Acquire);
+        while u != 0 {
+            let m = 1u64 << u.trailing_zeros();
+            u &= u - 1;
+            let idx = w * 64 + m.trailing_zeros() as usize;
+            // SAFETY: a registered object is allocated and initialized (its bit was set after
+            // it was published) and is not freed while registered.
+            let h = unsafe { header(span.addr_of(idx)) };
+            match learned_cached(h.vtable) {
+                Some(false) => {
+                    f.unknown[w].fetch_and(!m, Ordering::Relaxed);
+                }
+                Some(true) => {
+                    f.known[w].fetch_or(m, Ordering::Release);
+                    f.unknown[w].fetch_and(!m, Ordering::Relaxed);
+                }
+                None => unknown_left += 1,
             }
         }
-        // SAFETY: registered objects are not freed while registered.
-        unsafe { crate::mark::trace_object(e.addr, t) };
-        true
-    });
+        let mut k = f.known[w].load(Ordering::Acquire);
+        while k != 0 {
+            let idx = w * 64 + k.trailing_zeros() as usize;
+            k &= k - 1;
+            // SAFETY: registered objects are alive; nothing is freed while marking.
+            unsafe { crate::mark::trace_object(span.addr_of(idx), t) };
+        }
+    }
+    unknown_left
 }
 
 /// The referents of the waiting objects of known types, for the verification pass (which must
-/// not change the registry).
+/// not change the registrations).
 pub(crate) fn trace_known_referents(t: &mut Tracer) {
-    for e in REGISTERED.lock().iter().filter(|e| e.known) {
-        // SAFETY: registered objects are not freed while registered.
-        unsafe { crate::mark::trace_object(e.addr, t) };
+    let spans = HEAP.lock().all_spans();
+    for s in &spans {
+        let span = s.get();
+        let Some(f) = span.specials.finalizer_bits() else {
+            continue;
+        };
+        for (w, word) in f.known.iter().enumerate() {
+            let mut k = word.load(Ordering::Acquire);
+            while k != 0 {
+                let idx = w * 64 + k.trailing_zeros() as usize;
+                k &= k - 1;
+                // SAFETY: registered objects are alive; nothing is freed in mark termination.
+                unsafe { crate::mark::trace_object(span.addr_of(idx), t) };
+            }
+        }
     }
 }
 
-/// In mark termination's stop: shades every unmarked object of an unknown type, clears its weak
-/// references and sets it aside to be queued. Returns how many; the caller resumes marking when
-/// there are any, so that everything they reach is marked before anything is freed.
-pub(crate) fn resurrect_unknown_dead() -> usize {
-    let mut out = RESURRECTED.lock();
-    let before = out.len();
-    REGISTERED.lock().retain(|e| {
-        if e.known {
-            return true;
+/// The resurrection pass (module docs), on the collector thread while marking resumes after a
+/// complete mark, with `weakhandle::RESURRECTING` set: every unmarked object of a type still
+/// not known to lack a finalizer is marked with all it alone reaches, by a tracer that clears
+/// their weak handles first. Returns the resurrected objects, to queue once the cycle is over.
+pub(crate) fn resurrect_unknown_dead(spans: &[SpanRef]) -> Vec<usize> {
+    let mut t = Tracer::resurrector();
+    let mut out = Vec::new();
+    for s in spans {
+        let span = s.get();
+        let Some(f) = span.specials.finalizer_bits() else {
+            continue;
+        };
+        for w in 0..f.unknown.len() {
+            let mut dead =
+                f.unknown[w].load(Ordering::Acquire) & !span.mark_bits[w].load(Ordering::Acquire);
+            while dead != 0 {
+                let m = 1u64 << dead.trailing_zeros();
+                dead &= dead - 1;
+                let idx = w * 64 + m.trailing_zeros() as usize;
+                let addr = span.addr_of(idx);
+                f.unknown[w].fetch_and(!m, Ordering::Relaxed);
+                // SAFETY: registered objects are allocated; nothing is freed while marking.
+                let h = unsafe { header(addr) };
+                if learned_cached(h.vtable) == Some(false) {
+                    // Learned meanwhile: an ordinary object, which dies as one.
+                    continue;
+                }
+                t.edge(h);
+                out.push(addr);
+            }
         }
-        // SAFETY: registered objects are alive (not freed while registered).
-        let span = unsafe { span_of(e.addr) };
-        if span.is_marked(span.index_of(e.addr)) {
-            return true;
-        }
-        crate::weakhandle::clear_one(e.addr);
-        shade(e.addr as *const _);
-        out.push(e.addr);
-        false
-    });
-    out.len() - before
+    }
+    t.drain_all();
+    out
 }
 
-/// Mark termination: queues every registered object of a known type left unmarked, and the
-/// objects resurrected in this cycle. Returns how many.
-pub(crate) fn queue_dead() -> usize {
-    let mut dead = std::mem::take(&mut *RESURRECTED.lock());
-    REGISTERED.lock().retain(|e| {
-        // SAFETY: registered objects are alive.
-        let span = unsafe { span_of(e.addr) };
-        let idx = span.index_of(e.addr);
-        if !e.known || span.is_marked(idx) {
-            return true;
-        }
-        // Keep it (and, through the referents traced as roots, all it reaches) this cycle.
-        span.try_mark(idx);
-        WORK.note_marked(span.elemsize);
-        dead.push(e.addr);
-        false
-    });
-    for &a in &dead {
-        // SAFETY: the object is alive (marked this cycle); the queue holds this root.
-        unsafe { header(a) }.inc_roots();
+/// Queues the objects [`resurrect_unknown_dead`] returned, once the cycle is over.
+pub(crate) fn queue_resurrected(objs: Vec<usize>) {
+    for a in objs {
+        // SAFETY: the object was marked this cycle, so this cycle's sweep keeps it; it left the
+        // registrations when it was resurrected, so it is queued once.
+        unsafe { queue_finalizer(a) };
     }
-    if !dead.is_empty() {
-        *PENDING.lock() += dead.len();
-        QUEUED_TOTAL.fetch_add(dead.len(), Ordering::Relaxed);
-        for a in &dead {
-            let _ = QUEUE.0.send(*a);
-        }
-    }
-    dead.len()
 }
 
 /// Runs one queued finalizer and learns its type's answer.
@@ -188,7 +234,7 @@ fn run_one(a: usize) {
     let mut panicked = false;
     let overridden = crate::trace::finalize_overrides(name, || {
         // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
-        // registry when it was queued.
+        // registrations when it was queued.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { f(h) }));
         panicked = r.is_err();
     });
@@ -199,11 +245,12 @@ fn run_one(a: usize) {
     }
     if learned(h.vtable).is_none() {
         LEARNED.write().insert(name, overridden);
+        LEARN_EPOCH.fetch_add(1, Ordering::Release);
     }
     release_root(h);
-    let mut p = PENDING.lock();
-    *p -= 1;
-    if *p == 0 {
+    if PENDING.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // Under the lock, so a waiter between its check and its wait cannot miss this.
+        let _g = IDLE_LOCK.lock();
         IDLE.notify_all();
     }
 }
@@ -229,18 +276,31 @@ pub fn run_finalizers() {
         );
     }
     if IS_FINALIZER.get() {
-        while let Ok(a) = QUEUE.1.try_recv() {
+        while let Ok(a) = FINQ.1.try_recv() {
             run_one(a);
         }
         return;
     }
-    let mut p = PENDING.lock();
-    while *p != 0 {
-        IDLE.wait(&mut p);
+    let mut g = IDLE_LOCK.lock();
+    while PENDING.load(Ordering::Acquire) != 0 {
+        IDLE.wait(&mut g);
     }
 }
 
-/// Objects with a finalizer that have not been queued yet.
+/// Objects with a finalizer that have not been queued yet (a walk of the heap, for tests).
 pub(crate) fn registered() -> usize {
-    REGISTERED.lock().len()
+    let heap = HEAP.lock();
+    let mut n = 0;
+    for s in heap.all_spans() {
+        // The heap lock keeps the span's tables: `free_span` releases them under it.
+        if let Some(f) = s.get().specials.finalizer_bits() {
+            n += f
+                .known
+                .iter()
+                .chain(f.unknown)
+                .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+                .sum::<usize>();
+        }
+    }
+    n
 }

@@ -129,3 +129,16 @@ const _: () = assert!(HEADER_SIZE == 16);
 pub(crate) fn value_offset(align: usize) -> usize {
     HEADER_SIZE.next_multiple_of(align)
 }
+
+/// Asks the CPU to start loading the object at `addr` into the cache.
+#[inline(always)]
+pub(crate) fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and has no effect on the program's
+    // state, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}

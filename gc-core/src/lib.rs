@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | 4 handles | `malloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
-//! | 2 heap | `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
+//! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak handles and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
 //! | 0 base | `sync`, `locks`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), blocking locks (std's under Miri), the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
 //!
@@ -22,12 +22,11 @@
 //! only taken while holding locks above it in this list:
 //! 1. `operation::ORPHAN` (a thread tearing down runs a whole operation under it)
 //! 2. `operation::REGISTRY` (the stop flushes the mcaches while holding it)
-//! 3. `finalizer::RESURRECTED`, then `finalizer::REGISTERED`, then `finalizer::LEARNED`
-//! 4. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
-//! 5. `mheap::HEAP`
-//! 6. `weakhandle::TABLE`
-//! 7. `mgcwork::GRAY`
-//! 8. leaves: `finalizer::PENDING`, `mstats::HISTORY`, `throw::report_once`'s set
+//! 3. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
+//! 4. `mheap::HEAP`
+//! 5. `mgcwork::GRAY`
+//! 6. leaves: `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
+//!    `throw::report_once`'s set
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -63,6 +62,8 @@ mod mcentral;
 mod mheap;
 #[cfg(not(loom))]
 mod mspan;
+#[cfg(not(loom))]
+mod mspecial;
 #[cfg(not(loom))]
 mod sweep;
 

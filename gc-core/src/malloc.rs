@@ -75,7 +75,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         }
         span.publish(idx);
         if finalizer {
-            finalizer::register(addr, vtable_of::<T>());
+            finalizer::register(span, idx, vtable_of::<T>());
         }
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })

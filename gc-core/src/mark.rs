@@ -6,9 +6,10 @@
 //! sharing rather than rayon's task stealing because allocating threads (assists) and the write
 //! barrier must be able to both take and give gray objects, and they are not rayon tasks.
 
-use crate::header::{header, Header};
+use crate::header::{header, prefetch, Header};
 use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
 use crate::mheap::{span_of, SpanRef, HEAP};
+use crate::mspan::MSpan;
 use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
 use crate::trace::{Tracer, TracerMode};
 use rayon::prelude::*;
@@ -40,6 +41,15 @@ impl Tracer {
         }
     }
 
+    /// A tracer for the resurrection pass (module `finalizer`).
+    pub(crate) fn resurrector() -> Tracer {
+        Tracer {
+            stack: Vec::new(),
+            mode: TracerMode::Resurrect { marked: 0 },
+            gray_scan: false,
+        }
+    }
+
     /// Reports an edge to the object whose header is at `h`.
     #[inline]
     pub(crate) fn edge(&mut self, h: *const Header) {
@@ -60,6 +70,30 @@ impl Tracer {
                     self.stack.push(h as usize);
                 }
             }
+            TracerMode::Resurrect { marked } => {
+                // SAFETY: as for `Mark`.
+                let span = unsafe { span_of(h as usize) };
+                let idx = span.index_of(h as usize);
+                // Only this tracer marks white objects now (every object a mutator can reach
+                // is marked), so the check and the mark do not race; the handle is cleared
+                // before the bit is set (`protocol::weak::alive_while_resurrecting`).
+                if !span.is_marked(idx) {
+                    span.specials.clear_weak(idx);
+                    span.try_mark(idx);
+                    *marked += span.elemsize;
+                    if !span.class.noscan() {
+                        self.stack.push(h as usize);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scans everything reachable from this tracer's stack, on the calling thread.
+    pub(crate) fn drain_all(&mut self) {
+        self.drain_local(usize::MAX);
+        if let TracerMode::Resurrect { marked } = &mut self.mode {
+            WORK.note_marked(std::mem::take(marked));
         }
     }
 
@@ -90,7 +124,8 @@ impl Tracer {
             let h = fifo[head];
             head = (head + 1) % AHEAD;
             len -= 1;
-            self.gray_scan = matches!(self.mode, TracerMode::Mark { .. });
+            // The one scan of this object this cycle (for chunked containers).
+            self.gray_scan = !matches!(self.mode, TracerMode::Check { .. });
             // SAFETY: gray objects are live (marked) objects.
             unsafe { trace_object(h, self) };
             self.gray_scan = false;
@@ -164,19 +199,6 @@ pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
     std::mem::forget(guard);
 }
 
-/// Asks the CPU to start loading the object at `addr` into the cache.
-#[inline(always)]
-fn prefetch(addr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults and has no effect on the program's
-    // state, whatever the address.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
-}
-
 fn workers() -> usize {
     if let Some(n) = crate::config::get().mark_procs {
         return n;
@@ -210,14 +232,21 @@ pub(crate) fn worker_count() -> usize {
 }
 
 /// Marks every object whose root count is above zero (Go's `markroot`, for tricolor's only
-/// kind of root). The cycle adds the finalizer referents (module `finalizer`) itself.
-pub(crate) fn scan_roots(spans: &[SpanRef]) {
+/// kind of root), and calls `specials` on each span (the finalizer referents, module
+/// `finalizer`), adding up what it returns.
+pub(crate) fn scan_roots(
+    spans: &[SpanRef],
+    specials: impl Fn(&MSpan, &mut Tracer) -> usize + Sync,
+) -> usize {
+    let total = AtomicUsize::new(0);
     POOL.install(|| {
         spans.par_chunks(32).for_each(|chunk| {
             let mut t = Tracer::marker();
             let mut roots = 0;
+            let mut n = 0;
             for s in chunk {
                 let span = s.get();
+                n += specials(span, &mut t);
                 let free = span.freeindex.load(Ordering::Acquire);
                 for i in 0..span.nelems {
                     if !span.is_allocated(i, free) {
@@ -233,9 +262,11 @@ pub(crate) fn scan_roots(spans: &[SpanRef]) {
                 }
             }
             WORK.roots_found.fetch_add(roots, Ordering::Relaxed);
+            total.fetch_add(n, Ordering::Relaxed);
             t.flush();
         });
     });
+    total.into_inner()
 }
 
 /// Drains the gray queue with the background workers until it is empty and they are all idle.
@@ -271,15 +302,17 @@ pub(crate) fn drain_background() {
     });
 }
 
-/// Drains everything left on the calling thread (mark termination).
-pub(crate) fn drain_here() -> usize {
+/// Drains what is left on the calling thread (mark termination), scanning at most `limit`
+/// objects. Returns how many it scanned and whether the gray queue is empty; what it did not
+/// scan stays in the queue.
+pub(crate) fn drain_here(limit: usize) -> (usize, bool) {
     let mut t = Tracer::marker();
     let mut total = 0;
-    while mgcwork::take_batch(&mut t.stack) {
-        total += t.drain_local(usize::MAX);
+    while total < limit && mgcwork::take_batch(&mut t.stack) {
+        total += t.drain_local(limit - total);
         t.flush();
     }
-    total
+    (total, mgcwork::gray_empty())
 }
 
 /// Mark assist: an allocating thread scans gray objects in proportion to what it allocated

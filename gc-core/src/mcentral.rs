@@ -57,13 +57,15 @@ impl MCentral {
         let lazy_ok = self.class.nodrop();
         let mut budget = LAZY_SWEEP_BUDGET;
         loop {
+            // Counted before the lock, in case an unswept span is taken under it (`sweep`).
+            let counted = (lazy_ok && budget > 0).then(sweep::Sweeping::begin);
             let mut sets = self.sets.lock();
             if let Some(s) = sets.partial[swept].pop() {
                 return Ok(s);
             }
-            if !lazy_ok || budget == 0 {
+            let Some(counted) = counted else {
                 break;
-            }
+            };
             let Some(s) = sets.partial[1 - swept]
                 .pop()
                 .or_else(|| sets.full[1 - swept].pop())
@@ -78,7 +80,7 @@ impl MCentral {
             if !sweep::try_acquire(span, sg) {
                 continue; // the background sweeper owns it now and will file it
             }
-            match sweep::sweep_owned(s, sg) {
+            match sweep::sweep_owned(s, sg, &counted) {
                 sweep::Swept::Freed => continue,
                 sweep::Swept::Kept => {
                     // SAFETY: we own the span after sweeping it.

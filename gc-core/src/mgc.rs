@@ -7,26 +7,35 @@
 //! 1. [`gc_start`]: sweep termination (finish the previous cycle's sweep, so that no span is
 //!    unswept when mark bits start being set), then marking on: the `OFF → MARK` handshake
 //!    after which every operation shades and allocates black.
-//! 2. [`gc_mark_roots`]: the concurrent root scan (Go's `markroot`): objects whose root count is
-//!    above zero, and the referents of objects waiting for their finalizer.
+//! 2. [`gc_mark_roots`]: the concurrent root scan (Go's `markroot` and `markrootSpans`): objects
+//!    whose root count is above zero, and the referents of objects waiting for their finalizer.
 //! 3. [`gc_mark_done`]: concurrent marking and its ragged end (Go's background mark workers and
 //!    `gcMarkDone`): drain with the workers, let operations in flight finish, look again, then
-//!    try the stop, which is called off if a thread stays inside an operation. In the stop,
-//!    what late shades pushed is drained; objects of types not yet known to have a finalizer
-//!    that died are resurrected, and marking resumes until what they reach is marked.
+//!    try the stop, which is called off if a thread stays inside an operation, or if late
+//!    shades left more gray objects than the stop may scan. If the root scan saw objects of
+//!    types not yet known to have a finalizer, the first stop that holds resumes marking for
+//!    the concurrent resurrection pass (module `finalizer`) and a second stop follows.
 //! 4. [`gc_mark_termination`]: the rest of the stop (Go's `gcMarkTermination`): the checkmark
-//!    verification, weak references cleared, finalizers queued, the mcaches flushed, the sweep
-//!    generation flipped, the next goal, and `OFF`.
+//!    verification, the mcaches flushed, the sweep generation flipped, the next goal, and `OFF`.
 //! 5. [`gc_sweep`]: the background sweep (Go's `gcSweep` and `bgsweep`); allocating threads sweep
-//!    spans lazily meanwhile.
+//!    spans lazily meanwhile. Sweeping clears the weak handles of dead objects and queues the
+//!    finalizers of dead objects (module `mspecial`), span by span.
 //!
 //! The cycle then files one record ([`CycleStats`]) that both `stats()` and `GCTRACE` read.
 //!
 //! # What the stop costs
-//! Mark termination does work proportional to: the threads (a flag each in the handshake, and
-//! the flush of each thread's mcache, 272 entries); the gray objects late operations pushed
-//! (usually none); the registered finalizers and the weak handles (each table is walked: to be
-//! moved out of the stop); under `GCCHECKMARK` the whole heap. Nothing else.
+//! Mark termination's stop does work proportional to the threads, and to nothing else:
+//! - the handshake reads one flag per thread;
+//! - the flush of each thread's mcache (68 size classes × 4 span classes, one load each, and a
+//!   lock per cached span returned), and the sum of each thread's black-allocation counter;
+//! - at most [`LATE_LIMIT`] gray objects pushed by operations that ended just before the stop:
+//!   more, and the stop is called off and marking resumes;
+//! - constant work: the resurrection check (a count the root scan made), the sweep-generation
+//!   flip, the pacer's next goal, the phase.
+//!
+//! Weak handles, finalizers, spans and objects cost the stop nothing: the root scan, the
+//! resurrection pass and the sweeper handle them concurrently. The one exception is
+//! `GCCHECKMARK`, the verification mode, which re-marks the whole heap inside the stop.
 
 use crate::cputime::{self, thread_cpu};
 use crate::mgcwork::{self, WORK};
@@ -36,8 +45,8 @@ use crate::operation::{
     handshake, in_operation, resume_marking, try_stop, wait_ops, with_op, Role,
     COLLECTOR_STACK_SIZE, MARK, OFF, PHASE, REGISTRY, STOP,
 };
-use crate::trace::Tracer;
-use crate::{config, finalizer, gctrace, mark, pacer, sweep, weakhandle};
+use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
+use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
@@ -140,6 +149,9 @@ const STOP_PATIENCE: Duration = Duration::from_micros(20);
 /// Attempts called off before the stop waits for as long as it takes (a thread in a genuinely
 /// long operation, or a machine too oversubscribed for any attempt to succeed).
 const STOP_ATTEMPTS: u32 = 8;
+/// The most gray objects a stop scans before it calls itself off and resumes marking (an object
+/// scan costs about 10–100 ns, so this bounds the late drain to tens of microseconds).
+const LATE_LIMIT: usize = 256;
 
 /// Runs one whole cycle on the collector thread, sweeping included, and files its record.
 fn run_cycle(trigger: Trigger) {
@@ -149,26 +161,32 @@ fn run_cycle(trigger: Trigger) {
     let wall_start = SystemTime::now();
     let n = mstats::HISTORY.lock().num_gc + 1;
     let workers_cpu0 = mark::workers_cpu();
+    let weak0 = mspecial::WEAK_CLEARED.load(Ordering::Relaxed);
+    let queued0 = mspecial::QUEUED.load(Ordering::Relaxed);
     let mut c = gc_start(n, trigger, start);
     let t_mark = Instant::now();
     c.sweep_term = t_mark - start;
-    let spans = gc_mark_roots(&mut c);
-    let (t_term, resurrection_stops) = gc_mark_done(&mut c);
+    let (spans, unknown) = gc_mark_roots(&mut c);
+    let (t_term, earlier_stops, resurrected) = gc_mark_done(&mut c, &spans, unknown);
     c.mark = t_term - t_mark;
     gc_mark_termination(&mut c);
     let t_end = Instant::now();
-    c.pause = t_end - t_term + resurrection_stops;
+    c.pause = t_end - t_term + earlier_stops;
     c.end = wall_start + (t_end - start);
+    // Freed after the stop: a list of 50,000 spans is an `munmap` for glibc, ~80 us inside it.
+    drop(spans);
+    finalizer::queue_resurrected(resurrected);
     // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
     // spinning beside the collector and the mutator on two cores made some stops last a whole
     // time slice (~100 us on binary_trees.lox).
     let workers_cpu1 = mark::workers_cpu();
     gc_sweep(&mut c);
     let t_swept = Instant::now();
+    c.weak_cleared = mspecial::WEAK_CLEARED.load(Ordering::Relaxed) - weak0;
+    c.finalizers = mspecial::QUEUED.load(Ordering::Relaxed) - queued0;
 
     // Measured CPU where the platform tells it (the collector thread, the mark workers, the
     // assists' time on allocating threads); wall-time estimates otherwise, as Go's are.
-    c.spans = spans;
     c.assist_cpu = Duration::from_nanos(WORK.assist_ns.load(Ordering::Relaxed) - assist0);
     c.background_cpu = match (workers_cpu0, workers_cpu1) {
         (Some(a), Some(b)) => b.saturating_sub(a),
@@ -193,6 +211,8 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
     let heap0 = mstats::heap_live();
     mark::reset_cycle();
     handshake(MARK);
+    // Every operation that may have read a weak handle before a sweep freed its object is over.
+    HEAP.lock().reclaim();
     CycleStats {
         n,
         trigger,
@@ -225,22 +245,28 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
     }
 }
 
-/// Phase 2: the root scan. Returns the number of spans in use.
-fn gc_mark_roots(c: &mut CycleStats) -> usize {
+/// Phase 2: the root scan. Returns the spans in use, and how many objects of types not yet
+/// known to have a finalizer the scan saw.
+fn gc_mark_roots(c: &mut CycleStats) -> (Vec<SpanRef>, usize) {
     let spans: Vec<SpanRef> = HEAP.lock().all_spans();
     let t = Instant::now();
-    mark::scan_roots(&spans);
-    let mut tracer = Tracer::marker();
-    finalizer::trace_referents(&mut tracer);
-    tracer.flush();
+    let unknown = mark::scan_roots(&spans, finalizer::scan_span);
     c.root_scan = t.elapsed();
-    spans.len()
+    c.spans = spans.len();
+    (spans, unknown)
 }
 
-/// Phase 3: concurrent marking until the stop holds with nothing left to mark. Returns when the
-/// final stop began, and how long earlier stops that resumed marking lasted.
-fn gc_mark_done(c: &mut CycleStats) -> (Instant, Duration) {
-    let mut resurrection_stops = Duration::ZERO;
+/// Phase 3: concurrent marking until the stop holds with nothing left to mark, with the
+/// resurrection pass in between if `unknown` objects may have died. Returns when the final stop
+/// began, how long earlier stops that resumed marking lasted, and the resurrected objects.
+fn gc_mark_done(
+    c: &mut CycleStats,
+    spans: &[SpanRef],
+    unknown: usize,
+) -> (Instant, Duration, Vec<usize>) {
+    let mut earlier_stops = Duration::ZERO;
+    let mut resurrect = unknown > 0;
+    let mut resurrected = Vec::new();
     loop {
         loop {
             mark::drain_background();
@@ -251,7 +277,8 @@ fn gc_mark_done(c: &mut CycleStats) -> (Instant, Duration) {
             }
         }
         let t = Instant::now();
-        let stopped = if c.stops_called_off == STOP_ATTEMPTS {
+        let patient = c.stops_called_off == STOP_ATTEMPTS;
+        let stopped = if patient {
             handshake(STOP);
             true
         } else {
@@ -261,14 +288,27 @@ fn gc_mark_done(c: &mut CycleStats) -> (Instant, Duration) {
             c.stops_called_off += 1;
             continue;
         }
-        c.late += mark::drain_here();
-        // Dead objects whose type may or may not have a finalizer (module `finalizer`) are
-        // shaded; marking resumes until what they reach is marked too, then stops again.
-        if finalizer::resurrect_unknown_dead() == 0 {
-            return (t, resurrection_stops);
+        let (late, done) = mark::drain_here(if patient { usize::MAX } else { LATE_LIMIT });
+        c.late += late;
+        if !done {
+            // Too much late work for a short stop: mark it concurrently (Go's gcMarkDone
+            // restarts the same way when it finds work after its stop).
+            resume_marking();
+            c.stops_called_off += 1;
+            earlier_stops += t.elapsed();
+            continue;
         }
+        if !resurrect {
+            WEAK_RESURRECTING.store(false, Ordering::Relaxed);
+            return (t, earlier_stops, resurrected);
+        }
+        // The mark is complete: dead objects whose type may or may not have a finalizer
+        // (module `finalizer`) are resurrected, concurrently, then the cycle stops again.
+        resurrect = false;
+        WEAK_RESURRECTING.store(true, Ordering::Relaxed);
         resume_marking();
-        resurrection_stops += t.elapsed();
+        earlier_stops += t.elapsed();
+        resurrected = finalizer::resurrect_unknown_dead(spans);
     }
 }
 
@@ -277,8 +317,6 @@ fn gc_mark_termination(c: &mut CycleStats) {
     if config::get().checkmark {
         mark::checkmark(finalizer::trace_known_referents);
     }
-    c.weak_cleared = weakhandle::clear_dead();
-    c.finalizers = finalizer::queue_dead();
     let registry = REGISTRY.lock();
     for st in registry.iter() {
         // SAFETY: the phase is STOP and the handshake is done: no operation runs, so the
@@ -300,10 +338,16 @@ fn gc_mark_termination(c: &mut CycleStats) {
     PHASE.store(OFF, Ordering::SeqCst);
 }
 
-/// Phase 5: the background sweep (allocating threads may take spans first).
+/// Phase 5: the background sweep (allocating threads may take spans first). Returns when every
+/// span is swept, lazy sweeps in other threads included, so that `collect()` returns with this
+/// cycle's finalizers queued.
 fn gc_sweep(c: &mut CycleStats) {
     let frees0 = mstats::frees();
-    c.swept = sweep::sweep_all();
+    c.swept = sweep::finish();
+    // Not a stop: it waits for the operations in flight (one may have read a weak handle before
+    // a sweep freed its object), after which what the sweep freed can be reused or returned.
+    handshake(OFF);
+    HEAP.lock().reclaim();
     c.freed = mstats::frees() - frees0;
     c.swept_lazily = sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed);
 }

@@ -41,6 +41,11 @@ pub(crate) struct MHeap {
     /// to a span struct from a stale read of a chunk table, so span structs are never freed.
     #[allow(clippy::vec_box)] // the boxes give span structs addresses that never move
     spare: Vec<Box<MSpan>>,
+    /// Freed since the last handshake, and not yet reusable (see [`MHeap::reclaim`]).
+    #[allow(clippy::vec_box)]
+    retired_spans: Vec<Box<MSpan>>,
+    /// Chunks emptied since the last handshake, not yet returned to the system.
+    retired_chunks: Vec<Chunk>,
 }
 
 // SAFETY: the raw span pointers are owned by the heap and only dereferenced under the protocols
@@ -53,6 +58,8 @@ pub(crate) static HEAP: Mutex<MHeap> = Mutex::new(MHeap {
     chunks: Vec::new(),
     all: Vec::new(),
     spare: Vec::new(),
+    retired_spans: Vec::new(),
+    retired_chunks: Vec::new(),
 });
 
 /// The heap's sweep generation (Go's `mheap_.sweepgen`): +2 at each mark termination; a span
@@ -111,11 +118,34 @@ impl std::fmt::Display for AllocError {
 }
 impl std::error::Error for AllocError {}
 
+/// The span whose pages hold `addr`, or `None` if they were freed: for an address read from a
+/// weak handle that the sweeper may have cleared since (`Weak::upgrade`). The span may be a
+/// later one over the same pages; what it says about `addr` is only meaningful under
+/// `protocol::weak`'s rules.
+///
+/// # Safety
+/// `addr` was an object of this heap during the current sweep generation, and the caller is
+/// inside an operation (which holds off the reuse of span structs and the return of chunks to
+/// the system: [`MHeap::reclaim`]).
+#[inline]
+pub(crate) unsafe fn span_of_swept(addr: usize) -> Option<&'static MSpan> {
+    let chunk = addr & !(CHUNK_SIZE - 1);
+    let page = (addr - chunk) / PAGE_SIZE;
+    // SAFETY: the chunk was part of the heap in this sweep generation and is not returned to
+    // the system before the operation ends (caller); its page 0 is its ChunkMeta. A non-null
+    // entry is a span struct, which is never freed and not reused before the operation ends.
+    unsafe {
+        let meta = &*(chunk as *const ChunkMeta);
+        meta.spans[page].load(Ordering::Acquire).as_ref()
+    }
+}
+
 /// The span of the object that starts at `addr`.
 ///
-/// The reference may outlive the object as memory (span structs are recycled, never freed:
-/// `MHeap::spare`), which is why its lifetime is `'static`; but once the object is freed the
-/// struct may describe another span, so it means something only while the object lives.
+/// The reference may outlive the object as memory (span structs are never deallocated, and are
+/// reused for another span only after a handshake: `MHeap::reclaim`), which is why its lifetime
+/// is `'static`; but once the object is freed the struct may describe another span, so it means
+/// something only while the object lives.
 ///
 /// # Safety
 /// `addr` must be the address of an object allocated by this heap and not yet freed.
@@ -240,8 +270,8 @@ impl MHeap {
         let marked = s.npages.min(PAGES_PER_CHUNK - page);
         c.used[page..page + marked].fill(false);
         c.used_pages -= marked;
-        // Stale readers of the table find null only after the span is gone; nobody reads a freed
-        // object's entry under the protocol, so clearing is for the debugger's benefit.
+        // An operation holding a stale address (a weak handle read before its sweep) finds null
+        // here and knows the object is gone (`span_of_swept`).
         // SAFETY: page 0 is the ChunkMeta.
         let meta = unsafe { &*(c.base as *const ChunkMeta) };
         for p in page..page + marked {
@@ -259,9 +289,29 @@ impl MHeap {
             .count();
         let keep = small && empty * CHUNK_SIZE <= (sys / 2).max(64 << 20);
         if now_empty && !keep {
-            let c = self.chunks.swap_remove(ci);
+            // Out of the page allocator now; back to the system at the next handshake.
+            self.retired_chunks.push(self.chunks.swap_remove(ci));
+        }
+        // SAFETY: the caller owns the span and it has no objects: nothing reads its tables.
+        unsafe { s.specials.release() };
+        // SAFETY: the span struct came from Box::into_raw in `alloc_span`.
+        self.retired_spans.push(unsafe { Box::from_raw(span) });
+    }
+
+    /// Called by the collector right after a handshake (the end of the sweep, and the start of
+    /// marking): the span structs and chunks freed before it become reusable and are returned
+    /// to the system. An operation may have read a weak
+    /// handle before the sweeper cleared it and freed the object, and then looks up the stale
+    /// address's chunk table and span (`span_of_swept`); the handshake waited for every such
+    /// operation, and one that starts after it reads the cleared handle (the sweep happened
+    /// before the handshake). This is epoch-based reclamation with operations as the pinned
+    /// sections; crossbeam-epoch would add a pin to each `upgrade` on top of the operation.
+    pub fn reclaim(&mut self) {
+        self.spare.append(&mut self.retired_spans);
+        for c in self.retired_chunks.drain(..) {
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
-            // SAFETY: the chunk came from `alloc` with this layout, and no span uses it.
+            // SAFETY: the chunk came from `alloc` with this layout, no span uses it, and no
+            // operation that could still look at its table is running (see above).
             unsafe {
                 dealloc(
                     c.base as *mut u8,
@@ -269,8 +319,6 @@ impl MHeap {
                 )
             };
         }
-        // SAFETY: the span struct came from Box::into_raw in `alloc_span`.
-        self.spare.push(unsafe { Box::from_raw(span) });
     }
 
     /// A copy of the list of spans in use (for the root scan and checkmark).
@@ -280,9 +328,9 @@ impl MHeap {
 }
 
 /// A span pointer that may cross threads: a copy of an entry of the heap's span list, for the
-/// root scan and the checkmark pass. Valid as memory forever (span structs are recycled, never
-/// freed); its span is in use as long as marking is on (spans are freed only by sweeping, which
-/// does not overlap marking).
+/// root scan, the resurrection pass and the checkmark pass. Valid as memory forever (span structs
+/// are never deallocated); its span is in use, and the struct not reused, as long as marking is
+/// on (spans are freed only by sweeping, which does not overlap marking).
 #[derive(Clone, Copy)]
 pub(crate) struct SpanRef(pub *mut MSpan);
 // SAFETY: span structs live forever (see `MHeap::spare`) and their shared fields are atomics.
@@ -291,8 +339,8 @@ unsafe impl Send for SpanRef {}
 unsafe impl Sync for SpanRef {}
 
 impl SpanRef {
-    /// The span. Safe: the struct is never freed; anything but its atomics and immutable fields
-    /// is still owned as `mspan`'s protocol says.
+    /// The span. Safe: the struct is never deallocated; anything but its atomics and immutable
+    /// fields is still owned as `mspan`'s protocol says.
     #[inline(always)]
     pub fn get(&self) -> &'static MSpan {
         // SAFETY: span structs are never deallocated (`MHeap::spare`).

@@ -11,6 +11,8 @@
 //! slots hold objects; `mark_bits` are set by markers with `fetch_or`.
 
 use crate::header::{header, HEADER_SIZE};
+use crate::mspecial::{queue_finalizer, Specials};
+use crate::protocol::weak::{publish_swept, reset_mark_word};
 use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -71,6 +73,8 @@ pub(crate) struct MSpan {
     pub alloc_bits: Box<[AtomicU64]>,
     pub mark_bits: Box<[AtomicU64]>,
     pub alloc: UnsafeCell<SpanAlloc>,
+    /// Weak handles and finalizers of the span's objects (module `mspecial`).
+    pub specials: Specials,
     /// Position in `mheap`'s list of all spans, for O(1) removal.
     pub all_index: UnsafeCell<usize>,
 }
@@ -115,6 +119,7 @@ impl MSpan {
                 cache_word: 0,
                 alloc_count: 0,
             }),
+            specials: Specials::new(nelems, sweepgen),
             all_index: UnsafeCell::new(usize::MAX),
         }
     }
@@ -216,14 +221,95 @@ impl MSpan {
         self.nelems - unsafe { (*self.alloc.get()).alloc_count }
     }
 
-    /// Sweeps the span: frees every allocated object whose mark bit is clear, after checking its
-    /// root count and running its drop glue if the class needs it, then makes the mark bits the
-    /// new allocation bits (Go's `allocBits = gcmarkBits`). Returns (objects freed, objects left).
+    /// Bitmap word `w`'s objects: (allocated, marked). Allocated means below `free_below` or
+    /// with its allocation bit, within the span.
+    fn word_state(&self, w: usize, free_below: usize) -> (u64, u64) {
+        let lo = w * 64;
+        let below = if free_below >= lo + 64 {
+            !0u64
+        } else if free_below > lo {
+            (1u64 << (free_below - lo)) - 1
+        } else {
+            0
+        };
+        let valid = if self.nelems >= lo + 64 {
+            !0u64
+        } else {
+            (1u64 << (self.nelems - lo)) - 1
+        };
+        let allocated = (self.alloc_bits[w].load(Ordering::Relaxed) | below) & valid;
+        (allocated, self.mark_bits[w].load(Ordering::Acquire) & valid)
+    }
+
+    /// The first part of a sweep, before anything is freed: a dead object whose type has a
+    /// finalizer is kept (marked) and queued, and every other dead object's weak handle is
+    /// cleared, each kept object's too (Go clears weak pointers when it queues the finalizer).
+    /// The kept object's slot is cleared before its bit is set, as `protocol::weak` requires.
+    fn sweep_specials(&self, free_below: usize) {
+        let fin = self.specials.finalizer_bits();
+        let weak = self.specials.weak_entries().is_some();
+        if fin.is_none() && !weak {
+            return;
+        }
+        let mut queued = Vec::new();
+        for w in 0..self.mark_bits.len() {
+            let (allocated, marked) = self.word_state(w, free_below);
+            let mut dead = allocated & !marked;
+            if dead == 0 {
+                continue;
+            }
+            if let Some(f) = &fin {
+                // Every dead object of a type not known yet was resurrected before the cycle's
+                // end (module `finalizer`); a bit left here would be a collector bug, and must
+                // not outlive its object into the slot's next one.
+                let unknown = f.unknown[w].load(Ordering::Relaxed) & dead;
+                debug_assert_eq!(
+                    unknown, 0,
+                    "a dead object of an unknown type was not resurrected"
+                );
+                if unknown != 0 {
+                    f.unknown[w].fetch_and(!unknown, Ordering::Relaxed);
+                }
+                let mut known = f.known[w].load(Ordering::Acquire) & dead;
+                dead &= !known;
+                if known != 0 {
+                    f.known[w].fetch_and(!known, Ordering::Relaxed);
+                }
+                while known != 0 {
+                    let bit = known.trailing_zeros();
+                    known &= known - 1;
+                    let idx = w * 64 + bit as usize;
+                    self.specials.clear_weak(idx);
+                    self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
+                    queued.push(self.addr_of(idx));
+                }
+            }
+            if weak {
+                while dead != 0 {
+                    let idx = w * 64 + dead.trailing_zeros() as usize;
+                    dead &= dead - 1;
+                    self.specials.clear_weak(idx);
+                }
+            }
+        }
+        for a in queued {
+            // SAFETY: the object is allocated and now marked, so this sweep keeps it; it left
+            // the finalizer bitmap above, so it is queued once.
+            unsafe { queue_finalizer(a) };
+        }
+    }
+
+    /// Sweeps the span for sweep generation `sg`: deals with the dead objects' specials, then
+    /// frees every allocated object whose mark bit is clear, after checking its root count and
+    /// running its drop glue if the class needs it, then makes the mark bits the new allocation
+    /// bits (Go's `allocBits = gcmarkBits`). Returns (objects freed, objects left).
     ///
     /// # Safety
     /// The caller owns the span (won the sweepgen CAS) and no marking is in progress.
-    pub unsafe fn sweep(&self, poison: bool, check_all: bool) -> (usize, usize) {
+    pub unsafe fn sweep(&self, sg: u32, poison: bool, check_all: bool) -> (usize, usize) {
         let free_below = self.freeindex.load(Ordering::Acquire);
+        self.sweep_specials(free_below);
+        publish_swept(&self.specials.weak_gen, sg);
         // A `nodrop` span's sweep need not touch its objects at all, and reading a dead
         // object's root count is a cache and TLB miss on memory last touched a cycle ago: every
         // one cost 10% of binary-trees, one per span 5%. So the check covers every dead object
@@ -236,20 +322,7 @@ impl MSpan {
         let mut live = 0;
         for w in 0..self.alloc_bits.len() {
             let lo = w * 64;
-            let below = if free_below >= lo + 64 {
-                !0u64
-            } else if free_below > lo {
-                (1u64 << (free_below - lo)) - 1
-            } else {
-                0
-            };
-            let valid = if self.nelems >= lo + 64 {
-                !0u64
-            } else {
-                (1u64 << (self.nelems - lo)) - 1
-            };
-            let allocated = (self.alloc_bits[w].load(Ordering::Relaxed) | below) & valid;
-            let marked = self.mark_bits[w].load(Ordering::Acquire) & valid;
+            let (allocated, marked) = self.word_state(w, free_below);
             let mut dead = allocated & !marked;
             live += marked.count_ones() as usize;
             freed += dead.count_ones() as usize;
@@ -268,7 +341,7 @@ impl MSpan {
                 unsafe { self.free_object(self.addr_of(idx), poison) };
             }
             self.alloc_bits[w].store(marked, Ordering::Relaxed);
-            self.mark_bits[w].store(0, Ordering::Relaxed);
+            reset_mark_word(&self.mark_bits[w]);
         }
         // SAFETY: the caller owns the span.
         let a = unsafe { &mut *self.alloc.get() };

@@ -21,8 +21,10 @@
 //! # Mark termination
 //! `MARK → STOP` with a handshake: after it, no operation runs and new ones wait at entry until
 //! the phase changes, so the collector owns every mcache and no shade is in flight: it drains
-//! what late shades pushed, clears weak references, queues finalizers, flushes the mcaches,
-//! flips `sweepgen` and stores `OFF`. Only handles' 1→0 transitions, allocation and cell
+//! what late shades pushed (a bounded amount, else it resumes marking), flushes the mcaches,
+//! flips `sweepgen` and stores `OFF` (`mgc` lists what that costs). Weak references and
+//! finalizers are the sweeper's (module `mspecial`). The handshakes also bound how long a
+//! span struct or chunk freed by a sweep can still be looked at (`MHeap::reclaim`). Only handles' 1→0 transitions, allocation and cell
 //! acquisition wait; a thread outside tricolor calls is never stopped.
 //!
 //! The ordering argument that this protocol gives the write barrier is in `barrier`'s docs; the

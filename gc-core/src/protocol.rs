@@ -124,6 +124,26 @@ pub fn try_mark(word: &AtomicU64, bit: u32) -> bool {
     word.fetch_or(m, Ordering::AcqRel) & m == 0
 }
 
+/// Counts a sweep in progress (module `sweep`): called *before* the sweeper takes its span out
+/// of an unswept set under that set's lock, so that whoever finds the sets empty afterwards
+/// (under the same lock) also sees the count.
+#[inline]
+pub fn sweep_begin(sweepers: &AtomicUsize) {
+    sweepers.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Ends a sweep counted by [`sweep_begin`], after its span is swept and filed.
+#[inline]
+pub fn sweep_end(sweepers: &AtomicUsize) {
+    sweepers.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Whether no counted sweep is in progress (Acquire: their effects are visible then).
+#[inline]
+pub fn sweeps_done(sweepers: &AtomicUsize) -> bool {
+    sweepers.load(Ordering::Acquire) == 0
+}
+
 /// Go's sweepgen CAS: takes a span that needs sweeping (`h-2 → h-1`).
 #[inline]
 pub fn try_acquire_sweep(span_gen: &AtomicU32, h: u32) -> bool {
@@ -135,6 +155,74 @@ pub fn try_acquire_sweep(span_gen: &AtomicU32, h: u32) -> bool {
             Ordering::Relaxed,
         )
         .is_ok()
+}
+
+/// The weak-reference rules (modules `weakhandle` and `mspecial`), written once for the runtime
+/// and the loom models. A weak slot holds its object's address until the collector finds the
+/// object unreachable; the question `upgrade` asks is whether that has happened yet, when the
+/// slot it read may be stale.
+pub mod weak {
+    use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+    /// Whether the object of a weak slot that read non-zero is alive, while the heap may be
+    /// being swept (phase OFF, sweep generation `h`, fixed for the caller's operation).
+    ///
+    /// `heap_swept` is the last generation the whole heap finished sweeping (set after the
+    /// background sweep): once it is `h`, every dead object's slot was cleared before it, and
+    /// the slot alone decides. Otherwise `span` gives the span over the object's address (`None`
+    /// if its pages were freed, and then so was the object): its weak generation, and the
+    /// object's mark word and bit (meaningful only while the generation is behind).
+    ///
+    /// The sweeper sets the span's weak generation to `h` (Release) once it has cleared the slot
+    /// of every dead object of the span, and before it touches the mark words. Until then the
+    /// mark bit is the verdict of the last cycle, and the span is the object's own (a span over
+    /// reused pages starts at the current generation); once the mark word has been reset (a
+    /// Release store after the publication), reading it shows the new generation too, so the
+    /// second look at the weak generation tells a stale bit from a true one (a seqlock read). A
+    /// marked object may still be one the sweeper kept for its finalizer, which clears the slot
+    /// before setting the bit: the slot has the last word.
+    #[inline]
+    pub fn alive_while_sweeping<'a>(
+        slot: &AtomicUsize,
+        heap_swept: &AtomicU32,
+        h: u32,
+        span: impl FnOnce() -> Option<(&'a AtomicU32, &'a AtomicU64, u32)>,
+    ) -> bool {
+        if heap_swept.load(Ordering::Acquire) != h {
+            if let Some((weak_gen, word, bit)) = span() {
+                if weak_gen.load(Ordering::Acquire) != h {
+                    let marked = word.load(Ordering::Acquire) & (1u64 << bit) != 0;
+                    if weak_gen.load(Ordering::Acquire) != h && !marked {
+                        return false;
+                    }
+                }
+            }
+        }
+        slot.load(Ordering::Acquire) != 0
+    }
+
+    /// The sweeper's half: after the slots of the span's dead objects are cleared, and before
+    /// any mark word is reset.
+    #[inline]
+    pub fn publish_swept(weak_gen: &AtomicU32, h: u32) {
+        weak_gen.store(h, Ordering::Release);
+    }
+
+    /// The sweeper resets a mark word; Release so that a reader that sees the reset also sees
+    /// [`publish_swept`].
+    #[inline]
+    pub fn reset_mark_word(word: &AtomicU64) {
+        word.store(0, Ordering::Release);
+    }
+
+    /// Whether the object of a weak slot that read non-zero is alive while the collector
+    /// resurrects the dead objects of types not yet known to have a finalizer (module
+    /// `finalizer`): the mark is complete, so unmarked means found unreachable; the collector
+    /// clears the slot of each object it marks from then on before it sets the bit.
+    #[inline]
+    pub fn alive_while_resurrecting(slot: &AtomicUsize, word: &AtomicU64, bit: u32) -> bool {
+        word.load(Ordering::Acquire) & (1u64 << bit) != 0 && slot.load(Ordering::Acquire) != 0
+    }
 }
 
 const WRITER: u64 = 1 << 63;

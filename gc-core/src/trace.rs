@@ -75,6 +75,9 @@ pub(crate) enum TracerMode {
     Mark { marked: usize },
     /// Records the target in `seen` (the checkmark verification, which must not touch marks).
     Check { seen: HashSet<usize> },
+    /// Marks an unmarked target after clearing its weak handle, and keeps it on this tracer's
+    /// own stack (the resurrection pass of module `finalizer`, on the collector thread alone).
+    Resurrect { marked: usize },
 }
 
 /// A type the collector can trace.

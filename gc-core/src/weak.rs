@@ -1,11 +1,13 @@
-//! `Weak<T>`: a reference that does not keep its object alive, over the weak-handle table
-//! (`weakhandle`). `upgrade` is an operation, and while marking it shades the target: an
-//! object only weakly reachable at the snapshot may become strongly reachable again only
-//! through `upgrade`, and the shade keeps the snapshot argument (module `barrier`) whole.
+//! `Weak<T>`: a reference that does not keep its object alive, over the object's weak handle
+//! (module `weakhandle`, which says when handles clear and why `upgrade` never returns an
+//! object found unreachable). `upgrade` is an operation, and while marking it shades the
+//! target: an object only weakly reachable at the snapshot may become strongly reachable again
+//! only through `upgrade`, and the shade keeps the snapshot argument (module `barrier`) whole.
+//! `downgrade` takes no lock and allocates only for an object's first `Weak`.
 
 use crate::barrier::shade;
 use crate::handle::Gc;
-use crate::header::{header, Header};
+use crate::header::Header;
 use crate::operation::with_op;
 use crate::trace::{Finalize, Trace, Tracer};
 use crate::weakhandle::{self, WeakSlot};
@@ -49,14 +51,12 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
     /// assert_eq!(*Gc::downgrade(&a).upgrade().unwrap(), "s");
     /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
+        // A cleared slot stays cleared: no operation needed to say so.
+        if self.slot.addr.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         with_op(|op| {
-            let a = self.slot.addr.load(Ordering::Acquire);
-            if a == 0 {
-                return None;
-            }
-            // SAFETY: a non-zero slot means the object has not been found unreachable, and it
-            // cannot be before this operation ends.
-            let h = unsafe { header(a) };
+            let h = weakhandle::resolve(op, &self.slot)?;
             h.inc_roots();
             if op.marking() {
                 shade(h);

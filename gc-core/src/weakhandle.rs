@@ -1,60 +1,87 @@
-//! The weak-handle table (Go keeps its weak handles as specials of the object's span; here one
-//! table for the heap). Each object that has been downgraded gets one shared slot holding its
-//! address; mark termination clears the slots of unmarked objects (before their finalizers are
-//! queued, as Go clears weak pointers as soon as a finalizer is queued), and the finalizer's
-//! resurrection of an object of an unknown type clears its slot when it decides to finalize it.
-//! `Weak::upgrade` reads the slot inside an operation, so it never overlaps the clearing.
+//! Weak handles (Go's `weak.Pointer` handles, kept as specials of the object's span: module
+//! `mspecial`). Each object that has been downgraded has one [`WeakSlot`] holding its address,
+//! shared by all its `Weak`s; it reads 0 from the moment the collector has found the object
+//! unreachable, and never changes otherwise.
+//!
+//! # When a slot is cleared
+//! - A dead object's slot is cleared by the sweeper of its span, before the span frees anything
+//!   (`MSpan::sweep`). Nothing is done in mark termination's stop.
+//! - An object kept for its finalizer has its slot cleared when the finalizer is queued, as Go
+//!   clears weak pointers (`weak.Pointer.Value` returns nil once the finalizer is queued): by the
+//!   sweeper for types known to have one; for types not known yet (module `finalizer`), when the
+//!   collector resurrects the object, and so for everything it alone reaches (Java's rule: weak
+//!   references clear before finalization, for every object that is not strongly reachable).
+//!
+//! # Why `upgrade` never returns what was found unreachable
+//! `upgrade` runs inside an operation, so it sees one phase throughout:
+//! - MARK: every slot that reads non-zero belongs to an object the last cycle kept, and the
+//!   cycle cannot end before the operation does; the shade makes the object reachable at the
+//!   snapshot's end. While the collector resurrects, unmarked now means found unreachable:
+//!   `protocol::weak::alive_while_resurrecting`.
+//! - OFF: the span may be unswept, being swept or swept, and the slot may have been read just
+//!   before the sweeper cleared it and freed the object: `protocol::weak::alive_while_sweeping`
+//!   decides from the span's weak generation, the mark bit and a second read of the slot. Reading
+//!   the span of an address that may be freed is safe because span structs and chunks freed by a
+//!   sweep are reused or returned only after the next handshake (`MHeap::reclaim`).
 
-use crate::header::Header;
-use crate::locks::Mutex;
-use crate::mheap::span_of;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use crate::header::{header, Header};
+use crate::mheap::{span_of, span_of_swept};
+pub(crate) use crate::mspecial::WeakSlot;
+use crate::operation::Op;
+use crate::protocol::weak::{alive_while_resurrecting, alive_while_sweeping};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// One object's weak handle.
-pub(crate) struct WeakSlot {
-    /// The object's header address, or 0 once it was found unreachable.
-    pub addr: AtomicUsize,
-}
+/// Set by the collector in the stop that starts the resurrection of dead objects of unknown
+/// types, cleared in the stop that ends it (module `finalizer`).
+pub(crate) static RESURRECTING: AtomicBool = AtomicBool::new(false);
 
-/// Object address → its weak handle. Lock order: a leaf but for `mgcwork::GRAY`.
-static TABLE: LazyLock<Mutex<HashMap<usize, Arc<WeakSlot>>>> = LazyLock::new(Default::default);
-
-/// The weak handle of the object `h`, made on first use.
+/// The weak handle of the object `h`, made on first use (one allocation per object).
 pub(crate) fn slot_for(h: &Header) -> Arc<WeakSlot> {
     let addr = h as *const Header as usize;
-    TABLE
-        .lock()
-        .entry(addr)
-        .or_insert_with(|| {
-            Arc::new(WeakSlot {
-                addr: AtomicUsize::new(addr),
-            })
-        })
-        .clone()
+    // SAFETY: `h` is a live object: the caller holds a handle to it.
+    let span = unsafe { span_of(addr) };
+    // SAFETY: as above, so its entry is not cleared during the call.
+    unsafe { span.specials.downgrade(span.index_of(addr), addr) }
 }
 
-/// Clears the weak references to the object at `addr`, if any (its finalizer is being queued).
-pub(crate) fn clear_one(addr: usize) {
-    if let Some(slot) = TABLE.lock().remove(&addr) {
-        slot.addr.store(0, Ordering::Release);
+/// Inside an operation: the object of `slot`, unless the collector has found it unreachable.
+#[inline]
+pub(crate) fn resolve(op: &Op<'_>, slot: &WeakSlot) -> Option<&'static Header> {
+    let a = slot.addr.load(Ordering::Acquire);
+    if a == 0 {
+        return None;
     }
-}
-
-/// Mark termination: clears the slots of unmarked objects. Returns how many were cleared.
-pub(crate) fn clear_dead() -> usize {
-    let mut t = TABLE.lock();
-    let before = t.len();
-    t.retain(|&addr, slot| {
-        // SAFETY: an entry's object is not freed before its entry is removed here.
-        let span = unsafe { span_of(addr) };
-        if span.is_marked(span.index_of(addr)) {
-            true
+    let alive = if op.marking() {
+        if RESURRECTING.load(Ordering::Relaxed) {
+            // SAFETY: nothing is freed while marking, and a slot that read non-zero belongs to
+            // an object the last sweep kept.
+            let span = unsafe { span_of(a) };
+            let idx = span.index_of(a);
+            alive_while_resurrecting(&slot.addr, &span.mark_bits[idx / 64], (idx % 64) as u32)
         } else {
-            slot.addr.store(0, Ordering::Release);
-            false
+            true
         }
-    });
-    before - t.len()
+    } else {
+        alive_while_sweeping(
+            &slot.addr,
+            &crate::sweep::HEAP_SWEPT,
+            crate::sweep::sweepgen(),
+            || {
+                // SAFETY: `a` was an object this sweep generation (older ones' clearing happened
+                // before this operation began), and we are inside an operation.
+                let span = unsafe { span_of_swept(a) }?;
+                // Out of range only for a span over reused pages, whose bit is not used.
+                let idx = span.index_of(a).min(span.nelems - 1);
+                Some((
+                    &span.specials.weak_gen,
+                    &span.mark_bits[idx / 64],
+                    (idx % 64) as u32,
+                ))
+            },
+        )
+    };
+    // SAFETY: the object is alive: found so above, and it cannot be found otherwise before this
+    // operation ends.
+    alive.then(|| unsafe { header(a) })
 }

@@ -749,3 +749,192 @@ fn a_lock_held_across_the_stop_request_delays_nothing() {
 fn a_lock_taken_inside_an_operation_deadlocks_the_stop() {
     lock_held_while_the_stop_is_requested(true);
 }
+
+/// The sweep generation of the weak models: spans are unswept at `H - 2`, swept at `H`.
+const H: u32 = 10;
+
+/// One span word with three objects that have weak handles: bit 0 dead, bit 1 alive (marked),
+/// bit 2 dead with a finalizer (the sweeper keeps it). The sweeper clears the handles of the
+/// dead ones (the kept one's before it sets its bit), publishes the span's weak generation and
+/// resets the mark word, and would then free the dead object; an `upgrade` on another thread
+/// read each handle before any of that and asks `alive_while_sweeping`. It must say dead for
+/// 0 and 2 and alive for 1, in every interleaving.
+struct SweepWorld {
+    slots: [AtomicUsize; 3],
+    weak_gen: AtomicU32,
+    mark: AtomicU64,
+    /// The heap-wide "every span swept" generation, set when the sweep is over.
+    heap_swept: AtomicU32,
+}
+
+fn weak_upgrade_races_the_sweep(recheck: bool, release_reset: bool) {
+    model(move || {
+        let w = Arc::new(SweepWorld {
+            slots: [
+                AtomicUsize::new(0x100),
+                AtomicUsize::new(0x200),
+                AtomicUsize::new(0x300),
+            ],
+            weak_gen: AtomicU32::new(H - 2),
+            mark: AtomicU64::new(0b010),
+            heap_swept: AtomicU32::new(H - 2),
+        });
+        let sweeper = {
+            let w = w.clone();
+            thread::spawn(move || {
+                w.slots[2].store(0, Ordering::Release);
+                w.mark.fetch_or(0b100, Ordering::AcqRel);
+                w.slots[0].store(0, Ordering::Release);
+                weak::publish_swept(&w.weak_gen, H);
+                if release_reset {
+                    weak::reset_mark_word(&w.mark);
+                } else {
+                    w.mark.store(0, Ordering::Relaxed);
+                }
+                w.heap_swept.store(H, Ordering::Release);
+            })
+        };
+        for (i, expected) in [(1usize, true), (0, false), (2, false)] {
+            let alive = if recheck {
+                weak::alive_while_sweeping(&w.slots[i], &w.heap_swept, H, || {
+                    Some((&w.weak_gen, &w.mark, i as u32))
+                })
+            } else {
+                // Without the second look at the weak generation.
+                if w.weak_gen.load(Ordering::Acquire) == H {
+                    w.slots[i].load(Ordering::Acquire) != 0
+                } else {
+                    w.mark.load(Ordering::Acquire) & (1 << i) != 0
+                        && w.slots[i].load(Ordering::Acquire) != 0
+                }
+            };
+            assert_eq!(alive, expected, "upgrade of object {i} decided wrongly");
+        }
+        sweeper.join().unwrap();
+    });
+}
+
+#[test]
+fn weak_upgrade_races_the_sweep_of_its_span() {
+    weak_upgrade_races_the_sweep(true, true);
+}
+
+/// Without the seqlock's second read, an upgrade that reads the reset mark word calls a live
+/// object dead (and a later upgrade would call it alive again).
+#[test]
+#[should_panic(expected = "upgrade of object 1 decided wrongly")]
+fn weak_upgrade_without_the_recheck_misjudges_a_live_object() {
+    weak_upgrade_races_the_sweep(false, true);
+}
+
+/// With a Relaxed reset, seeing the reset word says nothing about the publication: loom finds
+/// the execution where the recheck still reads the old generation.
+#[test]
+#[should_panic(expected = "upgrade of object 1 decided wrongly")]
+fn weak_upgrade_with_a_relaxed_mark_reset_misjudges_a_live_object() {
+    weak_upgrade_races_the_sweep(true, false);
+}
+
+/// The resurrection pass: after a complete mark, object 0 (unmarked) is resurrected by the
+/// collector, which clears its handle and marks it; object 1 was marked by the mark. Upgrades
+/// racing it must say dead for 0 (it was found unreachable) and alive for 1.
+fn weak_upgrade_races_a_resurrection(clear_first: bool) {
+    model(move || {
+        let w = Arc::new(SweepWorld {
+            slots: [
+                AtomicUsize::new(0x100),
+                AtomicUsize::new(0x200),
+                AtomicUsize::new(0),
+            ],
+            weak_gen: AtomicU32::new(H),
+            mark: AtomicU64::new(0b10),
+            heap_swept: AtomicU32::new(H),
+        });
+        let collector = {
+            let w = w.clone();
+            thread::spawn(move || {
+                if clear_first {
+                    w.slots[0].store(0, Ordering::Release);
+                    try_mark(&w.mark, 0);
+                } else {
+                    try_mark(&w.mark, 0);
+                    w.slots[0].store(0, Ordering::Release);
+                }
+            })
+        };
+        for (i, expected) in [(0usize, false), (1, true)] {
+            if w.slots[i].load(Ordering::Acquire) != 0 {
+                let alive = weak::alive_while_resurrecting(&w.slots[i], &w.mark, i as u32);
+                assert_eq!(alive, expected, "upgrade of object {i} decided wrongly");
+            }
+        }
+        collector.join().unwrap();
+    });
+}
+
+#[test]
+fn weak_upgrade_races_a_resurrection_and_says_dead() {
+    weak_upgrade_races_a_resurrection(true);
+}
+
+/// Marking before clearing opens a window where the resurrected object looks alive.
+#[test]
+#[should_panic(expected = "upgrade of object 0 decided wrongly")]
+fn weak_upgrade_sees_a_resurrection_that_marks_first() {
+    weak_upgrade_races_a_resurrection(false);
+}
+
+/// Sweep termination against a lazy sweeper: one unswept span in a set, holding a dead object
+/// with a weak handle. The lazy sweeper takes the span under the set's lock and sweeps it
+/// (clears the handle); the collector's `finish` empties the sets, waits until no counted sweep
+/// is in progress and then says the heap is swept, after which `upgrade` trusts the handle
+/// alone. The handle must be cleared by then. Go's `sweepLocker` order (count, then take) holds.
+fn finish_races_a_lazy_sweep(count_first: bool) {
+    model(move || {
+        let set = Arc::new(Mutex::new(Some(())));
+        let sweepers = Arc::new(AtomicUsize::new(0));
+        let slot = Arc::new(AtomicUsize::new(0x100));
+        let lazy = {
+            let (set, sweepers, slot) = (set.clone(), sweepers.clone(), slot.clone());
+            thread::spawn(move || {
+                if count_first {
+                    sweep_begin(&sweepers);
+                }
+                let took = set.lock().unwrap().take();
+                if !count_first {
+                    sweep_begin(&sweepers);
+                }
+                if took.is_some() {
+                    slot.store(0, Ordering::Release);
+                }
+                sweep_end(&sweepers);
+            })
+        };
+        // The collector's finish: sweep what is left, then wait for counted sweeps.
+        if set.lock().unwrap().take().is_some() {
+            slot.store(0, Ordering::Release);
+        }
+        while !sweeps_done(&sweepers) {
+            thread::yield_now();
+        }
+        assert_eq!(
+            slot.load(Ordering::Acquire),
+            0,
+            "the heap was said swept with a dead object's handle still set"
+        );
+        lazy.join().unwrap();
+    });
+}
+
+#[test]
+fn finish_waits_for_a_lazy_sweep_that_took_its_span() {
+    finish_races_a_lazy_sweep(true);
+}
+
+/// Counting only once the span is taken: `finish` can find the set empty and no sweep counted
+/// while the lazy sweeper holds the span unswept.
+#[test]
+#[should_panic(expected = "said swept")]
+fn finish_misses_a_lazy_sweep_counted_after_taking_its_span() {
+    finish_races_a_lazy_sweep(false);
+}

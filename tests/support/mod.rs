@@ -61,3 +61,18 @@ pub fn passes(scenario: &str) {
 pub fn scenario_name() -> Option<String> {
     std::env::var("TRICOLOR_SCENARIO").ok()
 }
+
+/// A small seeded generator (xorshift64) for the tests' random choices.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -176,3 +176,20 @@ fn errors_on_fast_paths_name_their_line_and_variable() {
         "Undefined variable 'undefinedLater'.\n[line 1] in g()\n[line 2] in script\n"
     );
 }
+
+/// `programs/strings.lox`: a million interned strings alive at once (the string table holds
+/// them weakly) and a million more that die; each leaf is still the interned object when it is
+/// built again. Its stops are in BENCHMARKS.md (measured, not asserted here).
+#[test]
+fn a_million_interned_strings_stay_interned() {
+    let out = lox(&["--stats", &program("strings.lox")], &[], "");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1.04858e+06\n1.04858e+06\n"
+    );
+}

@@ -1,0 +1,251 @@
+//! Specials (Go's `mspan.specials`, in `mheap.go`): what the collector keeps about some objects
+//! besides the objects, in tables hung off their span, so that each span's sweeper deals with
+//! them together with its objects (Go's `mspan.sweep` frees specials and queues finalizers)
+//! and the root scan finds finalizers span by span (Go's `markrootSpans`). Nothing here is ever
+//! walked as a whole, and nothing is done in the stop.
+//!
+//! Two kinds, each made at its span's first use:
+//! - **weak handles**: `nelems` entries; entry `i` holds the [`WeakSlot`] that every `Weak` to
+//!   object `i` shares (an `Arc`, one strong count owned by the entry). `Gc::downgrade` installs
+//!   it with a CAS and otherwise only bumps its count: no lock, one allocation per object.
+//! - **finalizers**: two bitmaps, objects whose type is known to override `finalize`, and
+//!   objects whose type is not known yet (module `finalizer`); set with `fetch_or` when the
+//!   object is allocated.
+//!
+//! # Who touches them
+//! - The allocating thread sets finalizer bits for the objects it allocates.
+//! - `downgrade` reads and installs weak entries of an object it holds, so its span is in use and
+//!   its entry is not cleared (only unreachable objects' entries are).
+//! - The root scan reads finalizer bits and converts those of types learned since (marking).
+//! - The collector clears the entry of each object it resurrects (marking, module `finalizer`).
+//! - The span's sweeper, which owns the span: for each dead object, before anything is freed,
+//!   it clears the weak entry, or (a known finalizer) keeps the object, clears its entry and
+//!   queues it; then it publishes `weak_gen` (module `protocol::weak`).
+//! - `free_span` releases the tables with the span (the owner; nothing else can be reading them:
+//!   `Weak::upgrade` never reads a table, only its own slot and the span's mark bits).
+
+use crate::header::header;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+/// One object's weak handle, shared by its `Weak`s.
+pub(crate) struct WeakSlot {
+    /// The object's header address, or 0 once it was found unreachable. Never non-zero again.
+    pub addr: AtomicUsize,
+}
+
+/// A span's specials. See the module docs for the protocol.
+pub(crate) struct Specials {
+    nelems: usize,
+    /// `nelems` entries of `Arc::into_raw` pointers (null: none), or null before the first.
+    weak: AtomicPtr<AtomicPtr<WeakSlot>>,
+    /// `2 * words` bitmap words: known finalizers, then unknown ones; or null before the first.
+    fin: AtomicPtr<AtomicU64>,
+    /// The sweep generation whose weak clearing this span has finished (`protocol::weak`).
+    pub weak_gen: AtomicU32,
+}
+
+/// A span's finalizer bitmaps.
+pub(crate) struct FinBits<'a> {
+    /// Objects whose type overrides `finalize`: their referents are roots while they wait.
+    pub known: &'a [AtomicU64],
+    /// Objects whose type is not known yet to override it or not.
+    pub unknown: &'a [AtomicU64],
+}
+
+/// Total weak slots cleared (their objects found unreachable) since start.
+pub(crate) static WEAK_CLEARED: AtomicUsize = AtomicUsize::new(0);
+/// Total finalizers queued since start.
+pub(crate) static QUEUED: AtomicUsize = AtomicUsize::new(0);
+/// Finalizers queued and not yet run.
+pub(crate) static PENDING: AtomicUsize = AtomicUsize::new(0);
+/// The finalizer queue: addresses of objects whose finalizer is due, each holding a root the
+/// finalizer thread (module `finalizer`) releases.
+pub(crate) static FINQ: LazyLock<(Sender<usize>, Receiver<usize>)> = LazyLock::new(unbounded);
+
+fn words(nelems: usize) -> usize {
+    nelems.div_ceil(64)
+}
+
+fn weak_layout(nelems: usize) -> Layout {
+    Layout::array::<AtomicPtr<WeakSlot>>(nelems).expect("a span's weak table fits in memory")
+}
+
+fn fin_layout(nelems: usize) -> Layout {
+    Layout::array::<AtomicU64>(2 * words(nelems)).expect("a span's bitmaps fit in memory")
+}
+
+/// The table at `p`, made (zeroed) if there is none yet; concurrent makers agree on one.
+fn get_or_make<T>(p: &AtomicPtr<T>, layout: Layout) -> *mut T {
+    let cur = p.load(Ordering::Acquire);
+    if !cur.is_null() {
+        return cur;
+    }
+    // SAFETY: the layout is non-zero (a span has at least one element).
+    let new = unsafe { alloc_zeroed(layout) } as *mut T;
+    if new.is_null() {
+        handle_alloc_error(layout);
+    }
+    match p.compare_exchange(
+        std::ptr::null_mut(),
+        new,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => new,
+        Err(winner) => {
+            // SAFETY: `new` is ours: allocated above with this layout and never published.
+            unsafe { dealloc(new as *mut u8, layout) };
+            winner
+        }
+    }
+}
+
+impl Specials {
+    /// No specials, swept as of generation `sweepgen` (a new span).
+    pub fn new(nelems: usize, sweepgen: u32) -> Specials {
+        Specials {
+            nelems,
+            weak: AtomicPtr::new(std::ptr::null_mut()),
+            fin: AtomicPtr::new(std::ptr::null_mut()),
+            weak_gen: AtomicU32::new(sweepgen),
+        }
+    }
+
+    /// The weak entries, if any object of the span was ever downgraded.
+    #[inline]
+    pub fn weak_entries(&self) -> Option<&[AtomicPtr<WeakSlot>]> {
+        let p = self.weak.load(Ordering::Acquire);
+        // SAFETY: a non-null table has `nelems` zero-initialized (null) or published entries
+        // and lives until `release`, which only the span's last owner calls.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, self.nelems) })
+    }
+
+    /// The finalizer bitmaps, if any object of the span was ever registered.
+    #[inline]
+    pub fn finalizer_bits(&self) -> Option<FinBits<'_>> {
+        let p = self.fin.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        let n = words(self.nelems);
+        // SAFETY: a non-null bitmap has `2 * n` words and lives until `release`.
+        let all = unsafe { std::slice::from_raw_parts(p, 2 * n) };
+        let (known, unknown) = all.split_at(n);
+        Some(FinBits { known, unknown })
+    }
+
+    /// The weak handle of object `idx` at `addr`, made on first use.
+    ///
+    /// # Safety
+    /// The object is alive and reachable by the caller (a handle to it is held), so its entry
+    /// is not cleared during the call.
+    #[inline]
+    pub unsafe fn downgrade(&self, idx: usize, addr: usize) -> Arc<WeakSlot> {
+        let table = get_or_make(&self.weak, weak_layout(self.nelems));
+        // SAFETY: `idx < nelems` for an object of this span; the table lives as long as the span.
+        let entry = unsafe { &*table.add(idx) };
+        let mut p = entry.load(Ordering::Acquire);
+        if p.is_null() {
+            let new = Arc::into_raw(Arc::new(WeakSlot {
+                addr: AtomicUsize::new(addr),
+            }));
+            match entry.compare_exchange(
+                std::ptr::null_mut(),
+                new as *mut WeakSlot,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => p = new as *mut WeakSlot,
+                Err(winner) => {
+                    // SAFETY: `new` came from `Arc::into_raw` above and was never published.
+                    drop(unsafe { Arc::from_raw(new) });
+                    p = winner;
+                }
+            }
+        }
+        // SAFETY: `p` came from `Arc::into_raw`, and the entry's strong count is held until the
+        // entry is cleared, which happens only to objects found unreachable: not this one
+        // (caller), so the count is alive while we add ours.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
+
+    /// Clears the weak handle of object `idx` (it was found unreachable): every `Weak` to it
+    /// reads 0 from now on. True if it had one.
+    pub fn clear_weak(&self, idx: usize) -> bool {
+        let Some(t) = self.weak_entries() else {
+            return false;
+        };
+        let p = t[idx].swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            return false;
+        }
+        // SAFETY: a non-null entry is an `Arc::into_raw` pointer whose strong count the entry
+        // owned; the swap moved that ownership here.
+        let slot = unsafe { Arc::from_raw(p) };
+        slot.addr.store(0, Ordering::Release);
+        WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Records that object `idx` waits for its finalizer (`known`: its type is known to have
+    /// one). Called by the allocating thread after the object is published.
+    #[inline]
+    pub fn add_finalizer(&self, idx: usize, known: bool) {
+        get_or_make(&self.fin, fin_layout(self.nelems));
+        let f = self.finalizer_bits().expect("made above");
+        let words = if known { f.known } else { f.unknown };
+        words[idx / 64].fetch_or(1u64 << (idx % 64), Ordering::Release);
+    }
+
+    /// Frees the tables.
+    ///
+    /// # Safety
+    /// The caller owns the span with no object left in it, so nothing else reads the tables.
+    pub unsafe fn release(&self) {
+        if self.weak_entries().is_some() {
+            // Every entry was cleared when its object was found dead; one left over would be a
+            // collector bug, and its `Weak`s must still read "gone" rather than leak a count.
+            for i in 0..self.nelems {
+                let left = self.clear_weak(i);
+                debug_assert!(!left, "a weak handle outlived its span's objects");
+            }
+        }
+        let w = self.weak.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !w.is_null() {
+            // SAFETY: the table came from `get_or_make` with this layout, its entries are all
+            // null (above), and nothing else reads it (caller).
+            unsafe { dealloc(w as *mut u8, weak_layout(self.nelems)) };
+        }
+        let f = self.fin.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !f.is_null() {
+            // SAFETY: the bitmaps came from `get_or_make` with this layout.
+            unsafe { dealloc(f as *mut u8, fin_layout(self.nelems)) };
+        }
+    }
+}
+
+impl Drop for Specials {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nothing else can read the tables.
+        unsafe { self.release() };
+    }
+}
+
+/// Queues the object at `addr` for its finalizer, with a root that keeps it (and, through the
+/// next cycles' root scans, all it reaches) until the finalizer has run.
+///
+/// # Safety
+/// The object is allocated and stays so this cycle (marked), and it is queued once.
+pub(crate) unsafe fn queue_finalizer(addr: usize) {
+    // SAFETY: the object is allocated (caller).
+    unsafe { header(addr) }.inc_roots();
+    PENDING.fetch_add(1, Ordering::AcqRel);
+    QUEUED.fetch_add(1, Ordering::Relaxed);
+    let _ = FINQ.0.send(addr);
+}

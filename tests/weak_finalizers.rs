@@ -1,0 +1,493 @@
+//! Weak references and finalizers, now that the sweeper clears weak handles and queues
+//! finalizers span by span and the stop does neither: a weak reference to a live object never
+//! clears, one to a dead object does, one to a finalizable object clears when its finalizer is
+//! queued (Go's rule for types known to have a finalizer; Java's, which also clears what only
+//! the object reaches, for types not known yet), finalizers may resurrect what they reach, and
+//! `upgrade`/`downgrade` race cycles and sweeps from several threads. The racing scenarios run in
+//! child processes with freed slots poisoned and every mark verified (`support`).
+//!
+//! Tests in this binary run in parallel and share the heap: each uses its own types and counters.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use support::{passes, Rng};
+use tricolor::{collect, run_finalizers, Finalize, Gc, Trace, Weak};
+
+/// Counts this thread's allocations, for the test that `downgrade` allocates once per object.
+struct Counting;
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+// SAFETY: forwards to the system allocator; the counter is a thread-local `Cell` without
+// destructor, usable at any time.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[derive(Trace, Finalize)]
+struct Payload {
+    id: u64,
+    check: u64,
+}
+
+fn payload(id: u64) -> Gc<Payload> {
+    Gc::new(Payload {
+        id,
+        check: id.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    })
+}
+
+fn intact(p: &Payload) -> bool {
+    p.check == p.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Runs cycles until `done` and every finalizer queued is run; bounded.
+fn cycles_until(done: impl Fn() -> bool) {
+    for _ in 0..20 {
+        collect();
+        run_finalizers();
+        if done() {
+            return;
+        }
+    }
+    assert!(done(), "not done after 20 cycles");
+}
+
+#[test]
+fn weak_to_a_dead_object_clears_in_every_size_class() {
+    let small: Vec<Gc<Payload>> = (0..10_000).map(payload).collect();
+    let mid = Gc::new([7u64; 100]);
+    let large = Gc::new([9u64; 8192]);
+    let mut weak: Vec<Weak<Payload>> = Vec::new();
+    for s in &small {
+        weak.push(Gc::downgrade(s));
+        weak.push(Gc::downgrade(s));
+        weak.push(weak.last().unwrap().clone());
+    }
+    let (wm, wl) = (Gc::downgrade(&mid), Gc::downgrade(&large));
+    collect();
+    assert!(weak.iter().all(|w| w.upgrade().is_some()));
+    assert_eq!(wm.upgrade().unwrap()[99] + wl.upgrade().unwrap()[8191], 16);
+    drop((small, mid, large));
+    collect();
+    assert!(weak.iter().all(|w| w.upgrade().is_none()));
+    assert!(wm.upgrade().is_none() && wl.upgrade().is_none());
+    collect();
+    assert!(
+        weak.iter().all(|w| w.upgrade().is_none()),
+        "a cleared weak stays cleared"
+    );
+}
+
+#[test]
+fn downgrade_allocates_only_for_an_objects_first_weak() {
+    let a = payload(1);
+    let first = Gc::downgrade(&a);
+    let before = ALLOCS.get();
+    let more: Vec<Weak<Payload>> = Vec::with_capacity(1000);
+    let after_vec = ALLOCS.get();
+    let mut more = more;
+    for _ in 0..1000 {
+        more.push(Gc::downgrade(&a));
+    }
+    assert_eq!(ALLOCS.get(), after_vec, "a later downgrade allocated");
+    assert!(after_vec - before <= 1);
+    assert!(more
+        .iter()
+        .all(|w| w.upgrade().is_some_and(|g| Gc::ptr_eq(&g, &a))));
+    drop(first);
+}
+
+// ---- finalizable objects: Go's rule once the type is known, Java's until then ----
+
+/// What a finalizer saw: its own weak reference, and its child's.
+#[derive(Default, Debug, PartialEq)]
+struct Saw {
+    own_weak_alive: bool,
+    child_weak_alive: bool,
+    child_value: u64,
+}
+
+macro_rules! finalizable {
+    ($name:ident, $weaks:ident, $saw:ident, $ran:ident) => {
+        #[derive(Trace)]
+        struct $name {
+            child: Gc<Payload>,
+        }
+        static $weaks: Mutex<Option<(Weak<$name>, Weak<Payload>)>> = Mutex::new(None);
+        static $saw: Mutex<Vec<Saw>> = Mutex::new(Vec::new());
+        static $ran: AtomicUsize = AtomicUsize::new(0);
+        impl Finalize for $name {
+            fn finalize(&self) {
+                $ran.fetch_add(1, Ordering::SeqCst);
+                if let Some((own, child)) = &*$weaks.lock().unwrap() {
+                    $saw.lock().unwrap().push(Saw {
+                        own_weak_alive: own.upgrade().is_some(),
+                        child_weak_alive: child.upgrade().is_some(),
+                        child_value: self.child.id,
+                    });
+                }
+            }
+        }
+    };
+}
+
+finalizable!(KnownFin, KNOWN_WEAKS, KNOWN_SAW, KNOWN_RAN);
+finalizable!(FreshFin, FRESH_WEAKS, FRESH_SAW, FRESH_RAN);
+
+#[test]
+fn weak_to_a_finalizable_object_clears_when_its_finalizer_is_queued() {
+    // One object first, so that the type is known to override `finalize`.
+    drop(Gc::new(KnownFin { child: payload(0) }));
+    cycles_until(|| KNOWN_RAN.load(Ordering::SeqCst) == 1);
+
+    let obj = Gc::new(KnownFin { child: payload(42) });
+    let (own, child) = (Gc::downgrade(&obj), Gc::downgrade(&obj.child));
+    *KNOWN_WEAKS.lock().unwrap() = Some((own.clone(), child.clone()));
+    collect();
+    assert!(own.upgrade().is_some(), "a weak to a live object cleared");
+    drop(obj);
+    collect();
+    run_finalizers();
+    assert!(own.upgrade().is_none());
+    // Go's rule: the object's weak clears as the finalizer is queued; what it reaches stays
+    // alive and weakly reachable while it waits.
+    assert_eq!(
+        KNOWN_SAW.lock().unwrap().as_slice(),
+        [Saw {
+            own_weak_alive: false,
+            child_weak_alive: true,
+            child_value: 42
+        }]
+    );
+    cycles_until(|| child.upgrade().is_none());
+    assert_eq!(KNOWN_RAN.load(Ordering::SeqCst), 2, "a finalizer ran twice");
+}
+
+#[test]
+fn a_type_not_known_yet_gets_javas_rule_for_weak_references() {
+    let obj = Gc::new(FreshFin { child: payload(7) });
+    let (own, child) = (Gc::downgrade(&obj), Gc::downgrade(&obj.child));
+    *FRESH_WEAKS.lock().unwrap() = Some((own.clone(), child.clone()));
+    drop(obj);
+    cycles_until(|| FRESH_RAN.load(Ordering::SeqCst) == 1);
+    // The object and its child were found unreachable together: both weaks cleared before the
+    // finalizer ran, yet the child is alive for it.
+    assert_eq!(
+        FRESH_SAW.lock().unwrap().as_slice(),
+        [Saw {
+            own_weak_alive: false,
+            child_weak_alive: false,
+            child_value: 7
+        }]
+    );
+    assert!(own.upgrade().is_none() && child.upgrade().is_none());
+}
+
+#[derive(Trace)]
+struct Resurrector {
+    child: Gc<Payload>,
+}
+static RESURRECTED: Mutex<Vec<Gc<Payload>>> = Mutex::new(Vec::new());
+static RESURRECTOR_RAN: AtomicUsize = AtomicUsize::new(0);
+impl Finalize for Resurrector {
+    fn finalize(&self) {
+        RESURRECTOR_RAN.fetch_add(1, Ordering::SeqCst);
+        RESURRECTED.lock().unwrap().push(self.child.clone());
+    }
+}
+
+#[test]
+fn a_finalizer_may_resurrect_what_it_reaches() {
+    // The first round teaches the collector the type; the second runs with Go's rule.
+    for round in 0..2u64 {
+        let objs: Vec<Gc<Resurrector>> = (0..1000)
+            .map(|i| {
+                Gc::new(Resurrector {
+                    child: payload(round * 1000 + i),
+                })
+            })
+            .collect();
+        let own: Vec<Weak<Resurrector>> = objs.iter().map(Gc::downgrade).collect();
+        let child: Vec<Weak<Payload>> = objs.iter().map(|o| Gc::downgrade(&o.child)).collect();
+        drop(objs);
+        let want = (round as usize + 1) * 1000;
+        cycles_until(|| RESURRECTOR_RAN.load(Ordering::SeqCst) == want);
+        for _ in 0..3 {
+            collect();
+            run_finalizers();
+        }
+        assert_eq!(RESURRECTOR_RAN.load(Ordering::SeqCst), want, "ran twice");
+        assert!(own.iter().all(|w| w.upgrade().is_none()));
+        // The children live on in the global list, intact.
+        let kept = RESURRECTED.lock().unwrap();
+        assert_eq!(kept.len(), want);
+        assert!(kept.iter().all(|p| intact(p)));
+        let alive = child.iter().filter(|w| w.upgrade().is_some()).count();
+        if round == 0 {
+            // Java's rule while the type was unknown: cleared though resurrected afterwards.
+            assert_eq!(alive, 0);
+        } else {
+            assert_eq!(
+                alive, 1000,
+                "a weak to a resurrected child cleared under Go's rule"
+            );
+        }
+    }
+}
+
+// ---- a million finalizers, registered from four threads ----
+
+#[derive(Trace)]
+struct Counted {
+    id: u32,
+}
+static SEEN: [AtomicU64; 1 << 14] = [const { AtomicU64::new(0) }; 1 << 14];
+static TWICE: AtomicUsize = AtomicUsize::new(0);
+static COUNTED_RAN: AtomicUsize = AtomicUsize::new(0);
+impl Finalize for Counted {
+    fn finalize(&self) {
+        let (w, b) = (self.id as usize / 64, self.id % 64);
+        if SEEN[w].fetch_or(1 << b, Ordering::SeqCst) & (1 << b) != 0 {
+            TWICE.fetch_add(1, Ordering::SeqCst);
+        }
+        COUNTED_RAN.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Half the objects die while their type is not known yet (the resurrection pass), half after
+/// (the sweeper), all allocated by four threads at once.
+fn finalizers_run_exactly_once_for_a_million_objects() {
+    const N: u32 = 1 << 20;
+    for half in 0..2u32 {
+        let threads: Vec<_> = (0..4u32)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let per = N / 8;
+                    let base = half * (N / 2) + t * per;
+                    for i in 0..per {
+                        drop(Gc::new(Counted { id: base + i }));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let want = ((half + 1) * (N / 2)) as usize;
+        cycles_until(|| COUNTED_RAN.load(Ordering::SeqCst) == want);
+    }
+    for _ in 0..2 {
+        collect();
+        run_finalizers();
+    }
+    assert_eq!(TWICE.load(Ordering::SeqCst), 0, "a finalizer ran twice");
+    assert_eq!(COUNTED_RAN.load(Ordering::SeqCst), N as usize);
+    assert!(SEEN[..(N as usize / 64)]
+        .iter()
+        .all(|w| w.load(Ordering::SeqCst) == !0));
+    assert_eq!(tricolor::__private::finalizers_registered(), 0);
+}
+
+#[test]
+fn a_million_finalizers_run_exactly_once() {
+    passes("finalizers_run_exactly_once_for_a_million_objects");
+}
+
+// ---- upgrade and downgrade racing cycles and sweeps ----
+
+/// Four threads each keep half of their objects and drop the rest, then upgrade and downgrade
+/// all of them over and over while another thread runs cycles back to back (until 30 have run,
+/// and at least 60 rounds: bounded by a round count) and the workers' garbage keeps spans being
+/// swept lazily. A kept object's weak never fails; a dropped one's may
+/// succeed (until the cycle that finds it) with the object intact, and once it fails it fails
+/// forever. Poisoned frees would show a freed object handed out.
+fn upgrade_races_cycles_from_several_threads() {
+    const CYCLES: usize = 30;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let cycles = {
+        let (stop, ran) = (stop.clone(), ran.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                collect();
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let ran = ran.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x5EED + t);
+                let objs: Vec<Gc<Payload>> = (0..2000).map(|i| payload(t << 32 | i)).collect();
+                let weak: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
+                let kept: Vec<Gc<Payload>> = objs.into_iter().step_by(2).collect();
+                let mut gone = vec![false; weak.len()];
+                let mut junk: Vec<(Vec<Weak<Payload>>, Vec<bool>)> = Vec::new();
+                let mut held = std::collections::VecDeque::new();
+                for round in 0.. {
+                    if round >= 60 && ran.load(Ordering::SeqCst) >= CYCLES {
+                        break;
+                    }
+                    assert!(round < 100_000, "the cycles did not run");
+                    for _ in 0..weak.len() {
+                        let i = rng.below(weak.len());
+                        match weak[i].upgrade() {
+                            Some(p) => {
+                                assert!(!gone[i], "a cleared weak upgraded again");
+                                assert!(intact(&p) && p.id == (t << 32 | i as u64));
+                                if i.is_multiple_of(2) {
+                                    assert!(Gc::ptr_eq(&p, &kept[i / 2]));
+                                    let again = Gc::downgrade(&p);
+                                    assert!(again.upgrade().is_some_and(|q| Gc::ptr_eq(&q, &p)));
+                                }
+                            }
+                            None => {
+                                assert!(!i.is_multiple_of(2), "the weak of a kept object cleared");
+                                gone[i] = true;
+                            }
+                        }
+                    }
+                    // Garbage with weaks of its own, for the sweepers to clear, upgraded for a few
+                    // rounds: some upgrades land between the stop that finds them dead and the
+                    // sweep of their span, where `upgrade` must read the mark bits.
+                    let ws: Vec<Weak<Payload>> =
+                        (0..500).map(|k| Gc::downgrade(&payload(k))).collect();
+                    junk.push((ws, vec![false; 500]));
+                    if junk.len() > 8 {
+                        junk.remove(0);
+                    }
+                    for (ws, gone) in &mut junk {
+                        for (k, w) in ws.iter().enumerate() {
+                            match w.upgrade() {
+                                Some(p) => {
+                                    assert!(!gone[k], "a cleared weak upgraded again");
+                                    assert!(intact(&p) && p.id == k as u64);
+                                    // Held for a while: an object handed out after it was
+                                    // found dead would be swept under the handle (the sweeper
+                                    // aborts on a rooted dead object) or read back poisoned.
+                                    held.push_back(p);
+                                    if held.len() > 4000 {
+                                        assert!(intact(&held.pop_front().unwrap()));
+                                    }
+                                }
+                                None => gone[k] = true,
+                            }
+                        }
+                    }
+                }
+                assert!(held.iter().all(|p| intact(p)));
+                drop(kept);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    cycles.join().unwrap();
+}
+
+#[test]
+fn upgrade_and_downgrade_race_cycles_from_several_threads() {
+    passes("upgrade_races_cycles_from_several_threads");
+}
+
+/// Drop glue that holds the background sweeper until the test lets it go, so that the spans it
+/// has not reached stay unswept for as long as the test needs.
+struct StallOnDrop;
+static STALLED: AtomicBool = AtomicBool::new(false);
+static GO: AtomicBool = AtomicBool::new(false);
+impl Drop for StallOnDrop {
+    fn drop(&mut self) {
+        STALLED.store(true, Ordering::SeqCst);
+        while !GO.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+    }
+}
+#[derive(Trace, Finalize)]
+struct Staller {
+    #[gc(ignore)]
+    _s: StallOnDrop,
+}
+
+/// Deterministic: a cycle finds 5,000 objects with weak references dead, and its sweep stops in
+/// the drop glue of an object whose size class the sweeper takes first, so the dead objects'
+/// spans are still unswept (their weak handles not cleared yet) when the test upgrades: every
+/// upgrade must read the span's mark bits and say dead.
+fn upgrade_between_the_stop_and_the_sweep() {
+    use tricolor::__private::size_class_of;
+    let header = 2 * std::mem::size_of::<usize>();
+    assert!(
+        size_class_of(header + std::mem::size_of::<Staller>(), 8)
+            < size_class_of(header + std::mem::size_of::<Payload>(), 8),
+        "the staller must be swept before the payloads"
+    );
+    let objs: Vec<Gc<Payload>> = (0..5000).map(payload).collect();
+    let weak: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
+    let keep: Vec<Gc<Payload>> = objs.iter().step_by(100).cloned().collect();
+    drop(objs);
+    drop(Gc::new(Staller { _s: StallOnDrop }));
+    let cycle = std::thread::spawn(collect);
+    while !STALLED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    for (i, w) in weak.iter().enumerate() {
+        let got = w.upgrade();
+        if i.is_multiple_of(100) {
+            assert!(
+                got.is_some_and(|p| intact(&p)),
+                "a live object's weak failed"
+            );
+        } else {
+            assert!(
+                got.is_none(),
+                "an object found dead was handed out before its sweep"
+            );
+        }
+    }
+    GO.store(true, Ordering::SeqCst);
+    cycle.join().unwrap();
+    assert_eq!(
+        weak.iter().filter(|w| w.upgrade().is_some()).count(),
+        keep.len()
+    );
+}
+
+#[test]
+fn an_upgrade_between_the_stop_and_the_sweep_says_dead() {
+    passes("upgrade_between_the_stop_and_the_sweep");
+}
+
+/// The child side (see `support`).
+#[test]
+fn child() {
+    let Some(name) = support::scenario_name() else {
+        return;
+    };
+    match name.as_str() {
+        "finalizers_run_exactly_once_for_a_million_objects" => {
+            finalizers_run_exactly_once_for_a_million_objects()
+        }
+        "upgrade_races_cycles_from_several_threads" => upgrade_races_cycles_from_several_threads(),
+        "upgrade_between_the_stop_and_the_sweep" => upgrade_between_the_stop_and_the_sweep(),
+        other => panic!("unknown scenario {other}"),
+    }
+    println!("scenario ok");
+}
