@@ -4,6 +4,11 @@
 //! those objects (its cycles and sweeping run during the measurement; the process CPU time is
 //! reported too, because the collector thread's work is not in the mutator's wall time).
 //!
+//! The operation protocol's own cost is measured too: entering and leaving an operation with
+//! the asymmetric fence the runtime uses, with the `SeqCst` fence it used before, and with no
+//! fence at all (unsound: the upper bound of what removing the fence can save); and the whole
+//! allocation path again in a child process under `GCFENCE=symmetric`.
+//!
 //! `cargo bench --bench alloc` (add `-- --quick` for a smoke run).
 
 mod common;
@@ -110,15 +115,84 @@ fn strings(n: usize, reps: usize) {
     );
 }
 
+/// Entering and leaving an operation, on a flag and a phase of the benchmark's own (the runtime's
+/// code, `protocol::enter_fenced`, with each fence in turn).
+fn protocol(n: usize, reps: usize) {
+    use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU32, Ordering};
+    use tricolor::protocol::{enter, enter_fenced, exit};
+    let flag = AtomicBool::new(false);
+    let phase = AtomicU32::new(tricolor::protocol::OFF);
+    let mut seqcst = || {
+        for _ in 0..n {
+            black_box(enter_fenced(&flag, &phase, || fence(Ordering::SeqCst)));
+            exit(&flag);
+        }
+    };
+    let mut runtime = || {
+        for _ in 0..n {
+            black_box(enter(&flag, &phase));
+            exit(&flag);
+        }
+    };
+    let mut none = || {
+        for _ in 0..n {
+            black_box(enter_fenced(&flag, &phase, || {
+                compiler_fence(Ordering::SeqCst)
+            }));
+            exit(&flag);
+        }
+    };
+    let mut cands: Vec<(&str, &mut dyn FnMut())> = vec![
+        ("SeqCst fence (before)", &mut seqcst),
+        ("the runtime's", &mut runtime),
+        ("no fence (unsound bound)", &mut none),
+    ];
+    let res = alternate(reps, &mut cands);
+    let per = |i: usize| res[i].1.as_nanos() as f64 / n as f64;
+    println!(
+        "\nEntering and leaving an operation, ns (median of {reps} alternating runs of {n}; the \
+         runtime's fence is {})\n",
+        if tricolor::asymmetric_fences() {
+            "asymmetric"
+        } else {
+            "symmetric"
+        }
+    );
+    println!("| SeqCst fence (before) | the runtime's | no fence (unsound bound) |");
+    println!("|---|---|---|");
+    println!("| {:.2} | {:.2} | {:.2} |", per(0), per(1), per(2));
+}
+
+/// The rows above again in a child process whose mutators fence for real (`GCFENCE=symmetric`).
+fn fence_child(quick: bool) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.arg("--fence-child").env("GCFENCE", "symmetric");
+    if quick {
+        cmd.arg("--quick");
+    }
+    let out = cmd.output().expect("the GCFENCE=symmetric child runs");
+    assert!(out.status.success(), "the GCFENCE=symmetric child failed");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("{}", line.replacen("| ", "| GCFENCE=symmetric: ", 1));
+    }
+}
+
 fn main() {
     let quick = quick();
     let n = if quick { 20_000 } else { 2_000_000 };
     let reps = if quick { 3 } else { 11 };
+    if std::env::args().any(|a| a == "--fence-child") {
+        // The allocation rows only, under the environment the parent set.
+        run("16 B, no live heap", [1u64, 2u64], n, reps);
+        run("1 KiB, no live heap", [7u8; 1024], n / 8, reps);
+        return;
+    }
     println!("ns per object (median of {reps} alternating runs of {n} objects)\n");
     println!("| workload | Box | Arc | bumpalo | tricolor | tricolor / Box |");
     println!("|---|---|---|---|---|---|");
     run("16 B, no live heap", [1u64, 2u64], n, reps);
     run("1 KiB, no live heap", [7u8; 1024], n / 8, reps);
+    fence_child(quick);
     // A live heap of 1,000,000 objects that every cycle must mark.
     let live: Vec<Gc<[u64; 2]>> = (0..1_000_000u64).map(|i| Gc::new([i, i])).collect();
     let live_box: Vec<Box<[u64; 2]>> = (0..1_000_000u64).map(|i| Box::new([i, i])).collect();
@@ -127,6 +201,7 @@ fn main() {
     black_box((&live, &live_box));
     drop((live, live_box));
     strings(n, reps);
+    protocol(if quick { 100_000 } else { 50_000_000 }, reps);
     let s = tricolor::stats();
     println!(
         "\ntricolor: {} cycles, max stop {:.1} us, GC CPU fraction {:.3}, process CPU {:?}",

@@ -31,6 +31,7 @@
 //! | `GCCHECKMARK=1` | verification: re-mark at each mark termination, abort on a white reachable object | 0 |
 //! | `GCPOISON=1` | fill freed slots with `0xDB` | 0 |
 //! | `GCMARKPROCS=<n>` | background mark workers (1–256) | a quarter of the cores, at least 1 |
+//! | `GCFENCE=symmetric` | mutators fence for real on entering an operation (to measure the asymmetric fence, or rule it out) | `asymmetric` where Linux's `membarrier(2)` works |
 
 pub use gc_core::*;
 pub use gc_derive::{Finalize, Trace};

@@ -1,5 +1,5 @@
 //! The environment, read once: `GCTRACE`, `GCPERCENT`, `GCMEMLIMIT`, `GCHARDLIMIT`,
-//! `GCCHECKMARK`, `GCPOISON`, `GCMARKPROCS`.
+//! `GCCHECKMARK`, `GCPOISON`, `GCMARKPROCS`, `GCFENCE`.
 //! A bad value gets one line on stderr naming the variable and the value, and the default.
 
 use std::sync::OnceLock;
@@ -25,6 +25,9 @@ pub(crate) struct Config {
     /// Background mark workers; `None`: a quarter of the cores, at least one (Go's dedicated
     /// workers). Set it to measure how marking scales, as `GOMAXPROCS` does for Go.
     pub mark_procs: Option<usize>,
+    /// `GCFENCE=symmetric`: mutators fence for real on entering an operation, as before the
+    /// asymmetric fences (module `membarrier`); to measure what those save, or to rule them out.
+    pub symmetric_fences: bool,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             checkmark: false,
             poison: false,
             mark_procs: None,
+            symmetric_fences: false,
         }
     }
 }
@@ -125,6 +129,18 @@ pub(crate) fn parse(lookup: impl Fn(&str) -> Option<String>) -> (Config, Vec<Str
             ),
         }
     }
+    if let Some(v) = lookup("GCFENCE") {
+        match v.trim() {
+            "asymmetric" | "" => c.symmetric_fences = false,
+            "symmetric" => c.symmetric_fences = true,
+            _ => bad(
+                "GCFENCE",
+                &v,
+                "expected asymmetric or symmetric",
+                "asymmetric",
+            ),
+        }
+    }
     (c, warn)
 }
 
@@ -166,8 +182,10 @@ mod tests {
             ("GCHARDLIMIT", "1GiB"),
             ("GCCHECKMARK", "1"),
             ("GCMARKPROCS", "2"),
+            ("GCFENCE", "symmetric"),
         ]);
         assert!(w.is_empty());
+        assert!(c.symmetric_fences);
         assert_eq!(c.mark_procs, Some(2));
         assert_eq!(c.trace, 1);
         assert_eq!(c.gc_percent, Some(50));
@@ -191,15 +209,17 @@ mod tests {
             ("GCCHECKMARK", "maybe"),
             ("GCHARDLIMIT", "lots"),
             ("GCMARKPROCS", "0"),
+            ("GCFENCE", "sometimes"),
         ]);
         assert_eq!(c, Config::default());
-        assert_eq!(w.len(), 6);
+        assert_eq!(w.len(), 7);
         assert!(w[0].contains("GCTRACE") && w[0].contains("yes"));
         assert!(w[1].contains("GCPERCENT") && w[1].contains("lots"));
         assert!(w[2].contains("GCMEMLIMIT") && w[2].contains("12XB"));
         assert!(w[3].contains("GCHARDLIMIT") && w[3].contains("lots"));
         assert!(w[4].contains("GCCHECKMARK") && w[4].contains("maybe"));
         assert!(w[5].contains("GCMARKPROCS") && w[5].contains("\"0\""));
+        assert!(w[6].contains("GCFENCE") && w[6].contains("sometimes"));
         assert_eq!(env(&[("GCMARKPROCS", "many")]).1.len(), 1);
         assert_eq!(parse_bytes("99999999999999999999GiB"), None);
         assert_eq!(parse_bytes("-5"), None);

@@ -15,7 +15,7 @@
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak handles and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
-//! | 0 base | `sync`, `locks`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), blocking locks (std's under Miri), the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
+//! | 0 base | `sync`, `membarrier`, `locks`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
 //!
 //! # Lock order
 //! The global locks, outermost first (Go writes its order down in `lockrank.go`); a lock is
@@ -37,6 +37,8 @@ mod config;
 mod cputime;
 #[cfg(not(loom))]
 mod locks;
+#[cfg(not(loom))]
+mod membarrier;
 #[cfg(not(loom))]
 mod mstats;
 #[doc(hidden)]
@@ -112,6 +114,15 @@ mod stats;
 mod vec;
 #[cfg(not(loom))]
 mod weak;
+
+/// Whether entering an operation runs without a hardware fence (module `membarrier`), for the
+/// benchmarks' reports.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub fn asymmetric_fences() -> bool {
+    membarrier::init();
+    membarrier::asymmetric()
+}
 
 #[cfg(not(loom))]
 pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};

@@ -4,14 +4,15 @@
 //! Every tricolor operation that can make a reference disappear from the collector's view, or
 //! allocate, runs as an *operation*: `Gc::new`, the 1→0 root-count transition of a handle (drop or
 //! unroot), `GcCell::borrow_mut` acquire and release, `GcSlot` reads and writes, `Weak::upgrade`.
-//! An operation sets its thread's `in_op` flag, issues a SeqCst fence, reads the phase once, acts
+//! An operation sets its thread's `in_op` flag, issues a store-load fence, reads the phase once, acts
 //! on that phase for its whole duration, and clears the flag (Release). Cheap operations (clone,
 //! a decrement that does not reach zero, shared borrows, deref) are not operations at all.
 //!
-//! The collector changes phase with a *handshake*: it stores the new phase, issues a SeqCst fence,
-//! then waits until every thread's flag has been seen clear (`protocol::enter`/`set_phase`: the
-//! fences, not SeqCst accesses, because loom can check only the fence form). Dekker's argument
-//! on (flag, phase) gives: an
+//! The collector changes phase with a *handshake*: it stores the new phase, issues a store-load
+//! fence, then waits until every thread's flag has been seen clear (`protocol::enter`/`set_phase`).
+//! The fences are asymmetric (module `membarrier`): the operation's is a compiler fence, and the
+//! collector's is a full fence on every running thread of the process, so an operation pays no
+//! hardware fence. Dekker's argument on (flag, phase) gives: an
 //! operation either read the new phase, or it set its flag before the collector read the flags
 //! and the collector waits for it to finish. So after the handshake, every operation still
 //! running or yet to come acts on the new phase, and every effect of one that acted on the old
@@ -220,6 +221,7 @@ pub(crate) fn in_operation() -> bool {
 #[cold]
 #[inline(never)]
 fn register() -> *const ThreadState {
+    crate::membarrier::init();
     LOCAL
         .try_with(|l| {
             let p = Arc::as_ptr(&l.state);
@@ -245,7 +247,7 @@ fn orphan_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
 /// over (the handshake of the module docs). Collector only.
 pub(crate) fn handshake(phase: u32) {
     protocol::set_phase(&PHASE, phase);
-    wait_ops();
+    wait_flags();
 }
 
 /// Mark termination's stop, called off (phase back to MARK, false) if some thread stays inside
@@ -266,6 +268,12 @@ pub(crate) fn resume_marking() {
 
 /// Waits until every thread has been seen outside an operation once.
 pub(crate) fn wait_ops() {
+    protocol::flags_visible();
+    wait_flags();
+}
+
+/// [`wait_ops`] after a fence that already made the flags visible.
+fn wait_flags() {
     let reg = REGISTRY.lock();
     for st in reg.iter() {
         protocol::wait_clear(&st.in_op);

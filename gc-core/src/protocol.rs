@@ -4,13 +4,16 @@
 //! `barrier`'s docs.
 //!
 //! The handshake is Dekker's pattern: the mutator writes its flag then reads the phase, the
-//! collector writes the phase then reads the flags. It is written as `store; fence(SeqCst);
-//! load` on both sides rather than with SeqCst loads and stores: the two are equivalent under
-//! the C++20 model, but loom models SeqCst accesses as AcqRel (loom issue #180) and only the
-//! fence form can be checked. On x86-64 the fence is one `mfence`, about the cost of the `xchg`
-//! a SeqCst store compiles to.
+//! collector writes the phase then reads the flags, each with a store-load fence in between.
+//! The fence is asymmetric (module `membarrier`): the mutator's is a compiler fence and the
+//! collector's makes every running thread of the process execute a full fence, so entering an
+//! operation costs no hardware fence. In the loom models both halves are `SeqCst` fences (the
+//! fence form rather than SeqCst accesses: loom models SeqCst accesses as AcqRel, loom issue
+//! #180, and only fences can be checked), which is what the collector's half amounts to for
+//! every thread.
 
-use crate::sync::{fence, spin, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{heavy_fence, light_fence, spin, AtomicBool, AtomicU32, AtomicU64};
+use crate::sync::{AtomicUsize, Ordering};
 
 /// No cycle in progress.
 pub const OFF: u32 = 0;
@@ -23,10 +26,18 @@ pub const STOP: u32 = 2;
 /// [`set_phase`] + [`wait_clear`]). Waits while the phase is STOP.
 #[inline(always)]
 pub fn enter(flag: &AtomicBool, phase: &AtomicU32) -> u32 {
+    enter_fenced(flag, phase, light_fence)
+}
+
+/// [`enter`] with the store-load fence given: the benchmarks measure the protocol with a real
+/// fence (as before the asymmetric fences) and with none (an unsound upper bound).
+#[doc(hidden)]
+#[inline(always)]
+pub fn enter_fenced(flag: &AtomicBool, phase: &AtomicU32, store_load: impl Fn()) -> u32 {
     let mut spins = 0;
     loop {
         flag.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        store_load();
         let p = phase.load(Ordering::Acquire);
         if p != STOP {
             return p;
@@ -47,7 +58,14 @@ pub fn exit(flag: &AtomicBool) {
 /// The collector's half of the handshake: publish the phase...
 pub fn set_phase(phase: &AtomicU32, p: u32) {
     phase.store(p, Ordering::Release);
-    fence(Ordering::SeqCst);
+    heavy_fence();
+}
+
+/// Makes every flag that a thread has set visible to the collector's next loads: the collector's
+/// half of the fence, for a wait on the flags that does not follow a [`set_phase`] (a mutator
+/// that set its flag without a hardware fence may still hold the store in its store buffer).
+pub fn flags_visible() {
+    heavy_fence();
 }
 
 /// ...then wait until each thread's flag is seen clear once.

@@ -5,9 +5,27 @@ pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{
-    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// The mutator's half of an asymmetric store-load fence (module `membarrier`): a compiler fence
+/// when the collector's [`heavy_fence`] covers it. Under loom both halves are `SeqCst` fences,
+/// which is what `heavy_fence` amounts to for every thread.
+#[inline(always)]
+pub(crate) fn light_fence() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    crate::membarrier::light();
+}
+
+/// The collector's half: a full fence on every running thread of the process.
+#[inline]
+pub(crate) fn heavy_fence() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    crate::membarrier::heavy();
+}
 
 /// Waits a little: spins, then yields (under loom, always yields so the model can progress).
 #[inline]
