@@ -7,6 +7,10 @@
 //! With `--box` it runs the same program on `Box`, for comparison.
 
 use std::time::Instant;
+
+/// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
+#[global_allocator]
+static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
 use tricolor::{Finalize, Gc, Trace};
 
 #[derive(Trace, Finalize)]

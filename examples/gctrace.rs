@@ -7,6 +7,10 @@
 
 use tricolor::{collect, stats, Finalize, Gc, GcCell, Trace};
 
+/// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
+#[global_allocator]
+static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+
 #[derive(Trace, Finalize)]
 struct Record {
     id: u64,

@@ -5,6 +5,10 @@
 //! Run: `GCTRACE=1 cargo run --release --example migrate_tricolor`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
+#[global_allocator]
+static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
 use tricolor::{collect, Finalize, Gc, GcCell, Trace};
 
 /// Expressions are shared by every closure made from them.

@@ -170,7 +170,7 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
     let align = boxed.align();
     let sc = size_to_class(size, align);
     let class = SpanClass::new(sc, noscan, nodrop);
-    with_op(|op| {
+    let r = with_op(|op| {
         // Unrooted in place before a slot is taken, as in `alloc`.
         if !noscan {
             // SAFETY: `src` is valid and about to become heap contents (caller).
@@ -210,7 +210,9 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
         span.publish(idx);
         // SAFETY: `obj` has the slot's non-null address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
-    })
+    });
+    crate::mgc::hold_hard_goal();
+    r
 }
 
 fn slice_from_vec<T: Trace + Send + Sync + 'static>(v: Vec<T>) -> Result<Gc<[T]>, AllocError> {

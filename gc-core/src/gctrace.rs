@@ -77,7 +77,8 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             s,
             "\ngc {n} detail: roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
              scanned bg={} assist={} \
-             spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={}",
+             spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
+             external stop={}MB swept={}MB",
             c.roots,
             fmt_ms(c.root_scan.as_nanos()),
             c.rounds,
@@ -90,7 +91,9 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.swept_lazily,
             c.freed,
             c.weak_cleared,
-            c.finalizers
+            c.finalizers,
+            c.external_at_stop >> 20,
+            c.external >> 20,
         );
     }
     s

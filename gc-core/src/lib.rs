@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | what it is |
 //! |---|---|---|
-//! | 4 handles | `malloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
+//! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak handles and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
@@ -95,6 +95,8 @@ mod cell;
 #[cfg(not(loom))]
 mod dst;
 #[cfg(not(loom))]
+mod gcalloc;
+#[cfg(not(loom))]
 mod handle;
 #[cfg(not(loom))]
 mod impls;
@@ -130,6 +132,8 @@ pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};
 pub use config::POISON_BYTE;
 #[cfg(not(loom))]
 pub use finalizer::run_finalizers;
+#[cfg(not(loom))]
+pub use gcalloc::GcAllocator;
 #[cfg(not(loom))]
 pub use handle::Gc;
 #[cfg(not(loom))]

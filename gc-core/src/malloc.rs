@@ -35,7 +35,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     let align = std::mem::align_of::<GcBox<T>>();
     let sc = size_to_class(size, align);
     let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
-    with_op(|op| {
+    let r = with_op(|op| {
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.
         // A cycle cannot start marking before this operation has published the object as a
         // root (it waits for the operation), so the handles are never unreachable.
@@ -79,7 +79,11 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         }
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
-    })
+    });
+    // Past the hard goal, the new object (a root, returned below) waits with its thread for the
+    // cycle to end, outside the operation.
+    mgc::hold_hard_goal();
+    r
 }
 
 /// A free slot of class `sc` (0: a large object's own span).

@@ -47,8 +47,8 @@ use crate::operation::{
 };
 use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
 use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
-use std::sync::atomic::Ordering;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -63,9 +63,11 @@ fn force_period() -> Duration {
 /// A request to the collector thread: a cycle, and whom to tell when it is over.
 struct Request(Trigger, Option<Sender<()>>);
 
+/// Requests to the collector thread. Bounded, so that a request sent from inside the global
+/// allocator (`gcalloc`) never allocates: a full channel already holds a request that will run.
 static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
     LazyLock::force(&cputime::START);
-    let (tx, rx) = unbounded();
+    let (tx, rx) = bounded(64);
     std::thread::Builder::new()
         .name("tricolor-gc".into())
         .stack_size(COLLECTOR_STACK_SIZE)
@@ -91,7 +93,73 @@ static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
 #[inline]
 pub(crate) fn heap_grew() {
     LazyLock::force(&CONTROL);
+    if !STARTED.load(Ordering::Relaxed) {
+        STARTED.store(true, Ordering::Release);
+    }
+    request_if_over_trigger();
+}
+
+/// Set once `CONTROL` is initialized, for callers that must not initialize it themselves.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+std::thread_local! {
+    /// Set when this thread's allocation found the heap past the hard goal; the allocation
+    /// waits once its operation is over (`hold_hard_goal`).
+    static OVER_HARD_GOAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Cycles completed, sweep included, for threads waiting at the hard goal.
+static CYCLES_DONE: crate::locks::Mutex<u64> = crate::locks::Mutex::new(0);
+static CYCLE_DONE: crate::locks::Condvar = crate::locks::Condvar::new();
+
+/// Called by an allocation after its operation: if it found the heap past the hard goal, waits
+/// until a cycle completes, so that a collector that is short of CPU (or a mutator that
+/// allocates faster than one worker marks) cannot let the heap grow without bound. Not on the
+/// collector's own threads (the cycle would wait for them) nor inside an operation.
+#[inline]
+pub(crate) fn hold_hard_goal() {
+    if OVER_HARD_GOAL.get() {
+        OVER_HARD_GOAL.set(false);
+        wait_for_cycle();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wait_for_cycle() {
+    if in_operation() || Role::current() != Role::Mutator {
+        return;
+    }
+    let mut done = CYCLES_DONE.lock();
+    let start = *done;
+    if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
+        return;
+    }
+    if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
+        let _ = CONTROL.try_send(Request(Trigger::Heap, None));
+    }
+    mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
+    while *done == start {
+        CYCLE_DONE.wait(&mut done);
+    }
+}
+
+/// Memory outside the heap grew (`GcAllocator`): asks for a cycle if the heap, counted with it,
+/// passed the trigger. Called from inside the global allocator, so it must not allocate nor
+/// start the collector thread (that would allocate), and must not run on the collector's own
+/// threads, whose allocations may come from inside the request channel's code.
+pub(crate) fn external_grew() {
+    if STARTED.load(Ordering::Acquire) && Role::current() == Role::Mutator {
+        request_if_over_trigger();
+    }
+}
+
+#[inline]
+fn request_if_over_trigger() {
     let live = mstats::heap_live();
+    if live >= pacer::HARD_GOAL.load(Ordering::Relaxed) {
+        OVER_HARD_GOAL.set(true);
+    }
     if live < pacer::TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
         return;
     }
@@ -100,7 +168,9 @@ pub(crate) fn heap_grew() {
         return;
     }
     if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
-        let _ = CONTROL.send(Request(Trigger::Heap, None));
+        // Never blocks: a full channel has requests the collector will serve (and the
+        // controller re-checks the trigger when it wakes).
+        let _ = CONTROL.try_send(Request(Trigger::Heap, None));
     }
 }
 
@@ -132,6 +202,8 @@ fn controller(rx: Receiver<Request>) {
             continue;
         }
         run_cycle(trigger);
+        *CYCLES_DONE.lock() += 1;
+        CYCLE_DONE.notify_all();
         last = Instant::now();
         for w in waiters {
             let _ = w.send(());
@@ -241,6 +313,8 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         swept_lazily: 0,
         freed: 0,
         weak_cleared: 0,
+        external_at_stop: 0,
+        external: 0,
         finalizers: 0,
     }
 }
@@ -334,6 +408,11 @@ fn gc_mark_termination(c: &mut CycleStats) {
     c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
     c.scanned_assist = WORK.scanned_assist.load(Ordering::Relaxed);
     crate::mheap::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
+    // Outside the heap (`GcAllocator`), nothing is marked: count all of it for now, the garbage
+    // with the rest, and set the goal again once the sweep has freed the dead objects' buffers.
+    c.external_at_stop = mstats::external();
+    mstats::take_external_swept();
+    c.marked += c.external_at_stop;
     c.goal = pacer::end_cycle(c.marked);
     PHASE.store(OFF, Ordering::SeqCst);
 }
@@ -350,6 +429,17 @@ fn gc_sweep(c: &mut CycleStats) {
     HEAP.lock().reclaim();
     c.freed = mstats::frees() - frees0;
     c.swept_lazily = sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed);
+    if c.external_at_stop > 0 {
+        // Memory outside the heap (`GcAllocator`) is not marked: the goal set at the stop
+        // counted all of it, garbage included. The sweep has since freed the dead objects'
+        // buffers; what the stop counted less that is what the live objects own (allocations
+        // since the stop are the next cycle's growth, not live data).
+        c.external = c
+            .external_at_stop
+            .saturating_sub(mstats::take_external_swept());
+        c.marked = c.marked - c.external_at_stop + c.external;
+        c.goal = pacer::end_cycle(c.marked);
+    }
 }
 
 /// Runs a full cycle, sweep included, and returns after it (Go's `runtime.GC`). Concurrent

@@ -11,7 +11,7 @@ use crate::locks::Mutex;
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 pub(crate) const CHUNK_SIZE: usize = 4 << 20;
@@ -171,8 +171,10 @@ impl MHeap {
         // chunk, faulting in 4 MiB at once (a multi-millisecond stall of the allocating thread).
         // Only the page-0 span table must start zeroed; a slot is always written before it is
         // published, and the root scan and the sweeper read published slots only.
+        // From the system allocator, not the global one: if the program installed
+        // `GcAllocator`, the heap itself must not count as memory outside the heap.
         // SAFETY: the layout has a non-zero size.
-        let p = unsafe { alloc(layout) };
+        let p = unsafe { System.alloc(layout) };
         if p.is_null() {
             return Err(AllocError);
         }
@@ -310,10 +312,10 @@ impl MHeap {
         self.spare.append(&mut self.retired_spans);
         for c in self.retired_chunks.drain(..) {
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
-            // SAFETY: the chunk came from `alloc` with this layout, no span uses it, and no
-            // operation that could still look at its table is running (see above).
+            // SAFETY: the chunk came from `System.alloc` with this layout, no span uses it, and
+            // no operation that could still look at its table is running (see above).
             unsafe {
-                dealloc(
+                System.dealloc(
                     c.base as *mut u8,
                     Layout::from_size_align_unchecked(c.bytes, CHUNK_SIZE),
                 )

@@ -318,6 +318,8 @@ impl MSpan {
         // canary that moves over the heap as pages are reused by other objects.
         let touch_all = poison || check_all || !self.class.nodrop();
         let mut sampled = !(self.base / crate::sizeclasses::PAGE_SIZE).is_multiple_of(32);
+        // What the drop glue frees outside the heap tells the pacer what the dead owned.
+        let _drops = (!self.class.nodrop()).then(crate::mstats::SweepDrops::begin);
         let mut freed = 0;
         let mut live = 0;
         for w in 0..self.alloc_bits.len() {

@@ -13,6 +13,8 @@ static HEAP_LIVE: AtomicI64 = AtomicI64::new(0);
 /// Bytes marked by the last completed cycle.
 static HEAP_MARKED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static MALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Allocations that waited for a cycle at the pacer's hard goal.
+pub(crate) static HARD_GOAL_WAITS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static FREES: AtomicU64 = AtomicU64::new(0);
 pub(crate) static TOTAL_ALLOC: AtomicU64 = AtomicU64::new(0);
 pub(crate) static CLASS_MALLOCS: [AtomicU64; NUM_SIZE_CLASSES] =
@@ -53,9 +55,71 @@ pub(crate) fn frees() -> u64 {
     FREES.load(Ordering::Relaxed)
 }
 
-/// Go's `heapLive`.
+/// Go's `heapLive`: the collector's heap, plus what `GcAllocator` counted outside it (zero when
+/// it is not installed), as Go's counts every `[]byte`.
 pub(crate) fn heap_live() -> usize {
-    HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize
+    HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize + external()
+}
+
+/// Bytes allocated through `GcAllocator` and not yet freed, as far as the threads have reported
+/// (each reports in steps of `gcalloc::FLUSH`).
+static EXTERNAL: AtomicI64 = AtomicI64::new(0);
+
+/// Adds a thread's report of allocated (positive) or freed (negative) bytes outside the heap;
+/// returns the new total.
+pub(crate) fn note_external(delta: i64) -> i64 {
+    EXTERNAL.fetch_add(delta, Ordering::Relaxed) + delta
+}
+
+/// Bytes outside the heap that the drop glue of swept objects freed since the last stop: what
+/// the pacer subtracts from the outside bytes at the stop to estimate what the live objects own.
+static EXTERNAL_SWEPT: AtomicI64 = AtomicI64::new(0);
+
+std::thread_local! {
+    /// Set while this thread runs the drop glue of a span's dead objects.
+    static SWEEP_DROPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Bytes that drop glue freed on this thread, not yet added to `EXTERNAL_SWEPT`.
+    static SWEEP_DROPPED: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts, on this thread, what drop glue frees outside the heap until it is dropped (a guard,
+/// so that a panicking drop glue does not leave the thread counting).
+pub(crate) struct SweepDrops(());
+
+impl SweepDrops {
+    pub(crate) fn begin() -> SweepDrops {
+        SWEEP_DROPPING.set(true);
+        SweepDrops(())
+    }
+}
+
+impl Drop for SweepDrops {
+    fn drop(&mut self) {
+        SWEEP_DROPPING.set(false);
+        let d = SWEEP_DROPPED.replace(0);
+        if d != 0 {
+            EXTERNAL_SWEPT.fetch_add(d, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `GcAllocator` freed `bytes`: counted as swept if drop glue of a swept object freed them.
+#[inline]
+pub(crate) fn note_external_free(bytes: i64) {
+    if SWEEP_DROPPING.get() {
+        SWEEP_DROPPED.set(SWEEP_DROPPED.get() + bytes);
+    }
+}
+
+/// Outside bytes the sweeps freed since the last call (at the stop, when no sweep runs).
+pub(crate) fn take_external_swept() -> usize {
+    EXTERNAL_SWEPT.swap(0, Ordering::Relaxed).max(0) as usize
+}
+
+/// Bytes allocated through `GcAllocator` and not yet freed. A thread may report frees of memory
+/// that another thread's unreported allocations hold, so the sum can dip below zero briefly.
+pub(crate) fn external() -> usize {
+    EXTERNAL.load(Ordering::Relaxed).max(0) as usize
 }
 
 /// Bytes marked by the last completed cycle.
@@ -129,6 +193,10 @@ pub(crate) struct CycleStats {
     /// Weak references cleared and finalizers queued.
     pub weak_cleared: usize,
     pub finalizers: usize,
+    /// Bytes outside the heap (`GcAllocator`) at the stop, and after the sweep (what the live
+    /// objects' buffers hold, counted in `marked`).
+    pub external_at_stop: usize,
+    pub external: usize,
 }
 
 impl CycleStats {

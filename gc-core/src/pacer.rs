@@ -4,7 +4,8 @@
 //! Goal = marked + marked × GCPERCENT/100, at least 4 MiB × GCPERCENT/100, capped by the memory
 //! limit less a headroom of max(3%, 1 MiB). The trigger sits 85% of the way from the marked
 //! heap to the goal (Go keeps it between 70% and 95%), so that marking, with assists, ends near
-//! the goal.
+//! the goal. Past the hard goal (twice the goal, or 5% over the memory limit) a thread that
+//! allocates waits for the cycle to end (`mgc::hold_hard_goal`).
 
 use crate::mstats;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -14,6 +15,10 @@ pub(crate) static GC_PERCENT: AtomicI32 = AtomicI32::new(i32::MIN);
 pub(crate) static MEM_LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 pub(crate) static GOAL: AtomicUsize = AtomicUsize::new(MIN_HEAP);
 pub(crate) static TRIGGER: AtomicUsize = AtomicUsize::new(MIN_HEAP * 85 / 100);
+/// Past this heap size an allocating thread waits for the cycle in progress to end (Go parks
+/// assists that find no work): twice the goal, or 5% over the memory limit when that binds.
+/// It bounds what a collector starved of CPU lets the heap reach.
+pub(crate) static HARD_GOAL: AtomicUsize = AtomicUsize::new(2 * MIN_HEAP);
 /// Set while a cycle has been requested and not yet started, so that allocation asks once.
 pub(crate) static REQUESTED: AtomicBool = AtomicBool::new(false);
 
@@ -55,8 +60,17 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
         goal = goal.min(cap.max(marked + (64 << 10)));
     }
     let trigger = marked + (goal - marked) * 85 / 100;
+    let mut hard = if p < 0 {
+        usize::MAX
+    } else {
+        goal.saturating_mul(2)
+    };
+    if limit < u64::MAX - 1 {
+        hard = hard.min((limit + limit / 20).max(goal as u64 + (1 << 20)) as usize);
+    }
     GOAL.store(goal, Ordering::Relaxed);
     TRIGGER.store(trigger, Ordering::Relaxed);
+    HARD_GOAL.store(hard, Ordering::Relaxed);
     goal
 }
 

@@ -40,9 +40,14 @@ pub struct Stats {
     /// When each of those stops ended, in nanoseconds since the Unix epoch (Go's `PauseEnd`).
     pub pause_end: [u64; 256],
     /// Bytes of allocated objects, including dead ones not yet swept and the free slots of spans
-    /// that threads hold in their caches (Go's `heapLive`).
+    /// that threads hold in their caches (Go's `heapLive`), plus `external_alloc`.
     pub heap_alloc: u64,
-    /// Bytes marked live by the last cycle.
+    /// Of `heap_alloc`, the bytes allocated outside the collector's heap that
+    /// [`GcAllocator`](crate::GcAllocator) counted (zero when it is not the global allocator):
+    /// the buffers of `Vec`s, `String`s and maps, which the pacer counts as heap growth.
+    pub external_alloc: u64,
+    /// Bytes marked live by the last cycle (with `GcAllocator`, plus what the live objects' buffers
+    /// held after its sweep).
     pub heap_live: u64,
     /// The heap size at which the next cycle aims to finish (Go's `NextGC`).
     pub next_gc: u64,
@@ -68,6 +73,9 @@ pub struct Stats {
     pub last_mark: Duration,
     /// Objects the last cycle scanned (background workers, assists and mark termination).
     pub last_scanned: u64,
+    /// Allocations that found the heap past the pacer's hard goal (twice the goal, or 5% over
+    /// the memory limit) and waited for a cycle to end: how often the collector fell behind.
+    pub hard_goal_waits: u64,
 }
 
 /// Reads the statistics. Cheap: no stop.
@@ -89,6 +97,7 @@ pub fn stats() -> Stats {
         pause_ns: h.pause_ns,
         pause_end: h.pause_end,
         heap_alloc: mstats::heap_live() as u64,
+        external_alloc: mstats::external() as u64,
         heap_live: mstats::heap_marked() as u64,
         next_gc: crate::pacer::GOAL.load(Ordering::Relaxed) as u64,
         heap_objects: mallocs.saturating_sub(frees),
@@ -100,6 +109,7 @@ pub fn stats() -> Stats {
         last_gc: h.last_gc,
         last_mark: h.last_mark,
         last_scanned: h.last_scanned,
+        hard_goal_waits: mstats::HARD_GOAL_WAITS.load(Ordering::Relaxed),
         by_size: (0..NUM_SIZE_CLASSES)
             .map(|c| SizeClassStats {
                 size: CLASS_SIZE[c],

@@ -45,7 +45,13 @@ pub fn run(scenario: &str, env: &[(&str, &str)]) -> Output {
 
 /// Runs `scenario` and requires that it ran to its end ("scenario ok" on stdout) and exited 0.
 pub fn passes(scenario: &str) {
-    let out = run(scenario, &[]);
+    passes_with(scenario, &[]);
+}
+
+/// [`passes`] with `env` set in the child (after the defaults, so it may override them);
+/// returns the child's output.
+pub fn passes_with(scenario: &str, env: &[(&str, &str)]) -> Output {
+    let out = run(scenario, env);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -55,6 +61,7 @@ pub fn passes(scenario: &str) {
         "scenario {scenario} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
+    out
 }
 
 /// The scenario this process is a child for, if it is one.

@@ -18,6 +18,13 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use vm::{Outcome, Vm};
 
+/// Strings, chunks and tables live in `malloc`'s heap, owned by objects in the collector's: the
+/// pacer counts them (README: "Memory outside the heap"). Not in the `Rc` build, which has no
+/// collector.
+#[cfg(not(feature = "rc"))]
+#[global_allocator]
+static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let stats = args.iter().any(|a| a == "--stats");
