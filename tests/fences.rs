@@ -46,24 +46,23 @@ fn churn() {
     }
 }
 
+fn asymmetric() {
+    #[cfg(target_os = "linux")]
+    assert!(
+        tricolor::asymmetric_fences(),
+        "membarrier(PRIVATE_EXPEDITED) is missing on this Linux machine"
+    );
+    churn();
+}
+
+fn symmetric() {
+    assert!(!tricolor::asymmetric_fences());
+    churn();
+}
+
 #[test]
 fn child() {
-    let Some(name) = support::scenario_name() else {
-        return;
-    };
-    match name.as_str() {
-        "asymmetric" => {
-            #[cfg(target_os = "linux")]
-            assert!(
-                tricolor::asymmetric_fences(),
-                "membarrier(PRIVATE_EXPEDITED) is missing on this Linux machine"
-            );
-        }
-        "symmetric" => assert!(!tricolor::asymmetric_fences()),
-        _ => panic!("unknown scenario {name}"),
-    }
-    churn();
-    println!("scenario ok");
+    support::child(&[("asymmetric", asymmetric), ("symmetric", symmetric)]);
 }
 
 /// The default: mutators enter operations without a hardware fence (on Linux, where CI runs).

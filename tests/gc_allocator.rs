@@ -82,15 +82,7 @@ fn balanced() {
 
 #[test]
 fn child() {
-    let Some(name) = support::scenario_name() else {
-        return;
-    };
-    match name.as_str() {
-        "buffers" => buffers(),
-        "balanced" => balanced(),
-        _ => panic!("unknown scenario {name}"),
-    }
-    println!("scenario ok");
+    support::child(&[("buffers", buffers), ("balanced", balanced)]);
 }
 
 /// 256 MiB of 1 KiB buffers with 8 MiB live: at least 8 automatic cycles and a peak RSS under

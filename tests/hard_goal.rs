@@ -42,14 +42,7 @@ fn allocate_beside_hogs() {
 
 #[test]
 fn child() {
-    let Some(name) = support::scenario_name() else {
-        return;
-    };
-    match name.as_str() {
-        "hogs" => allocate_beside_hogs(),
-        _ => panic!("unknown scenario {name}"),
-    }
-    println!("scenario ok");
+    support::child(&[("hogs", allocate_beside_hogs)]);
 }
 
 /// (heap at the stop, goal printed) in MB, one per `gc N` line of `GCTRACE=1`.

@@ -78,7 +78,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             "\ngc {n} detail: roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
-             external stop={}MB swept={}MB",
+             external stop={}MB swept={}MB scavenged={}MB",
             c.roots,
             fmt_ms(c.root_scan.as_nanos()),
             c.rounds,
@@ -94,6 +94,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.finalizers,
             c.external_at_stop >> 20,
             c.external >> 20,
+            c.scavenged >> 20,
         );
     }
     s

@@ -99,6 +99,9 @@ pub(crate) fn heap_grew() {
     request_if_over_trigger();
 }
 
+/// The most pages the heap had in use during the previous cycle (for the scavenger, `gc_sweep`).
+static PREV_INUSE_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Set once `CONTROL` is initialized, for callers that must not initialize it themselves.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -315,6 +318,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         weak_cleared: 0,
         external_at_stop: 0,
         external: 0,
+        scavenged: 0,
         finalizers: 0,
     }
 }
@@ -440,6 +444,19 @@ fn gc_sweep(c: &mut CycleStats) {
         c.marked = c.marked - c.external_at_stop + c.external;
         c.goal = pacer::end_cycle(c.marked);
     }
+    // Free pages beyond what the next cycles will need go back to the system. Go keeps the goal
+    // and 10% (the part of the goal outside the heap, `GcAllocator`'s, is not ours to keep); a
+    // heap in a steady state fills more pages than its goal (partly used spans, and the new
+    // spans taken while the old ones wait for the sweep), and releasing them after every sweep
+    // only to fault them in again during the next cycle cost binary-trees 4-15%. So the most
+    // pages in use during this cycle and the previous one are kept too: a heap that shrinks gives
+    // its memory back at the second cycle after the shrink.
+    let goal = pacer::GOAL
+        .load(Ordering::Relaxed)
+        .saturating_sub(c.external);
+    let peak = crate::mheap::take_inuse_peak();
+    let recent = peak.max(PREV_INUSE_PEAK.swap(peak, Ordering::Relaxed));
+    c.scavenged = crate::mheap::scavenge((goal + goal / 10).max(recent).max(4 << 20));
 }
 
 /// Runs a full cycle, sweep included, and returns after it (Go's `runtime.GC`). Concurrent

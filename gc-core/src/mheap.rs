@@ -4,8 +4,12 @@
 //! every pointer they shade. A large object gets a chunk-aligned run of its own when it does not
 //! fit in a chunk.
 //!
-//! Free pages are tracked per chunk with a bitvec bitmap under the heap lock; a chunk whose pages
-//! all become free again is returned to the system (Go's scavenger, eagerly).
+//! Free pages are tracked per chunk with a bitvec bitmap under the heap lock. A chunk whose pages
+//! all become free again is returned to the system once empty chunks are more than half the heap;
+//! below that, the scavenger ([`scavenge`], Go's `mgcscavenge.go`) gives the memory of free pages
+//! back with `madvise(MADV_DONTNEED)` after each cycle, keeping the address range, until the heap
+//! holds no more than its goal and 10%, or than the most pages in use during the last two cycles
+//! if more (`mgc::gc_sweep` says why).
 
 use crate::locks::Mutex;
 use crate::mspan::{MSpan, SpanClass};
@@ -31,6 +35,10 @@ struct Chunk {
     /// One bit per page of the first chunk: set = in use. Page 0 (metadata) is always set.
     used: BitArr!(for PAGES_PER_CHUNK, in u64),
     used_pages: usize,
+    /// One bit per page: free, and its memory given back to the system by the scavenger (it
+    /// reads as zeros when touched again). Never set for a used page.
+    released: BitArr!(for PAGES_PER_CHUNK, in u64),
+    released_pages: usize,
 }
 
 pub(crate) struct MHeap {
@@ -161,7 +169,119 @@ pub(crate) unsafe fn span_of(addr: usize) -> &'static MSpan {
     }
 }
 
+impl Chunk {
+    /// Marks `n` free pages from `page` used; those the scavenger had released are the system's
+    /// zero pages again once touched.
+    fn take_pages(&mut self, page: usize, n: usize) {
+        self.used[page..page + n].fill(true);
+        self.used_pages += n;
+        let released = self.released[page..page + n].count_ones();
+        if released > 0 {
+            self.released[page..page + n].fill(false);
+            self.released_pages -= released;
+            HEAP_RELEASED.fetch_sub(released * PAGE_SIZE, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Bytes of `HEAP_SYS` whose memory the scavenger gave back (Go's `HeapReleased`).
+pub(crate) static HEAP_RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of pages in spans (Go's `HeapInUse`; chunk metadata pages are not counted).
+pub(crate) static HEAP_INUSE: AtomicUsize = AtomicUsize::new(0);
+
+/// The most `HEAP_INUSE` has been since the scavenger last looked (`take_inuse_peak`).
+static INUSE_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The highest `HEAP_INUSE` since the last call, which restarts the watch from the present.
+pub(crate) fn take_inuse_peak() -> usize {
+    INUSE_PEAK.swap(HEAP_INUSE.load(Ordering::Relaxed), Ordering::Relaxed)
+}
+
+/// Go's scavenger, run by the collector after each cycle's sweep: gives the memory of free pages
+/// back to the system until the heap holds at most `retain` bytes, and returns how many bytes it
+/// released. Each run of pages is taken out of the page allocator (marked used)
+/// under the heap lock and released outside it, so allocating threads wait for neither the
+/// system call nor one another, and never get a page while its memory is being dropped.
+pub(crate) fn scavenge(retain: usize) -> usize {
+    if !sys::CAN_RELEASE {
+        return 0;
+    }
+    let mut released = 0;
+    loop {
+        let held = HEAP_SYS.load(Ordering::Relaxed) - HEAP_RELEASED.load(Ordering::Relaxed);
+        let excess_pages = held.saturating_sub(retain) / PAGE_SIZE;
+        if excess_pages == 0 {
+            return released;
+        }
+        let Some((base, page, n)) = HEAP.lock().reserve_free_run(excess_pages) else {
+            return released;
+        };
+        // SAFETY: the pages are free and marked used, so no span owns them and none can be
+        // allocated over them until `return_released` below.
+        unsafe { sys::release(base + page * PAGE_SIZE, n * PAGE_SIZE) };
+        HEAP.lock().return_released(base, page, n);
+        released += n * PAGE_SIZE;
+    }
+}
+
 impl MHeap {
+    /// The last run of free, unreleased pages in a one-chunk chunk, at most `max` long, marked
+    /// used for the scavenger: (chunk base, first page, pages). From the end: the page allocator
+    /// takes the first fit from the front (`find_pages`), so the pages released are those it will
+    /// reach last, as Go's scavenger releases from the highest addresses.
+    fn reserve_free_run(&mut self, max: usize) -> Option<(usize, usize, usize)> {
+        for c in self
+            .chunks
+            .iter_mut()
+            .rev()
+            .filter(|c| c.bytes == CHUNK_SIZE)
+        {
+            if PAGES_PER_CHUNK - c.used_pages == c.released_pages {
+                continue;
+            }
+            let mut end = None;
+            let mut n = 0;
+            for p in (1..PAGES_PER_CHUNK).rev() {
+                let free = !c.used[p] && !c.released[p];
+                match (free, end) {
+                    (true, None) => {
+                        end = Some(p);
+                        n = 1;
+                    }
+                    (true, Some(_)) => n += 1,
+                    (false, Some(_)) => break,
+                    (false, None) => {}
+                }
+                if n == max {
+                    break;
+                }
+            }
+            if let Some(last) = end {
+                let page = last + 1 - n;
+                c.used[page..page + n].fill(true);
+                c.used_pages += n;
+                return Some((c.base, page, n));
+            }
+        }
+        None
+    }
+
+    /// Files a run that [`reserve_free_run`](Self::reserve_free_run) reserved as free and
+    /// released.
+    fn return_released(&mut self, base: usize, page: usize, n: usize) {
+        let c = self
+            .chunks
+            .iter_mut()
+            .find(|c| c.base == base)
+            .expect("a chunk with reserved pages stays");
+        c.used[page..page + n].fill(false);
+        c.used_pages -= n;
+        c.released[page..page + n].fill(true);
+        c.released_pages += n;
+        HEAP_RELEASED.fetch_add(n * PAGE_SIZE, Ordering::Relaxed);
+    }
+
     fn new_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
         if HEAP_SYS.load(Ordering::Relaxed).saturating_add(bytes) > hard_limit() {
             return Err(AllocError);
@@ -187,6 +307,8 @@ impl MHeap {
             bytes,
             used,
             used_pages: 1,
+            released: BitArray::ZERO,
+            released_pages: 0,
         });
         HEAP_SYS.fetch_add(bytes, Ordering::Relaxed);
         Ok(self.chunks.len() - 1)
@@ -225,8 +347,10 @@ impl MHeap {
         let (ci, page) = self.find_pages(npages)?;
         let c = &mut self.chunks[ci];
         let marked = npages.min(PAGES_PER_CHUNK - page);
-        c.used[page..page + marked].fill(true);
-        c.used_pages += marked;
+        c.take_pages(page, marked);
+        let inuse =
+            HEAP_INUSE.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed) + npages * PAGE_SIZE;
+        INUSE_PEAK.fetch_max(inuse, Ordering::Relaxed);
         let base = c.base + page * PAGE_SIZE;
         let span = MSpan::new(base, npages, class, sweepgen);
         let ptr: *mut MSpan = match self.spare.pop() {
@@ -272,6 +396,8 @@ impl MHeap {
         let marked = s.npages.min(PAGES_PER_CHUNK - page);
         c.used[page..page + marked].fill(false);
         c.used_pages -= marked;
+        HEAP_INUSE.fetch_sub(s.npages * PAGE_SIZE, Ordering::Relaxed);
+        debug_assert!(c.released[page..page + marked].not_any());
         // An operation holding a stale address (a weak handle read before its sweep) finds null
         // here and knows the object is gone (`span_of_swept`).
         // SAFETY: page 0 is the ChunkMeta.
@@ -312,6 +438,7 @@ impl MHeap {
         self.spare.append(&mut self.retired_spans);
         for c in self.retired_chunks.drain(..) {
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
+            HEAP_RELEASED.fetch_sub(c.released_pages * PAGE_SIZE, Ordering::Relaxed);
             // SAFETY: the chunk came from `System.alloc` with this layout, no span uses it, and
             // no operation that could still look at its table is running (see above).
             unsafe {
@@ -348,4 +475,31 @@ impl SpanRef {
         // SAFETY: span structs are never deallocated (`MHeap::spare`).
         unsafe { &*self.0 }
     }
+}
+
+#[cfg(all(target_os = "linux", not(miri)))]
+mod sys {
+    pub(super) const CAN_RELEASE: bool = true;
+
+    /// Gives the memory of `len` bytes at `addr` back to the system; the range stays mapped and
+    /// reads as zeros when next touched.
+    ///
+    /// # Safety
+    /// The range is page-aligned, inside one of the heap's chunks, and holds nothing anyone
+    /// will read before writing it.
+    pub(super) unsafe fn release(addr: usize, len: usize) {
+        // SAFETY: forwarded from the caller; MADV_DONTNEED on private anonymous memory only
+        // drops its contents. A failure leaves the memory resident, which is harmless.
+        unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+mod sys {
+    pub(super) const CAN_RELEASE: bool = false;
+    /// Not reached: `scavenge` returns first where nothing can be released.
+    ///
+    /// # Safety
+    /// None needed; it does nothing.
+    pub(super) unsafe fn release(_addr: usize, _len: usize) {}
 }

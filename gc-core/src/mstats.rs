@@ -197,6 +197,8 @@ pub(crate) struct CycleStats {
     /// objects' buffers hold, counted in `marked`).
     pub external_at_stop: usize,
     pub external: usize,
+    /// Bytes the scavenger gave back to the system after the sweep.
+    pub scavenged: usize,
 }
 
 impl CycleStats {

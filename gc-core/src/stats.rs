@@ -61,6 +61,9 @@ pub struct Stats {
     pub frees: u64,
     /// Bytes obtained from the system and not returned.
     pub heap_sys: u64,
+    /// Of `heap_sys`, bytes of free pages whose memory the scavenger gave back to the system
+    /// (Go's `HeapReleased`): the heap's resident memory is about `heap_sys - heap_released`.
+    pub heap_released: u64,
     /// Fraction of the process's CPU time spent in the collector since it started.
     pub gc_cpu_fraction: f64,
     /// When the last cycle ended.
@@ -105,6 +108,7 @@ pub fn stats() -> Stats {
         mallocs,
         frees,
         heap_sys: crate::mheap::HEAP_SYS.load(Ordering::Relaxed) as u64,
+        heap_released: crate::mheap::HEAP_RELEASED.load(Ordering::Relaxed) as u64,
         gc_cpu_fraction,
         last_gc: h.last_gc,
         last_mark: h.last_mark,

@@ -64,6 +64,20 @@ pub fn passes_with(scenario: &str, env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// The body of a test file's `#[test] fn child()`: in a child process, runs the scenario its
+/// environment names from `scenarios` and prints "scenario ok"; in the parent, nothing.
+pub fn child(scenarios: &[(&str, fn())]) {
+    let Some(name) = scenario_name() else {
+        return;
+    };
+    let (_, run) = scenarios
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("unknown scenario {name}"));
+    run();
+    println!("scenario ok");
+}
+
 /// The scenario this process is a child for, if it is one.
 pub fn scenario_name() -> Option<String> {
     std::env::var("TRICOLOR_SCENARIO").ok()
