@@ -26,7 +26,6 @@ use crate::sizeclasses::size_to_class;
 use crate::trace::{Trace, Tracer};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicUsize;
 
 /// Bytes reserved at the end of a traced or dropped DST's slot for its fat pointer.
 pub(crate) const TRAILER_SIZE: usize = 16;
@@ -191,10 +190,7 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
         // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
         // bytes and cannot overlap a free slot.
         unsafe {
-            (addr as *mut Header).write(Header {
-                vtable: vtable_of::<U>(trailer),
-                roots: AtomicUsize::new(1),
-            });
+            (addr as *mut Header).write(Header::new(vtable_of::<U>(trailer)));
             std::ptr::copy_nonoverlapping(
                 src as *const u8,
                 (addr + offset) as *mut u8,

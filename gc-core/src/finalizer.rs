@@ -137,7 +137,7 @@ pub(crate) fn scan_span(span: &MSpan, t: &mut Tracer) -> usize {
             // SAFETY: a registered object is allocated and initialized (its bit was set after
             // it was published) and is not freed while registered.
             let h = unsafe { header(span.addr_of(idx)) };
-            match learned_cached(h.vtable) {
+            match learned_cached(h.vtable()) {
                 Some(false) => {
                     f.unknown[w].fetch_and(!m, Ordering::Relaxed);
                 }
@@ -203,7 +203,7 @@ pub(crate) fn resurrect_unknown_dead(spans: &[SpanRef]) -> Vec<usize> {
                 f.unknown[w].fetch_and(!m, Ordering::Relaxed);
                 // SAFETY: registered objects are allocated; nothing is freed while marking.
                 let h = unsafe { header(addr) };
-                if learned_cached(h.vtable) == Some(false) {
+                if learned_cached(h.vtable()) == Some(false) {
                     // Learned meanwhile: an ordinary object, which dies as one.
                     continue;
                 }
@@ -229,8 +229,8 @@ pub(crate) fn queue_resurrected(objs: Vec<usize>) {
 fn run_one(a: usize) {
     // SAFETY: the queue holds a root on the object.
     let h = unsafe { header(a) };
-    let name = (h.vtable.type_name)();
-    let f = h.vtable.finalize;
+    let name = (h.vtable().type_name)();
+    let f = h.vtable().finalize;
     let mut panicked = false;
     let overridden = crate::trace::finalize_overrides(name, || {
         // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
@@ -243,7 +243,7 @@ fn run_one(a: usize) {
             "tricolor: a finalizer of {name} panicked; the panic was caught and other finalizers go on"
         ));
     }
-    if learned(h.vtable).is_none() {
+    if learned(h.vtable()).is_none() {
         LEARNED.write().insert(name, overridden);
         LEARN_EPOCH.fetch_add(1, Ordering::Release);
     }

@@ -104,7 +104,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     #[inline(always)]
     fn raw(&self) -> NonNull<GcBox<T>> {
         self.ptr.map_addr(|a| {
-            // SAFETY: clearing the tag bit of a non-null, 16-aligned address leaves it non-null.
+            // SAFETY: clearing the tag bit of a non-null, 8-aligned address leaves it non-null.
             unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !UNROOTED) }
         })
     }
@@ -187,8 +187,9 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// Consumes the handle and returns a pointer to the value **keeping its root**: the object
     /// stays alive, as if the handle still existed, until the pointer is turned back into a
     /// handle with [`Gc::from_raw`] and that handle is dropped. For VMs that keep handles in
-    /// tagged words (NaN-boxing): for a sized `T` the pointer is one word, 16-aligned, so its
-    /// low four bits are free for tags.
+    /// tagged words (NaN-boxing): for a sized `T` the pointer is one word, 8-aligned, so its
+    /// low three bits are free for tags (the value follows a one-word header in a slot that is
+    /// at least 8-aligned).
     ///
     /// A raw root is a root like any handle held by Rust code; a forgotten one leaks its object
     /// (and everything it reaches), exactly like `mem::forget` of a `Gc`.
@@ -197,7 +198,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// ```
     /// use tricolor::Gc;
     /// let word = Gc::into_raw(Gc::new(String::from("boxed"))) as usize;
-    /// assert_eq!(word & 0xf, 0);
+    /// assert_eq!(word & 0x7, 0);
     /// // SAFETY: `word` came from `into_raw` of a `Gc<String>` and is turned back once.
     /// let back: Gc<String> = unsafe { Gc::from_raw(word as *const String) };
     /// assert_eq!(*back, "boxed");
@@ -249,7 +250,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     pub fn root_count(this: &Gc<T>) -> usize {
         this.header()
             .roots
-            .load(std::sync::atomic::Ordering::SeqCst)
+            .load(std::sync::atomic::Ordering::SeqCst) as usize
     }
 
     /// True if this handle is a root (held by Rust code rather than by a GC object).

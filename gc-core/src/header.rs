@@ -1,10 +1,10 @@
-//! The object header: a static per-type vtable and the atomic root count.
+//! The object header, one word: the type's static vtable (compressed) and the atomic root count.
 //!
 //! Mark and allocation bits live in the span's bitmaps, not here, so that sweeping a span whose
 //! type needs no drop glue never touches the objects' memory beyond the root-count check.
 
 use crate::trace::{Trace, Tracer};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Everything the collector needs to know about an object's type, reached from its header.
 /// Each function takes the address of the header it was found in; a vtable is only ever stored
@@ -28,13 +28,62 @@ pub(crate) struct VTable {
     pub finalize: unsafe fn(*const Header),
 }
 
-/// The first word pair of every object.
+/// The first word of every object: its type, as a compressed vtable pointer, and its root count.
+///
+/// Eight bytes, where a vtable pointer and a word-sized count took sixteen: a two-handle node
+/// (binary-trees, a cons cell) fits a 24-byte slot instead of 32, as Go's 16 bytes plus its
+/// 8-byte-per-object heap bitmap would. The vtable is stored as its distance from [`ANCHOR`], a
+/// vtable of this crate, in units of 8 bytes (a vtable is a table of function pointers, so
+/// 8-aligned): 32 signed bits reach 16 GiB either way, and every vtable is a promoted constant
+/// in the read-only data of the binary that instantiated `Gc<T>`, which is the binary that links
+/// this crate in (the one exception, a `dylib` build of this crate loaded far from the code that
+/// uses it, is refused with a message at the first allocation rather than misread). The count is
+/// 32 bits: more than `i32::MAX` roots on one object is refused, as `Arc` refuses to wrap.
 #[repr(C)]
 pub(crate) struct Header {
-    pub vtable: &'static VTable,
+    vtable: i32,
     /// How many rooted handles point at this object. Root-count transitions carry the write
     /// barrier (see `barrier`): 1→0 while marking shades the object.
-    pub roots: AtomicUsize,
+    pub roots: AtomicU32,
+}
+
+/// The vtable that others are stored relative to (`Header`).
+static ANCHOR: VTable = VTableOf::<()>::VTABLE;
+
+impl Header {
+    /// A header for a new object of the type of `vt`, with one root.
+    #[inline(always)]
+    pub fn new(vt: &'static VTable) -> Header {
+        let anchor = (&ANCHOR as *const VTable).expose_provenance() as isize;
+        let at = (vt as *const VTable).expose_provenance() as isize;
+        let delta = (at - anchor) / 8;
+        if delta as i32 as isize != delta || (at - anchor) % 8 != 0 {
+            vtable_out_of_range();
+        }
+        Header {
+            vtable: delta as i32,
+            roots: AtomicU32::new(1),
+        }
+    }
+
+    /// The object's vtable.
+    #[inline(always)]
+    pub fn vtable(&self) -> &'static VTable {
+        let anchor = (&ANCHOR as *const VTable).addr() as isize;
+        let at = anchor + self.vtable as isize * 8;
+        // SAFETY: `vtable` was made by `Header::new` from a `&'static VTable` whose address was
+        // exposed there, and it is never written afterwards.
+        unsafe { &*std::ptr::with_exposed_provenance::<VTable>(at as usize) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn vtable_out_of_range() -> ! {
+    crate::throw::throw(
+        "a type's vtable lies more than 16 GiB from tricolor's own code (tricolor built as a \
+         separate dylib?): link tricolor into the same binary as the code that allocates",
+    )
 }
 
 /// An object as laid out in its slot.
@@ -45,7 +94,7 @@ pub(crate) struct GcBox<T: ?Sized> {
 }
 
 /// More rooted handles than this is a leak of `clone`s; stop before the count can wrap.
-const MAX_ROOTS: usize = isize::MAX as usize;
+const MAX_ROOTS: u32 = i32::MAX as u32;
 
 impl Header {
     /// Adds a root. Needs no barrier: the object is reachable by whoever holds the handle being
@@ -61,7 +110,7 @@ impl Header {
 
     /// The type's name, for diagnostics.
     pub fn type_name(&self) -> &'static str {
-        (self.vtable.type_name)()
+        (self.vtable().type_name)()
     }
 }
 
@@ -121,9 +170,9 @@ pub(crate) unsafe fn header<'a>(addr: usize) -> &'a Header {
     unsafe { &*(addr as *const Header) }
 }
 
-/// The header is two words; objects of a class start on the class's slot boundaries.
+/// The header is one word; objects of a class start on the class's slot boundaries.
 pub(crate) const HEADER_SIZE: usize = std::mem::size_of::<Header>();
-const _: () = assert!(HEADER_SIZE == 16);
+const _: () = assert!(HEADER_SIZE == 8);
 
 /// The offset of the value in a `GcBox` whose value has alignment `align`.
 pub(crate) fn value_offset(align: usize) -> usize {

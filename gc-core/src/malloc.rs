@@ -11,7 +11,7 @@ use crate::trace::Trace;
 use crate::{finalizer, mark, mgc, mstats, pacer, sweep};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Assist when a thread has allocated this much during one mark phase without helping.
 const ASSIST_CHUNK: u64 = 64 << 10;
@@ -63,10 +63,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         // `GcBox<T>` (its class was chosen for this size and alignment).
         unsafe {
             obj.write(GcBox {
-                header: Header {
-                    vtable: vtable_of::<T>(),
-                    roots: AtomicUsize::new(1),
-                },
+                header: Header::new(vtable_of::<T>()),
                 value,
             })
         };

@@ -194,7 +194,7 @@ pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
     // SAFETY: `h` is a live object (caller) and its vtable matches it.
     unsafe {
         let hd = header(h);
-        (hd.vtable.trace)(hd, t);
+        (hd.vtable().trace)(hd, t);
     }
     std::mem::forget(guard);
 }

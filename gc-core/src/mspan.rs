@@ -383,8 +383,8 @@ impl MSpan {
         // SAFETY: as above.
         let h = unsafe { header(addr) };
         if !self.class.nodrop() {
-            let drop = h.vtable.drop;
-            let name = h.vtable.type_name;
+            let drop = h.vtable().drop;
+            let name = h.vtable().type_name;
             // A panicking drop must not leave the span half swept: catch it, report it, go on.
             // SAFETY: the object is dead and dropped exactly once, here.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {

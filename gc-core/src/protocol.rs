@@ -112,7 +112,7 @@ pub fn try_stop<'a>(
 /// Removes a root unless it is the last one: true if done. The last root must be released with
 /// [`release_last`] inside an operation, because a 1→0 transition may need to shade.
 #[inline(always)]
-pub fn release_if_not_last(count: &AtomicUsize) -> bool {
+pub fn release_if_not_last(count: &AtomicU32) -> bool {
     let mut cur = count.load(Ordering::Relaxed);
     while cur > 1 {
         match count.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
@@ -126,7 +126,7 @@ pub fn release_if_not_last(count: &AtomicUsize) -> bool {
 /// Removes a root inside an operation; true if that was the last one (the caller shades if the
 /// operation's phase is MARK).
 #[inline(always)]
-pub fn release_last(count: &AtomicUsize) -> bool {
+pub fn release_last(count: &AtomicU32) -> bool {
     let old = count.fetch_sub(1, Ordering::SeqCst);
     assert!(old > 0, "tricolor: root count underflow");
     old == 1

@@ -36,7 +36,7 @@ fn spawn_mutator(w: &Arc<World>, f: fn(&World)) -> thread::JoinHandle<()> {
 struct World {
     phase: AtomicU32,
     flag: AtomicBool,
-    roots: [AtomicUsize; 3],
+    roots: [AtomicU32; 3],
     published: [AtomicBool; 3],
     marks: AtomicU64,
     gray: Mutex<Vec<u32>>,
@@ -54,11 +54,7 @@ impl World {
         Arc::new(World {
             phase: AtomicU32::new(OFF),
             flag: AtomicBool::new(false),
-            roots: [
-                AtomicUsize::new(1),
-                AtomicUsize::new(0),
-                AtomicUsize::new(0),
-            ],
+            roots: [AtomicU32::new(1), AtomicU32::new(0), AtomicU32::new(0)],
             published: [
                 AtomicBool::new(true),
                 AtomicBool::new(false),
@@ -406,7 +402,7 @@ const Y: u32 = 2;
 struct SlotWorld {
     phase: AtomicU32,
     flags: [AtomicBool; 2],
-    roots: [AtomicUsize; 3],
+    roots: [AtomicU32; 3],
     marks: AtomicU64,
     gray: Mutex<Vec<u32>>,
     slot: AtomicU32,
@@ -420,11 +416,7 @@ impl SlotWorld {
             phase: AtomicU32::new(OFF),
             flags: [AtomicBool::new(false), AtomicBool::new(false)],
             // P is rooted; X lives only in the slot; Y is held by the setting thread.
-            roots: [
-                AtomicUsize::new(1),
-                AtomicUsize::new(0),
-                AtomicUsize::new(1),
-            ],
+            roots: [AtomicU32::new(1), AtomicU32::new(0), AtomicU32::new(1)],
             marks: AtomicU64::new(0),
             gray: Mutex::new(Vec::new()),
             slot: AtomicU32::new(X),
