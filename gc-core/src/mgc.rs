@@ -67,6 +67,10 @@ struct Request(Trigger, Option<Sender<()>>);
 /// allocator (`gcalloc`) never allocates: a full channel already holds a request that will run.
 static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
     LazyLock::force(&cputime::START);
+    // The first cycle's goal and trigger from GCPERCENT and GCMEMLIMIT, as Go applies both from
+    // the start (the statics' initial values are the defaults'). Before the first trigger check,
+    // which forces `CONTROL` first.
+    pacer::end_cycle(0);
     let (tx, rx) = bounded(64);
     std::thread::Builder::new()
         .name("tricolor-gc".into())
