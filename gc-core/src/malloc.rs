@@ -3,6 +3,7 @@
 
 use crate::header::{vtable_of, GcBox, Header};
 use crate::mcentral::central;
+use crate::mgcwork::WORK;
 use crate::mheap::{AllocError, HEAP};
 use crate::mspan::{MSpan, SpanClass};
 use crate::operation::{with_op, Op};
@@ -100,10 +101,9 @@ pub(crate) fn slot(
 }
 
 /// Black allocation: an object allocated while marking is marked at birth. Every
-/// `ASSIST_CHUNK` bytes of black allocation the thread checks whether marking is behind (the heap
-/// has passed the goal) and, if so, assists with that much marking work (Go computes the exchange
-/// rate from the remaining work; tricolor charges only when marking is behind, which keeps
-/// assists and shared counters off the allocation path of a program the workers keep up with).
+/// `ASSIST_CHUNK` bytes of black allocation the thread checks whether marking is behind schedule
+/// and, if so, assists (`assist_share`): the checks and the shared counters stay off the
+/// allocation path of a program whose mark workers keep up.
 #[inline]
 pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
     let size = span.elemsize as u64;
@@ -118,9 +118,32 @@ pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
         return;
     }
     d.store(0, Ordering::Relaxed);
-    if mstats::heap_live() >= pacer::GOAL.load(Ordering::Relaxed) {
-        mark::assist(ASSIST_CHUNK);
+    let work = assist_share(
+        mstats::heap_live(),
+        WORK.marked_bytes.load(Ordering::Relaxed),
+    );
+    if work > 0 {
+        mark::assist(work);
     }
+}
+
+/// The marking an allocating thread owes, in bytes, when the heap is at `live` and this cycle
+/// has marked `marked` bytes: Go's schedule, simplified. Marking should be as far through the
+/// work expected (what the last cycle scanned) as the heap is from the trigger to the goal; a
+/// thread that finds it behind marks the shortfall, at most four chunks at a time; past the
+/// goal, a chunk's worth each time whatever the schedule says. Go also credits the workers' work
+/// against assists and lets assists steal it; here the workers' progress is the credit.
+#[inline]
+fn assist_share(live: usize, marked: usize) -> u64 {
+    let goal = pacer::GOAL.load(Ordering::Relaxed);
+    if live >= goal {
+        return ASSIST_CHUNK;
+    }
+    let trigger = pacer::TRIGGER.load(Ordering::Relaxed).min(goal - 1);
+    let expected = pacer::LAST_SCANNED.load(Ordering::Relaxed) as u64;
+    let used = live.saturating_sub(trigger) as u64;
+    let due = (expected as u128 * used as u128 / (goal - trigger) as u128) as u64;
+    due.saturating_sub(marked as u64).min(4 * ASSIST_CHUNK)
 }
 
 #[cold]

@@ -410,7 +410,9 @@ fn gc_mark_termination(c: &mut CycleStats) {
         .map(|st| st.black_bytes.swap(0, Ordering::Relaxed))
         .sum();
     drop(registry);
-    c.marked = WORK.marked_bytes.load(Ordering::Relaxed) + black as usize;
+    let scanned = WORK.marked_bytes.load(Ordering::Relaxed);
+    pacer::LAST_SCANNED.store(scanned, Ordering::Relaxed);
+    c.marked = scanned + black as usize;
     c.heap1 = mstats::heap_live();
     c.roots = WORK.roots_found.load(Ordering::Relaxed);
     c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);

@@ -19,6 +19,9 @@ pub(crate) static TRIGGER: AtomicUsize = AtomicUsize::new(MIN_HEAP * 85 / 100);
 /// assists that find no work): twice the goal, or 5% over the memory limit when that binds.
 /// It bounds what a collector starved of CPU lets the heap reach.
 pub(crate) static HARD_GOAL: AtomicUsize = AtomicUsize::new(2 * MIN_HEAP);
+/// Bytes the last cycle's markers scanned (objects allocated black excluded): the work the next
+/// cycle expects, for the assists' schedule (`malloc::born_black`).
+pub(crate) static LAST_SCANNED: AtomicUsize = AtomicUsize::new(MIN_HEAP / 2);
 /// Set while a cycle has been requested and not yet started, so that allocation asks once.
 pub(crate) static REQUESTED: AtomicBool = AtomicBool::new(false);
 
