@@ -7,16 +7,11 @@ use crate::Case;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The programs of `benches/go/`, each built with `report.go`; named after the workloads.
-const PROGRAMS: &[&str] = &[
-    "binary_trees",
-    "gcbench",
-    "ring",
-    "alloc",
-    "markrate",
-    "churn",
-    "containers",
-];
+/// The Go program of a workload: `benches/go/<workload>.go` (dashes as underscores), if the
+/// workload has one; each is built with `report.go`.
+fn program(workload: &str) -> String {
+    workload.replace('-', "_")
+}
 
 pub struct Go {
     dir: Option<PathBuf>,
@@ -40,10 +35,14 @@ impl Go {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = root.join("target/suite/go");
         std::fs::create_dir_all(&dir).expect("target/suite/go");
-        for prog in PROGRAMS {
+        let programs = crate::WORKLOADS
+            .iter()
+            .map(|w| program(w))
+            .filter(|p| root.join(format!("benches/go/{p}.go")).exists());
+        for prog in programs {
             let ok = Command::new("go")
                 .args(["build", "-o"])
-                .arg(dir.join(prog))
+                .arg(dir.join(&prog))
                 .arg(root.join(format!("benches/go/{prog}.go")))
                 .arg(root.join("benches/go/report.go"))
                 .status()
@@ -89,7 +88,7 @@ impl Go {
             ],
             _ => return None,
         };
-        let mut c = Command::new(dir.join(case.workload.replace('-', "_")));
+        let mut c = Command::new(dir.join(program(case.workload)));
         c.args(args);
         Some(c)
     }
