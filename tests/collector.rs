@@ -450,3 +450,25 @@ fn a_panicking_drop_during_sweep_is_contained() {
     assert_eq!(**kept.next.as_ref().unwrap(), 7);
     std::mem::forget(kept); // its Bomb would panic at the end of the test process
 }
+
+/// `Debug` of `Stats` shows the scalars, the last stops and the used size classes, not two
+/// 256-entry rings and 68 classes of zeros (it printed 5.5 KB before); `gc_cpu_fraction` is a
+/// fraction of the available CPU time, as Go's.
+#[test]
+fn stats_debug_is_readable_and_the_cpu_fraction_is_a_fraction() {
+    let _keep: Vec<Gc<u64>> = (0..1000).map(Gc::new).collect();
+    tricolor::collect();
+    let s = tricolor::stats();
+    let d = format!("{s:?}");
+    assert!(
+        d.contains("num_gc") && d.contains("recent_pauses_ns"),
+        "{d}"
+    );
+    assert!(!d.contains("0, 0, 0, 0"), "zeros left in: {d}");
+    assert!(d.len() < 3000, "{} bytes: {d}", d.len());
+    assert!(
+        (0.0..=1.0).contains(&s.gc_cpu_fraction),
+        "{}",
+        s.gc_cpu_fraction
+    );
+}

@@ -17,22 +17,11 @@ pub(crate) fn thread_cpu() -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
-/// Process CPU time since the runtime started (Linux: /proc/self/stat; elsewhere wall time
-/// times cores).
-pub(crate) fn process_cpu_since_start() -> Duration {
-    if cfg!(miri) {
-        return START.elapsed();
-    }
-    if let Ok(s) = std::fs::read_to_string("/proc/self/stat") {
-        if let Some(rest) = s.rsplit(')').next() {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            if f.len() > 13 {
-                let ticks: u64 =
-                    f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
-                return Duration::from_millis(ticks * 10);
-            }
-        }
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    START.elapsed() * cores
+/// The CPU time available to the process since the runtime started: the wall time times the
+/// cores (Go's denominator for `GCCPUFraction` and gctrace's `%`: wall time × `GOMAXPROCS`).
+/// No system call: `stats()` and every `GCTRACE` line read it.
+pub(crate) fn available_cpu_since_start() -> Duration {
+    static CORES: LazyLock<u32> =
+        LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u32);
+    START.elapsed() * *CORES
 }

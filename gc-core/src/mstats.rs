@@ -256,9 +256,9 @@ pub(crate) fn record_cycle(c: &CycleStats) {
     h.last_scanned = c.scanned();
 }
 
-/// The share of the process's CPU spent in the collector since the runtime started.
+/// The share of the CPU time available since the runtime started that the collector used.
 pub(crate) fn gc_cpu_fraction() -> f64 {
-    let cpu = crate::cputime::process_cpu_since_start();
+    let cpu = crate::cputime::available_cpu_since_start();
     let gc = HISTORY.lock().gc_cpu;
     if cpu.is_zero() {
         0.0

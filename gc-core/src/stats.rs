@@ -26,7 +26,7 @@ pub struct SizeClassStats {
 /// tricolor::collect();
 /// assert!(tricolor::stats().num_gc > before);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Stats {
     /// Completed cycles.
     pub num_gc: u64,
@@ -64,7 +64,8 @@ pub struct Stats {
     /// Of `heap_sys`, bytes of free pages whose memory the scavenger gave back to the system
     /// (Go's `HeapReleased`): the heap's resident memory is about `heap_sys - heap_released`.
     pub heap_released: u64,
-    /// Fraction of the process's CPU time spent in the collector since it started.
+    /// Fraction of the CPU time available since the runtime started (wall time × cores) that
+    /// the collector used, as Go's `GCCPUFraction` (which divides by wall time × `GOMAXPROCS`).
     pub gc_cpu_fraction: f64,
     /// When the last cycle ended.
     pub last_gc: Option<SystemTime>,
@@ -81,7 +82,40 @@ pub struct Stats {
     pub hard_goal_waits: u64,
 }
 
-/// Reads the statistics. Cheap: no stop.
+/// Readable: the scalars, the last few stops (most recent first) instead of two 256-entry rings,
+/// and only the size classes that were used.
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let recent: Vec<u64> = (0..self.num_gc.min(8))
+            .map(|k| self.pause_ns[((self.num_gc + 255 - k) % 256) as usize])
+            .collect();
+        let used: Vec<&SizeClassStats> = self.by_size.iter().filter(|c| c.mallocs > 0).collect();
+        f.debug_struct("Stats")
+            .field("num_gc", &self.num_gc)
+            .field("num_forced_gc", &self.num_forced_gc)
+            .field("pause_total", &self.pause_total)
+            .field("recent_pauses_ns", &recent)
+            .field("heap_alloc", &self.heap_alloc)
+            .field("external_alloc", &self.external_alloc)
+            .field("heap_live", &self.heap_live)
+            .field("next_gc", &self.next_gc)
+            .field("heap_objects", &self.heap_objects)
+            .field("total_alloc", &self.total_alloc)
+            .field("mallocs", &self.mallocs)
+            .field("frees", &self.frees)
+            .field("heap_sys", &self.heap_sys)
+            .field("heap_released", &self.heap_released)
+            .field("gc_cpu_fraction", &self.gc_cpu_fraction)
+            .field("last_gc", &self.last_gc)
+            .field("last_mark", &self.last_mark)
+            .field("last_scanned", &self.last_scanned)
+            .field("hard_goal_waits", &self.hard_goal_waits)
+            .field("by_size (used classes)", &used)
+            .finish()
+    }
+}
+
+/// Reads the statistics. Cheap: no stop and no system call.
 ///
 /// # Example
 /// ```
