@@ -48,7 +48,7 @@ use crate::operation::{
 use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
 use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -104,7 +104,7 @@ pub(crate) fn heap_grew() {
 }
 
 /// The most pages the heap had in use during the previous cycle (for the scavenger, `gc_sweep`).
-static PREV_INUSE_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PREV_INUSE_PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// Set once `CONTROL` is initialized, for callers that must not initialize it themselves.
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -142,9 +142,7 @@ fn wait_for_cycle() {
     if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
         return;
     }
-    if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
-        let _ = CONTROL.try_send(Request(Trigger::Heap, None));
-    }
+    request_heap_cycle();
     mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
     while *done == start {
         CYCLE_DONE.wait(&mut done);
@@ -174,9 +172,14 @@ fn request_if_over_trigger() {
     if pacer::gc_percent() < 0 && !limited {
         return;
     }
+    request_heap_cycle();
+}
+
+/// Asks the collector for a heap-triggered cycle unless one is already asked for. Never blocks
+/// nor allocates: a full channel has requests the collector will serve (and the controller
+/// re-checks the trigger when it wakes).
+fn request_heap_cycle() {
     if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
-        // Never blocks: a full channel has requests the collector will serve (and the
-        // controller re-checks the trigger when it wakes).
         let _ = CONTROL.try_send(Request(Trigger::Heap, None));
     }
 }

@@ -209,7 +209,9 @@ pub(crate) fn scavenge(retain: usize) -> usize {
     }
     let mut released = 0;
     loop {
-        let held = HEAP_SYS.load(Ordering::Relaxed) - HEAP_RELEASED.load(Ordering::Relaxed);
+        let held = HEAP_SYS
+            .load(Ordering::Relaxed)
+            .saturating_sub(HEAP_RELEASED.load(Ordering::Relaxed));
         let excess_pages = held.saturating_sub(retain) / PAGE_SIZE;
         if excess_pages == 0 {
             return released;

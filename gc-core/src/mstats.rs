@@ -65,10 +65,9 @@ pub(crate) fn heap_live() -> usize {
 /// (each reports in steps of `gcalloc::FLUSH`).
 static EXTERNAL: AtomicI64 = AtomicI64::new(0);
 
-/// Adds a thread's report of allocated (positive) or freed (negative) bytes outside the heap;
-/// returns the new total.
-pub(crate) fn note_external(delta: i64) -> i64 {
-    EXTERNAL.fetch_add(delta, Ordering::Relaxed) + delta
+/// Adds a thread's report of allocated (positive) or freed (negative) bytes outside the heap.
+pub(crate) fn note_external(delta: i64) {
+    EXTERNAL.fetch_add(delta, Ordering::Relaxed);
 }
 
 /// Bytes outside the heap that the drop glue of swept objects freed since the last stop: what
