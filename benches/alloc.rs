@@ -16,9 +16,9 @@ use common::*;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
-use tricolor::Gc;
+use tricolor_gc::Gc;
 
-fn run<T: tricolor::Trace + Send + Sync + Clone + 'static>(
+fn run<T: tricolor_gc::Trace + Send + Sync + Clone + 'static>(
     label: &str,
     v: T,
     n: usize,
@@ -119,9 +119,9 @@ fn strings(n: usize, reps: usize) {
 /// code, `protocol::enter_fenced`, with each fence in turn).
 fn protocol(n: usize, reps: usize) {
     use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU32, Ordering};
-    use tricolor::protocol::{enter, enter_fenced, exit};
+    use tricolor_gc::protocol::{enter, enter_fenced, exit};
     let flag = AtomicBool::new(false);
-    let phase = AtomicU32::new(tricolor::protocol::OFF);
+    let phase = AtomicU32::new(tricolor_gc::protocol::OFF);
     let mut seqcst = || {
         for _ in 0..n {
             black_box(enter_fenced(&flag, &phase, || fence(Ordering::SeqCst)));
@@ -152,7 +152,7 @@ fn protocol(n: usize, reps: usize) {
     println!(
         "\nEntering and leaving an operation, ns (median of {reps} alternating runs of {n}; the \
          runtime's fence is {})\n",
-        if tricolor::asymmetric_fences() {
+        if tricolor_gc::asymmetric_fences() {
             "asymmetric"
         } else {
             "symmetric"
@@ -202,7 +202,7 @@ fn main() {
     drop((live, live_box));
     strings(n, reps);
     protocol(if quick { 100_000 } else { 50_000_000 }, reps);
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     println!(
         "\ntricolor: {} cycles, max stop {:.1} us, GC CPU fraction {:.3}, process CPU {:?}",
         s.num_gc,

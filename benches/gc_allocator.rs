@@ -15,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tricolor::{Gc, GcAllocator};
+use tricolor_gc::{Gc, GcAllocator};
 
 /// Counted unless `--plain` switched it off first thing in `main` (what the runtime allocated
 /// before `main` is a few hundred bytes, counted and later freed uncounted: it cannot matter).
@@ -105,7 +105,7 @@ fn buffers(objects: usize, live: usize, label: &str) {
     let sum: u64 = ring.iter().flatten().map(|b| b[0] as u64).sum();
     black_box(sum);
     let wall = t.elapsed();
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     println!(
         "| {label} | {} | {} MiB | {:.1} ms |",
         s.num_gc - s.num_forced_gc,

@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tricolor::{collect, run_finalizers, Finalize, Gc, GcVec, Trace, Weak};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcVec, Trace, Weak};
 
 #[derive(Trace, Finalize)]
 struct Leaf {
@@ -47,7 +47,7 @@ fn main() {
 
 /// The pauses of the last `k` cycles, oldest first.
 fn last_pauses(k: usize) -> Vec<f64> {
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     (0..k)
         .rev()
         .map(|j| s.pause_ns[((s.num_gc as usize) + 255 - j) % 256] as f64 / 1e3)
@@ -56,12 +56,12 @@ fn last_pauses(k: usize) -> Vec<f64> {
 
 /// Runs `cycles` forced cycles and prints their pauses as one row.
 fn row(n: usize, what: &str, cycles: usize) {
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     for _ in 0..cycles {
         collect();
         run_finalizers();
     }
-    let ran = (tricolor::stats().num_gc - before) as usize;
+    let ran = (tricolor_gc::stats().num_gc - before) as usize;
     let p = last_pauses(ran);
     let max = p.iter().cloned().fold(0.0, f64::max);
     println!("| {n} | {what} | {p:.1?} | {max:.1} |");
@@ -168,14 +168,14 @@ fn big_heap(quick: bool) {
             .collect(),
     );
     let build = t0.elapsed();
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     let mut cycle_ms = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
         collect();
         cycle_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     let n = (s.num_gc - before) as usize;
     let stops: Vec<f64> = (0..n)
         .map(|k| s.pause_ns[((s.num_gc as usize) + 255 - k) % 256] as f64 / 1e3)

@@ -109,14 +109,14 @@ fn main() {
         sizes[0]
     );
     for threads in [1, 2] {
-        let objs: Vec<Vec<tricolor::Gc<u64>>> = (0..threads)
-            .map(|_| (0..sizes[0] as u64).map(tricolor::Gc::new).collect())
+        let objs: Vec<Vec<tricolor_gc::Gc<u64>>> = (0..threads)
+            .map(|_| (0..sizes[0] as u64).map(tricolor_gc::Gc::new).collect())
             .collect();
         let t = Instant::now();
-        let weak: Vec<Vec<tricolor::Weak<u64>>> = std::thread::scope(|s| {
+        let weak: Vec<Vec<tricolor_gc::Weak<u64>>> = std::thread::scope(|s| {
             let hs: Vec<_> = objs
                 .iter()
-                .map(|o| s.spawn(move || o.iter().map(tricolor::Gc::downgrade).collect()))
+                .map(|o| s.spawn(move || o.iter().map(tricolor_gc::Gc::downgrade).collect()))
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 /// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
 #[global_allocator]
-static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
-use tricolor::{Finalize, Gc, Trace};
+static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
+use tricolor_gc::{Finalize, Gc, Trace};
 
 #[derive(Trace, Finalize)]
 struct Node {
@@ -91,7 +91,7 @@ fn main() {
         eprintln!("Box: {:.3} s", t.elapsed().as_secs_f64());
     } else {
         run(n, make, |t| check(t));
-        let s = tricolor::stats();
+        let s = tricolor_gc::stats();
         eprintln!(
             "tricolor: {:.3} s, {} cycles, longest stop {:.1} us, total stops {:.3} ms",
             t.elapsed().as_secs_f64(),

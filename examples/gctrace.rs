@@ -5,11 +5,11 @@
 //!
 //! `GCTRACE=1 cargo run --release --example gctrace`
 
-use tricolor::{collect, stats, Finalize, Gc, GcCell, Trace};
+use tricolor_gc::{collect, stats, Finalize, Gc, GcCell, Trace};
 
 /// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
 #[global_allocator]
-static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
 
 #[derive(Trace, Finalize)]
 struct Record {

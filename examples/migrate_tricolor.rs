@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Buffers owned by `Gc` values count as heap growth (README: "Memory outside the heap").
 #[global_allocator]
-static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
-use tricolor::{collect, Finalize, Gc, GcCell, Trace};
+static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
+use tricolor_gc::{collect, Finalize, Gc, GcCell, Trace};
 
 /// Expressions are shared by every closure made from them.
 #[derive(Trace, Finalize)]

@@ -7,7 +7,7 @@
 //! caches, central lists, a page heap).
 //!
 //! ```
-//! use tricolor as gc;
+//! use tricolor_gc as gc;
 //! use gc::{Finalize, Gc, GcCell, Trace};
 //!
 //! #[derive(Trace, Finalize)]
@@ -33,8 +33,8 @@
 //! | `GCMARKPROCS=<n>` | background mark workers (1–256) | a quarter of the cores, at least 1 |
 //! | `GCFENCE=symmetric` | mutators fence for real on entering an operation (to measure the asymmetric fence, or rule it out) | `asymmetric` where Linux's `membarrier(2)` works |
 
-pub use gc_core::*;
-pub use gc_derive::{Finalize, Trace};
+pub use tricolor_core::*;
+pub use tricolor_derive::{Finalize, Trace};
 
 /// The Rust examples of `MIGRATING.md`, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! The allocator: every size class, large objects, span reuse.
 
-use tricolor::__private::{size_class_of, slot_size, spans_in_use, CLASS_SIZE};
-use tricolor::{collect, Gc};
+use tricolor_gc::__private::{size_class_of, slot_size, spans_in_use, CLASS_SIZE};
+use tricolor_gc::{collect, Gc};
 
 /// The object header (`gc-core` header.rs): one word.
 const HEADER: usize = 8;
@@ -75,17 +75,17 @@ fn spans_are_reused_after_sweeping() {
 fn aligned_types_are_aligned() {
     #[repr(align(64))]
     struct A64(u8);
-    impl tricolor::Finalize for A64 {}
+    impl tricolor_gc::Finalize for A64 {}
     // SAFETY: holds no Gc.
-    unsafe impl tricolor::Trace for A64 {
-        tricolor::unsafe_empty_trace!();
+    unsafe impl tricolor_gc::Trace for A64 {
+        tricolor_gc::unsafe_empty_trace!();
     }
     #[repr(align(8192))]
     struct APage(u8);
-    impl tricolor::Finalize for APage {}
+    impl tricolor_gc::Finalize for APage {}
     // SAFETY: holds no Gc.
-    unsafe impl tricolor::Trace for APage {
-        tricolor::unsafe_empty_trace!();
+    unsafe impl tricolor_gc::Trace for APage {
+        tricolor_gc::unsafe_empty_trace!();
     }
     for _ in 0..100 {
         let g = Gc::new(A64(1));

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
 
 /// Counts its drops in a per-test counter.
 #[derive(Trace, Finalize)]
@@ -83,7 +83,7 @@ fn a_long_list_survives_then_is_freed_without_recursion() {
     }
     assert_eq!(c.load(Ordering::SeqCst), 0);
     // The list is live through the last cycle, whichever test asked for it.
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     assert!(s.last_scanned >= N, "scanned {} < {N}", s.last_scanned);
     assert!(!s.last_mark.is_zero());
     let mut sum = 0;
@@ -295,7 +295,7 @@ fn weak_references_clear_once_unreachable() {
 
 #[test]
 fn collect_from_several_threads_at_once() {
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     let ts: Vec<_> = (0..6)
         .map(|_| {
             std::thread::spawn(|| {
@@ -310,7 +310,7 @@ fn collect_from_several_threads_at_once() {
     for t in ts {
         assert_eq!(t.join().unwrap(), 100);
     }
-    assert!(tricolor::stats().num_gc > before);
+    assert!(tricolor_gc::stats().num_gc > before);
 }
 
 #[test]
@@ -357,11 +357,11 @@ fn a_blocked_thread_holding_roots_and_a_borrow_does_not_delay_cycles() {
         drop(guard);
     });
     from_thread.recv().unwrap();
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     for _ in 0..3 {
         collect(); // completes although the other thread is blocked with roots and a borrow
     }
-    assert!(tricolor::stats().num_gc >= before + 3);
+    assert!(tricolor_gc::stats().num_gc >= before + 3);
     to_thread.send(()).unwrap();
     t.join().unwrap();
     collect();
@@ -457,8 +457,8 @@ fn a_panicking_drop_during_sweep_is_contained() {
 #[test]
 fn stats_debug_is_readable_and_the_cpu_fraction_is_a_fraction() {
     let _keep: Vec<Gc<u64>> = (0..1000).map(Gc::new).collect();
-    tricolor::collect();
-    let s = tricolor::stats();
+    tricolor_gc::collect();
+    let s = tricolor_gc::stats();
     let d = format!("{s:?}");
     assert!(
         d.contains("num_gc") && d.contains("recent_pauses_ns"),

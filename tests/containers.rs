@@ -10,7 +10,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use support::passes;
-use tricolor::{collect, Finalize, Gc, GcMap, GcMutex, GcRwLock, GcVec, Trace, Weak};
+use tricolor_gc::{collect, Finalize, Gc, GcMap, GcMutex, GcRwLock, GcVec, Trace, Weak};
 
 /// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
 struct Counter(Arc<AtomicUsize>);
@@ -302,10 +302,10 @@ fn a_gc_mutex_held_across_a_whole_cycle() {
         })
     };
     locked_rx.recv().unwrap();
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     collect();
     collect();
-    assert!(tricolor::stats().num_gc >= before + 2);
+    assert!(tricolor_gc::stats().num_gc >= before + 2);
     done_tx.send(()).unwrap();
     holder.join().unwrap();
     collect();
@@ -403,10 +403,10 @@ fn methods_under_back_to_back_cycles() {
         rng ^= rng << 17;
         rng
     };
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     // Bounded by steps; long enough for dozens of cycles to start at arbitrary points.
     for step in 0..1_000_000u64 {
-        if step >= 20_000 && tricolor::stats().num_gc - before >= 50 {
+        if step >= 20_000 && tricolor_gc::stats().num_gc - before >= 50 {
             break;
         }
         let r = next();
@@ -473,7 +473,7 @@ fn methods_under_back_to_back_cycles() {
     stop.store(true, Ordering::SeqCst);
     cycles.join().unwrap();
     assert_eq!(ids(&v), model);
-    let cycles_run = tricolor::stats().num_gc - before;
+    let cycles_run = tricolor_gc::stats().num_gc - before;
     assert!(cycles_run >= 10, "only {cycles_run} cycles ran");
 }
 

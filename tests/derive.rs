@@ -1,7 +1,7 @@
 //! Every derive form and attribute, and the flags the derive computes.
 
 use std::marker::PhantomData;
-use tricolor::{collect, Finalize, Gc, GcCell, Trace};
+use tricolor_gc::{collect, Finalize, Gc, GcCell, Trace};
 
 fn noscan<T: Trace>() -> bool {
     T::is_noscan()
@@ -79,7 +79,7 @@ struct CustomBound<T> {
 }
 
 mod renamed {
-    extern crate tricolor as renamed_gc;
+    extern crate tricolor_gc as renamed_gc;
     #[derive(renamed_gc::Trace, renamed_gc::Finalize)]
     #[gc(crate = "renamed_gc")]
     pub struct R {

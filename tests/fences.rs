@@ -5,7 +5,7 @@
 
 mod support;
 
-use tricolor::{Gc, GcCell};
+use tricolor_gc::{Gc, GcCell};
 
 /// Four threads building and dropping lists while the main thread forces cycles until they end.
 fn churn() {
@@ -38,7 +38,7 @@ fn churn() {
         .collect();
     let mut cycles = 0;
     while DONE.load(Ordering::Acquire) < 4 || cycles < 20 {
-        tricolor::collect();
+        tricolor_gc::collect();
         cycles += 1;
     }
     for t in threads {
@@ -49,14 +49,14 @@ fn churn() {
 fn asymmetric() {
     #[cfg(target_os = "linux")]
     assert!(
-        tricolor::asymmetric_fences(),
+        tricolor_gc::asymmetric_fences(),
         "membarrier(PRIVATE_EXPEDITED) is missing on this Linux machine"
     );
     churn();
 }
 
 fn symmetric() {
-    assert!(!tricolor::asymmetric_fences());
+    assert!(!tricolor_gc::asymmetric_fences());
     churn();
 }
 

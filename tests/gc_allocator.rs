@@ -8,11 +8,11 @@
 //! between them; with it, every 8 MiB or so of buffers is a cycle.
 
 #[global_allocator]
-static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
 
 mod support;
 
-use tricolor::Gc;
+use tricolor_gc::Gc;
 
 const OBJECTS: usize = 262_144;
 const LIVE: usize = 8_192;
@@ -34,7 +34,7 @@ fn buffers() {
         sum,
         (OBJECTS - LIVE..OBJECTS).map(|i| (i as u8) as u64).sum()
     );
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     let automatic = s.num_gc - s.num_forced_gc;
     println!(
         "automatic cycles {automatic}, external {} MiB, peak RSS {:?} KiB",
@@ -55,11 +55,11 @@ fn buffers() {
 /// Frees are counted as well as allocations: a large buffer allocated and freed leaves the
 /// count where it was, within the reporting step of each thread.
 fn balanced() {
-    let before = tricolor::stats().external_alloc;
+    let before = tricolor_gc::stats().external_alloc;
     let v = vec![0u8; 32 << 20];
-    let during = tricolor::stats().external_alloc;
+    let during = tricolor_gc::stats().external_alloc;
     drop(v);
-    let after = tricolor::stats().external_alloc;
+    let after = tricolor_gc::stats().external_alloc;
     assert!(
         during >= before + (32 << 20) - (64 << 10),
         "{before} -> {during}"
@@ -72,7 +72,7 @@ fn balanced() {
     let mut g: Vec<u8> = Vec::with_capacity(1 << 20);
     g.resize(1 << 20, 1);
     g.reserve_exact(15 << 20);
-    let grown = tricolor::stats().external_alloc;
+    let grown = tricolor_gc::stats().external_alloc;
     assert!(
         grown >= before + (16 << 20) - (128 << 10),
         "{before} -> {grown}"

@@ -8,7 +8,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use tricolor::Gc;
+use tricolor_gc::Gc;
 
 /// Allocations of 64-byte objects (a bounded run: 128 MiB in all), 1/64 of them kept in a ring of
 /// 32,768 (2 MiB live).
@@ -37,7 +37,7 @@ fn allocate_beside_hogs() {
     for h in hogs {
         h.join().unwrap();
     }
-    println!("hard goal waits {}", tricolor::stats().hard_goal_waits);
+    println!("hard goal waits {}", tricolor_gc::stats().hard_goal_waits);
 }
 
 #[test]

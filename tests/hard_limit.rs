@@ -1,7 +1,7 @@
 //! The hard memory limit: `Gc::try_new` reports failure instead of growing the heap past it, and
 //! succeeds again once a cycle has freed memory. Its own process (it changes a global setting).
 
-use tricolor::{collect, set_hard_memory_limit, stats, AllocError, Gc};
+use tricolor_gc::{collect, set_hard_memory_limit, stats, AllocError, Gc};
 
 #[test]
 fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
@@ -41,10 +41,10 @@ fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
 fn unsupported_alignment_is_an_error_not_ub() {
     #[repr(align(16384))]
     struct Huge(#[allow(dead_code)] u8);
-    impl tricolor::Finalize for Huge {}
+    impl tricolor_gc::Finalize for Huge {}
     // SAFETY: holds no Gc.
-    unsafe impl tricolor::Trace for Huge {
-        tricolor::unsafe_empty_trace!();
+    unsafe impl tricolor_gc::Trace for Huge {
+        tricolor_gc::unsafe_empty_trace!();
     }
     assert_eq!(Gc::try_new(Huge(1)).err(), Some(AllocError));
 }

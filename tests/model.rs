@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tricolor::{collect, Finalize, Gc, GcCell, Trace, Weak};
+use tricolor_gc::{collect, Finalize, Gc, GcCell, Trace, Weak};
 
 type Dropped = Arc<Mutex<HashMap<u64, u32>>>;
 

@@ -1,6 +1,6 @@
 //! The pacer's controls, in their own process (they change global settings).
 
-use tricolor::{set_gc_percent, set_memory_limit, stats, Gc};
+use tricolor_gc::{set_gc_percent, set_memory_limit, stats, Gc};
 
 #[test]
 fn gc_percent_and_memory_limit() {
@@ -16,7 +16,7 @@ fn gc_percent_and_memory_limit() {
         }
     }
     assert_eq!(stats().num_gc, before, "a cycle ran with GCPERCENT off");
-    tricolor::collect(); // still works
+    tricolor_gc::collect(); // still works
     assert_eq!(stats().num_gc, before + 1);
     let live = stats().heap_live;
     assert!(live >= 50_000 * 80, "marked {live} bytes");

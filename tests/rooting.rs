@@ -1,6 +1,6 @@
 //! Root counts, checked exactly, through `Gc::new`, `clone`, drop and `GcCell::borrow_mut`.
 
-use tricolor::{collect, Finalize, Gc, GcCell, Trace};
+use tricolor_gc::{collect, Finalize, Gc, GcCell, Trace};
 
 #[derive(Trace, Finalize)]
 struct Pair {
@@ -143,7 +143,7 @@ fn forwarding_traits() {
 
 #[test]
 fn a_mapped_guard_roots_and_unroots_the_whole_cell() {
-    use tricolor::GcCellRefMut;
+    use tricolor_gc::GcCellRefMut;
     let cell = Gc::new(GcCell::new((Gc::new(1u64), vec![Gc::new(2u64)])));
     let first = cell.borrow().0.clone();
     assert_eq!(Gc::root_count(&first), 1, "only our clone");
@@ -175,7 +175,7 @@ fn a_mapped_guard_roots_and_unroots_the_whole_cell() {
 
 #[test]
 fn a_panic_inside_a_map_closure_releases_the_borrow() {
-    use tricolor::{GcCellRef, GcCellRefMut};
+    use tricolor_gc::{GcCellRef, GcCellRefMut};
     let cell = Gc::new(GcCell::new(vec![Gc::new(1u64)]));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _g = GcCellRefMut::map(cell.borrow_mut(), |_| -> &mut Vec<Gc<u64>> {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use tricolor::Gc;
+use tricolor_gc::Gc;
 
 /// The process's resident set now, in MiB (Linux).
 fn rss_mib() -> Option<u64> {
@@ -20,9 +20,9 @@ fn grow_and_shrink() {
     let mut all: Vec<Gc<Kib>> = (0..n as u64).map(|i| Gc::new([i; 127])).collect();
     all.truncate(n / 100); // 10 MiB live, allocated first
     for _ in 0..3 {
-        tricolor::collect();
+        tricolor_gc::collect();
     }
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     let rss = rss_mib();
     println!(
         "heap_sys {} MiB, released {} MiB, RSS {rss:?} MiB",
@@ -37,7 +37,7 @@ fn grow_and_shrink() {
     let more: Vec<Gc<Kib>> = (0..(n / 4) as u64)
         .map(|i| Gc::new([i ^ 0xA5; 127]))
         .collect();
-    tricolor::collect();
+    tricolor_gc::collect();
     for (i, g) in all.iter().enumerate() {
         assert!(g.iter().all(|&x| x == i as u64), "a live object changed");
     }
@@ -47,7 +47,7 @@ fn grow_and_shrink() {
             "a new object changed"
         );
     }
-    let after = tricolor::stats();
+    let after = tricolor_gc::stats();
     assert!(after.heap_released <= after.heap_sys);
 }
 

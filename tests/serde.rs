@@ -2,7 +2,7 @@
 //! new objects that the collector then manages like any other.
 
 use serde::{Deserialize, Serialize};
-use tricolor::{collect, Finalize, Gc, GcCell, GcSlot, Trace};
+use tricolor_gc::{collect, Finalize, Gc, GcCell, GcSlot, Trace};
 
 #[derive(Trace, Finalize, Serialize, Deserialize)]
 struct Doc {

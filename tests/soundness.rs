@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use support::{passes, run};
-use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, Trace, Tracer};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, Trace, Tracer};
 
 /// The child side: runs the scenario named by `TRICOLOR_SCENARIO` (nothing when unset, so that
 /// a plain `cargo test` run passes this test trivially).
@@ -588,7 +588,7 @@ fn trace_panics_on_a_marker() {
             drop(Gc::new(i));
         }
         collect();
-        println!("round {round}: num_gc={}", tricolor::stats().num_gc);
+        println!("round {round}: num_gc={}", tricolor_gc::stats().num_gc);
     }
     drop(b);
 }

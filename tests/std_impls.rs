@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
 use std::sync::Arc;
-use tricolor::{collect, Finalize, Gc, Trace, Weak};
+use tricolor_gc::{collect, Finalize, Gc, Trace, Weak};
 
 fn check<C: Trace + Send + Sync + 'static>(make: impl FnOnce(Gc<u64>) -> C, name: &str) {
     check_freed_after(make, name, 1)
@@ -99,7 +99,7 @@ fn arc_keeps_its_contents_rooted() {
 fn keyed_containers_run_no_user_code_when_rooted() {
     use std::hash::{Hash, Hasher};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tricolor::GcCell;
+    use tricolor_gc::GcCell;
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     #[derive(Trace, Finalize, PartialEq, Eq, PartialOrd, Ord)]
     struct K(u64);

@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use support::Rng;
-use tricolor::{collect, Finalize, Gc, GcCell, GcMap, GcMutex, GcSlot, GcVec, Trace};
+use tricolor_gc::{collect, Finalize, Gc, GcCell, GcMap, GcMutex, GcSlot, GcVec, Trace};
 
 const STRESS_BALLAST: u64 = 200_000;
 
@@ -89,7 +89,7 @@ struct Shared {
 
 /// A `GcCell` has `RefCell` semantics, so threads sharing one retry instead of failing (the
 /// snapshot cells; the shared state above uses the blocking types).
-fn wr<T: Trace>(c: &GcCell<T>) -> tricolor::GcCellRefMut<'_, T> {
+fn wr<T: Trace>(c: &GcCell<T>) -> tricolor_gc::GcCellRefMut<'_, T> {
     loop {
         if let Ok(g) = c.try_borrow_mut() {
             return g;
@@ -249,7 +249,7 @@ fn stress(ops: usize) {
     // Before the collector first reads its environment (once, at first use).
     std::env::set_var("GCCHECKMARK", "1");
     std::env::set_var("GCPOISON", "1");
-    tricolor::set_gc_percent(25); // many cycles
+    tricolor_gc::set_gc_percent(25); // many cycles
     let threads = 4;
     // Ballast: a large live heap makes every root scan take milliseconds, which widens the
     // windows the barrier must cover while the mutators race the scan.
@@ -260,7 +260,7 @@ fn stress(ops: usize) {
         bag: Gc::new(GcMutex::new(Vec::new())),
     });
     let next_id = std::sync::Arc::new(AtomicUsize::new(1000));
-    let before = tricolor::stats().num_gc;
+    let before = tricolor_gc::stats().num_gc;
     let hs: Vec<_> = (0..threads)
         .map(|t| {
             let shared = shared.clone();
@@ -280,7 +280,7 @@ fn stress(ops: usize) {
     for n in shared.bag.lock().iter() {
         verify(n);
     }
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     eprintln!(
         "stress: {threads} threads x {ops} ops, {walked} nodes walked, {live} reachable at the end, {} cycles, max stop {} us",
         s.num_gc - before,

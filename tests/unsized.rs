@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, Trace};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, Trace};
 
 /// Counts the system allocations of the thread that has switched counting on.
 struct Counting;
@@ -55,7 +55,7 @@ impl Drop for Counter {
 impl Finalize for Counter {}
 // SAFETY: holds no `Gc`.
 unsafe impl Trace for Counter {
-    tricolor::unsafe_empty_trace!();
+    tricolor_gc::unsafe_empty_trace!();
 }
 
 #[derive(Trace, Finalize)]
@@ -103,10 +103,10 @@ fn gc_str_is_one_heap_object_and_no_system_allocation() {
     // The bytes live in the object's own slot: header (8) + 4 bytes, in the smallest class
     // that holds 12 bytes. Spans are refilled from the page heap, whose metadata may allocate,
     // so allow a handful of system allocations per thousand strings.
-    let class = tricolor::__private::size_class_of(12, 8);
+    let class = tricolor_gc::__private::size_class_of(12, 8);
     assert_eq!(
-        tricolor::__private::slot_size(&keep[4]),
-        tricolor::__private::CLASS_SIZE[class] as usize
+        tricolor_gc::__private::slot_size(&keep[4]),
+        tricolor_gc::__private::CLASS_SIZE[class] as usize
     );
     assert!(sys <= N / 100, "{sys} system allocations for {N} Gc<str>");
     // The sized alternative costs a system allocation per string, for the String's buffer.
@@ -168,7 +168,7 @@ fn handles_moved_into_a_slice_stop_being_roots_and_are_traced() {
 fn a_large_traced_slice_keeps_its_elements() {
     let c = Arc::new(AtomicUsize::new(0));
     let big: Gc<[Gc<Leaf>]> = (0..20_000).map(|i| leaf(i, &c)).collect();
-    assert!(tricolor::__private::slot_size(&big) > 32 << 10);
+    assert!(tricolor_gc::__private::slot_size(&big) > 32 << 10);
     collect();
     collect();
     assert_eq!(c.load(Ordering::SeqCst), 0);
@@ -199,7 +199,7 @@ fn over_aligned_elements_are_aligned() {
     impl Finalize for Wide {}
     // SAFETY: holds no `Gc`.
     unsafe impl Trace for Wide {
-        tricolor::unsafe_empty_trace!();
+        tricolor_gc::unsafe_empty_trace!();
     }
     let s: Gc<[Wide]> = Gc::from(vec![Wide(1), Wide(2), Wide(3)]);
     assert_eq!(Gc::as_ptr(&s) as *const Wide as usize % 64, 0);

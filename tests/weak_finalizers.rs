@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use support::{passes, Rng};
-use tricolor::{collect, run_finalizers, Finalize, Gc, Trace, Weak};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, Trace, Weak};
 
 /// Counts this thread's allocations, for the test that `downgrade` allocates once per object.
 struct Counting;
@@ -300,7 +300,7 @@ fn finalizers_run_exactly_once_for_a_million_objects() {
     assert!(SEEN[..(N as usize / 64)]
         .iter()
         .all(|w| w.load(Ordering::SeqCst) == !0));
-    assert_eq!(tricolor::__private::finalizers_registered(), 0);
+    assert_eq!(tricolor_gc::__private::finalizers_registered(), 0);
 }
 
 #[test]
@@ -432,7 +432,7 @@ struct Staller {
 /// spans are still unswept (their weak handles not cleared yet) when the test upgrades: every
 /// upgrade must read the span's mark bits and say dead.
 fn upgrade_between_the_stop_and_the_sweep() {
-    use tricolor::__private::size_class_of;
+    use tricolor_gc::__private::size_class_of;
     let header = 2 * std::mem::size_of::<usize>();
     assert!(
         size_class_of(header + std::mem::size_of::<Staller>(), 8)

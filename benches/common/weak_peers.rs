@@ -32,10 +32,10 @@ macro_rules! weak_peer {
 
 weak_peer!(
     Tricolor,
-    tricolor::Gc<u64>,
-    tricolor::Weak<u64>,
-    tricolor::Gc::new,
-    tricolor::Gc::downgrade
+    tricolor_gc::Gc<u64>,
+    tricolor_gc::Weak<u64>,
+    tricolor_gc::Gc::new,
+    tricolor_gc::Gc::downgrade
 );
 weak_peer!(
     ArcPeer,

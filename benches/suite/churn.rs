@@ -69,9 +69,9 @@ impl<T: boa_gc::Trace> EdgeCell<T> for boa_gc::GcRefCell<T> {
         f(&mut self.borrow_mut())
     }
 }
-impl<T: tricolor::Trace> EdgeCell<T> for tricolor::GcCell<T> {
+impl<T: tricolor_gc::Trace> EdgeCell<T> for tricolor_gc::GcCell<T> {
     fn make(v: T) -> Self {
-        tricolor::GcCell::new(v)
+        tricolor_gc::GcCell::new(v)
     }
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.borrow_mut())

@@ -88,7 +88,7 @@ fn run_peer<P: Peer>(variant: &str, n: usize, p: &mut Probe) -> u64 {
 
 /// tricolor: `GcVec` and `GcMap` in the heap.
 pub mod tricolor_peer {
-    use tricolor::{Gc, GcMap, GcVec};
+    use tricolor_gc::{Gc, GcMap, GcVec};
     pub struct Peer;
     impl super::Peer for Peer {
         type List = Gc<GcVec<Gc<u64>>>;

@@ -80,9 +80,9 @@ impl<T: boa_gc::Trace> Slot<T> for boa_gc::GcRefCell<T> {
         f(&self.borrow())
     }
 }
-impl<T: tricolor::Trace> Slot<T> for tricolor::GcCell<T> {
+impl<T: tricolor_gc::Trace> Slot<T> for tricolor_gc::GcCell<T> {
     fn make(v: T) -> Self {
-        tricolor::GcCell::new(v)
+        tricolor_gc::GcCell::new(v)
     }
     fn put(&self, v: T) {
         *self.borrow_mut() = v;
@@ -95,22 +95,22 @@ impl<T: tricolor::Trace> Slot<T> for tricolor::GcCell<T> {
 /// `GcSlot`, tricolor's atomic handle field (no borrow; `set` is the barrier), as a slot for an
 /// optional child: `GcSlotOf<Option<Gc<N>>>` is `GcSlot<N>`.
 pub trait OptGc {
-    type Target: tricolor::Trace + Send + Sync + 'static;
+    type Target: tricolor_gc::Trace + Send + Sync + 'static;
 }
-impl<N: tricolor::Trace + Send + Sync + 'static> OptGc for Option<tricolor::Gc<N>> {
+impl<N: tricolor_gc::Trace + Send + Sync + 'static> OptGc for Option<tricolor_gc::Gc<N>> {
     type Target = N;
 }
-pub type GcSlotOf<T> = tricolor::GcSlot<<T as OptGc>::Target>;
-impl<N: tricolor::Trace + Send + Sync + 'static> Slot<Option<tricolor::Gc<N>>>
-    for tricolor::GcSlot<N>
+pub type GcSlotOf<T> = tricolor_gc::GcSlot<<T as OptGc>::Target>;
+impl<N: tricolor_gc::Trace + Send + Sync + 'static> Slot<Option<tricolor_gc::Gc<N>>>
+    for tricolor_gc::GcSlot<N>
 {
-    fn make(v: Option<tricolor::Gc<N>>) -> Self {
-        tricolor::GcSlot::new(v)
+    fn make(v: Option<tricolor_gc::Gc<N>>) -> Self {
+        tricolor_gc::GcSlot::new(v)
     }
-    fn put(&self, v: Option<tricolor::Gc<N>>) {
+    fn put(&self, v: Option<tricolor_gc::Gc<N>>) {
         self.set(v);
     }
-    fn peek<R>(&self, f: impl FnOnce(&Option<tricolor::Gc<N>>) -> R) -> R {
+    fn peek<R>(&self, f: impl FnOnce(&Option<tricolor_gc::Gc<N>>) -> R) -> R {
         f(&self.get())
     }
 }

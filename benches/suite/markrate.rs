@@ -100,7 +100,7 @@ macro_rules! markrate_peer {
 /// wall time of the mark and the objects it scanned.
 fn collector_mark(peer: &str) -> Option<(Duration, u64)> {
     (peer == "tricolor").then(|| {
-        let s = tricolor::stats();
+        let s = tricolor_gc::stats();
         (s.last_mark, s.last_scanned)
     })
 }

@@ -17,7 +17,7 @@ pub use gc::{Gc as RustGc, GcCell as RustGcCell};
 pub use std::cell::RefCell;
 pub use std::rc::Rc;
 pub use std::sync::{Arc, Mutex};
-pub use tricolor::{Gc as TricolorGc, GcCell as TricolorGcCell};
+pub use tricolor_gc::{Gc as TricolorGc, GcCell as TricolorGcCell};
 
 /// The peers, in table order. "Go" runs the programs in `benches/go/`; "tricolor-GcSlot" is
 /// tricolor with `GcSlot` fields instead of `GcCell` where a workload has both (GCBench).
@@ -72,11 +72,11 @@ macro_rules! with_peer {
     };
     (tricolor_peer, $body:ident!($($a:tt)*)) => {
         $body!($($a)* tricolor_peer, "tricolor", TricolorGc, TricolorGcCell,
-            [#[derive(tricolor::Trace, tricolor::Finalize)]], [], tricolor::collect());
+            [#[derive(tricolor_gc::Trace, tricolor_gc::Finalize)]], [], tricolor_gc::collect());
     };
     (tricolor_slot, $body:ident!($($a:tt)*)) => {
         $body!($($a)* tricolor_slot, "tricolor-GcSlot", TricolorGc, GcSlotOf,
-            [#[derive(tricolor::Trace, tricolor::Finalize)]], [], tricolor::collect());
+            [#[derive(tricolor_gc::Trace, tricolor_gc::Finalize)]], [], tricolor_gc::collect());
     };
 }
 

@@ -164,7 +164,7 @@ pub fn measure(probe: bool, f: impl FnOnce(&mut Probe) -> u64) -> Outcome {
 
 /// tricolor's own figures for the run: its longest stop and its number of cycles.
 pub fn tricolor_stats(o: &mut Outcome) {
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     o.stop = Some(Duration::from_nanos(*s.pause_ns.iter().max().unwrap_or(&0)));
     o.cycles = Some(s.num_gc);
 }

@@ -48,7 +48,7 @@ use std::ptr::NonNull;
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcCell};
+/// use tricolor_gc::{Gc, GcCell};
 /// let list = Gc::new(GcCell::new(Vec::new()));
 /// list.borrow_mut().push(Gc::new(1));
 /// assert_eq!(*list.borrow()[0], 1);
@@ -91,7 +91,7 @@ impl<T> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(5);
+    /// let c = tricolor_gc::GcCell::new(5);
     /// *c.borrow_mut() += 1;
     /// assert_eq!(*c.borrow(), 6);
     /// ```
@@ -107,7 +107,7 @@ impl<T> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// assert_eq!(tricolor::GcCell::new(3).into_inner(), 3);
+    /// assert_eq!(tricolor_gc::GcCell::new(3).into_inner(), 3);
     /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
@@ -119,7 +119,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(String::from("a"));
+    /// let c = tricolor_gc::GcCell::new(String::from("a"));
     /// assert_eq!(c.borrow().as_str(), "a");
     /// ```
     #[track_caller]
@@ -134,7 +134,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(1);
+    /// let c = tricolor_gc::GcCell::new(1);
     /// let w = c.borrow_mut();
     /// assert!(c.try_borrow().is_err());
     /// drop(w);
@@ -157,7 +157,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(vec![1]);
+    /// let c = tricolor_gc::GcCell::new(vec![1]);
     /// c.borrow_mut().push(2);
     /// assert_eq!(c.borrow().len(), 2);
     /// ```
@@ -174,7 +174,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(1);
+    /// let c = tricolor_gc::GcCell::new(1);
     /// let r = c.borrow();
     /// assert!(c.try_borrow_mut().is_err());
     /// drop(r);
@@ -232,7 +232,7 @@ impl<T: Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, GcCell};
+    /// use tricolor_gc::{Gc, GcCell};
     /// let c = Gc::new(GcCell::new(Gc::new(1)));
     /// let old = c.replace(Gc::new(2));
     /// assert_eq!((*old, **c.borrow()), (1, 2));
@@ -248,7 +248,7 @@ impl<T: Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(5);
+    /// let c = tricolor_gc::GcCell::new(5);
     /// assert_eq!(c.replace_with(|v| *v * 2), 5);
     /// assert_eq!(*c.borrow(), 10);
     /// ```
@@ -263,7 +263,7 @@ impl<T: Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let c = tricolor::GcCell::new(vec![1, 2]);
+    /// let c = tricolor_gc::GcCell::new(vec![1, 2]);
     /// assert_eq!(c.take(), vec![1, 2]);
     /// assert!(c.borrow().is_empty());
     /// ```
@@ -280,7 +280,7 @@ impl<T: Trace> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::GcCell;
+    /// use tricolor_gc::GcCell;
     /// let (a, b) = (GcCell::new(1), GcCell::new(2));
     /// a.swap(&b);
     /// assert_eq!((*a.borrow(), *b.borrow()), (2, 1));
@@ -299,7 +299,7 @@ impl<T: ?Sized> GcCell<T> {
     ///
     /// # Example
     /// ```
-    /// let mut c = tricolor::GcCell::new(1);
+    /// let mut c = tricolor_gc::GcCell::new(1);
     /// *c.get_mut() = 2;
     /// assert_eq!(*c.borrow(), 2);
     /// ```
@@ -312,8 +312,8 @@ impl<T: ?Sized> GcCell<T> {
 ///
 /// # Example
 /// ```
-/// let c = tricolor::GcCell::new(1);
-/// let r: tricolor::GcCellRef<'_, i32> = c.borrow();
+/// let c = tricolor_gc::GcCell::new(1);
+/// let r: tricolor_gc::GcCellRef<'_, i32> = c.borrow();
 /// assert_eq!(*r, 1);
 /// ```
 pub struct GcCellRef<'a, T: ?Sized> {
@@ -326,7 +326,7 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{GcCell, GcCellRef};
+    /// use tricolor_gc::{GcCell, GcCellRef};
     /// let c = GcCell::new((1, String::from("two")));
     /// let s = GcCellRef::map(c.borrow(), |pair| &pair.1);
     /// assert_eq!(&*s, "two");
@@ -344,7 +344,7 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{GcCell, GcCellRef};
+    /// use tricolor_gc::{GcCell, GcCellRef};
     /// let c = GcCell::new(vec![1, 2, 3]);
     /// let second = GcCellRef::filter_map(c.borrow(), |v| v.get(1)).ok().unwrap();
     /// assert_eq!(*second, 2);
@@ -369,7 +369,7 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{GcCell, GcCellRef};
+    /// use tricolor_gc::{GcCell, GcCellRef};
     /// let c = GcCell::new(5);
     /// let a = c.borrow();
     /// let b = GcCellRef::clone(&a);
@@ -395,7 +395,7 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{GcCell, GcCellRef};
+    /// use tricolor_gc::{GcCell, GcCellRef};
     /// let c = GcCell::new((1, "one"));
     /// let (n, s) = GcCellRef::map_split(c.borrow(), |p| (&p.0, &p.1));
     /// assert_eq!((*n, *s), (1, "one"));
@@ -432,8 +432,8 @@ impl<T: ?Sized> Drop for GcCellRef<'_, T> {
 ///
 /// # Example
 /// ```
-/// let c = tricolor::GcCell::new(1);
-/// let mut w: tricolor::GcCellRefMut<'_, i32> = c.borrow_mut();
+/// let c = tricolor_gc::GcCell::new(1);
+/// let mut w: tricolor_gc::GcCellRefMut<'_, i32> = c.borrow_mut();
 /// *w = 5;
 /// drop(w);
 /// assert_eq!(*c.borrow(), 5);
@@ -467,7 +467,7 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, GcCell, GcCellRefMut};
+    /// use tricolor_gc::{Gc, GcCell, GcCellRefMut};
     /// let c = Gc::new(GcCell::new((0u32, Vec::new())));
     /// // The cell's type first, then the part shown (as in the `gc` crate).
     /// let mut list: GcCellRefMut<'_, (u32, Vec<Gc<i32>>), Vec<Gc<i32>>> =
@@ -496,7 +496,7 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{GcCell, GcCellRefMut};
+    /// use tricolor_gc::{GcCell, GcCellRefMut};
     /// let c = GcCell::new(vec![1, 2]);
     /// let mut first = GcCellRefMut::filter_map(c.borrow_mut(), |v| v.first_mut()).ok().unwrap();
     /// *first = 10;

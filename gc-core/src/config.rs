@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 ///
 /// # Example
 /// ```
-/// assert_eq!(tricolor::POISON_BYTE, 0xDB);
+/// assert_eq!(tricolor_gc::POISON_BYTE, 0xDB);
 /// ```
 pub const POISON_BYTE: u8 = 0xDB;
 

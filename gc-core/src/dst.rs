@@ -236,7 +236,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<[T]> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a: Gc<[u32]> = Gc::try_from_vec(vec![1, 2, 3]).expect("memory");
     /// assert_eq!(&*a, &[1, 2, 3]);
     /// ```
@@ -248,7 +248,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<[T]> {
 impl<T: Trace + Send + Sync + 'static> From<Vec<T>> for Gc<[T]> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let names: Gc<[Gc<str>]> = Gc::from(vec![Gc::from("a"), Gc::from("b")]);
     /// assert_eq!(&*names[1], "b");
     /// ```
@@ -260,7 +260,7 @@ impl<T: Trace + Send + Sync + 'static> From<Vec<T>> for Gc<[T]> {
 impl<T: Trace + Send + Sync + 'static> From<Box<[T]>> for Gc<[T]> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let b: Box<[i64]> = vec![7, 8].into_boxed_slice();
     /// assert_eq!(Gc::<[i64]>::from(b)[0], 7);
     /// ```
@@ -272,7 +272,7 @@ impl<T: Trace + Send + Sync + 'static> From<Box<[T]>> for Gc<[T]> {
 impl<T: Trace + Clone + Send + Sync + 'static> From<&[T]> for Gc<[T]> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a: Gc<[f64]> = Gc::from(&[0.5, 1.5][..]);
     /// assert_eq!(a.len(), 2);
     /// ```
@@ -284,7 +284,7 @@ impl<T: Trace + Clone + Send + Sync + 'static> From<&[T]> for Gc<[T]> {
 impl<T: Trace + Send + Sync + 'static, const N: usize> From<[T; N]> for Gc<[T]> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a: Gc<[u8]> = Gc::from([1, 2, 3]);
     /// assert_eq!(a.iter().sum::<u8>(), 6);
     /// ```
@@ -296,7 +296,7 @@ impl<T: Trace + Send + Sync + 'static, const N: usize> From<[T; N]> for Gc<[T]> 
 impl<T: Trace + Send + Sync + 'static> FromIterator<T> for Gc<[T]> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let squares: Gc<[u64]> = (1..=4).map(|i| i * i).collect();
     /// assert_eq!(&*squares, &[1, 4, 9, 16]);
     /// ```
@@ -311,7 +311,7 @@ impl Gc<str> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let s: Gc<str> = Gc::try_from_str("hello").expect("memory");
     /// assert_eq!(&*s, "hello");
     /// ```
@@ -328,7 +328,7 @@ impl Gc<str> {
 impl From<&str> for Gc<str> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let s: Gc<str> = Gc::from("lox");
     /// assert_eq!(s.len(), 3);
     /// ```
@@ -340,7 +340,7 @@ impl From<&str> for Gc<str> {
 impl From<String> for Gc<str> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let s: Gc<str> = Gc::from(format!("{}-{}", 1, 2));
     /// assert_eq!(&*s, "1-2");
     /// ```
@@ -352,7 +352,7 @@ impl From<String> for Gc<str> {
 impl From<Box<str>> for Gc<str> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let b: Box<str> = "boxed".into();
     /// assert_eq!(&*Gc::<str>::from(b), "boxed");
     /// ```
@@ -364,7 +364,7 @@ impl From<Box<str>> for Gc<str> {
 impl Default for Gc<str> {
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// assert_eq!(&*Gc::<str>::default(), "");
     /// ```
     fn default() -> Gc<str> {
@@ -382,7 +382,7 @@ impl<U: ?Sized + Trace + Send + Sync + 'static> Gc<U> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, Trace, Finalize};
+    /// use tricolor_gc::{Gc, Trace, Finalize};
     /// trait Shape: Trace + Send + Sync { fn area(&self) -> f64; }
     /// #[derive(Trace, Finalize)]
     /// struct Square(f64);
@@ -400,7 +400,7 @@ impl<U: ?Sized + Trace + Send + Sync + 'static> Gc<U> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let s: Gc<[u8]> = Gc::try_from_box(Box::from(&b"abc"[..])).expect("memory");
     /// assert_eq!(&*s, b"abc");
     /// ```
@@ -441,7 +441,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// # Example
     /// ```
     /// use std::fmt::Debug;
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let n: Gc<Vec<u8>> = Gc::new(vec![1, 2]);
     /// let d: Gc<dyn Debug + Send + Sync> = Gc::unsize(n, |v| v as _);
     /// assert_eq!(format!("{d:?}"), "[1, 2]");

@@ -265,8 +265,8 @@ fn run_one(a: usize) {
 ///
 /// # Example
 /// ```
-/// tricolor::collect();
-/// tricolor::run_finalizers();
+/// tricolor_gc::collect();
+/// tricolor_gc::run_finalizers();
 /// ```
 pub fn run_finalizers() {
     if in_operation() {

@@ -42,10 +42,10 @@ thread_local! {
 /// # Example
 /// ```
 /// #[global_allocator]
-/// static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+/// static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
 ///
-/// let buf = tricolor::Gc::new(vec![0u8; 1 << 20]);
-/// assert!(tricolor::stats().external_alloc >= 1 << 20);
+/// let buf = tricolor_gc::Gc::new(vec![0u8; 1 << 20]);
+/// assert!(tricolor_gc::stats().external_alloc >= 1 << 20);
 /// # drop(buf);
 /// ```
 pub struct GcAllocator<A = System> {
@@ -58,7 +58,7 @@ impl GcAllocator<System> {
     /// # Example
     /// ```
     /// #[global_allocator]
-    /// static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+    /// static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
     /// ```
     pub const fn new() -> Self {
         GcAllocator { inner: System }
@@ -78,7 +78,7 @@ impl<A> GcAllocator<A> {
     /// ```
     /// use std::alloc::System;
     /// #[global_allocator]
-    /// static ALLOC: tricolor::GcAllocator<System> = tricolor::GcAllocator::wrapping(System);
+    /// static ALLOC: tricolor_gc::GcAllocator<System> = tricolor_gc::GcAllocator::wrapping(System);
     /// ```
     pub const fn wrapping(inner: A) -> Self {
         GcAllocator { inner }

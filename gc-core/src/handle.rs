@@ -24,7 +24,7 @@ use std::ptr::NonNull;
 ///
 /// # Example
 /// ```
-/// use tricolor::Gc;
+/// use tricolor_gc::Gc;
 /// let a = Gc::new(String::from("hello"));
 /// let b = a.clone();
 /// assert!(Gc::ptr_eq(&a, &b));
@@ -51,7 +51,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let n = Gc::new(42u64);
     /// assert_eq!(*n, 42);
     /// ```
@@ -68,7 +68,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let n = Gc::try_new([0u8; 100]).expect("memory");
     /// assert_eq!(n.len(), 100);
     /// ```
@@ -120,7 +120,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a = Gc::new(1); let b = Gc::new(1);
     /// assert!(!Gc::ptr_eq(&a, &b));
     /// assert!(Gc::ptr_eq(&a, &a.clone()));
@@ -173,7 +173,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a = Gc::new(7u32);
     /// // SAFETY of the read: `a` keeps the object alive.
     /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 7);
@@ -196,7 +196,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let word = Gc::into_raw(Gc::new(String::from("boxed"))) as usize;
     /// assert_eq!(word & 0x7, 0);
     /// // SAFETY: `word` came from `into_raw` of a `Gc<String>` and is turned back once.
@@ -218,7 +218,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let p = Gc::into_raw(Gc::<str>::from("vm"));
     /// // SAFETY: `p` came from `into_raw` of a `Gc<str>`; converted back once.
     /// let g = unsafe { Gc::from_raw(p) };
@@ -240,7 +240,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a = Gc::new(1);
     /// let b = a.clone();
     /// assert_eq!(Gc::root_count(&a), 2);
@@ -257,7 +257,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let inner = Gc::new(1);
     /// let outer = Gc::new(vec![inner]);
     /// assert!(Gc::is_root(&outer));

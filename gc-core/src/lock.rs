@@ -37,7 +37,7 @@ fn not_in_an_operation() {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcMutex};
+/// use tricolor_gc::{Gc, GcMutex};
 /// let counter = Gc::new(GcMutex::new((0u64, Vec::<Gc<u64>>::new())));
 /// let threads: Vec<_> = (0..4)
 ///     .map(|_| {
@@ -67,8 +67,8 @@ pub struct GcMutex<T> {
 ///
 /// # Example
 /// ```
-/// let m = tricolor::GcMutex::new(1);
-/// let mut g: tricolor::GcMutexGuard<'_, i32> = m.lock();
+/// let m = tricolor_gc::GcMutex::new(1);
+/// let mut g: tricolor_gc::GcMutexGuard<'_, i32> = m.lock();
 /// *g += 1;
 /// drop(g);
 /// assert_eq!(*m.lock(), 2);
@@ -85,7 +85,7 @@ impl<T> GcMutex<T> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMutex::new(vec![1]);
+    /// let m = tricolor_gc::GcMutex::new(vec![1]);
     /// assert_eq!(m.lock().len(), 1);
     /// ```
     pub const fn new(value: T) -> GcMutex<T> {
@@ -99,7 +99,7 @@ impl<T> GcMutex<T> {
     ///
     /// # Example
     /// ```
-    /// assert_eq!(tricolor::GcMutex::new(3).into_inner(), 3);
+    /// assert_eq!(tricolor_gc::GcMutex::new(3).into_inner(), 3);
     /// ```
     pub fn into_inner(self) -> T {
         self.cell.into_inner()
@@ -114,7 +114,7 @@ impl<T: Trace> GcMutex<T> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMutex::new(String::new());
+    /// let m = tricolor_gc::GcMutex::new(String::new());
     /// m.lock().push('x');
     /// assert_eq!(*m.lock(), "x");
     /// ```
@@ -128,7 +128,7 @@ impl<T: Trace> GcMutex<T> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMutex::new(0);
+    /// let m = tricolor_gc::GcMutex::new(0);
     /// let g = m.lock();
     /// assert!(m.try_lock().is_none());
     /// drop(g);
@@ -169,7 +169,7 @@ impl<T: Trace> DerefMut for GcMutexGuard<'_, T> {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcRwLock};
+/// use tricolor_gc::{Gc, GcRwLock};
 /// let config = Gc::new(GcRwLock::new(vec![Gc::new(1u8)]));
 /// config.write().push(Gc::new(2));
 /// assert_eq!(config.read().len(), 2);
@@ -183,8 +183,8 @@ pub struct GcRwLock<T> {
 ///
 /// # Example
 /// ```
-/// let l = tricolor::GcRwLock::new(5);
-/// let r: tricolor::GcRwLockReadGuard<'_, i32> = l.read();
+/// let l = tricolor_gc::GcRwLock::new(5);
+/// let r: tricolor_gc::GcRwLockReadGuard<'_, i32> = l.read();
 /// assert_eq!(*r, 5);
 /// ```
 pub struct GcRwLockReadGuard<'a, T> {
@@ -196,8 +196,8 @@ pub struct GcRwLockReadGuard<'a, T> {
 ///
 /// # Example
 /// ```
-/// let l = tricolor::GcRwLock::new(5);
-/// let mut w: tricolor::GcRwLockWriteGuard<'_, i32> = l.write();
+/// let l = tricolor_gc::GcRwLock::new(5);
+/// let mut w: tricolor_gc::GcRwLockWriteGuard<'_, i32> = l.write();
 /// *w = 6;
 /// drop(w);
 /// assert_eq!(*l.read(), 6);
@@ -212,7 +212,7 @@ impl<T> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// let l = tricolor::GcRwLock::new('a');
+    /// let l = tricolor_gc::GcRwLock::new('a');
     /// assert_eq!(*l.read(), 'a');
     /// ```
     pub const fn new(value: T) -> GcRwLock<T> {
@@ -226,7 +226,7 @@ impl<T> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// assert_eq!(tricolor::GcRwLock::new(3).into_inner(), 3);
+    /// assert_eq!(tricolor_gc::GcRwLock::new(3).into_inner(), 3);
     /// ```
     pub fn into_inner(self) -> T {
         self.cell.into_inner()
@@ -238,7 +238,7 @@ impl<T: Trace> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// let l = tricolor::GcRwLock::new(1);
+    /// let l = tricolor_gc::GcRwLock::new(1);
     /// let (a, b) = (l.read(), l.read());
     /// assert_eq!(*a + *b, 2);
     /// ```
@@ -252,7 +252,7 @@ impl<T: Trace> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// let l = tricolor::GcRwLock::new(1);
+    /// let l = tricolor_gc::GcRwLock::new(1);
     /// let w = l.write();
     /// assert!(l.try_read().is_none());
     /// drop(w);
@@ -268,7 +268,7 @@ impl<T: Trace> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// let l = tricolor::GcRwLock::new(vec![0]);
+    /// let l = tricolor_gc::GcRwLock::new(vec![0]);
     /// l.write().push(1);
     /// assert_eq!(l.read().len(), 2);
     /// ```
@@ -282,7 +282,7 @@ impl<T: Trace> GcRwLock<T> {
     ///
     /// # Example
     /// ```
-    /// let l = tricolor::GcRwLock::new(0);
+    /// let l = tricolor_gc::GcRwLock::new(0);
     /// let r = l.read();
     /// assert!(l.try_write().is_none());
     /// drop(r);

@@ -153,7 +153,7 @@ impl Index {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcMap};
+/// use tricolor_gc::{Gc, GcMap};
 /// let table: Gc<GcMap<Gc<str>, Gc<u64>>> = Gc::new(GcMap::new());
 /// table.insert(Gc::from("one"), Gc::new(1));
 /// assert_eq!(*table.get("one").unwrap(), 1);
@@ -175,7 +175,7 @@ impl<K, V> GcMap<K, V> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::<u8, u8>::new();
+    /// let m = tricolor_gc::GcMap::<u8, u8>::new();
     /// assert!(m.is_empty());
     /// ```
     pub fn new() -> GcMap<K, V> {
@@ -190,7 +190,7 @@ impl<K, V, S> GcMap<K, V, S> {
     /// ```
     /// use std::hash::BuildHasherDefault;
     /// use std::collections::hash_map::DefaultHasher;
-    /// let m = tricolor::GcMap::<u8, u8, _>::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+    /// let m = tricolor_gc::GcMap::<u8, u8, _>::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
     /// m.insert(1, 2);
     /// assert_eq!(m.get(&1), Some(2));
     /// ```
@@ -206,7 +206,7 @@ impl<K, V, S> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m: tricolor::GcMap<u8, u8> = [(1, 1), (2, 2)].into_iter().collect();
+    /// let m: tricolor_gc::GcMap<u8, u8> = [(1, 1), (2, 2)].into_iter().collect();
     /// assert_eq!(m.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
@@ -217,7 +217,7 @@ impl<K, V, S> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// assert!(tricolor::GcMap::<u8, u8>::new().is_empty());
+    /// assert!(tricolor_gc::GcMap::<u8, u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -229,7 +229,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// assert_eq!(m.insert("a", 1), None);
     /// assert_eq!(m.insert("a", 2), Some(1));
     /// ```
@@ -262,7 +262,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.put("a", 1);
     /// m.put("a", 2);
     /// assert_eq!(m.get("a"), Some(2));
@@ -290,7 +290,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.insert(String::from("k"), 7);
     /// assert_eq!(m.get("k"), Some(7));
     /// ```
@@ -312,7 +312,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.insert(1u8, ());
     /// assert!(m.contains_key(&1) && !m.contains_key(&2));
     /// ```
@@ -332,7 +332,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.insert(1, "one");
     /// assert_eq!(m.remove(&1), Some("one"));
     /// assert!(m.is_empty());
@@ -358,7 +358,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.insert(1, 1);
     /// m.clear();
     /// assert!(m.is_empty());
@@ -378,7 +378,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     ///
     /// # Example
     /// ```
-    /// let m = tricolor::GcMap::new();
+    /// let m = tricolor_gc::GcMap::new();
     /// m.insert("a", 1);
     /// m.insert("b", 2);
     /// let keys: Vec<&str> = m.view().iter().map(|(k, _)| *k).collect();
@@ -395,9 +395,9 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
 ///
 /// # Example
 /// ```
-/// let m = tricolor::GcMap::new();
+/// let m = tricolor_gc::GcMap::new();
 /// m.insert(1, 'x');
-/// let v: tricolor::GcMapView<'_, i32, char> = m.view();
+/// let v: tricolor_gc::GcMapView<'_, i32, char> = m.view();
 /// assert_eq!(v[0], (1, 'x'));
 /// ```
 pub struct GcMapView<'a, K, V> {
@@ -420,7 +420,7 @@ impl<K, V> Default for GcMap<K, V> {
 impl<K: Trace + Hash + Eq, V: Trace> FromIterator<(K, V)> for GcMap<K, V> {
     /// # Example
     /// ```
-    /// let m: tricolor::GcMap<&str, i32> = [("a", 1), ("a", 2)].into_iter().collect();
+    /// let m: tricolor_gc::GcMap<&str, i32> = [("a", 1), ("a", 2)].into_iter().collect();
     /// assert_eq!(m.get("a"), Some(2));
     /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {

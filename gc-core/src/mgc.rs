@@ -477,11 +477,11 @@ fn gc_sweep(c: &mut CycleStats) {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcCell};
+/// use tricolor_gc::{Gc, GcCell};
 /// let a = Gc::new(GcCell::new(None::<Gc<i32>>));
 /// *a.borrow_mut() = Some(Gc::new(1));
 /// drop(a);
-/// tricolor::collect();
+/// tricolor_gc::collect();
 /// ```
 pub fn collect() {
     if in_operation() {
@@ -511,7 +511,7 @@ pub fn collect() {
 ///
 /// # Example
 /// ```
-/// for _ in 0..3 { tricolor::safepoint(); }
+/// for _ in 0..3 { tricolor_gc::safepoint(); }
 /// ```
 pub fn safepoint() {
     if PHASE.load(Ordering::Relaxed) == MARK {

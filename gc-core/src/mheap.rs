@@ -103,8 +103,8 @@ fn hard_limit() -> usize {
 ///
 /// # Example
 /// ```
-/// let old = tricolor::set_hard_memory_limit(8 << 30);
-/// tricolor::set_hard_memory_limit(old);
+/// let old = tricolor_gc::set_hard_memory_limit(8 << 30);
+/// tricolor_gc::set_hard_memory_limit(old);
 /// ```
 pub fn set_hard_memory_limit(bytes: u64) -> u64 {
     let old = hard_limit() as u64;

@@ -81,8 +81,8 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
 ///
 /// # Example
 /// ```
-/// let old = tricolor::set_gc_percent(200);
-/// tricolor::set_gc_percent(old);
+/// let old = tricolor_gc::set_gc_percent(200);
+/// tricolor_gc::set_gc_percent(old);
 /// ```
 pub fn set_gc_percent(percent: i32) -> i32 {
     let old = gc_percent();
@@ -96,8 +96,8 @@ pub fn set_gc_percent(percent: i32) -> i32 {
 ///
 /// # Example
 /// ```
-/// let old = tricolor::set_memory_limit(1 << 30);
-/// tricolor::set_memory_limit(old);
+/// let old = tricolor_gc::set_memory_limit(1 << 30);
+/// tricolor_gc::set_memory_limit(old);
 /// ```
 pub fn set_memory_limit(bytes: u64) -> u64 {
     let old = mem_limit();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcSlot};
+/// use tricolor_gc::{Gc, GcSlot};
 /// let slot = Gc::new(GcSlot::new(Some(Gc::new(1))));
 /// slot.set(Some(Gc::new(2)));
 /// assert_eq!(*slot.get().unwrap(), 2);
@@ -47,7 +47,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     ///
     /// # Example
     /// ```
-    /// let s = tricolor::GcSlot::<i32>::new(None);
+    /// let s = tricolor_gc::GcSlot::<i32>::new(None);
     /// assert!(s.get().is_none());
     /// ```
     pub fn new(value: Option<Gc<T>>) -> GcSlot<T> {
@@ -62,7 +62,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, GcSlot};
+    /// use tricolor_gc::{Gc, GcSlot};
     /// let s = GcSlot::new(Some(Gc::new(7)));
     /// assert_eq!(*s.get().unwrap(), 7);
     /// ```
@@ -93,7 +93,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, GcSlot};
+    /// use tricolor_gc::{Gc, GcSlot};
     /// let s = GcSlot::new(None);
     /// s.set(Some(Gc::new("x".to_string())));
     /// assert_eq!(s.get().unwrap().as_str(), "x");
@@ -123,7 +123,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::{Gc, GcSlot};
+    /// use tricolor_gc::{Gc, GcSlot};
     /// let s = GcSlot::new(Some(Gc::new(1)));
     /// assert_eq!(*s.take().unwrap(), 1);
     /// assert!(s.get().is_none());

@@ -22,9 +22,9 @@ pub struct SizeClassStats {
 ///
 /// # Example
 /// ```
-/// let before = tricolor::stats().num_gc;
-/// tricolor::collect();
-/// assert!(tricolor::stats().num_gc > before);
+/// let before = tricolor_gc::stats().num_gc;
+/// tricolor_gc::collect();
+/// assert!(tricolor_gc::stats().num_gc > before);
 /// ```
 #[derive(Clone)]
 pub struct Stats {
@@ -119,7 +119,7 @@ impl std::fmt::Debug for Stats {
 ///
 /// # Example
 /// ```
-/// let s = tricolor::stats();
+/// let s = tricolor_gc::stats();
 /// assert!(s.mallocs >= s.frees);
 /// ```
 pub fn stats() -> Stats {

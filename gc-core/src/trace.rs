@@ -33,7 +33,7 @@ use std::collections::HashSet;
 ///
 /// # Example
 /// ```
-/// use tricolor::{Finalize, Gc, Trace, Tracer};
+/// use tricolor_gc::{Finalize, Gc, Trace, Tracer};
 /// struct Pair { a: Gc<i64>, b: Gc<i64> }
 /// impl Finalize for Pair {}
 /// // SAFETY: trace, root and unroot visit exactly the two handles.
@@ -89,7 +89,7 @@ pub(crate) enum TracerMode {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, Trace, Finalize};
+/// use tricolor_gc::{Gc, Trace, Finalize};
 ///
 /// #[derive(Trace, Finalize)]
 /// struct Node { value: i64, next: Option<Gc<Node>> }
@@ -160,7 +160,7 @@ pub unsafe trait Trace: Finalize {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, Trace, Finalize};
+/// use tricolor_gc::{Gc, Trace, Finalize};
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// static CLOSED: AtomicUsize = AtomicUsize::new(0);
 ///
@@ -170,8 +170,8 @@ pub unsafe trait Trace: Finalize {
 ///     fn finalize(&self) { CLOSED.fetch_add(1, Ordering::SeqCst); }
 /// }
 /// drop(Gc::new(File { fd: 3 }));
-/// tricolor::collect();
-/// tricolor::run_finalizers();
+/// tricolor_gc::collect();
+/// tricolor_gc::run_finalizers();
 /// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
 /// ```
 pub trait Finalize {
@@ -199,7 +199,7 @@ pub trait Finalize {
 ///
 /// # Example
 /// ```
-/// use tricolor::{unsafe_empty_trace, Finalize, Gc, Trace};
+/// use tricolor_gc::{unsafe_empty_trace, Finalize, Gc, Trace};
 /// struct Celsius(f64);
 /// impl Finalize for Celsius {}
 /// // SAFETY: Celsius holds no Gc.

@@ -364,7 +364,7 @@ fn shade<E: Trace>(e: &E) {
 ///
 /// # Example
 /// ```
-/// use tricolor::{Gc, GcVec};
+/// use tricolor_gc::{Gc, GcVec};
 /// let list: Gc<GcVec<Gc<u64>>> = Gc::new(GcVec::new());
 /// for i in 0..10 {
 ///     list.push(Gc::new(i));
@@ -381,7 +381,7 @@ impl<T> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::<u8>::new();
+    /// let v = tricolor_gc::GcVec::<u8>::new();
     /// assert!(v.is_empty());
     /// ```
     pub fn new() -> GcVec<T> {
@@ -392,7 +392,7 @@ impl<T> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::<u8>::with_capacity(16);
+    /// let v = tricolor_gc::GcVec::<u8>::with_capacity(16);
     /// assert_eq!(v.len(), 0);
     /// ```
     pub fn with_capacity(n: usize) -> GcVec<T> {
@@ -405,7 +405,7 @@ impl<T> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// assert_eq!(v.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
@@ -416,7 +416,7 @@ impl<T> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// assert!(tricolor::GcVec::<u8>::new().is_empty());
+    /// assert!(tricolor_gc::GcVec::<u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -426,7 +426,7 @@ impl<T> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// assert_eq!(v.into_vec(), vec![1, 2]);
     /// ```
     pub fn into_vec(self) -> Vec<T> {
@@ -439,7 +439,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::new();
+    /// let v = tricolor_gc::GcVec::new();
     /// v.push(1);
     /// assert_eq!(v.get(0), Some(1));
     /// ```
@@ -451,7 +451,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// assert_eq!(v.pop(), Some(2));
     /// ```
     pub fn pop(&self) -> Option<T> {
@@ -462,7 +462,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter(["a", "b"]);
+    /// let v = tricolor_gc::GcVec::from_iter(["a", "b"]);
     /// assert_eq!(v.get(1), Some("b"));
     /// assert_eq!(v.get(2), None);
     /// ```
@@ -480,7 +480,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// assert_eq!(v.set(0, 10), 1);
     /// assert_eq!(v.get(0), Some(10));
     /// ```
@@ -500,7 +500,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// v.put(1, 20);
     /// assert_eq!(v.get(1), Some(20));
     /// ```
@@ -523,7 +523,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 3]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 3]);
     /// v.insert(1, 2);
     /// assert_eq!(v.into_vec(), vec![1, 2, 3]);
     /// ```
@@ -541,7 +541,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2, 3]);
     /// assert_eq!(v.remove(0), 1);
     /// assert_eq!(v.into_vec(), vec![2, 3]);
     /// ```
@@ -560,7 +560,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2, 3]);
     /// assert_eq!(v.swap_remove(0), 1);
     /// assert_eq!(v.into_vec(), vec![3, 2]);
     /// ```
@@ -578,7 +578,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// v.swap(0, 1);
     /// assert_eq!(v.into_vec(), vec![2, 1]);
     /// ```
@@ -595,7 +595,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2, 3]);
     /// v.truncate(1);
     /// assert_eq!(v.into_vec(), vec![1]);
     /// ```
@@ -612,7 +612,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2]);
     /// v.clear();
     /// assert!(v.is_empty());
     /// ```
@@ -625,7 +625,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::new();
+    /// let v = tricolor_gc::GcVec::new();
     /// v.extend([1, 2, 3]);
     /// assert_eq!(v.len(), 3);
     /// ```
@@ -643,7 +643,7 @@ impl<T: Trace> GcVec<T> {
     ///
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from_iter([1, 2, 3]);
+    /// let v = tricolor_gc::GcVec::from_iter([1, 2, 3]);
     /// let sum: i32 = v.view().iter().sum();
     /// assert_eq!(sum, 6);
     /// ```
@@ -665,8 +665,8 @@ fn check_index(index: usize, len: usize) {
 ///
 /// # Example
 /// ```
-/// let v = tricolor::GcVec::from_iter(["x", "y"]);
-/// let view: tricolor::GcVecView<'_, &str> = v.view();
+/// let v = tricolor_gc::GcVec::from_iter(["x", "y"]);
+/// let view: tricolor_gc::GcVecView<'_, &str> = v.view();
 /// assert_eq!(view[1], "y");
 /// ```
 pub struct GcVecView<'a, T> {
@@ -689,7 +689,7 @@ impl<T> Default for GcVec<T> {
 impl<T> FromIterator<T> for GcVec<T> {
     /// # Example
     /// ```
-    /// let v: tricolor::GcVec<u32> = (0..4).collect();
+    /// let v: tricolor_gc::GcVec<u32> = (0..4).collect();
     /// assert_eq!(v.len(), 4);
     /// ```
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
@@ -702,7 +702,7 @@ impl<T> FromIterator<T> for GcVec<T> {
 impl<T> From<Vec<T>> for GcVec<T> {
     /// # Example
     /// ```
-    /// let v = tricolor::GcVec::from(vec![1, 2]);
+    /// let v = tricolor_gc::GcVec::from(vec![1, 2]);
     /// assert_eq!(v.len(), 2);
     /// ```
     fn from(v: Vec<T>) -> Self {

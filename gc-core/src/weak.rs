@@ -19,14 +19,14 @@ use std::sync::Arc;
 ///
 /// # Example
 /// ```
-/// use tricolor::Gc;
+/// use tricolor_gc::Gc;
 /// let w = {
 ///     let strong = Gc::new(1);
 ///     let w = Gc::downgrade(&strong);
 ///     assert!(w.upgrade().is_some());
 ///     w
 /// };
-/// tricolor::collect();
+/// tricolor_gc::collect();
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
@@ -46,7 +46,7 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a = Gc::new("s");
     /// assert_eq!(*Gc::downgrade(&a).upgrade().unwrap(), "s");
     /// ```
@@ -73,7 +73,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     ///
     /// # Example
     /// ```
-    /// use tricolor::Gc;
+    /// use tricolor_gc::Gc;
     /// let a = Gc::new(5);
     /// let w = Gc::downgrade(&a);
     /// assert_eq!(*w.upgrade().unwrap(), 5);

@@ -1,7 +1,7 @@
 //! loom models of the collector's lock-free protocols, run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p gc-core --test loom --release`.
+//! `RUSTFLAGS="--cfg loom" cargo test -p tricolor-core --test loom --release`.
 //!
-//! Each model drives the real functions of `gc_core::protocol` (the ones the runtime calls)
+//! Each model drives the real functions of `tricolor_core::protocol` (the ones the runtime calls)
 //! through a miniature collector: a phase word, one mutator's operation flag, root counts, mark
 //! bits, a gray list and one `GcCell`. The collector runs Go's sequence — handshake to MARK,
 //! root scan, drain, ragged wait, handshake to STOP, drain — and asserts the property that
@@ -11,8 +11,8 @@
 //! Exploration is bounded to 3 preemptions per execution (loom's recommended practice; most
 //! concurrency bugs need at most two), which keeps the suite at a few minutes.
 
-use gc_core::protocol::cursor;
-use gc_core::protocol::*;
+use tricolor_core::protocol::cursor;
+use tricolor_core::protocol::*;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};

@@ -1,11 +1,11 @@
-//! A small tour of the runtime for Miri (`cargo +nightly miri test -p gc-core --test miri`,
+//! A small tour of the runtime for Miri (`cargo +nightly miri test -p tricolor-core --test miri`,
 //! run by `.ci/run`): allocation, rooting and unrooting, a `GcCell` borrow and release, a
 //! `GcSlot`, weak references, a finalizer and whole cycles, at sizes Miri can interpret in
 //! seconds. Miri checks every access against Rust's aliasing and initialization rules, which the
 //! native tests cannot.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tricolor::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
+use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
 
 static FINALIZED: AtomicUsize = AtomicUsize::new(0);
 

@@ -1,4 +1,4 @@
-use gc_core::{collect, stats, Finalize, Gc, GcCell, Trace, Tracer};
+use tricolor_core::{collect, stats, Finalize, Gc, GcCell, Trace, Tracer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
@@ -39,7 +39,7 @@ impl Drop for Counted {
 }
 // SAFETY: holds no handle.
 unsafe impl Trace for Counted {
-    gc_core::unsafe_empty_trace!();
+    tricolor_core::unsafe_empty_trace!();
 }
 
 #[test]

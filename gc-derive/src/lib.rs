@@ -24,7 +24,7 @@ struct TypeOpts {
 
 fn type_opts(input: &DeriveInput) -> syn::Result<TypeOpts> {
     let mut opts = TypeOpts {
-        krate: parse_quote!(::tricolor),
+        krate: parse_quote!(::tricolor_gc),
         bound: None,
     };
     for attr in &input.attrs {

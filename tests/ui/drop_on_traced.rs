@@ -1,4 +1,4 @@
-use tricolor::{Finalize, Gc, Trace};
+use tricolor_gc::{Finalize, Gc, Trace};
 
 #[derive(Trace, Finalize)]
 struct Node {

@@ -1,6 +1,6 @@
 // A trait object that is not `Send + Sync` cannot become a `Gc<dyn Trait>`: the collector drops
 // objects on its own threads.
-use tricolor::{Gc, Trace};
+use tricolor_gc::{Gc, Trace};
 
 trait Shape: Trace {
     fn area(&self) -> f64;

@@ -1,4 +1,4 @@
-use tricolor::{Gc, GcCell};
+use tricolor_gc::{Gc, GcCell};
 
 fn main() {
     let cell = Gc::new(GcCell::new(1u32));

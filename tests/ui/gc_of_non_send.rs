@@ -1,4 +1,4 @@
-use tricolor::{unsafe_empty_trace, Finalize, Gc, Trace};
+use tricolor_gc::{unsafe_empty_trace, Finalize, Gc, Trace};
 
 struct NotSend(*const u8);
 impl Finalize for NotSend {}

@@ -1,4 +1,4 @@
-use tricolor::{Gc, GcMutex};
+use tricolor_gc::{Gc, GcMutex};
 
 fn main() {
     let m = Gc::new(GcMutex::new(1u32));

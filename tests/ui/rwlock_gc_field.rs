@@ -1,5 +1,5 @@
 use std::sync::RwLock;
-use tricolor::{Finalize, Gc, Trace};
+use tricolor_gc::{Finalize, Gc, Trace};
 
 #[derive(Trace, Finalize)]
 struct Holder {

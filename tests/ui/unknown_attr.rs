@@ -1,4 +1,4 @@
-use tricolor::{Finalize, Trace};
+use tricolor_gc::{Finalize, Trace};
 
 #[derive(Trace, Finalize)]
 struct Holder {

@@ -1,6 +1,6 @@
 // `Gc::unsize`'s closure must return a view of the value it was given, not something that
 // outlives it.
-use tricolor::Gc;
+use tricolor_gc::Gc;
 
 fn main() {
     let local = String::from("elsewhere");

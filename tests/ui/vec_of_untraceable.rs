@@ -1,5 +1,5 @@
 use std::cell::Cell;
-use tricolor::{Gc, GcVec};
+use tricolor_gc::{Gc, GcVec};
 
 fn main() {
     // A `Cell` of handles would change behind the collector's back, in a vector too.

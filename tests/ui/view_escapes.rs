@@ -1,4 +1,4 @@
-use tricolor::{Gc, GcVec};
+use tricolor_gc::{Gc, GcVec};
 
 fn main() {
     let v = Gc::new(GcVec::from_iter([1u32, 2]));

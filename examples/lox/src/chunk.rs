@@ -2,7 +2,7 @@
 
 use crate::object::Value;
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Chunk {
     pub code: Vec<u8>,
     pub lines: Vec<u32>,

@@ -4,7 +4,7 @@
 //! line up name for name, so the VM is written once, in tricolor's vocabulary.
 
 #[cfg(not(feature = "rc"))]
-pub use tricolor::{Gc, GcCell, Weak};
+pub use tricolor_gc::{Gc, GcCell, Weak};
 
 #[cfg(feature = "rc")]
 pub use std::{cell::RefCell as GcCell, rc::Rc as Gc, rc::Weak};
@@ -12,7 +12,7 @@ pub use std::{cell::RefCell as GcCell, rc::Rc as Gc, rc::Weak};
 /// A line for `--stats`: what the collector did during the run.
 #[cfg(not(feature = "rc"))]
 pub fn summary() -> String {
-    let s = tricolor::stats();
+    let s = tricolor_gc::stats();
     // Unused ring entries are zero, so the maximum over the whole ring is the worst kept stop.
     let worst = s.pause_ns.iter().max().copied().unwrap_or(0);
     format!(

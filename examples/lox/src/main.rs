@@ -23,7 +23,7 @@ use vm::{Outcome, Vm};
 /// collector.
 #[cfg(not(feature = "rc"))]
 #[global_allocator]
-static ALLOC: tricolor::GcAllocator = tricolor::GcAllocator::new();
+static ALLOC: tricolor_gc::GcAllocator = tricolor_gc::GcAllocator::new();
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,5 +1,5 @@
 //! Values and heap objects. Every object (string, function, closure, upvalue, class, instance,
-//! bound method) is allocated with `Gc::new`, which is `tricolor::Gc::new` in the default build.
+//! bound method) is allocated with `Gc::new`, which is `tricolor_gc::Gc::new` in the default build.
 
 use crate::chunk::Chunk;
 use crate::heap::{Gc, GcCell, Weak};
@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A Lox value: 16 bytes, with object references as handles into the heap.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub enum Value {
     Nil,
     Bool(bool),
@@ -44,13 +44,13 @@ impl Clone for Value {
 
 /// The native functions; `clock` is the only one Lox has.
 #[derive(Clone, Copy)]
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub enum Native {
     Clock,
 }
 
 /// An interned string: equal strings are the same object, so equality is identity.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct LoxStr {
     pub s: Box<str>,
     /// One bit chosen by the string's hash: the name's bit in `Class::field_names`.
@@ -69,7 +69,7 @@ impl LoxStr {
     }
 }
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Function {
     pub arity: u8,
     pub upvalue_count: u8,
@@ -78,7 +78,7 @@ pub struct Function {
     pub name: Option<Gc<LoxStr>>,
 }
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Closure {
     pub function: Gc<Function>,
     pub upvalues: Vec<Gc<Upvalue>>,
@@ -86,7 +86,7 @@ pub struct Closure {
 
 /// A captured variable: open while its variable is still on the VM stack (at that index),
 /// closed once the variable's scope ends.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Upvalue {
     pub state: GcCell<UpState>,
 }
@@ -101,7 +101,7 @@ impl Upvalue {
     }
 }
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub enum UpState {
     Open(usize),
     Closed(Value),
@@ -109,7 +109,7 @@ pub enum UpState {
 
 /// A class: its methods (looked up through the VM's method cache, `cache.rs`) and what its
 /// instances' field names may be.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Class {
     pub name: Gc<LoxStr>,
     pub methods: GcCell<Table<Gc<Closure>>>,
@@ -145,13 +145,13 @@ impl Class {
     }
 }
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Instance {
     pub class: Gc<Class>,
     pub fields: GcCell<Fields>,
 }
 
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct BoundMethod {
     pub receiver: Value,
     pub method: Gc<Closure>,
@@ -165,7 +165,7 @@ const INLINE_FIELDS: usize = 2;
 
 /// An instance's fields: the first `INLINE_FIELDS` inside the instance object, so that reading
 /// one touches no other memory, and any further ones in a vector.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Fields {
     inline: [Option<(Gc<LoxStr>, Value)>; INLINE_FIELDS],
     more: Table<Value>,
@@ -211,7 +211,7 @@ impl Fields {
 
 /// A small map from interned names to values, searched linearly by identity: classes have few
 /// methods and instances few fields, and a scan of a few pointers beats hashing.
-#[cfg_attr(not(feature = "rc"), derive(tricolor::Trace, tricolor::Finalize))]
+#[cfg_attr(not(feature = "rc"), derive(tricolor_gc::Trace, tricolor_gc::Finalize))]
 pub struct Table<V> {
     entries: Vec<(Gc<LoxStr>, V)>,
 }
