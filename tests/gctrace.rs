@@ -151,41 +151,144 @@ fn parse(line: &str) -> Line {
     }
 }
 
+/// The invariants of a gctrace line that hold for Go's and tricolor's alike.
+fn check_invariants(lines: &[Line], who: &str, all: &str) {
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert!(!lines.is_empty(), "{who}: no lines:\n{all}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l.n, i as u64 + 1, "{who}: cycles are numbered from 1 in order");
+        assert!(l.pct <= 100, "{who}: {l:?}");
+        assert!(l.clock.iter().all(|&x| x >= 0.0) && l.cpu.iter().all(|&x| x >= 0.0));
+        // The stop phases' cpu is their clock times P (Go's rounding to two figures aside).
+        for (cpu, clock) in [(l.cpu[0], l.clock[0]), (l.cpu[4], l.clock[2])] {
+            let want = clock * l.procs as f64;
+            assert!(
+                (cpu - want).abs() <= 0.06 * want + 0.002,
+                "{who}: stop cpu {cpu} is not clock {clock} x {} P: {l:?}",
+                l.procs
+            );
+        }
+        if !l.forced {
+            // A cycle the heap triggered starts below the goal it aims at (MB rounding aside).
+            assert!(l.goal + 1 >= l.heap[0], "{who}: goal below the start heap: {l:?}");
+        }
+        assert_eq!(l.globals, 0);
+        assert!(l.stacks <= l.heap[1] + 1, "{who}: {l:?}");
+        assert_eq!(l.procs, cores, "{who}: P is the available parallelism");
+    }
+    assert!(
+        lines.windows(2).all(|w| w[0].at <= w[1].at),
+        "{who}: timestamps go forward"
+    );
+}
+
+/// A Go program that allocates binary trees, for `go_and_tricolor_lines_read_the_same`.
+const GO_PROGRAM: &str = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+)
+
+type node struct{ l, r *node }
+
+func build(d int) *node {
+	if d == 0 {
+		return &node{}
+	}
+	return &node{build(d - 1), build(d - 1)}
+}
+
+func (n *node) count() int {
+	if n.l == nil {
+		return 1
+	}
+	return 1 + n.l.count() + n.r.count()
+}
+
+func main() {
+	keep := build(16)
+	total := 0
+	for i := 0; i < 40; i++ {
+		total += build(14).count()
+	}
+	runtime.GC()
+	fmt.Println("done", keep.count(), total)
+}
+"#;
+
+/// `GO_PROGRAM`'s trace, recorded with Go 1.19 on a 2-core machine: what the test parses where
+/// no Go toolchain is installed (the P check then needs 2 cores).
+const GO_RECORDED: &str = "\
+gc 1 @0.008s 0%: 0.005+4.7+0.019 ms clock, 0.010+0.075/0.036/4.5+0.038 ms cpu, 3->4->3 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 2 @0.018s 0%: 0.004+3.8+0.018 ms clock, 0.008+0.059/0.026/3.7+0.037 ms cpu, 5->6->2 MB, 6 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 3 @0.027s 3%: 0.004+2.2+0.001 ms clock, 0.009+1.5/0.025/2.1+0.003 ms cpu, 5->6->2 MB, 6 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 4 @0.033s 3%: 0.005+3.3+0.002 ms clock, 0.011+0.84/0.20/2.7+0.005 ms cpu, 4->5->3 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 5 @0.041s 6%: 0.005+7.8+0.002 ms clock, 0.011+1.5/1.8/0.10+0.005 ms cpu, 5->7->3 MB, 6 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 6 @0.055s 5%: 0.013+5.5+0.032 ms clock, 0.026+0.12/0.12/5.2+0.065 ms cpu, 6->7->3 MB, 7 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 7 @0.063s 5%: 0.010+3.1+0.002 ms clock, 0.020+0/0.54/3.7+0.004 ms cpu, 4->4->2 MB, 6 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)
+";
+
+/// Go's gctrace lines of `GO_PROGRAM`, from a real run when `go` is installed (CI installs it).
+fn go_lines() -> Option<String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gctrace-go");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), GO_PROGRAM).unwrap();
+    let bin = dir.join("trees");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg("main.go")
+        .current_dir(&dir)
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("path"))
+        .env("GO111MODULE", "off")
+        .status()
+        .ok()?;
+    assert!(built.success(), "go build failed");
+    let out = Command::new(&bin)
+        .env("GODEBUG", "gctrace=1")
+        .env_remove("GOMAXPROCS")
+        .env_remove("GOGC")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    Some(String::from_utf8(out.stderr).unwrap())
+}
+
 #[test]
-fn gctrace_lines_parse_field_by_field() {
+fn go_and_tricolor_lines_read_the_same() {
+    let go = match go_lines() {
+        Some(trace) => trace,
+        None => {
+            eprintln!("no Go toolchain: parsing Go lines recorded on a 2-core machine");
+            if std::thread::available_parallelism().unwrap().get() != 2 {
+                return;
+            }
+            GO_RECORDED.to_string()
+        }
+    };
+    let go_lines: Vec<Line> = go.lines().filter(|l| l.starts_with("gc ")).map(parse).collect();
+    check_invariants(&go_lines, "Go", &go);
+    assert!(go_lines.last().unwrap().forced, "runtime.GC() is (forced)");
+
     let (out, err) = run_example("gctrace", &[("GCTRACE", "1")], &["churn"]);
     assert!(out.contains("done"), "{out}");
-    let lines: Vec<Line> = err
-        .lines()
-        .filter(|l| l.starts_with("gc "))
-        .map(parse)
-        .collect();
+    let lines: Vec<Line> = err.lines().filter(|l| l.starts_with("gc ")).map(parse).collect();
     assert!(lines.len() >= 5, "the probe forces 5 cycles:\n{err}");
-    for (i, l) in lines.iter().enumerate() {
-        assert_eq!(l.n, i as u64 + 1, "cycles are numbered from 1 in order");
-        assert!(l.pct <= 100);
-        assert!(l.clock.iter().all(|&x| x >= 0.0));
-        assert_eq!(
-            l.cpu[0], l.clock[0],
-            "sweep termination cpu = its wall time"
-        );
-        assert_eq!(l.cpu[4], l.clock[2], "mark termination cpu = the stop");
+    check_invariants(&lines, "tricolor", &err);
+    for l in &lines {
         assert!(
             l.heap[2] <= l.heap[1].max(l.heap[0]) + 1,
             "marked <= heap: {l:?}"
         );
         assert!(l.goal >= 4, "the goal is at least 4 MB: {l:?}");
-        assert_eq!(l.globals, 0);
-        assert!(l.stacks <= l.heap[1] + 1);
-        assert!(l.procs >= 1);
     }
-    assert!(
-        lines.windows(2).all(|w| w[0].at <= w[1].at),
-        "timestamps go forward"
-    );
-    let last = lines.last().unwrap();
-    assert!(last.forced, "the final collect() is marked (forced)");
+    assert!(lines.last().unwrap().forced, "the final collect() is marked (forced)");
     assert_eq!(lines.iter().filter(|l| l.forced).count(), 5, "{err}");
+    // `@` counts from the process's start, as Go's does: never before it, and this child does
+    // nothing else before its first cycle.
+    assert!(lines[0].at < 5.0, "{err}");
 }
 
 #[test]
@@ -199,6 +302,7 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
     assert_eq!(summary.len(), detail.len(), "{err}");
     for d in detail {
         for key in [
+            "workers=",
             "roots=",
             "root_scan=",
             "rounds=",
@@ -293,7 +397,16 @@ fn gcmarkprocs_sets_the_mark_workers_and_a_bad_value_is_reported() {
         .map(parse)
         .collect();
     assert!(lines.len() >= 5, "{err}");
-    assert!(lines.iter().all(|l| l.procs == 3), "{err}");
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert!(lines.iter().all(|l| l.procs == cores), "P is the cores: {err}");
+    let (_, err) = run_example(
+        "gctrace",
+        &[("GCTRACE", "2"), ("GCMARKPROCS", "3")],
+        &["collect"],
+    );
+    let details: Vec<&str> = err.lines().filter(|l| l.contains(" detail: ")).collect();
+    assert!(!details.is_empty(), "{err}");
+    assert!(details.iter().all(|d| d.contains("workers=3 ")), "{err}");
     let (_, err) = run_example(
         "gctrace",
         &[("GCTRACE", "1"), ("GCMARKPROCS", "none")],

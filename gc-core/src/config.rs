@@ -51,7 +51,7 @@ pub(crate) fn get() -> &'static Config {
     CONFIG.get_or_init(|| {
         let (c, warnings) = parse(|k| std::env::var(k).ok());
         for w in warnings {
-            eprintln!("{w}");
+            crate::throw::stderr_line(&w);
         }
         c
     })

@@ -4,8 +4,56 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-/// When the runtime was first used: the origin of `GCTRACE`'s `@` and of the CPU fraction.
-pub(crate) static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When the process started (as Go's `runtimeInitTime`): the origin of `GCTRACE`'s `@` and of
+/// the CPU fraction's wall time. Read once, when the runtime is first used; where the process's
+/// age is unknown, that moment.
+pub(crate) static START: LazyLock<Instant> = LazyLock::new(|| {
+    let now = Instant::now();
+    process_age()
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+});
+
+/// How long ago the process started (Linux: its start time in clock ticks since boot, from
+/// /proc/self/stat, against the uptime; a 10 ms resolution).
+#[cfg(target_os = "linux")]
+fn process_age() -> Option<Duration> {
+    if cfg!(miri) {
+        return None; // Miri cannot call sysconf
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    // The command name may hold spaces and parentheses: the fields that follow it start after
+    // the last ')', with the state (field 3); the start time is field 22.
+    let start_ticks: u64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(22 - 3)?
+        .parse()
+        .ok()?;
+    let up: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let age = up - start_ticks as f64 / hz as f64;
+    (age >= 0.0).then(|| Duration::from_secs_f64(age))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_age() -> Option<Duration> {
+    None
+}
+
+/// The cores the process may use: `GCTRACE`'s `P` and the CPU fraction's denominator, as Go's
+/// `GOMAXPROCS` defaults to them.
+pub(crate) fn procs() -> u32 {
+    static CORES: LazyLock<u32> =
+        LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u32);
+    *CORES
+}
 
 /// CPU time of the calling thread (Linux: /proc/thread-self/schedstat, nanoseconds), if known.
 pub(crate) fn thread_cpu() -> Option<Duration> {
@@ -21,7 +69,5 @@ pub(crate) fn thread_cpu() -> Option<Duration> {
 /// cores (Go's denominator for `GCCPUFraction` and gctrace's `%`: wall time × `GOMAXPROCS`).
 /// No system call: `stats()` and every `GCTRACE` line read it.
 pub(crate) fn available_cpu_since_start() -> Duration {
-    static CORES: LazyLock<u32> =
-        LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u32);
-    START.elapsed() * *CORES
+    START.elapsed() * procs()
 }

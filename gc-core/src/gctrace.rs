@@ -2,15 +2,28 @@
 //!
 //! `gc # @#s #%: #+#+# ms clock, #+#/#/#+# ms cpu, #->#-># MB, # MB goal, # MB stacks, # MB globals, # P`
 //!
-//! The clock times are sweep termination + concurrent mark + mark termination (the stop). In the
-//! cpu part, tricolor has no stop at sweep termination, so the first figure is its wall time;
-//! the mark figures are assist / background / idle: the time allocating threads spent assisting,
-//! and the CPU time of the mark workers during the mark (from /proc/thread-self/schedstat; the
-//! mark wall time times the workers where that is unavailable); tricolor has no idle workers (0).
-//! "stacks" is the size of the root set (objects with a root count above zero, 16 B counted per
-//! root); globals is 0.
-//! `GCTRACE=2` adds a line of detail per cycle: `roots` (objects found with a root count above
-//! zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
+//! Each field means what Go's means, so that tools that read Go's traces read these the same:
+//! - `gc #`: the cycle's number, from 1. `@#s`: seconds since the process started.
+//! - `#%`: the collector's CPU time since the process started over the wall time times the cores
+//!   (Go's divides by wall time × `GOMAXPROCS`), as `Stats::gc_cpu_fraction`.
+//! - clock: sweep termination + concurrent mark + mark termination (the stop), wall time.
+//! - cpu: sweep termination and mark termination times `P`, as Go charges its stop phases (Go's
+//!   stop holds every P; tricolor's holds only the threads that try to start an operation during
+//!   it, so for tricolor these two are upper bounds); the mark figures are assist / background /
+//!   idle: the time allocating threads spent assisting, the CPU time of the mark workers during
+//!   the mark (from /proc/thread-self/schedstat; the mark wall time times the workers where that
+//!   is unavailable), and Go's idle-priority workers' time, which tricolor does not have (0).
+//! - `#->#-># MB`: the heap when the cycle started, at mark termination, and marked live.
+//! - `# MB goal`: the goal this cycle aimed at, so heap at mark termination − goal is the
+//!   overshoot (the next cycle's goal is `Stats::next_gc`).
+//! - `# MB stacks`: Go's scannable stacks are its root set; tricolor's counterpart is the root set
+//!   found by the root scan (objects with a root count above zero), 16 B counted per root.
+//! - `# MB globals`: 0; Go's global variables have no counterpart (a `static` holding a `Gc` is a
+//!   root like any other handle and counts under stacks).
+//! - `# P`: the cores the process may use (`available_parallelism`, Go's default `GOMAXPROCS`);
+//!   the mark workers (`GCMARKPROCS`) are in the `GCTRACE=2` line.
+//! `GCTRACE=2` adds a line of detail per cycle: `workers` (background mark workers),
+//! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
 //! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
 //! operation, see `protocol::try_stop`),
 //! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
@@ -21,7 +34,10 @@
 
 use crate::cputime::START;
 use crate::mstats::{gc_cpu_fraction, CycleStats, Trigger};
+use crate::locks::Mutex;
 use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Go's `fmtNSAsMS`: whole milliseconds from 10 ms up, else two significant digits.
@@ -52,7 +68,9 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
     let since = c.start.saturating_duration_since(*START).as_secs_f64();
     let pct = (gc_cpu_fraction().clamp(0.0, 1.0) * 100.0) as u64;
     let ms = |d: Duration| fmt_ms(d.as_nanos());
+    let procs = crate::cputime::procs();
     let (st, mk, mt) = (ms(c.sweep_term), ms(c.mark), ms(c.pause));
+    let (st_cpu, mt_cpu) = (ms(c.sweep_term * procs), ms(c.pause * procs));
     let (assist, bg) = (ms(c.assist_cpu), ms(c.background_cpu));
     let mut s = String::new();
     if c.trigger == Trigger::Timer {
@@ -60,14 +78,14 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
     }
     let _ = write!(
         s,
-        "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st}+{assist}/{bg}/0+{mt} ms cpu, \
+        "gc {n} @{since:.3}s {pct}%: {st}+{mk}+{mt} ms clock, {st_cpu}+{assist}/{bg}/0+{mt_cpu} ms cpu, \
          {}->{}->{} MB, {} MB goal, {} MB stacks, 0 MB globals, {} P",
         c.heap0 >> 20,
         c.heap1 >> 20,
         c.marked >> 20,
         c.goal >> 20,
         (c.roots * 16) >> 20,
-        c.workers,
+        procs,
     );
     if c.trigger == Trigger::Forced {
         s.push_str(" (forced)");
@@ -75,10 +93,11 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
     if detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
+            "\ngc {n} detail: workers={} roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
-             external stop={}MB swept={}MB scavenged={}MB",
+             external stop={}MB swept={}MB scavenged={}MB next_goal={}MB",
+            c.workers,
             c.roots,
             fmt_ms(c.root_scan.as_nanos()),
             c.rounds,
@@ -95,14 +114,95 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.external_at_stop >> 20,
             c.external >> 20,
             c.scavenged >> 20,
+            c.next_goal >> 20,
         );
     }
     s
 }
 
-/// Prints the cycle's line on stderr.
-pub(crate) fn print(c: &CycleStats, detail: bool) {
-    eprintln!("{}", format(c, detail));
+/// The trace level `set_gctrace` chose; `UNSET` until it is called (then `GCTRACE` rules).
+static LEVEL: AtomicU32 = AtomicU32::new(UNSET);
+const UNSET: u32 = u32::MAX;
+
+/// Where the lines go instead of stderr (`set_gctrace_writer`). Lock order: a leaf.
+static WRITER: Mutex<Option<Box<dyn Write + Send>>> = Mutex::new(None);
+
+/// The trace level in force: `set_gctrace`'s, else `GCTRACE`'s.
+pub(crate) fn level() -> u32 {
+    match LEVEL.load(Ordering::Relaxed) {
+        UNSET => u32::from(crate::config::get().trace),
+        l => l,
+    }
+}
+
+/// Sets the trace level, as `GCTRACE` does at startup: 0 (off), 1 (one line per cycle) or 2
+/// (and a detail line). Returns the previous level. Takes effect from the next cycle's end.
+///
+/// # Panics
+/// If `level` is above 2.
+///
+/// # Example
+/// ```
+/// let before = tricolor_gc::set_gctrace(0);
+/// tricolor_gc::collect(); // no line
+/// tricolor_gc::set_gctrace(before);
+/// ```
+pub fn set_gctrace(level: u32) -> u32 {
+    assert!(level <= 2, "set_gctrace: the levels are 0, 1 and 2, not {level}");
+    let old = self::level();
+    LEVEL.store(level, Ordering::Relaxed);
+    old
+}
+
+/// Sends the trace lines to `writer` instead of stderr (`None`: back to stderr). Whether lines
+/// are written is still the trace level's choice ([`set_gctrace`] or `GCTRACE`). The collector
+/// thread writes each cycle's line when the cycle has ended, sweep included, before `collect()`
+/// returns, so a writer that blocks delays the next cycle: hand slow destinations a channel.
+/// Write errors are ignored, as they are for stderr.
+///
+/// # Example
+/// ```
+/// use std::io::Write;
+/// use std::sync::{Arc, Mutex};
+///
+/// #[derive(Clone, Default)]
+/// struct Lines(Arc<Mutex<Vec<u8>>>);
+/// impl Write for Lines {
+///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+///         self.0.lock().unwrap().extend_from_slice(b);
+///         Ok(b.len())
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let lines = Lines::default();
+/// tricolor_gc::set_gctrace_writer(Some(Box::new(lines.clone())));
+/// let before = tricolor_gc::set_gctrace(1);
+/// tricolor_gc::collect();
+/// tricolor_gc::set_gctrace(before);
+/// tricolor_gc::set_gctrace_writer(None);
+/// let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+/// assert!(text.lines().any(|l| l.starts_with("gc ") && l.ends_with("(forced)")));
+/// ```
+pub fn set_gctrace_writer(writer: Option<Box<dyn Write + Send>>) {
+    *WRITER.lock() = writer;
+}
+
+/// Writes the cycle's line(s) where they go, if the trace level asks for them.
+pub(crate) fn print(c: &CycleStats) {
+    let level = level();
+    if level == 0 {
+        return;
+    }
+    let text = format(c, level > 1);
+    let mut w = WRITER.lock();
+    match w.as_mut() {
+        Some(w) => {
+            let _ = writeln!(w, "{text}");
+            let _ = w.flush();
+        }
+        None => crate::throw::stderr_line(&text),
+    }
 }
 
 #[cfg(test)]

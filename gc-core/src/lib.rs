@@ -26,7 +26,7 @@
 //! 4. `mheap::HEAP`
 //! 5. `mgcwork::GRAY`
 //! 6. leaves: `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
-//!    `throw::report_once`'s set
+//!    `mstats::OBSERVER`, `gctrace::WRITER`, `throw::report_once`'s set
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -149,7 +149,13 @@ pub use pacer::{set_gc_percent, set_memory_limit};
 #[cfg(not(loom))]
 pub use slot::GcSlot;
 #[cfg(not(loom))]
-pub use stats::{stats, SizeClassStats, Stats};
+pub use stats::{cycle_history, set_cycle_hook, stats, CycleHook, CycleRecord, SizeClassStats, Stats};
+
+#[cfg(not(loom))]
+pub use mstats::Trigger as CycleTrigger;
+
+#[cfg(not(loom))]
+pub use gctrace::{set_gctrace, set_gctrace_writer};
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub use trace::TracedTypesMustNotImplementDrop;

@@ -280,10 +280,7 @@ fn run_cycle(trigger: Trigger) {
     };
     c.gc_cpu = collector + c.background_cpu + c.assist_cpu;
     mstats::record_cycle(&c);
-    let trace = config::get().trace;
-    if trace > 0 {
-        gctrace::print(&c, trace > 1);
-    }
+    gctrace::print(&c);
 }
 
 /// Phase 1: sweep termination and marking on. Returns the cycle's record, started.
@@ -309,7 +306,8 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         heap0,
         heap1: 0,
         marked: 0,
-        goal: 0,
+        goal: pacer::GOAL.load(Ordering::Relaxed),
+        next_goal: 0,
         roots: 0,
         workers: mark::worker_count(),
         root_scan: Duration::ZERO,
@@ -426,7 +424,7 @@ fn gc_mark_termination(c: &mut CycleStats) {
     c.external_at_stop = mstats::external();
     mstats::take_external_swept();
     c.marked += c.external_at_stop;
-    c.goal = pacer::end_cycle(c.marked);
+    c.next_goal = pacer::end_cycle(c.marked);
     PHASE.store(OFF, Ordering::SeqCst);
 }
 
@@ -451,7 +449,7 @@ fn gc_sweep(c: &mut CycleStats) {
             .external_at_stop
             .saturating_sub(mstats::take_external_swept());
         c.marked = c.marked - c.external_at_stop + c.external;
-        c.goal = pacer::end_cycle(c.marked);
+        c.next_goal = pacer::end_cycle(c.marked);
     }
     // Free pages beyond what the next cycles will need go back to the system. Go keeps the goal
     // and 10% (the part of the goal outside the heap, `GcAllocator`'s, is not ours to keep); a

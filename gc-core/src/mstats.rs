@@ -5,6 +5,7 @@
 
 use crate::locks::Mutex;
 use crate::sizeclasses::NUM_SIZE_CLASSES;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -127,8 +128,18 @@ pub(crate) fn heap_marked() -> usize {
 }
 
 /// Why a cycle ran (Go's `gcTrigger` kinds).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Trigger {
+/// What started a cycle (exported as `CycleTrigger`).
+///
+/// # Example
+/// ```
+/// use tricolor_gc::CycleTrigger;
+/// tricolor_gc::collect();
+/// let last = tricolor_gc::cycle_history().pop().unwrap();
+/// assert_eq!(last.trigger, CycleTrigger::Forced);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum Trigger {
     /// The heap reached the pacer's trigger (Go's `gcTriggerHeap`).
     Heap,
     /// `collect()` (Go's `gcTriggerCycle`, from `runtime.GC`).
@@ -164,8 +175,11 @@ pub(crate) struct CycleStats {
     pub heap0: usize,
     pub heap1: usize,
     pub marked: usize,
-    /// The goal computed for the next cycle.
+    /// The goal this cycle aimed at (set when it started), as Go's trace prints it: the heap
+    /// at mark termination less this is the overshoot.
     pub goal: usize,
+    /// The goal computed for the next cycle.
+    pub next_goal: usize,
     /// Objects found with a root count above zero.
     pub roots: usize,
     /// Background mark workers.
@@ -219,7 +233,20 @@ pub(crate) struct GcHistory {
     pub gc_cpu: Duration,
     pub last_mark: Duration,
     pub last_scanned: u64,
+    /// The last `RECENT` cycles' records, oldest first (`cycle_history()`).
+    pub recent: VecDeque<CycleStats>,
 }
+
+/// How many cycle records the history keeps (Go's `PauseNs` ring has 256 entries too).
+pub(crate) const RECENT: usize = 256;
+
+/// The observer thread's queue (`stats::set_cycle_hook`): finished cycles are offered to it
+/// without blocking, so that a slow hook never holds up the collector. Bounded: when the hook
+/// falls this far behind, records are dropped and counted (`OBSERVER_DROPPED`).
+pub(crate) static OBSERVER: Mutex<Option<crossbeam_channel::Sender<CycleStats>>> =
+    Mutex::new(None);
+/// Records the hook never saw because its queue was full.
+pub(crate) static OBSERVER_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Lock order: a leaf.
 pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
@@ -232,6 +259,7 @@ pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
     gc_cpu: Duration::ZERO,
     last_mark: Duration::ZERO,
     last_scanned: 0,
+    recent: VecDeque::new(),
 });
 
 /// Files a finished cycle's record.
@@ -253,6 +281,16 @@ pub(crate) fn record_cycle(c: &CycleStats) {
     h.gc_cpu += c.gc_cpu;
     h.last_mark = c.mark;
     h.last_scanned = c.scanned();
+    if h.recent.len() == RECENT {
+        h.recent.pop_front();
+    }
+    h.recent.push_back(c.clone());
+    drop(h);
+    if let Some(tx) = OBSERVER.lock().as_ref() {
+        if tx.try_send(c.clone()).is_err() {
+            OBSERVER_DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The share of the CPU time available since the runtime started that the collector used.

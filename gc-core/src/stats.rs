@@ -4,7 +4,7 @@
 
 use crate::mstats::{self, CLASS_FREES, CLASS_MALLOCS, FREES, HISTORY, MALLOCS, TOTAL_ALLOC};
 use crate::sizeclasses::{CLASS_SIZE, NUM_SIZE_CLASSES};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Per size class allocation counts (Go's `MemStats.BySize`).
@@ -156,4 +156,164 @@ pub fn stats() -> Stats {
             })
             .collect(),
     }
+}
+
+/// One finished cycle, as `GCTRACE` prints it and more (Go's `runtime/metrics` and
+/// `debug.ReadGCStats` in spirit): what [`cycle_history`] returns and what the hook of
+/// [`set_cycle_hook`] receives. Sizes are bytes, times wall time unless they say CPU.
+///
+/// # Example
+/// ```
+/// tricolor_gc::collect();
+/// let c = tricolor_gc::cycle_history().pop().unwrap();
+/// assert!(c.heap_marked <= c.heap_start.max(c.heap_at_termination) + c.external_live);
+/// println!("cycle {} stopped for {:?}", c.number, c.pause);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CycleRecord {
+    /// The cycle's number, from 1 (`Stats::num_gc` once it ended).
+    pub number: u64,
+    /// What started it.
+    pub trigger: crate::CycleTrigger,
+    /// When it started, since the process started (`GCTRACE`'s `@`).
+    pub started_at: Duration,
+    /// When its stop ended, by the wall clock.
+    pub end: SystemTime,
+    /// Sweep termination and turning marking on (no stop in tricolor).
+    pub sweep_termination: Duration,
+    /// The concurrent mark, from marking on to the stop.
+    pub mark: Duration,
+    /// The stop: mark termination.
+    pub pause: Duration,
+    /// CPU the allocating threads spent assisting the mark.
+    pub assist_cpu: Duration,
+    /// CPU of the background mark workers.
+    pub background_cpu: Duration,
+    /// All the collector's CPU in the cycle (its thread, the workers, the assists).
+    pub gc_cpu: Duration,
+    /// The heap when the cycle started (`GCTRACE`'s first MB figure).
+    pub heap_start: usize,
+    /// The heap at mark termination (the second).
+    pub heap_at_termination: usize,
+    /// Marked live (the third), with what the live objects' buffers hold when
+    /// [`GcAllocator`](crate::GcAllocator) is installed.
+    pub heap_marked: usize,
+    /// The goal this cycle aimed at: `heap_at_termination - goal` is the overshoot.
+    pub goal: usize,
+    /// The goal set for the next cycle.
+    pub next_goal: usize,
+    /// Objects found with a root count above zero by the root scan.
+    pub roots: usize,
+    /// Background mark workers.
+    pub mark_workers: usize,
+    /// Objects scanned (workers, assists and the stop).
+    pub objects_scanned: u64,
+    /// Objects the background sweep freed.
+    pub objects_freed: u64,
+    /// Weak references cleared and finalizers queued by the cycle's sweep.
+    pub weak_cleared: usize,
+    /// Finalizers queued.
+    pub finalizers_queued: usize,
+    /// Bytes outside the heap the live objects own after the sweep (with `GcAllocator`).
+    pub external_live: usize,
+    /// Bytes the scavenger returned to the system after the sweep.
+    pub scavenged: usize,
+}
+
+impl From<&mstats::CycleStats> for CycleRecord {
+    fn from(c: &mstats::CycleStats) -> Self {
+        CycleRecord {
+            number: c.n,
+            trigger: c.trigger,
+            started_at: c
+                .start
+                .saturating_duration_since(*crate::cputime::START),
+            end: c.end,
+            sweep_termination: c.sweep_term,
+            mark: c.mark,
+            pause: c.pause,
+            assist_cpu: c.assist_cpu,
+            background_cpu: c.background_cpu,
+            gc_cpu: c.gc_cpu,
+            heap_start: c.heap0,
+            heap_at_termination: c.heap1,
+            heap_marked: c.marked,
+            goal: c.goal,
+            next_goal: c.next_goal,
+            roots: c.roots,
+            mark_workers: c.workers,
+            objects_scanned: c.scanned(),
+            objects_freed: c.freed,
+            weak_cleared: c.weak_cleared,
+            finalizers_queued: c.finalizers,
+            external_live: c.external,
+            scavenged: c.scavenged,
+        }
+    }
+}
+
+/// The records of the last cycles (at most 256), oldest first. Takes one short lock; no stop.
+///
+/// # Example
+/// ```
+/// tricolor_gc::collect();
+/// tricolor_gc::collect();
+/// let h = tricolor_gc::cycle_history();
+/// assert!(h.len() >= 2);
+/// assert!(h.windows(2).all(|w| w[0].number + 1 == w[1].number));
+/// ```
+pub fn cycle_history() -> Vec<CycleRecord> {
+    HISTORY.lock().recent.iter().map(CycleRecord::from).collect()
+}
+
+/// A function called with each finished cycle's record.
+pub type CycleHook = Box<dyn Fn(&CycleRecord) + Send + Sync>;
+
+/// Calls `hook` with the record of every cycle that ends from now on (`None` removes it),
+/// on a thread of its own (`tricolor-observer`): the collector only offers the record to a
+/// queue, so a slow hook never delays a cycle or a stop. If the hook falls 1024 cycles behind,
+/// records are dropped rather than queued. A panicking hook is reported once on stderr and
+/// stays installed (the first panic is reported, with its message). The hook may call anything in the crate, `collect()` included.
+///
+/// # Example
+/// ```
+/// use std::sync::mpsc;
+/// let (tx, rx) = mpsc::channel();
+/// let tx = std::sync::Mutex::new(tx);
+/// tricolor_gc::set_cycle_hook(Some(Box::new(move |c| {
+///     let _ = tx.lock().unwrap().send(c.number);
+/// })));
+/// tricolor_gc::collect();
+/// let n = rx.recv().unwrap();
+/// assert!(n >= 1);
+/// tricolor_gc::set_cycle_hook(None);
+/// ```
+pub fn set_cycle_hook(hook: Option<CycleHook>) {
+    let mut observer = mstats::OBSERVER.lock();
+    // Dropping the old sender ends the old observer thread once it has drained its queue.
+    *observer = hook.map(|hook| {
+        let (tx, rx) = crossbeam_channel::bounded::<mstats::CycleStats>(1024);
+        std::thread::Builder::new()
+            .name("tricolor-observer".into())
+            .spawn(move || {
+                for c in rx {
+                    let record = CycleRecord::from(&c);
+                    let r =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&record)));
+                    if let Err(e) = r {
+                        static REPORTED: AtomicBool = AtomicBool::new(false);
+                        if !REPORTED.swap(true, Ordering::Relaxed) {
+                            crate::throw::stderr_line(&format!(
+                                "tricolor: the cycle hook panicked (reported once, the hook \
+                                 stays installed): {}",
+                                crate::throw::panic_message(&*e)
+                            ));
+                        }
+                    }
+                }
+            })
+            .expect("tricolor: cannot start the observer thread");
+        tx
+    });
 }

@@ -8,8 +8,16 @@
 /// contracts.
 #[cold]
 pub(crate) fn throw(msg: &str) -> ! {
-    eprintln!("tricolor: fatal: {msg}");
+    stderr_line(&format!("tricolor: fatal: {msg}"));
     std::process::abort()
+}
+
+/// Writes a line on stderr, ignoring failure: `eprintln!` panics when stderr is closed (a
+/// pipe whose reader left), and a panic on a collector thread while reporting would end the
+/// thread without its abort, leaving the program waiting for a cycle forever.
+pub(crate) fn stderr_line(msg: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
 /// Prints a message on stderr the first time it is seen.
@@ -22,7 +30,7 @@ pub(crate) fn report_once(msg: &str) {
     if s.get_or_insert_with(Default::default)
         .insert(msg.to_string())
     {
-        eprintln!("{msg}");
+        stderr_line(msg);
     }
 }
 
