@@ -109,6 +109,12 @@ impl<T: ?Sized + 'static> Gc<T> {
         })
     }
 
+    /// The object's pointer (fat for unsized objects), without the tag.
+    #[inline(always)]
+    pub(crate) fn box_ptr(this: &Gc<T>) -> NonNull<GcBox<T>> {
+        this.raw()
+    }
+
     #[inline(always)]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a handle always points at a live object (rooted: it holds a root; unrooted: the
@@ -401,3 +407,70 @@ impl<T: Trace + Send + Sync + 'static> From<T> for Gc<T> {
         Gc::new(v)
     }
 }
+
+/// Moves the boxed value into a new object (the box's memory is freed), as `Rc::from(Box<T>)`.
+/// For a boxed unsized value (`Box<dyn Trait>`, `Box<[T]>`, `Box<str>`) see [`Gc::from_box`]
+/// and the `From<Box<[T]>>`/`From<Box<str>>` impls.
+///
+/// # Example
+/// ```
+/// use tricolor_gc::Gc;
+/// let g: Gc<String> = Gc::from(Box::new(String::from("boxed")));
+/// assert_eq!(*g, "boxed");
+/// ```
+impl<T: Trace + Send + Sync + 'static> From<Box<T>> for Gc<T> {
+    fn from(b: Box<T>) -> Gc<T> {
+        Gc::new(*b)
+    }
+}
+
+impl Tracer {
+    /// How many times a [`Tracer::recording`] tracer was given an edge to `g`'s object.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Gc, Trace, Tracer};
+    /// let a = Gc::new(1u8);
+    /// let twice = (a.clone(), a.clone());
+    /// let mut t = Tracer::recording();
+    /// twice.trace(&mut t);
+    /// assert_eq!(t.count_of(&a), 2);
+    /// ```
+    pub fn count_of<T: ?Sized + 'static>(&self, g: &Gc<T>) -> usize {
+        let h = g.header() as *const Header as usize;
+        self.recorded().iter().filter(|&&e| e == h).count()
+    }
+}
+
+macro_rules! downcast {
+    ($any:ty) => {
+        impl Gc<$any> {
+            /// The handle as a `Gc<T>` if the object's value is a `T`; the handle back
+            /// otherwise. The root moves to the returned handle.
+            ///
+            /// # Example
+            /// ```
+            /// use std::any::Any;
+            /// use tricolor_gc::Gc;
+            #[doc = concat!("let a: Gc<", stringify!($any), "> = Gc::unsize(Gc::new(5u32), |v| v as _);")]
+            /// let a = a.downcast::<String>().unwrap_err(); // not a String
+            /// let n: Gc<u32> = a.downcast::<u32>().unwrap();
+            /// assert_eq!(*n, 5);
+            /// ```
+            pub fn downcast<T: std::any::Any>(self) -> Result<Gc<T>, Gc<$any>> {
+                if (*self).is::<T>() {
+                    let root = Gc::into_root(self);
+                    // SAFETY: the value is a `T`, so the object is a `GcBox<T>` (allocated as
+                    // one and unsized, or moved from a box with `T`'s size and alignment, which
+                    // give the same layout); `into_root` handed over the handle's root.
+                    Ok(unsafe { Gc::from_root_header(root) })
+                } else {
+                    Err(self)
+                }
+            }
+        }
+    };
+}
+downcast!(dyn std::any::Any);
+downcast!(dyn std::any::Any + Send);
+downcast!(dyn std::any::Any + Send + Sync);

@@ -70,6 +70,7 @@ impl Tracer {
                     self.stack.push(h as usize);
                 }
             }
+            TracerMode::Record { edges } => edges.push(h as usize),
             TracerMode::Resurrect { marked } => {
                 // SAFETY: as for `Mark`.
                 let span = unsafe { span_of(h as usize) };

@@ -175,6 +175,21 @@ impl Specials {
         }
     }
 
+    /// Installs `slot` as the weak handle of the new object `idx`, which has none.
+    pub fn adopt(&self, idx: usize, slot: Arc<WeakSlot>) {
+        let table = get_or_make(&self.weak, weak_layout(self.nelems));
+        // SAFETY: `idx < nelems` for an object of this span; the table lives as long as the span.
+        let entry = unsafe { &*table.add(idx) };
+        let new = Arc::into_raw(slot) as *mut WeakSlot;
+        if entry
+            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // A new object's entry was cleared by the sweep that freed its slot's last object.
+            crate::throw::throw("a new object already had a weak handle");
+        }
+    }
+
     /// Clears the weak handle of object `idx` (it was found unreachable): every `Weak` to it
     /// reads 0 from now on. True if it had one.
     pub fn clear_weak(&self, idx: usize) -> bool {

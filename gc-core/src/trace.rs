@@ -62,6 +62,53 @@ pub struct Tracer {
 }
 
 impl Tracer {
+    /// A tracer that records the handles a [`Trace::trace`] reports, and marks nothing: for
+    /// unit-testing a hand-written `Trace` impl (did `trace` visit every handle the value owns,
+    /// once each?). Check `root`/`unroot` with `Gc::is_root` and `Gc::root_count`.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Gc, Trace, Tracer};
+    /// let (a, b) = (Gc::new(1u8), Gc::new(2u8));
+    /// let pair = (a.clone(), Some(b.clone()));
+    /// let mut t = Tracer::recording();
+    /// pair.trace(&mut t);
+    /// assert_eq!(t.edges(), 2);
+    /// assert_eq!(t.count_of(&a), 1);
+    /// assert_eq!(t.count_of(&b), 1);
+    /// ```
+    pub fn recording() -> Tracer {
+        Tracer {
+            stack: Vec::new(),
+            mode: TracerMode::Record { edges: Vec::new() },
+            gray_scan: false,
+        }
+    }
+
+    /// How many edges a [`Tracer::recording`] tracer was given (0 for other tracers).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Trace, Tracer};
+    /// let mut t = Tracer::recording();
+    /// vec![1u32, 2].trace(&mut t); // no handles
+    /// assert_eq!(t.edges(), 0);
+    /// ```
+    pub fn edges(&self) -> usize {
+        match &self.mode {
+            TracerMode::Record { edges } => edges.len(),
+            _ => 0,
+        }
+    }
+
+    /// The header addresses a recording tracer was given, in order.
+    pub(crate) fn recorded(&self) -> &[usize] {
+        match &self.mode {
+            TracerMode::Record { edges } => edges,
+            _ => &[],
+        }
+    }
+
     /// See the `gray_scan` field.
     #[inline]
     pub(crate) fn gray_scan(&self) -> bool {
@@ -78,6 +125,8 @@ pub(crate) enum TracerMode {
     /// Marks an unmarked target after clearing its weak handle, and keeps it on this tracer's
     /// own stack (the resurrection pass of module `finalizer`, on the collector thread alone).
     Resurrect { marked: usize },
+    /// Records each edge and follows none: `Tracer::recording`, for testing `Trace` impls.
+    Record { edges: Vec<usize> },
 }
 
 /// A type the collector can trace.

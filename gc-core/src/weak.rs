@@ -7,13 +7,13 @@
 
 use crate::barrier::shade;
 use crate::handle::Gc;
-use crate::header::Header;
+use crate::header::{GcBox, Header};
 use crate::operation::with_op;
 use crate::trace::{Finalize, Trace, Tracer};
 use crate::weakhandle::{self, WeakSlot};
-use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 /// A reference that does not keep its object alive.
 ///
@@ -31,17 +31,49 @@ use std::sync::Arc;
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
     slot: Arc<WeakSlot>,
-    _t: PhantomData<Gc<T>>,
+    /// The object's pointer as its `Gc<T>` held it, kept for its metadata (a length, a
+    /// vtable): `upgrade` takes the address from the slot, and never dereferences this one
+    /// (dangling for `Weak::new` and inside `Gc::new_cyclic`).
+    meta: NonNull<GcBox<T>>,
 }
 
-impl<T: Trace + Send + Sync + 'static> Weak<T> {
-    pub(crate) fn new_for(h: &Header) -> Weak<T> {
+// SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; `meta` is
+// never dereferenced, and the slot is an `Arc` of atomics.
+unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
+
+/// The slot of every `Weak::new()`: cleared from the start, so it never upgrades.
+static NEVER: LazyLock<Arc<WeakSlot>> = LazyLock::new(|| {
+    Arc::new(WeakSlot {
+        addr: AtomicUsize::new(0),
+    })
+});
+
+impl<T: 'static> Weak<T> {
+    /// A weak reference to nothing: `upgrade` always returns `None` (as `std::rc::Weak::new`).
+    /// Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// let w: tricolor_gc::Weak<u32> = tricolor_gc::Weak::new();
+    /// assert!(w.upgrade().is_none());
+    /// ```
+    pub fn new() -> Weak<T> {
         Weak {
-            slot: weakhandle::slot_for(h),
-            _t: PhantomData,
+            slot: NEVER.clone(),
+            meta: NonNull::dangling(),
         }
     }
+}
 
+impl<T: 'static> Default for Weak<T> {
+    fn default() -> Self {
+        Weak::new()
+    }
+}
+
+impl<T: ?Sized + 'static> Weak<T> {
     /// A strong handle, or `None` if the object was found unreachable.
     ///
     /// # Example
@@ -49,6 +81,8 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
     /// use tricolor_gc::Gc;
     /// let a = Gc::new("s");
     /// assert_eq!(*Gc::downgrade(&a).upgrade().unwrap(), "s");
+    /// let s: Gc<str> = Gc::from("interned");
+    /// assert_eq!(&*Gc::downgrade(&s).upgrade().unwrap(), "interned");
     /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
         // A cleared slot stays cleared: no operation needed to say so.
@@ -61,15 +95,30 @@ impl<T: Trace + Send + Sync + 'static> Weak<T> {
             if op.marking() {
                 shade(h);
             }
-            // SAFETY: we hold the root just added.
-            Some(unsafe { Gc::from_root_header(h) })
+            let obj = with_addr(self.meta.as_ptr(), h as *const Header as usize);
+            // SAFETY: `obj` is the live object (its header is `h`) with the metadata its handles
+            // carry, and we hold the root just added.
+            Some(unsafe { Gc::from_root(NonNull::new_unchecked(obj)) })
         })
+    }
+
+    /// True if both point at the same object, or both at none (`Weak::new`).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::Gc;
+    /// let a = Gc::new(1);
+    /// assert!(tricolor_gc::Weak::ptr_eq(&Gc::downgrade(&a), &Gc::downgrade(&a)));
+    /// ```
+    pub fn ptr_eq(this: &Weak<T>, other: &Weak<T>) -> bool {
+        Arc::ptr_eq(&this.slot, &other.slot)
     }
 }
 
-impl<T: Trace + Send + Sync + 'static> Gc<T> {
+impl<T: ?Sized + 'static> Gc<T> {
     /// A weak reference: it does not keep the object alive, and [`Weak::upgrade`] returns `None`
-    /// once the collector has found the object unreachable.
+    /// once the collector has found the object unreachable. Works for unsized objects too
+    /// (`Gc<str>`, `Gc<[T]>`, `Gc<dyn Trait>`).
     ///
     /// # Example
     /// ```
@@ -79,15 +128,65 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// assert_eq!(*w.upgrade().unwrap(), 5);
     /// ```
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        Weak::new_for(this.header())
+        Weak {
+            slot: weakhandle::slot_for(this.header()),
+            meta: Gc::box_ptr(this),
+        }
     }
+}
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// Builds an object that holds a weak reference to itself (as `Arc::new_cyclic`): `f` gets
+    /// the object's future `Weak`, which upgrades to `None` until `new_cyclic` returns and to
+    /// the object afterwards, for as long as it lives.
+    ///
+    /// If `f` panics, nothing is allocated and the `Weak`s it made never upgrade.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Finalize, Gc, Trace, Weak};
+    /// #[derive(Trace, Finalize)]
+    /// struct Node { me: Weak<Node>, value: u32 }
+    ///
+    /// let n = Gc::new_cyclic(|me| {
+    ///     assert!(me.upgrade().is_none()); // not built yet
+    ///     Node { me: me.clone(), value: 7 }
+    /// });
+    /// assert!(Gc::ptr_eq(&n.me.upgrade().unwrap(), &n));
+    /// ```
+    pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(f: F) -> Gc<T> {
+        let slot = Arc::new(WeakSlot {
+            addr: AtomicUsize::new(0),
+        });
+        let weak = Weak {
+            slot: slot.clone(),
+            meta: NonNull::dangling(),
+        };
+        let value = f(&weak);
+        let gc = Gc::new(value);
+        // The object is new, so it has no weak handle yet; it is rooted by `gc`, so nothing
+        // clears the handle before the address is published (module `weakhandle`).
+        weakhandle::adopt(gc.header(), slot);
+        gc
+    }
+}
+
+/// `p` with its address replaced by `addr`, keeping its metadata.
+fn with_addr<T: ?Sized>(p: *mut GcBox<T>, addr: usize) -> *mut GcBox<T> {
+    let mut fat = p;
+    // SAFETY: as `dst::place`: every Rust pointer keeps its address in its first word, and
+    // `fat` is a local at least one word long. Object addresses come from the heap's own
+    // integer-to-pointer conversion.
+    unsafe { *(&mut fat as *mut *mut GcBox<T> as *mut *mut u8) = addr as *mut u8 };
+    assert_eq!(fat as *mut u8 as usize, addr, "fat pointers keep their address first");
+    fat
 }
 
 impl<T: ?Sized + 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
         Weak {
             slot: self.slot.clone(),
-            _t: PhantomData,
+            meta: self.meta,
         }
     }
 }

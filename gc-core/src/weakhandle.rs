@@ -45,6 +45,19 @@ pub(crate) fn slot_for(h: &Header) -> Arc<WeakSlot> {
     unsafe { span.specials.downgrade(span.index_of(addr), addr) }
 }
 
+/// Makes `slot` the weak handle of the new object `h` and publishes its address: the slot of
+/// `Gc::new_cyclic`, whose `Weak`s existed (reading 0, so not upgrading) before the object did.
+/// The one place a slot goes from 0 to an address; no `upgrade` can have found this slot
+/// cleared by the collector, since no span held it.
+pub(crate) fn adopt(h: &Header, slot: Arc<WeakSlot>) {
+    let addr = h as *const Header as usize;
+    // SAFETY: `h` is live (the caller holds its only handle).
+    let span = unsafe { span_of(addr) };
+    span.specials.adopt(span.index_of(addr), slot.clone());
+    // Release: an `upgrade` that reads the address (Acquire) sees the object built.
+    slot.addr.store(addr, Ordering::Release);
+}
+
 /// Inside an operation: the object of `slot`, unless the collector has found it unreachable.
 #[inline]
 pub(crate) fn resolve(op: &Op<'_>, slot: &WeakSlot) -> Option<&'static Header> {

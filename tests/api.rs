@@ -1,0 +1,205 @@
+//! The API the peers' test suites reached for: `Weak` to unsized objects, `Weak::new`,
+//! `Gc::new_cyclic`, `From<Box<T>>`, downcasting `Gc<dyn Any>`, and a recording `Tracer` for
+//! unit-testing `Trace` impls.
+
+use std::any::Any;
+use tricolor_gc::{self as gc, Finalize, Gc, GcCell, Trace, Tracer, Weak};
+
+trait Shape: Trace + Send + Sync {
+    fn area(&self) -> u32;
+}
+
+#[derive(Trace, Finalize)]
+struct Square(u32);
+
+impl Shape for Square {
+    fn area(&self) -> u32 {
+        self.0 * self.0
+    }
+}
+
+/// Collects until `w` clears (other tests' handles may hold a cycle open; a few cycles are
+/// enough for an object nothing references).
+fn cleared<T: ?Sized>(w: &Weak<T>) -> bool {
+    for _ in 0..4 {
+        gc::collect();
+        if w.upgrade().is_none() {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn weak_to_unsized_objects() {
+    let s: Gc<str> = Gc::from("interned");
+    let ws = Gc::downgrade(&s);
+    let v: Gc<[u64]> = Gc::from(vec![1, 2, 3]);
+    let wv = Gc::downgrade(&v);
+    let d: Gc<dyn Shape> = Gc::unsize(Gc::new(Square(3)), |x| x as &dyn Shape);
+    let wd = Gc::downgrade(&d);
+    let boxed: Gc<dyn Shape> = Gc::from_box(Box::new(Square(4)) as Box<dyn Shape>);
+    let wb = Gc::downgrade(&boxed);
+    gc::collect();
+    assert_eq!(&*ws.upgrade().unwrap(), "interned");
+    assert_eq!(&*wv.upgrade().unwrap(), &[1, 2, 3]);
+    assert_eq!(wd.upgrade().unwrap().area(), 9);
+    assert_eq!(wb.upgrade().unwrap().area(), 16);
+    assert!(Gc::ptr_eq(&wd.upgrade().unwrap(), &d));
+    drop((s, v, d, boxed));
+    assert!(cleared(&ws) && cleared(&wv) && cleared(&wd) && cleared(&wb));
+}
+
+#[test]
+fn weak_new_never_upgrades() {
+    let w: Weak<String> = Weak::new();
+    assert!(w.upgrade().is_none());
+    assert!(Weak::<String>::default().upgrade().is_none());
+    gc::collect();
+    assert!(w.clone().upgrade().is_none());
+}
+
+#[derive(Trace, Finalize)]
+struct Node {
+    me: Weak<Node>,
+    next: GcCell<Option<Gc<Node>>>,
+    value: u32,
+}
+
+#[test]
+fn new_cyclic_sees_itself_once_built() {
+    let mut seen_inside = None;
+    let n = Gc::new_cyclic(|me| {
+        seen_inside = Some(me.upgrade().is_none());
+        Node {
+            me: me.clone(),
+            next: GcCell::new(None),
+            value: 7,
+        }
+    });
+    assert_eq!(seen_inside, Some(true), "not upgradable while being built");
+    let again = n.me.upgrade().unwrap();
+    assert!(Gc::ptr_eq(&again, &n));
+    assert_eq!(again.value, 7);
+    // Its handle is its weak handle: a later downgrade shares it.
+    assert!(Weak::ptr_eq(&Gc::downgrade(&n), &n.me));
+    // A cycle through a strong edge and the weak self-reference, collected once unreachable.
+    *n.next.borrow_mut() = Some(n.clone());
+    let w = n.me.clone();
+    drop((n, again));
+    gc::collect();
+    assert!(cleared(&w), "the cyclic object was collected and its weak cleared");
+}
+
+#[test]
+fn new_cyclic_that_panics_allocates_nothing_and_its_weak_stays_empty() {
+    let mut kept: Option<Weak<Node>> = None;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Gc::new_cyclic(|me: &Weak<Node>| {
+            kept = Some(me.clone());
+            panic!("construction failed")
+        })
+    }));
+    assert!(r.is_err());
+    let w = kept.unwrap();
+    assert!(w.upgrade().is_none());
+    gc::collect();
+    assert!(w.upgrade().is_none());
+}
+
+#[test]
+fn many_new_cyclic_objects_under_collection() {
+    let mut live = Vec::new();
+    for i in 0..20_000u32 {
+        let n = Gc::new_cyclic(|me| Node {
+            me: me.clone(),
+            next: GcCell::new(None),
+            value: i,
+        });
+        if i % 3 == 0 {
+            live.push(n);
+        }
+        if i % 5000 == 0 {
+            gc::collect();
+        }
+    }
+    gc::collect();
+    for n in &live {
+        let back = n.me.upgrade().unwrap();
+        assert_eq!(back.value, n.value);
+    }
+}
+
+#[test]
+fn from_box() {
+    let g: Gc<Vec<u8>> = Gc::from(Box::new(vec![1, 2]));
+    assert_eq!(*g, [1, 2]);
+    let g: Gc<Node> = Box::new(Node {
+        me: Weak::new(),
+        next: GcCell::new(None),
+        value: 1,
+    })
+    .into();
+    assert_eq!(g.value, 1);
+}
+
+#[test]
+fn downcast_any() {
+    let a: Gc<dyn Any + Send + Sync> = Gc::unsize(Gc::new(String::from("s")), |v| v as _);
+    let a = a.downcast::<u32>().unwrap_err();
+    let s = a.downcast::<String>().unwrap();
+    assert_eq!(*s, "s");
+    assert!(Gc::is_root(&s) && Gc::root_count(&s) == 1, "the root moved, not copied");
+    let b: Gc<dyn Any> = Gc::unsize(Gc::new(5u64), |v| v as _);
+    assert_eq!(*b.downcast::<u64>().unwrap(), 5);
+    gc::collect();
+}
+
+/// A hand-written impl that forgets a field: the recording tracer shows it.
+struct Forgets {
+    a: Gc<u8>,
+    b: Gc<u8>,
+}
+
+impl Finalize for Forgets {}
+
+// SAFETY: deliberately wrong in `trace` (it skips `b`); never put in the heap.
+unsafe impl Trace for Forgets {
+    fn trace(&self, t: &mut Tracer) {
+        self.a.trace(t);
+    }
+    unsafe fn root(&mut self) {}
+    unsafe fn unroot(&mut self) {}
+}
+
+#[derive(Trace, Finalize)]
+struct Derived {
+    a: Gc<u8>,
+    list: Vec<Gc<u8>>,
+    cell: GcCell<Option<Gc<u8>>>,
+    #[gc(ignore)]
+    _n: u32,
+}
+
+#[test]
+fn a_recording_tracer_tests_trace_impls() {
+    let (a, b) = (Gc::new(1u8), Gc::new(2u8));
+    let f = Forgets {
+        a: a.clone(),
+        b: b.clone(),
+    };
+    let mut t = Tracer::recording();
+    f.trace(&mut t);
+    assert_eq!((t.count_of(&f.a), t.count_of(&f.b)), (1, 0), "b was forgotten");
+
+    let d = Derived {
+        a: a.clone(),
+        list: vec![b.clone(), b.clone()],
+        cell: GcCell::new(Some(a.clone())),
+        _n: 0,
+    };
+    let mut t = Tracer::recording();
+    d.trace(&mut t);
+    assert_eq!(t.edges(), 4);
+    assert_eq!((t.count_of(&a), t.count_of(&b)), (2, 2));
+}
