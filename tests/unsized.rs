@@ -331,3 +331,77 @@ fn raw_handles_keep_their_root() {
     let s = unsafe { Gc::from_raw(p) };
     assert_eq!(&*s, b"tagged");
 }
+
+/// `#[derive(Trace, Finalize)]` on structs whose last field is unsized, made by unsizing a
+/// sized instance (the peers' suites had `struct Bytes([u8]);`).
+mod derived_unsized {
+    use tricolor_gc::{self as gc, Finalize, Gc, Trace};
+
+    #[derive(Trace, Finalize)]
+    struct Tail<T: ?Sized + Trace> {
+        tag: u32,
+        items: T,
+    }
+
+    // These two only have to compile: a struct whose last field is unsized cannot be built
+    // without a generic parameter to unsize (as for std's own types).
+    #[allow(dead_code)]
+    #[derive(Trace, Finalize)]
+    struct Bytes([u8]);
+
+    #[allow(dead_code)]
+    #[derive(Trace, Finalize)]
+    struct Handles {
+        n: u32,
+        rest: [Gc<String>],
+    }
+
+    trait Named: Trace + Send + Sync {
+        fn name(&self) -> String;
+    }
+
+    #[derive(Trace, Finalize)]
+    struct Who(Gc<String>);
+
+    impl Named for Who {
+        fn name(&self) -> String {
+            (*self.0).clone()
+        }
+    }
+
+    #[test]
+    fn a_maybe_unsized_parameter_is_classified_conservatively() {
+        // The derive cannot ask a `?Sized` field for its flags: it is scanned and dropped.
+        assert!(!<Tail<[u8; 4]> as Trace>::is_noscan());
+        assert!(<Tail<[u8; 4]> as Trace>::needs_sweep_drop());
+    }
+
+    #[test]
+    fn unsized_tails_live_in_the_heap() {
+        let sized: Gc<Tail<[Gc<String>; 3]>> = Gc::new(Tail {
+            tag: 7,
+            items: [
+                Gc::new("a".to_string()),
+                Gc::new("b".to_string()),
+                Gc::new("c".to_string()),
+            ],
+        });
+        let slice: Gc<Tail<[Gc<String>]>> = Gc::unsize(sized, |t| t as &Tail<[Gc<String>]>);
+        let dynamic: Gc<Tail<dyn Named>> = Gc::unsize(
+            Gc::new(Tail {
+                tag: 8,
+                items: Who(Gc::new("who".to_string())),
+            }),
+            |t| t as &Tail<dyn Named>,
+        );
+        let _ = gc::Gc::new(vec![0u8; 1 << 16]); // garbage, so that cycles free something
+        for _ in 0..3 {
+            gc::collect();
+        }
+        // The handles inside the unsized tails were traced: their strings are intact.
+        assert_eq!(slice.tag, 7);
+        let names: Vec<&str> = slice.items.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!((dynamic.tag, dynamic.items.name()), (8, "who".to_string()));
+    }
+}

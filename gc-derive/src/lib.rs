@@ -11,7 +11,8 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::punctuated::Punctuated;
 use syn::{
     parse_macro_input, parse_quote, Data, DeriveInput, Fields, Path, Token, Type, WherePredicate,
@@ -125,6 +126,36 @@ fn shapes(input: &DeriveInput) -> syn::Result<Vec<Shape>> {
     }
 }
 
+/// Whether a field's type may be unsized (only a struct's last field can be), by its syntax:
+/// `is_noscan` and `needs_sweep_drop` are only callable on sized types, so an unsized field
+/// answers for its elements (`[T]`), as a leaf (`str`), or conservatively (`dyn Trait`, a
+/// `?Sized` parameter: scanned, dropped).
+enum Unsized<'a> {
+    No,
+    Slice(&'a Type),
+    Str,
+    Unknown,
+}
+
+fn unsized_kind<'a>(t: &'a Type, unsized_params: &[&syn::Ident]) -> Unsized<'a> {
+    match t {
+        Type::Slice(s) => Unsized::Slice(&s.elem),
+        Type::TraitObject(_) => Unsized::Unknown,
+        Type::Paren(p) => unsized_kind(&p.elem, unsized_params),
+        Type::Group(g) => unsized_kind(&g.elem, unsized_params),
+        Type::Path(p) if p.qself.is_none() => {
+            if p.path.is_ident("str") {
+                Unsized::Str
+            } else if unsized_params.iter().any(|id| p.path.is_ident(*id)) {
+                Unsized::Unknown
+            } else {
+                Unsized::No
+            }
+        }
+        _ => Unsized::No,
+    }
+}
+
 /// Derives `Trace`.
 #[proc_macro_derive(Trace, attributes(gc, unsafe_ignore_trace))]
 pub fn derive_trace(input: TokenStream) -> TokenStream {
@@ -157,24 +188,69 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
     let (plain_impl_g, _, plain_where) = input.generics.split_for_impl();
 
-    let arms = |call: &dyn Fn(&syn::Ident) -> TokenStream2| -> Vec<TokenStream2> {
+    let arms = |call: &dyn Fn(&syn::Ident, &Type) -> TokenStream2| -> Vec<TokenStream2> {
         shapes
             .iter()
             .map(|s| {
                 let pat = &s.pattern;
-                let calls = s.traced.iter().map(|(b, _)| call(b));
+                let calls = s.traced.iter().map(|(b, ty)| call(b, ty));
                 quote!(#pat => { #(#calls)* })
             })
             .collect()
     };
-    let trace_arms = arms(&|b| quote!(#krate::Trace::trace(#b, __tracer);));
+    // Each use of a field's type carries the field's span, so that a field type that is not
+    // `Trace` gets one error, at the field, instead of one per generated method (rustc merges
+    // identical errors at one span).
+    // The tracer argument's name keeps the call site's hygiene (a span from the field's type
+    // would not resolve inside a `macro_rules!` that declares the type).
+    let tracer = syn::Ident::new("__tracer", Span::call_site());
+    let trace_arms = arms(&|b, ty| {
+        quote_spanned!(ty.span()=> <#ty as #krate::Trace>::trace(#b, #tracer);)
+    });
     // SAFETY (of the generated blocks): `root`/`unroot` are forwarded from the collector's own
     // call to each field the type owns.
-    let root_arms = arms(&|b| quote!(unsafe { #krate::Trace::root(#b) };));
-    let unroot_arms = arms(&|b| quote!(unsafe { #krate::Trace::unroot(#b) };));
-    let traced_tys: Vec<&Type> = shapes
+    // The `unsafe` block itself keeps the macro's span: a span from the user's code would make
+    // `unsafe_code` lints fire on a derive in a crate that forbids unsafe code.
+    let root_arms = arms(&|b, ty| {
+        let call = quote_spanned!(ty.span()=> <#ty as #krate::Trace>::root(#b));
+        quote!(unsafe { #call };)
+    });
+    let unroot_arms = arms(&|b, ty| {
+        let call = quote_spanned!(ty.span()=> <#ty as #krate::Trace>::unroot(#b));
+        quote!(unsafe { #call };)
+    });
+    let unsized_params: Vec<&syn::Ident> = input
+        .generics
+        .type_params()
+        .filter(|p| {
+            p.bounds.iter().any(|b| {
+                matches!(b, syn::TypeParamBound::Trait(t)
+                    if matches!(t.modifier, syn::TraitBoundModifier::Maybe(_)))
+            })
+        })
+        .map(|p| &p.ident)
+        .collect();
+    let noscan_terms: Vec<TokenStream2> = shapes
         .iter()
         .flat_map(|s| s.traced.iter().map(|(_, t)| t))
+        .map(|t| match unsized_kind(t, &unsized_params) {
+            Unsized::No => quote_spanned!(t.span()=> <#t as #krate::Trace>::is_noscan()),
+            Unsized::Slice(e) => quote_spanned!(t.span()=> <#e as #krate::Trace>::is_noscan()),
+            Unsized::Str => quote!(true),
+            Unsized::Unknown => quote!(false),
+        })
+        .collect();
+    let drop_terms: Vec<TokenStream2> = shapes
+        .iter()
+        .flat_map(|s| s.traced.iter().map(|(_, t)| t))
+        .map(|t| match unsized_kind(t, &unsized_params) {
+            Unsized::No => quote_spanned!(t.span()=> <#t as #krate::Trace>::needs_sweep_drop()),
+            Unsized::Slice(e) => {
+                quote_spanned!(t.span()=> <#e as #krate::Trace>::needs_sweep_drop())
+            }
+            Unsized::Str => quote!(false),
+            Unsized::Unknown => quote!(true),
+        })
         .collect();
     let ignored_tys: Vec<&Type> = shapes.iter().flat_map(|s| s.ignored.iter()).collect();
     // An empty enum has no arms; `match *self {}` keeps it well-formed.
@@ -209,12 +285,12 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
             #[inline]
             fn is_noscan() -> bool {
-                true #(&& <#traced_tys as #krate::Trace>::is_noscan())*
+                true #(&& #noscan_terms)*
             }
             #[inline]
             fn needs_sweep_drop() -> bool {
                 false
-                    #(|| <#traced_tys as #krate::Trace>::needs_sweep_drop())*
+                    #(|| #drop_terms)*
                     #(|| ::core::mem::needs_drop::<#ignored_tys>())*
             }
         }
