@@ -1,7 +1,7 @@
 //! The hard memory limit: `Gc::try_new` reports failure instead of growing the heap past it, and
 //! succeeds again once a cycle has freed memory. Its own process (it changes a global setting).
 
-use tricolor_gc::{collect, set_hard_memory_limit, stats, AllocError, Gc};
+use tricolor_gc::{collect, set_hard_memory_limit, stats, AllocFailure, Gc};
 
 #[test]
 fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
@@ -16,7 +16,19 @@ fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
         }
         assert!(kept.len() < 1_000_000, "the limit was never reached");
     };
-    assert_eq!(err, AllocError);
+    match err.cause() {
+        AllocFailure::HardLimit {
+            limit: l,
+            heap_sys,
+            requested,
+        } => {
+            assert_eq!(l as u64, limit);
+            assert!(heap_sys as u64 <= limit && heap_sys + requested > l);
+        }
+        other => panic!("not the hard limit: {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("hard memory limit") && msg.contains(&limit.to_string()), "{msg}");
     assert!(
         stats().heap_sys <= limit,
         "the heap grew past the hard limit"
@@ -46,5 +58,63 @@ fn unsupported_alignment_is_an_error_not_ub() {
     unsafe impl tricolor_gc::Trace for Huge {
         tricolor_gc::unsafe_empty_trace!();
     }
-    assert_eq!(Gc::try_new(Huge(1)).err(), Some(AllocError));
+    let err = Gc::try_new(Huge(1)).err().unwrap();
+    assert_eq!(
+        err.cause(),
+        AllocFailure::Unsupported {
+            size: 32768, // the object: the value after its header, aligned
+            align: 16384
+        }
+    );
+    assert!(err.to_string().contains("aligned to 16384"), "{err}");
+}
+
+mod support;
+
+#[test]
+fn child() {
+    support::child(&[("system_refuses", system_refuses)]);
+}
+
+/// With the address space capped (RLIMIT_AS), the system allocator refuses the heap's next
+/// chunk: `try_new` reports that cause, and the heap keeps working for what fits.
+fn system_refuses() {
+    let small = Gc::new(1u64);
+    collect(); // the collector's threads start before the limit, which would refuse their stacks
+    let mut kept: Vec<Gc<[u8; 1 << 18]>> = Vec::with_capacity(16384);
+    // SAFETY: reads and sets this process's own limit, with valid pointers.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut r), 0);
+        let vm = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmSize:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .unwrap()
+            * 1024;
+        r.rlim_cur = vm + (256 << 20);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &r), 0);
+    }
+    let err = loop {
+        match Gc::try_new([3u8; 1 << 18]) {
+            Ok(g) => kept.push(g),
+            Err(e) => break e,
+        }
+        assert!(kept.len() < 16384, "the address-space limit was never reached");
+    };
+    assert!(
+        matches!(err.cause(), AllocFailure::System { requested } if requested >= 1 << 18),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("system allocator refused"), "{err}");
+    assert!(kept.iter().all(|g| g[12345] == 3) && *small == 1);
+    drop(kept);
+    collect();
+    assert!(Gc::try_new([4u8; 1 << 18]).is_ok(), "memory freed by the cycle is reused");
+}
+
+#[test]
+fn the_system_allocator_refusing_is_its_own_cause() {
+    support::passes("system_refuses");
 }

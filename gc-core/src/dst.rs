@@ -19,7 +19,7 @@
 use crate::handle::Gc;
 use crate::header::{value_offset, GcBox, Header, VTable};
 use crate::malloc;
-use crate::mheap::{span_of, AllocError};
+use crate::mheap::{span_of, AllocError, AllocFailure};
 use crate::mspan::SpanClass;
 use crate::operation::with_op;
 use crate::sizeclasses::size_to_class;
@@ -155,16 +155,20 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
 ) -> Result<NonNull<GcBox<U>>, AllocError> {
     // SAFETY: `src` is a valid `U` (caller).
     let value = std::alloc::Layout::for_value(unsafe { &*src });
+    let unsupported = AllocError::new(AllocFailure::Unsupported {
+        size: value.size().saturating_add(std::mem::size_of::<Header>()),
+        align: value.align(),
+    });
     let (boxed, offset) = std::alloc::Layout::new::<Header>()
         .extend(value)
-        .map_err(|_| AllocError)?;
+        .map_err(|_| unsupported)?;
     let trailer = !(noscan && nodrop);
     let mut size = boxed.size();
     if trailer {
         size = size
             .checked_next_multiple_of(8)
             .and_then(|s| s.checked_add(TRAILER_SIZE))
-            .ok_or(AllocError)?;
+            .ok_or(unsupported)?;
     }
     let align = boxed.align();
     let sc = size_to_class(size, align);

@@ -143,7 +143,7 @@ pub use map::{GcMap, GcMapView};
 #[cfg(not(loom))]
 pub use mgc::{collect, safepoint};
 #[cfg(not(loom))]
-pub use mheap::{set_hard_memory_limit, AllocError};
+pub use mheap::{set_hard_memory_limit, AllocError, AllocFailure};
 #[cfg(not(loom))]
 pub use pacer::{set_gc_percent, set_memory_limit};
 #[cfg(not(loom))]

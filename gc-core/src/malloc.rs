@@ -4,7 +4,7 @@
 use crate::header::{vtable_of, GcBox, Header};
 use crate::mcentral::central;
 use crate::mgcwork::WORK;
-use crate::mheap::{AllocError, HEAP};
+use crate::mheap::{AllocError, AllocFailure, HEAP};
 use crate::mspan::{MSpan, SpanClass};
 use crate::operation::{with_op, Op};
 use crate::sizeclasses::{size_to_class, PAGE_SIZE};
@@ -153,7 +153,7 @@ fn alloc_large(
     class: SpanClass,
 ) -> Result<(usize, usize, &'static MSpan), AllocError> {
     if align > PAGE_SIZE {
-        return Err(AllocError);
+        return Err(AllocError::new(AllocFailure::Unsupported { size, align }));
     }
     let npages = size.div_ceil(PAGE_SIZE);
     let class = SpanClass::new(0, class.noscan(), class.nodrop());

@@ -112,16 +112,106 @@ pub fn set_hard_memory_limit(bytes: u64) -> u64 {
     old
 }
 
-/// Error returned when the system allocator refuses memory or a size cannot be served.
+/// An allocation the heap could not serve: `Gc::try_new` and the other `try_` constructors
+/// return it, and [`AllocError::cause`] says which of the three reasons it was.
+///
+/// # Example
+/// ```
+/// use tricolor_gc::{AllocFailure, Gc};
+/// let old = tricolor_gc::set_hard_memory_limit(0); // no room for another chunk
+/// let big = Gc::try_new([0u8; 1 << 20]); // a large object needs fresh pages
+/// tricolor_gc::set_hard_memory_limit(old);
+/// let err = big.unwrap_err();
+/// assert!(matches!(err.cause(), AllocFailure::HardLimit { .. }));
+/// println!("{err}"); // says which limit, and what to do
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AllocError;
+pub struct AllocError {
+    cause: AllocFailure,
+}
+
+/// Why an allocation failed ([`AllocError::cause`]).
+///
+/// # Example
+/// ```
+/// use tricolor_gc::AllocFailure;
+/// let c = AllocFailure::Unsupported { size: 8, align: 1 << 14 };
+/// assert!(matches!(c, AllocFailure::Unsupported { .. }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocFailure {
+    /// Growing the heap by `requested` bytes would pass the hard limit (`GCHARDLIMIT`,
+    /// [`set_hard_memory_limit`]) of `limit` bytes, with `heap_sys` bytes obtained already.
+    HardLimit {
+        /// The limit in force.
+        limit: usize,
+        /// Bytes the heap had from the system.
+        heap_sys: usize,
+        /// Bytes the heap asked for (a chunk, or a large object's pages).
+        requested: usize,
+    },
+    /// The system allocator refused `requested` bytes.
+    System {
+        /// Bytes asked of the system allocator.
+        requested: usize,
+    },
+    /// No slot can hold a value of this size and alignment (an alignment above a page, 8 KiB,
+    /// or a size that overflows with the header).
+    Unsupported {
+        /// The object's size in bytes (the value after its header, as laid out in a slot).
+        size: usize,
+        /// The value's alignment.
+        align: usize,
+    },
+}
+
+impl AllocError {
+    pub(crate) fn new(cause: AllocFailure) -> AllocError {
+        AllocError { cause }
+    }
+
+    /// Which of the three reasons made the allocation fail.
+    ///
+    /// # Example
+    /// ```
+    /// #[repr(align(16384))]
+    /// struct Huge(u8);
+    /// impl tricolor_gc::Finalize for Huge {}
+    /// // SAFETY: holds no Gc.
+    /// unsafe impl tricolor_gc::Trace for Huge { tricolor_gc::unsafe_empty_trace!(); }
+    ///
+    /// let err = tricolor_gc::Gc::try_new(Huge(0)).err().unwrap();
+    /// assert!(matches!(err.cause(), tricolor_gc::AllocFailure::Unsupported { align: 16384, .. }));
+    /// ```
+    pub fn cause(&self) -> AllocFailure {
+        self.cause
+    }
+}
 
 impl std::fmt::Display for AllocError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            "tricolor: out of memory (the hard memory limit was reached, the system allocator \
-             refused a chunk, or the type's alignment exceeds a page)",
-        )
+        match self.cause {
+            AllocFailure::HardLimit {
+                limit,
+                heap_sys,
+                requested,
+            } => write!(
+                f,
+                "tricolor: out of memory: the hard memory limit (GCHARDLIMIT or \
+                 set_hard_memory_limit) is {limit} bytes, the heap has {heap_sys} and needed \
+                 {requested} more; drop data and call collect() before retrying, or raise the limit"
+            ),
+            AllocFailure::System { requested } => write!(
+                f,
+                "tricolor: out of memory: the system allocator refused {requested} bytes"
+            ),
+            AllocFailure::Unsupported { size, align } => write!(
+                f,
+                "tricolor: cannot allocate a value of {size} bytes aligned to {align}: the heap \
+                 serves alignments up to a page (8 KiB) and sizes that fit in memory"
+            ),
+        }
     }
 }
 impl std::error::Error for AllocError {}
@@ -285,10 +375,21 @@ impl MHeap {
     }
 
     fn new_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
-        if HEAP_SYS.load(Ordering::Relaxed).saturating_add(bytes) > hard_limit() {
-            return Err(AllocError);
+        let heap_sys = HEAP_SYS.load(Ordering::Relaxed);
+        let limit = hard_limit();
+        if heap_sys.saturating_add(bytes) > limit {
+            return Err(AllocError::new(AllocFailure::HardLimit {
+                limit,
+                heap_sys,
+                requested: bytes,
+            }));
         }
-        let layout = Layout::from_size_align(bytes, CHUNK_SIZE).map_err(|_| AllocError)?;
+        let layout = Layout::from_size_align(bytes, CHUNK_SIZE).map_err(|_| {
+            AllocError::new(AllocFailure::Unsupported {
+                size: bytes,
+                align: CHUNK_SIZE,
+            })
+        })?;
         // Not `alloc_zeroed`: for this alignment the system allocator would memset the whole
         // chunk, faulting in 4 MiB at once (a multi-millisecond stall of the allocating thread).
         // Only the page-0 span table must start zeroed; a slot is always written before it is
@@ -298,7 +399,7 @@ impl MHeap {
         // SAFETY: the layout has a non-zero size.
         let p = unsafe { System.alloc(layout) };
         if p.is_null() {
-            return Err(AllocError);
+            return Err(AllocError::new(AllocFailure::System { requested: bytes }));
         }
         // SAFETY: page 0 of the new chunk is ours and at least `size_of::<ChunkMeta>()` long.
         unsafe { std::ptr::write_bytes(p, 0, std::mem::size_of::<ChunkMeta>()) };
