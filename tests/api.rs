@@ -88,7 +88,10 @@ fn new_cyclic_sees_itself_once_built() {
     let w = n.me.clone();
     drop((n, again));
     gc::collect();
-    assert!(cleared(&w), "the cyclic object was collected and its weak cleared");
+    assert!(
+        cleared(&w),
+        "the cyclic object was collected and its weak cleared"
+    );
 }
 
 #[test]
@@ -149,7 +152,10 @@ fn downcast_any() {
     let a = a.downcast::<u32>().unwrap_err();
     let s = a.downcast::<String>().unwrap();
     assert_eq!(*s, "s");
-    assert!(Gc::is_root(&s) && Gc::root_count(&s) == 1, "the root moved, not copied");
+    assert!(
+        Gc::is_root(&s) && Gc::root_count(&s) == 1,
+        "the root moved, not copied"
+    );
     let b: Gc<dyn Any> = Gc::unsize(Gc::new(5u64), |v| v as _);
     assert_eq!(*b.downcast::<u64>().unwrap(), 5);
     gc::collect();
@@ -190,7 +196,11 @@ fn a_recording_tracer_tests_trace_impls() {
     };
     let mut t = Tracer::recording();
     f.trace(&mut t);
-    assert_eq!((t.count_of(&f.a), t.count_of(&f.b)), (1, 0), "b was forgotten");
+    assert_eq!(
+        (t.count_of(&f.a), t.count_of(&f.b)),
+        (1, 0),
+        "b was forgotten"
+    );
 
     let d = Derived {
         a: a.clone(),

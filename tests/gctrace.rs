@@ -156,7 +156,11 @@ fn check_invariants(lines: &[Line], who: &str, all: &str) {
     let cores = std::thread::available_parallelism().unwrap().get() as u64;
     assert!(!lines.is_empty(), "{who}: no lines:\n{all}");
     for (i, l) in lines.iter().enumerate() {
-        assert_eq!(l.n, i as u64 + 1, "{who}: cycles are numbered from 1 in order");
+        assert_eq!(
+            l.n,
+            i as u64 + 1,
+            "{who}: cycles are numbered from 1 in order"
+        );
         assert!(l.pct <= 100, "{who}: {l:?}");
         assert!(l.clock.iter().all(|&x| x >= 0.0) && l.cpu.iter().all(|&x| x >= 0.0));
         // The stop phases' cpu is their clock times P (Go's rounding to two figures aside).
@@ -170,7 +174,10 @@ fn check_invariants(lines: &[Line], who: &str, all: &str) {
         }
         if !l.forced {
             // A cycle the heap triggered starts below the goal it aims at (MB rounding aside).
-            assert!(l.goal + 1 >= l.heap[0], "{who}: goal below the start heap: {l:?}");
+            assert!(
+                l.goal + 1 >= l.heap[0],
+                "{who}: goal below the start heap: {l:?}"
+            );
         }
         assert_eq!(l.globals, 0);
         assert!(l.stacks <= l.heap[1] + 1, "{who}: {l:?}");
@@ -268,13 +275,21 @@ fn go_and_tricolor_lines_read_the_same() {
             GO_RECORDED.to_string()
         }
     };
-    let go_lines: Vec<Line> = go.lines().filter(|l| l.starts_with("gc ")).map(parse).collect();
+    let go_lines: Vec<Line> = go
+        .lines()
+        .filter(|l| l.starts_with("gc "))
+        .map(parse)
+        .collect();
     check_invariants(&go_lines, "Go", &go);
     assert!(go_lines.last().unwrap().forced, "runtime.GC() is (forced)");
 
     let (out, err) = run_example("gctrace", &[("GCTRACE", "1")], &["churn"]);
     assert!(out.contains("done"), "{out}");
-    let lines: Vec<Line> = err.lines().filter(|l| l.starts_with("gc ")).map(parse).collect();
+    let lines: Vec<Line> = err
+        .lines()
+        .filter(|l| l.starts_with("gc "))
+        .map(parse)
+        .collect();
     assert!(lines.len() >= 5, "the probe forces 5 cycles:\n{err}");
     check_invariants(&lines, "tricolor", &err);
     for l in &lines {
@@ -284,7 +299,10 @@ fn go_and_tricolor_lines_read_the_same() {
         );
         assert!(l.goal >= 4, "the goal is at least 4 MB: {l:?}");
     }
-    assert!(lines.last().unwrap().forced, "the final collect() is marked (forced)");
+    assert!(
+        lines.last().unwrap().forced,
+        "the final collect() is marked (forced)"
+    );
     assert_eq!(lines.iter().filter(|l| l.forced).count(), 5, "{err}");
     // `@` counts from the process's start, as Go's does: never before it, and this child does
     // nothing else before its first cycle.
@@ -398,7 +416,10 @@ fn gcmarkprocs_sets_the_mark_workers_and_a_bad_value_is_reported() {
         .collect();
     assert!(lines.len() >= 5, "{err}");
     let cores = std::thread::available_parallelism().unwrap().get() as u64;
-    assert!(lines.iter().all(|l| l.procs == cores), "P is the cores: {err}");
+    assert!(
+        lines.iter().all(|l| l.procs == cores),
+        "P is the cores: {err}"
+    );
     let (_, err) = run_example(
         "gctrace",
         &[("GCTRACE", "2"), ("GCMARKPROCS", "3")],

@@ -84,8 +84,9 @@ const SLACK_MB: u64 = 2;
 #[test]
 fn the_heap_stays_within_twice_its_goal_beside_a_hog_per_core() {
     let c = run(&[]);
-    for w in c.windows(2) {
-        let (goal, (heap, _)) = (w[0].1, w[1]);
+    // Each line's goal is the one its cycle aimed at (as Go prints it), so each line's heap at
+    // mark termination is checked against its own goal.
+    for &(heap, goal) in &c {
         assert!(
             heap <= 2 * goal + SLACK_MB,
             "heap {heap} MB at a stop for a goal of {goal} MB: {c:?}"

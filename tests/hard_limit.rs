@@ -28,7 +28,10 @@ fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
         other => panic!("not the hard limit: {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("hard memory limit") && msg.contains(&limit.to_string()), "{msg}");
+    assert!(
+        msg.contains("hard memory limit") && msg.contains(&limit.to_string()),
+        "{msg}"
+    );
     assert!(
         stats().heap_sys <= limit,
         "the heap grew past the hard limit"
@@ -101,17 +104,26 @@ fn system_refuses() {
             Ok(g) => kept.push(g),
             Err(e) => break e,
         }
-        assert!(kept.len() < 16384, "the address-space limit was never reached");
+        assert!(
+            kept.len() < 16384,
+            "the address-space limit was never reached"
+        );
     };
     assert!(
         matches!(err.cause(), AllocFailure::System { requested } if requested >= 1 << 18),
         "{err:?}"
     );
-    assert!(err.to_string().contains("system allocator refused"), "{err}");
+    assert!(
+        err.to_string().contains("system allocator refused"),
+        "{err}"
+    );
     assert!(kept.iter().all(|g| g[12345] == 3) && *small == 1);
     drop(kept);
     collect();
-    assert!(Gc::try_new([4u8; 1 << 18]).is_ok(), "memory freed by the cycle is reused");
+    assert!(
+        Gc::try_new([4u8; 1 << 18]).is_ok(),
+        "memory freed by the cycle is reused"
+    );
 }
 
 #[test]

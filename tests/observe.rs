@@ -76,8 +76,14 @@ fn history_is_bounded() {
     for c in &h {
         assert_eq!(c.trigger, CycleTrigger::Forced);
         assert!(c.heap_marked >= keep.len() * 64, "{c:?}");
-        assert!(c.goal > 0 && c.next_goal > 0 && c.mark_workers >= 1, "{c:?}");
-        assert!(c.roots >= keep.len(), "every handle of `keep` is a root: {c:?}");
+        assert!(
+            c.goal > 0 && c.next_goal > 0 && c.mark_workers >= 1,
+            "{c:?}"
+        );
+        assert!(
+            c.roots >= keep.len(),
+            "every handle of `keep` is a root: {c:?}"
+        );
     }
     let s = gc::stats();
     let last = h.last().unwrap();
@@ -117,7 +123,10 @@ fn writer_and_level() {
     assert_eq!(all.len(), 3, "{text}");
     let n = gc::stats().num_gc;
     assert!(all[0].starts_with(&format!("gc {} @", n - 1)), "{text}");
-    assert!(all[1].starts_with(&format!("gc {} detail: ", n - 1)), "{text}");
+    assert!(
+        all[1].starts_with(&format!("gc {} detail: ", n - 1)),
+        "{text}"
+    );
     assert!(all[2].starts_with(&format!("gc {n} @")) && all[2].ends_with("(forced)"));
     assert!(std::panic::catch_unwind(|| gc::set_gctrace(3)).is_err());
     gc::set_gctrace_writer(None);

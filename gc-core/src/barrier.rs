@@ -43,6 +43,9 @@ pub(crate) fn shade(h: *const Header) {
         if !span.class.noscan() {
             mgcwork::push(h as usize);
         }
+        if span.specials.is_ephemeron_key(idx) {
+            mgcwork::push(h as usize | mgcwork::EPHEMERON_KEY);
+        }
     }
 }
 

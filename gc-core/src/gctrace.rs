@@ -22,6 +22,7 @@
 //!   root like any other handle and counts under stacks).
 //! - `# P`: the cores the process may use (`available_parallelism`, Go's default `GOMAXPROCS`);
 //!   the mark workers (`GCMARKPROCS`) are in the `GCTRACE=2` line.
+//!
 //! `GCTRACE=2` adds a line of detail per cycle: `workers` (background mark workers),
 //! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
 //! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
@@ -33,8 +34,8 @@
 //! `weak_cleared` and `finalizers` (queued).
 
 use crate::cputime::START;
-use crate::mstats::{gc_cpu_fraction, CycleStats, Trigger};
 use crate::locks::Mutex;
+use crate::mstats::{gc_cpu_fraction, CycleStats, Trigger};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -148,7 +149,10 @@ pub(crate) fn level() -> u32 {
 /// tricolor_gc::set_gctrace(before);
 /// ```
 pub fn set_gctrace(level: u32) -> u32 {
-    assert!(level <= 2, "set_gctrace: the levels are 0, 1 and 2, not {level}");
+    assert!(
+        level <= 2,
+        "set_gctrace: the levels are 0, 1 and 2, not {level}"
+    );
     let old = self::level();
     LEVEL.store(level, Ordering::Relaxed);
     old

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | what it is |
 //! |---|---|---|
-//! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, the std `Trace` impls, the `stats()` snapshot |
+//! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `ephemeron`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, `GcWeakMap`, the std `Trace` impls, the `stats()` snapshot |
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak handles and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
@@ -25,7 +25,8 @@
 //! 3. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
 //! 4. `mheap::HEAP`
 //! 5. `mgcwork::GRAY`
-//! 6. leaves: `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
+//! 6. leaves: `mspecial::EPHEMERONS` (taken under a `GcWeakMap`'s own lock, which nothing
+//!    else is held under), `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
 //!    `mstats::OBSERVER`, `gctrace::WRITER`, `throw::report_once`'s set
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -95,6 +96,8 @@ mod cell;
 #[cfg(not(loom))]
 mod dst;
 #[cfg(not(loom))]
+mod ephemeron;
+#[cfg(not(loom))]
 mod gcalloc;
 #[cfg(not(loom))]
 mod handle;
@@ -131,7 +134,10 @@ pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};
 #[cfg(not(loom))]
 pub use config::POISON_BYTE;
 #[cfg(not(loom))]
+pub use ephemeron::GcWeakMap;
+#[cfg(not(loom))]
 pub use finalizer::run_finalizers;
+
 #[cfg(not(loom))]
 pub use gcalloc::GcAllocator;
 #[cfg(not(loom))]
@@ -149,7 +155,9 @@ pub use pacer::{set_gc_percent, set_memory_limit};
 #[cfg(not(loom))]
 pub use slot::GcSlot;
 #[cfg(not(loom))]
-pub use stats::{cycle_history, set_cycle_hook, stats, CycleHook, CycleRecord, SizeClassStats, Stats};
+pub use stats::{
+    cycle_history, set_cycle_hook, stats, CycleHook, CycleRecord, SizeClassStats, Stats,
+};
 
 #[cfg(not(loom))]
 pub use mstats::Trigger as CycleTrigger;

@@ -7,6 +7,7 @@
 //! barrier must be able to both take and give gray objects, and they are not rayon tasks.
 
 use crate::header::{header, prefetch, Header};
+use crate::mgcwork::EPHEMERON_KEY;
 use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
 use crate::mheap::{span_of, SpanRef, HEAP};
 use crate::mspan::MSpan;
@@ -58,16 +59,25 @@ impl Tracer {
                 // SAFETY: `h` comes from a handle inside a reachable object or a root, so it is
                 // a live object; nothing is freed while marking.
                 let span = unsafe { span_of(h as usize) };
-                if span.try_mark(span.index_of(h as usize)) {
+                let idx = span.index_of(h as usize);
+                if span.try_mark(idx) {
                     *marked += span.elemsize;
                     if !span.class.noscan() {
                         self.stack.push(h as usize);
+                    }
+                    if span.specials.is_ephemeron_key(idx) {
+                        self.stack.push(h as usize | EPHEMERON_KEY);
                     }
                 }
             }
             TracerMode::Check { seen } => {
                 if seen.insert(h as usize) {
                     self.stack.push(h as usize);
+                    // SAFETY: as for `Mark` (the verification runs inside the stop).
+                    let span = unsafe { span_of(h as usize) };
+                    if span.specials.is_ephemeron_key(span.index_of(h as usize)) {
+                        self.stack.push(h as usize | EPHEMERON_KEY);
+                    }
                 }
             }
             TracerMode::Record { edges } => edges.push(h as usize),
@@ -80,6 +90,13 @@ impl Tracer {
                 // before the bit is set (`protocol::weak::alive_while_resurrecting`).
                 if !span.is_marked(idx) {
                     span.specials.clear_weak(idx);
+                    // Its ephemerons go as its weak handle does: the values were not marked
+                    // through it, and the resurrected key must not reach them next cycle.
+                    if span.specials.is_ephemeron_key(idx) {
+                        let w = idx / 64;
+                        span.specials.clear_ephemeron_keys(w, 1u64 << (idx % 64));
+                        crate::mspecial::drop_ephemerons(&[h as usize]);
+                    }
                     span.try_mark(idx);
                     *marked += span.elemsize;
                     if !span.class.noscan() {
@@ -87,6 +104,19 @@ impl Tracer {
                     }
                 }
             }
+        }
+    }
+
+    /// Reports the ephemeron values of the marked key `h` as edges: the key keeps them alive.
+    fn visit_ephemerons(&mut self, h: usize) {
+        let values: Vec<usize> = match crate::mspecial::EPHEMERONS.lock().as_ref() {
+            Some(map) => map
+                .get(&h)
+                .map_or_else(Vec::new, |v| v.iter().map(|&(_, v)| v).collect()),
+            None => Vec::new(),
+        };
+        for v in values {
+            self.edge(v as *const Header);
         }
     }
 
@@ -115,6 +145,10 @@ impl Tracer {
         while n < limit {
             while len < AHEAD {
                 let Some(h) = self.stack.pop() else { break };
+                if h & EPHEMERON_KEY != 0 {
+                    self.visit_ephemerons(h & !EPHEMERON_KEY);
+                    continue;
+                }
                 prefetch(h);
                 fifo[(head + len) % AHEAD] = h;
                 len += 1;

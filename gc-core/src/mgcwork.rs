@@ -8,6 +8,11 @@
 use crate::locks::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+/// Tags a gray entry that stands for a marked `GcWeakMap` key's ephemeron values rather than an
+/// object to scan (headers are 8-aligned, so bit 1 is free). It is pushed beside the key's own
+/// entry, noscan keys included, and travels between markers with the rest (module `mark`).
+pub(crate) const EPHEMERON_KEY: usize = 2;
+
 /// Gray objects (header addresses) shared between markers. Lock order: a leaf.
 static GRAY: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// `GRAY`'s length, read without the lock to skip empty takes.

@@ -248,15 +248,28 @@ impl MSpan {
     fn sweep_specials(&self, free_below: usize) {
         let fin = self.specials.finalizer_bits();
         let weak = self.specials.weak_entries().is_some();
-        if fin.is_none() && !weak {
+        let eph = self.specials.ephemeron_bits().is_some();
+        if fin.is_none() && !weak && !eph {
             return;
         }
         let mut queued = Vec::new();
+        let mut dead_keys = Vec::new();
         for w in 0..self.mark_bits.len() {
             let (allocated, marked) = self.word_state(w, free_below);
             let mut dead = allocated & !marked;
             if dead == 0 {
                 continue;
+            }
+            if eph {
+                // A dead key's values go with it, and so do those of a key kept only for its
+                // finalizer (its weak handle clears too): they were not marked through it, and
+                // its entry must not outlive them.
+                let mut keys = self.specials.clear_ephemeron_keys(w, dead);
+                while keys != 0 {
+                    let idx = w * 64 + keys.trailing_zeros() as usize;
+                    keys &= keys - 1;
+                    dead_keys.push(self.addr_of(idx));
+                }
             }
             if let Some(f) = &fin {
                 // Every dead object of a type not known yet was resurrected before the cycle's
@@ -292,6 +305,7 @@ impl MSpan {
                 }
             }
         }
+        crate::mspecial::drop_ephemerons(&dead_keys);
         for a in queued {
             // SAFETY: the object is allocated and now marked, so this sweep keeps it; it left
             // the finalizer bitmap above, so it is queued once.

@@ -25,8 +25,10 @@
 //!   `Weak::upgrade` never reads a table, only its own slot and the span's mark bits).
 
 use crate::header::header;
+use crate::locks::Mutex;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -45,6 +47,37 @@ pub(crate) struct Specials {
     fin: AtomicPtr<AtomicU64>,
     /// The sweep generation whose weak clearing this span has finished (`protocol::weak`).
     pub weak_gen: AtomicU32,
+    /// `words` bitmap words: objects that are keys of a `GcWeakMap` (their ephemeron values are
+    /// in `EPHEMERONS`); or null before the first.
+    eph: AtomicPtr<AtomicU64>,
+}
+
+/// The ephemerons of the heap: for each key object (header address) whose span bit is set,
+/// the (map id, value header address) pairs that the key keeps alive. The marker visits a key's
+/// values when it marks the key (module `mark`); the sweeper drops the entry of a key it finds
+/// dead (or keeps only for its finalizer) before the key's slot can be reused, so an address
+/// here is always the live key it was filed under. Lock order: a leaf.
+pub(crate) static EPHEMERONS: Mutex<Option<Ephemerons>> = Mutex::new(None);
+
+/// Key header address → (map id, value header address) pairs.
+pub(crate) type Ephemerons = HashMap<usize, Vec<(u64, usize)>>;
+
+/// Ephemeron entries dropped because their key died (or was resurrected), since start.
+pub(crate) static EPHEMERONS_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Drops the ephemerons of the keys at `keys` (dead, or resurrected for a finalizer).
+pub(crate) fn drop_ephemerons(keys: &[usize]) {
+    if keys.is_empty() {
+        return;
+    }
+    let mut e = EPHEMERONS.lock();
+    if let Some(map) = e.as_mut() {
+        for k in keys {
+            if let Some(v) = map.remove(k) {
+                EPHEMERONS_DROPPED.fetch_add(v.len(), Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// A span's finalizer bitmaps.
@@ -71,6 +104,10 @@ fn words(nelems: usize) -> usize {
 
 fn weak_layout(nelems: usize) -> Layout {
     Layout::array::<AtomicPtr<WeakSlot>>(nelems).expect("a span's weak table fits in memory")
+}
+
+fn eph_layout(nelems: usize) -> Layout {
+    Layout::array::<AtomicU64>(words(nelems)).expect("a span's bitmaps fit in memory")
 }
 
 fn fin_layout(nelems: usize) -> Layout {
@@ -111,6 +148,38 @@ impl Specials {
             weak: AtomicPtr::new(std::ptr::null_mut()),
             fin: AtomicPtr::new(std::ptr::null_mut()),
             weak_gen: AtomicU32::new(sweepgen),
+            eph: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The ephemeron-key bitmap, if any object of the span was ever a `GcWeakMap` key.
+    #[inline]
+    pub fn ephemeron_bits(&self) -> Option<&[AtomicU64]> {
+        let p = self.eph.load(Ordering::Acquire);
+        // SAFETY: a non-null bitmap has `words` words and lives until `release`.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, words(self.nelems)) })
+    }
+
+    /// Whether object `idx` is a `GcWeakMap` key (its values are in `EPHEMERONS`).
+    #[inline]
+    pub fn is_ephemeron_key(&self, idx: usize) -> bool {
+        self.ephemeron_bits()
+            .is_some_and(|b| b[idx / 64].load(Ordering::Acquire) & (1u64 << (idx % 64)) != 0)
+    }
+
+    /// Marks object `idx` as a `GcWeakMap` key. Release: a marker that sees the bit sees the
+    /// entry the caller filed before (under `EPHEMERONS`' lock).
+    pub fn set_ephemeron_key(&self, idx: usize) {
+        get_or_make(&self.eph, eph_layout(self.nelems));
+        let b = self.ephemeron_bits().expect("made above");
+        b[idx / 64].fetch_or(1u64 << (idx % 64), Ordering::Release);
+    }
+
+    /// Clears the key bits of `mask` in word `w`; returns those that were set.
+    pub fn clear_ephemeron_keys(&self, w: usize, mask: u64) -> u64 {
+        match self.ephemeron_bits() {
+            Some(b) => b[w].fetch_and(!mask, Ordering::AcqRel) & mask,
+            None => 0,
         }
     }
 
@@ -182,7 +251,12 @@ impl Specials {
         let entry = unsafe { &*table.add(idx) };
         let new = Arc::into_raw(slot) as *mut WeakSlot;
         if entry
-            .compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                std::ptr::null_mut(),
+                new,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_err()
         {
             // A new object's entry was cleared by the sweep that freed its slot's last object.
@@ -241,6 +315,11 @@ impl Specials {
         if !f.is_null() {
             // SAFETY: the bitmaps came from `get_or_make` with this layout.
             unsafe { dealloc(f as *mut u8, fin_layout(self.nelems)) };
+        }
+        let e = self.eph.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !e.is_null() {
+            // SAFETY: the bitmap came from `get_or_make` with this layout.
+            unsafe { dealloc(e as *mut u8, eph_layout(self.nelems)) };
         }
     }
 }

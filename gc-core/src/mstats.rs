@@ -243,8 +243,7 @@ pub(crate) const RECENT: usize = 256;
 /// The observer thread's queue (`stats::set_cycle_hook`): finished cycles are offered to it
 /// without blocking, so that a slow hook never holds up the collector. Bounded: when the hook
 /// falls this far behind, records are dropped and counted (`OBSERVER_DROPPED`).
-pub(crate) static OBSERVER: Mutex<Option<crossbeam_channel::Sender<CycleStats>>> =
-    Mutex::new(None);
+pub(crate) static OBSERVER: Mutex<Option<crossbeam_channel::Sender<CycleStats>>> = Mutex::new(None);
 /// Records the hook never saw because its queue was full.
 pub(crate) static OBSERVER_DROPPED: AtomicU64 = AtomicU64::new(0);
 

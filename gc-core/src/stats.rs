@@ -226,9 +226,7 @@ impl From<&mstats::CycleStats> for CycleRecord {
         CycleRecord {
             number: c.n,
             trigger: c.trigger,
-            started_at: c
-                .start
-                .saturating_duration_since(*crate::cputime::START),
+            started_at: c.start.saturating_duration_since(*crate::cputime::START),
             end: c.end,
             sweep_termination: c.sweep_term,
             mark: c.mark,
@@ -264,7 +262,12 @@ impl From<&mstats::CycleStats> for CycleRecord {
 /// assert!(h.windows(2).all(|w| w[0].number + 1 == w[1].number));
 /// ```
 pub fn cycle_history() -> Vec<CycleRecord> {
-    HISTORY.lock().recent.iter().map(CycleRecord::from).collect()
+    HISTORY
+        .lock()
+        .recent
+        .iter()
+        .map(CycleRecord::from)
+        .collect()
 }
 
 /// A function called with each finished cycle's record.

@@ -102,6 +102,13 @@ impl<T: ?Sized + 'static> Weak<T> {
         })
     }
 
+    /// The object's address while it has not been found unreachable, else 0 (module
+    /// `weakhandle`): a live object at that address is this `Weak`'s object, since a dead one's
+    /// handle reads 0 before its slot is reused.
+    pub(crate) fn addr(&self) -> usize {
+        self.slot.addr.load(Ordering::Acquire)
+    }
+
     /// True if both point at the same object, or both at none (`Weak::new`).
     ///
     /// # Example
@@ -178,7 +185,10 @@ fn with_addr<T: ?Sized>(p: *mut GcBox<T>, addr: usize) -> *mut GcBox<T> {
     // `fat` is a local at least one word long. Object addresses come from the heap's own
     // integer-to-pointer conversion.
     unsafe { *(&mut fat as *mut *mut GcBox<T> as *mut *mut u8) = addr as *mut u8 };
-    assert_eq!(fat as *mut u8 as usize, addr, "fat pointers keep their address first");
+    assert_eq!(
+        fat as *mut u8 as usize, addr,
+        "fat pointers keep their address first"
+    );
     fat
 }
 

@@ -11,12 +11,12 @@
 //! Exploration is bounded to 3 preemptions per execution (loom's recommended practice; most
 //! concurrency bugs need at most two), which keeps the suite at a few minutes.
 
-use tricolor_core::protocol::cursor;
-use tricolor_core::protocol::*;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use tricolor_core::protocol::cursor;
+use tricolor_core::protocol::*;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();

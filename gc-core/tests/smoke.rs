@@ -1,5 +1,5 @@
-use tricolor_core::{collect, stats, Finalize, Gc, GcCell, Trace, Tracer};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tricolor_core::{collect, stats, Finalize, Gc, GcCell, Trace, Tracer};
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 

@@ -12,8 +12,8 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::spanned::Spanned;
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{
     parse_macro_input, parse_quote, Data, DeriveInput, Fields, Path, Token, Type, WherePredicate,
 };
@@ -204,9 +204,8 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
     // The tracer argument's name keeps the call site's hygiene (a span from the field's type
     // would not resolve inside a `macro_rules!` that declares the type).
     let tracer = syn::Ident::new("__tracer", Span::call_site());
-    let trace_arms = arms(&|b, ty| {
-        quote_spanned!(ty.span()=> <#ty as #krate::Trace>::trace(#b, #tracer);)
-    });
+    let trace_arms =
+        arms(&|b, ty| quote_spanned!(ty.span()=> <#ty as #krate::Trace>::trace(#b, #tracer);));
     // SAFETY (of the generated blocks): `root`/`unroot` are forwarded from the collector's own
     // call to each field the type owns.
     // The `unsafe` block itself keeps the macro's span: a span from the user's code would make
