@@ -66,10 +66,27 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for GcCell<T> {}
 // SAFETY: moving the cell moves the value.
 unsafe impl<T: ?Sized + Send> Send for GcCell<T> {}
 
-/// The cell was mutably borrowed.
+/// The cell was mutably borrowed ([`GcCell::try_borrow`]).
+///
+/// # Example
+/// ```
+/// use tricolor_gc::{BorrowError, GcCell};
+/// let c = GcCell::new(1);
+/// let _w = c.borrow_mut();
+/// assert_eq!(c.try_borrow().err(), Some(BorrowError));
+/// assert_eq!(BorrowError.to_string(), "GcCell already mutably borrowed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BorrowError;
-/// The cell was borrowed.
+/// The cell was borrowed ([`GcCell::try_borrow_mut`]).
+///
+/// # Example
+/// ```
+/// use tricolor_gc::{BorrowMutError, GcCell};
+/// let c = GcCell::new(1);
+/// let _r = c.borrow();
+/// assert_eq!(c.try_borrow_mut().err(), Some(BorrowMutError));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BorrowMutError;
 

@@ -1,6 +1,7 @@
 //! The runtime of tricolor, a concurrent, Go-style tricolor garbage collector.
 //!
-//! Users depend on the facade crate `tricolor`; this crate is the runtime. Its modules are named
+//! Users depend on the facade package `tricolor-gc` (library `tricolor_gc`), whose front page
+//! is the guide; this crate is the runtime. Its modules are named
 //! after Go's runtime (`mheap`, `mcentral`, `mcache`, `mspan`, `sizeclasses`, `mgc`, `mgcwork`,
 //! `mstats`, `pacer`, `barrier`, ...) so that a reader of `src/runtime` finds their way.
 //!

@@ -8,6 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Per size class allocation counts (Go's `MemStats.BySize`).
+///
+/// # Example
+/// ```
+/// let _g = tricolor_gc::Gc::new([0u64; 3]);
+/// let s = tricolor_gc::stats();
+/// let used = s.by_size.iter().filter(|c| c.mallocs > 0).count();
+/// println!("{used} size classes used; class 1 holds objects up to {} B", s.by_size[1].size);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SizeClassStats {
     /// Largest object size of the class in bytes (0 for the class of large objects).
@@ -270,7 +278,14 @@ pub fn cycle_history() -> Vec<CycleRecord> {
         .collect()
 }
 
-/// A function called with each finished cycle's record.
+/// A function called with each finished cycle's record ([`set_cycle_hook`]).
+///
+/// # Example
+/// ```
+/// let hook: tricolor_gc::CycleHook = Box::new(|c| eprintln!("cycle {} paused {:?}", c.number, c.pause));
+/// tricolor_gc::set_cycle_hook(Some(hook));
+/// tricolor_gc::set_cycle_hook(None);
+/// ```
 pub type CycleHook = Box<dyn Fn(&CycleRecord) + Send + Sync>;
 
 /// Calls `hook` with the record of every cycle that ends from now on (`None` removes it),

@@ -207,6 +207,40 @@ pub unsafe trait Trace: Finalize {
 /// cycle longer and finalized, and from then on the type is known. Derive `Finalize` where the
 /// impl is empty to skip even that.
 ///
+/// # Only the object's own type is finalized, not its fields
+/// A value with a finalizer that sits in a field (of a derived struct, in a `GcCell`, a `Box`,
+/// an `Option`) is not finalized when the object holding it dies; `gc`'s finalize glue would
+/// reach it. Deliberately, as Go's `SetFinalizer` is per object: a finalizer is a per-object
+/// special registered at allocation, which keeps the object and everything it reaches alive
+/// for one more cycle and costs the finalizer thread a call. Running field finalizers would
+/// make every object that merely contains such a value finalizable, and the question of order
+/// (outer first? fields in which order, when one field's finalizer reads another?) has no
+/// answer that suits every program. To finalize a part, make it an object of its own
+/// (`Gc<Part>`: its finalizer runs when it dies), or call the fields' `finalize` from the outer
+/// type's, in the order you choose:
+///
+/// ```
+/// use tricolor_gc::{Finalize, Gc, Trace};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// static LOG: AtomicUsize = AtomicUsize::new(0);
+///
+/// #[derive(Trace)]
+/// struct Handle(u32);
+/// impl Finalize for Handle {
+///     fn finalize(&self) { LOG.fetch_add(1, Ordering::SeqCst); }
+/// }
+///
+/// #[derive(Trace)]
+/// struct Session { a: Handle, b: Handle }
+/// impl Finalize for Session {
+///     fn finalize(&self) { self.b.finalize(); self.a.finalize(); } // your order
+/// }
+/// drop(Gc::new(Session { a: Handle(1), b: Handle(2) }));
+/// tricolor_gc::collect();
+/// tricolor_gc::run_finalizers();
+/// assert_eq!(LOG.load(Ordering::SeqCst), 2);
+/// ```
+///
 /// # Example
 /// ```
 /// use tricolor_gc::{Gc, Trace, Finalize};
