@@ -467,14 +467,20 @@ impl<T: ?Sized + 'static> Gc<T> {
             "Gc::unsize: the closure must return the value it was given, coerced"
         );
         let offset = value_offset(std::mem::align_of_val(after));
-        let value = after as *const U as *mut U;
-        // SAFETY: `after` is the value of `this`'s object, at the value offset that its alignment
-        // gives, so stepping back that many bytes lands on the object's header, inside the same
-        // allocation; the cast keeps `U`'s metadata.
-        let obj = unsafe { value.byte_sub(offset) } as *mut GcBox<U>;
+        debug_assert_eq!(
+            after as *const U as *const u8 as usize - offset,
+            Gc::box_ptr(&this).as_ptr() as *const u8 as usize
+        );
+        let meta: *const U = after;
         let root = Gc::into_root(this);
-        debug_assert_eq!(root as usize, obj as *mut u8 as usize);
-        // SAFETY: `obj` is the live object and `into_root` handed over one root for it.
+        // The new handle's pointer takes the object's address from the heap, as every object
+        // pointer does (`place`), and only its metadata from `after`: a pointer derived from
+        // `after`, a shared reference to the value alone, would not be allowed to write the
+        // header's root count (Miri's Tree Borrows rejected that).
+        let obj = place(meta, root as usize);
+        // SAFETY: `obj` is the live object (its header is `root`, the value `after` follows it at
+        // the offset its alignment gives) with `U`'s metadata, and `into_root` handed over one
+        // root for it.
         unsafe { Gc::from_root(NonNull::new_unchecked(obj)) }
     }
 }

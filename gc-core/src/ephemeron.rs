@@ -193,7 +193,7 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
         let e = t.entries.remove(&k).filter(|e| e.key.addr() == k)?;
         // Rooted (and shaded while marking) before the edge goes.
         let value = e.value.upgrade();
-        self.unfile(k);
+        self.unfile([k]);
         value
     }
 
@@ -235,16 +235,15 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     /// ```
     pub fn clear(&self) {
         let mut t = self.table.lock();
-        let keys: Vec<usize> = t.entries.drain().map(|(k, _)| k).collect();
-        for k in keys {
-            self.unfile(k);
-        }
+        self.unfile(t.entries.drain().map(|(k, _)| k));
     }
 
-    /// Drops this map's pair for the key at `k` (a no-op if the sweeper dropped the key's).
-    fn unfile(&self, k: usize) {
+    /// Drops this map's pairs for the keys at `keys` (a no-op for a key whose pairs the sweeper
+    /// dropped), under one acquisition of the global lock.
+    fn unfile(&self, keys: impl IntoIterator<Item = usize>) {
         let mut e = EPHEMERONS.lock();
-        if let Some(all) = e.as_mut() {
+        let Some(all) = e.as_mut() else { return };
+        for k in keys {
             if let Some(pairs) = all.get_mut(&k) {
                 pairs.retain(|(m, _)| *m != self.id);
                 // The key's bit stays: a key with no pairs costs the marker a lookup, and
@@ -278,10 +277,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> Drop for GcWeakMap<K, V> {
     /// The map's pairs go with it: its values no longer live through their keys. (Run by the
     /// sweeper for a map inside a dead object; it touches no other object.)
     fn drop(&mut self) {
-        let keys: Vec<usize> = self.table.get_mut().entries.keys().copied().collect();
-        for k in keys {
-            self.unfile(k);
-        }
+        let mut t = self.table.lock();
+        self.unfile(t.entries.drain().map(|(k, _)| k));
     }
 }
 

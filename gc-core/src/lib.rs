@@ -26,8 +26,8 @@
 //! 3. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
 //! 4. `mheap::HEAP`
 //! 5. `mgcwork::GRAY`
-//! 6. leaves: `mspecial::EPHEMERONS` (taken under a `GcWeakMap`'s own lock, which nothing
-//!    else is held under), `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
+//! 6. leaves: `mspecial::EPHEMERONS` (taken under a `GcWeakMap`'s own lock, under which only
+//!    it and `mstats::HISTORY` are taken), `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
 //!    `mstats::OBSERVER`, `gctrace::WRITER`, `throw::report_once`'s set
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -146,7 +146,13 @@ impl Tracer {
             while len < AHEAD {
                 let Some(h) = self.stack.pop() else { break };
                 if h & EPHEMERON_KEY != 0 {
+                    // Counted as a scan, so that the stop's late-drain limit and an assist's
+                    // share bound this work too.
                     self.visit_ephemerons(h & !EPHEMERON_KEY);
+                    n += 1;
+                    if n >= limit {
+                        break;
+                    }
                     continue;
                 }
                 prefetch(h);

@@ -49,3 +49,41 @@ fn a_small_heap_through_whole_cycles() {
     assert!(w.upgrade().is_none());
     assert_eq!(FINALIZED.load(Ordering::SeqCst), 2);
 }
+
+#[derive(Trace, Finalize)]
+struct SelfRef {
+    me: tricolor_gc::Weak<SelfRef>,
+    n: u32,
+}
+
+/// The paths #21 added that touch raw pointers: a `Weak` to an unsized object (its metadata
+/// rebuilt on upgrade), `Gc::new_cyclic` (a slot published after the object is built), a
+/// downcast, and a `GcWeakMap` whose value lives through its key and dies with it.
+#[test]
+fn weak_unsized_cyclic_downcast_and_ephemerons() {
+    let s: Gc<str> = Gc::from("interned");
+    let ws = Gc::downgrade(&s);
+    assert_eq!(&*ws.upgrade().unwrap(), "interned");
+
+    let c = Gc::new_cyclic(|me| SelfRef {
+        me: me.clone(),
+        n: 3,
+    });
+    assert_eq!(c.me.upgrade().unwrap().n, 3);
+
+    let any: Gc<dyn std::any::Any + Send + Sync> = Gc::unsize(Gc::new(9u16), |x| x as _);
+    assert_eq!(*any.downcast::<u16>().unwrap(), 9);
+
+    let map: tricolor_gc::GcWeakMap<u8, String> = tricolor_gc::GcWeakMap::new();
+    let key = Gc::new(1u8);
+    let value = Gc::new(String::from("v"));
+    let wv = Gc::downgrade(&value);
+    map.insert(&key, value);
+    collect();
+    assert_eq!(*map.get(&key).unwrap(), "v");
+    drop((key, s));
+    collect();
+    collect();
+    assert!(wv.upgrade().is_none() && ws.upgrade().is_none());
+    assert_eq!(map.len(), 0);
+}
