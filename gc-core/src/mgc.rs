@@ -180,9 +180,16 @@ fn request_if_over_trigger() {
 /// re-checks the trigger when it wakes).
 fn request_heap_cycle() {
     if !pacer::REQUESTED.swap(true, Ordering::AcqRel) {
+        // The cycle's starting heap, as Go's `heap0`: Go's allocating goroutine starts the
+        // cycle itself when it crosses the trigger; here the collector thread may take a while
+        // to wake, and what is allocated meanwhile is the cycle's growth, not its start.
+        HEAP_AT_TRIGGER.store(mstats::heap_live(), Ordering::Relaxed);
         let _ = CONTROL.try_send(Request(Trigger::Heap, None));
     }
 }
+
+/// The heap when an allocating thread last requested a heap-triggered cycle.
+static HEAP_AT_TRIGGER: AtomicUsize = AtomicUsize::new(0);
 
 fn controller(rx: Receiver<Request>) {
     let period = force_period();
@@ -287,7 +294,10 @@ fn run_cycle(trigger: Trigger) {
 fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
     pacer::REQUESTED.store(false, Ordering::Release);
     sweep::finish();
-    let heap0 = mstats::heap_live();
+    let heap0 = match trigger {
+        Trigger::Heap => HEAP_AT_TRIGGER.load(Ordering::Relaxed),
+        _ => mstats::heap_live(),
+    };
     mark::reset_cycle();
     handshake(MARK);
     // Every operation that may have read a weak handle before a sweep freed its object is over.

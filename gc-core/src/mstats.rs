@@ -171,7 +171,8 @@ pub(crate) struct CycleStats {
     pub background_cpu: Duration,
     /// All the collector's CPU in this cycle (collector thread, workers, assists).
     pub gc_cpu: Duration,
-    /// Heap at the start, at mark termination, and marked live.
+    /// Heap at the start (for a heap-triggered cycle, when the trigger was crossed), at mark
+    /// termination, and marked live.
     pub heap0: usize,
     pub heap1: usize,
     pub marked: usize,
