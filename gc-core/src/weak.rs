@@ -30,15 +30,17 @@ use std::sync::{Arc, LazyLock};
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
-    slot: Arc<WeakSlot>,
-    /// The object's pointer as its `Gc<T>` held it, kept for its metadata (a length, a
-    /// vtable): `upgrade` takes the address from the slot, and never dereferences this one
-    /// (dangling for `Weak::new` and inside `Gc::new_cyclic`).
-    meta: NonNull<GcBox<T>>,
+    /// One pointer: its address is the object's weak slot (`Arc::into_raw`, one strong count
+    /// owned by this `Weak`), its metadata the object's as its `Gc<T>` carried it (a length, a
+    /// vtable; nothing for a sized `T`). So a `Weak` to a sized object is one word, as before
+    /// unsized objects were supported (a second word for the metadata cost random upgrades
+    /// over 1,000,000 objects half their speed: BENCHMARKS.md). Never dereferenced as a
+    /// `GcBox<T>`: `upgrade` puts the object's address, read from the slot, in its place.
+    ptr: NonNull<GcBox<T>>,
 }
 
-// SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; `meta` is
-// never dereferenced, and the slot is an `Arc` of atomics.
+// SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; the slot
+// is an `Arc` of atomics.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
@@ -60,10 +62,7 @@ impl<T: 'static> Weak<T> {
     /// assert!(w.upgrade().is_none());
     /// ```
     pub fn new() -> Weak<T> {
-        Weak {
-            slot: NEVER.clone(),
-            meta: NonNull::dangling(),
-        }
+        Weak::from_parts(NEVER.clone(), NonNull::dangling())
     }
 }
 
@@ -85,17 +84,18 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert_eq!(&*Gc::downgrade(&s).upgrade().unwrap(), "interned");
     /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
+        let slot = self.slot();
         // A cleared slot stays cleared: no operation needed to say so.
-        if self.slot.addr.load(Ordering::Relaxed) == 0 {
+        if slot.addr.load(Ordering::Relaxed) == 0 {
             return None;
         }
         with_op(|op| {
-            let h = weakhandle::resolve(op, &self.slot)?;
+            let h = weakhandle::resolve(op, slot)?;
             h.inc_roots();
             if op.marking() {
                 shade(h);
             }
-            let obj = with_addr(self.meta.as_ptr(), h as *const Header as usize);
+            let obj = with_addr(self.ptr.as_ptr(), h as *const Header as usize);
             // SAFETY: `obj` is the live object (its header is `h`) with the metadata its handles
             // carry, and we hold the root just added.
             Some(unsafe { Gc::from_root(NonNull::new_unchecked(obj)) })
@@ -106,7 +106,7 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// `weakhandle`): a live object at that address is this `Weak`'s object, since a dead one's
     /// handle reads 0 before its slot is reused.
     pub(crate) fn addr(&self) -> usize {
-        self.slot.addr.load(Ordering::Acquire)
+        self.slot().addr.load(Ordering::Acquire)
     }
 
     /// True if both point at the same object, or both at none (`Weak::new`).
@@ -118,7 +118,7 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert!(tricolor_gc::Weak::ptr_eq(&Gc::downgrade(&a), &Gc::downgrade(&a)));
     /// ```
     pub fn ptr_eq(this: &Weak<T>, other: &Weak<T>) -> bool {
-        Arc::ptr_eq(&this.slot, &other.slot)
+        std::ptr::eq(this.slot(), other.slot())
     }
 }
 
@@ -135,10 +135,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(*w.upgrade().unwrap(), 5);
     /// ```
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        Weak {
-            slot: weakhandle::slot_for(this.header()),
-            meta: Gc::box_ptr(this),
-        }
+        Weak::from_parts(weakhandle::slot_for(this.header()), Gc::box_ptr(this))
     }
 }
 
@@ -165,10 +162,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         let slot = Arc::new(WeakSlot {
             addr: AtomicUsize::new(0),
         });
-        let weak = Weak {
-            slot: slot.clone(),
-            meta: NonNull::dangling(),
-        };
+        let weak = Weak::from_parts(slot.clone(), NonNull::dangling());
         let value = f(&weak);
         let gc = Gc::new(value);
         // The object is new, so it has no weak handle yet; it is rooted by `gc`, so nothing
@@ -192,12 +186,43 @@ fn with_addr<T: ?Sized>(p: *mut GcBox<T>, addr: usize) -> *mut GcBox<T> {
     fat
 }
 
+impl<T: ?Sized + 'static> Weak<T> {
+    /// A `Weak` owning one strong count of `slot`, with `meta`'s metadata.
+    fn from_parts(slot: Arc<WeakSlot>, meta: NonNull<GcBox<T>>) -> Weak<T> {
+        let raw = Arc::into_raw(slot) as *const u8;
+        let mut p = meta.as_ptr();
+        // SAFETY: every Rust pointer keeps its address in its first word (`with_addr` asserts
+        // it); `p` is a local at least one word long, and the word written is a pointer, so
+        // the slot's provenance comes along.
+        unsafe { *(&mut p as *mut *mut GcBox<T> as *mut *const u8) = raw };
+        debug_assert_eq!(p as *const u8, raw);
+        Weak {
+            // SAFETY: `Arc::into_raw` is never null.
+            ptr: unsafe { NonNull::new_unchecked(p) },
+        }
+    }
+
+    /// The object's weak slot.
+    #[inline(always)]
+    fn slot(&self) -> &WeakSlot {
+        // SAFETY: the address is an `Arc::into_raw` pointer whose strong count this `Weak` owns.
+        unsafe { &*(self.ptr.as_ptr() as *const u8 as *const WeakSlot) }
+    }
+}
+
 impl<T: ?Sized + 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
-        Weak {
-            slot: self.slot.clone(),
-            meta: self.meta,
-        }
+        // SAFETY: the address is an `Arc::into_raw` pointer, alive by the count we own.
+        unsafe { Arc::increment_strong_count(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
+        Weak { ptr: self.ptr }
+    }
+}
+
+impl<T: ?Sized + 'static> Drop for Weak<T> {
+    fn drop(&mut self) {
+        // SAFETY: gives back the strong count this `Weak` owns (taken in `from_parts` or
+        // `clone`), exactly once.
+        unsafe { Arc::decrement_strong_count(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
     }
 }
 
