@@ -32,7 +32,13 @@ pub(crate) const TRAILER_SIZE: usize = 16;
 
 /// A pointer to the object at `addr` with the metadata (length or vtable) of `src`.
 pub(crate) fn place<U: ?Sized>(src: *const U, addr: usize) -> *mut GcBox<U> {
-    let mut fat = src as *mut U as *mut GcBox<U>;
+    with_addr(src as *mut U as *mut GcBox<U>, addr)
+}
+
+/// `p` with its address replaced by `addr`, keeping its metadata (a length, a vtable): how
+/// `place`, `Gc::unsize` and `Weak::upgrade` point a handle at an object the heap addresses.
+pub(crate) fn with_addr<U: ?Sized>(p: *mut GcBox<U>, addr: usize) -> *mut GcBox<U> {
+    let mut fat = p;
     // Stable Rust cannot yet build a fat pointer from parts (`ptr::from_raw_parts` is unstable),
     // so the address word is overwritten in place. Every Rust pointer, thin or fat, keeps its
     // address in its first word; the assertion below turns a change of that layout into a

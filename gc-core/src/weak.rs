@@ -6,6 +6,7 @@
 //! `downgrade` takes no lock and allocates only for an object's first `Weak`.
 
 use crate::barrier::shade;
+use crate::dst::with_addr;
 use crate::handle::Gc;
 use crate::header::{GcBox, Header};
 use crate::operation::with_op;
@@ -170,20 +171,6 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         weakhandle::adopt(gc.header(), slot);
         gc
     }
-}
-
-/// `p` with its address replaced by `addr`, keeping its metadata.
-fn with_addr<T: ?Sized>(p: *mut GcBox<T>, addr: usize) -> *mut GcBox<T> {
-    let mut fat = p;
-    // SAFETY: as `dst::place`: every Rust pointer keeps its address in its first word, and
-    // `fat` is a local at least one word long. Object addresses come from the heap's own
-    // integer-to-pointer conversion.
-    unsafe { *(&mut fat as *mut *mut GcBox<T> as *mut *mut u8) = addr as *mut u8 };
-    assert_eq!(
-        fat as *mut u8 as usize, addr,
-        "fat pointers keep their address first"
-    );
-    fat
 }
 
 impl<T: ?Sized + 'static> Weak<T> {

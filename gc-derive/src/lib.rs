@@ -229,28 +229,23 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
         })
         .map(|p| &p.ident)
         .collect();
-    let noscan_terms: Vec<TokenStream2> = shapes
+    // Each traced field's `is_noscan` and `needs_sweep_drop` terms, by what its type may be.
+    let (noscan_terms, drop_terms): (Vec<TokenStream2>, Vec<TokenStream2>) = shapes
         .iter()
         .flat_map(|s| s.traced.iter().map(|(_, t)| t))
         .map(|t| match unsized_kind(t, &unsized_params) {
-            Unsized::No => quote_spanned!(t.span()=> <#t as #krate::Trace>::is_noscan()),
-            Unsized::Slice(e) => quote_spanned!(t.span()=> <#e as #krate::Trace>::is_noscan()),
-            Unsized::Str => quote!(true),
-            Unsized::Unknown => quote!(false),
+            Unsized::No => (
+                quote_spanned!(t.span()=> <#t as #krate::Trace>::is_noscan()),
+                quote_spanned!(t.span()=> <#t as #krate::Trace>::needs_sweep_drop()),
+            ),
+            Unsized::Slice(e) => (
+                quote_spanned!(t.span()=> <#e as #krate::Trace>::is_noscan()),
+                quote_spanned!(t.span()=> <#e as #krate::Trace>::needs_sweep_drop()),
+            ),
+            Unsized::Str => (quote!(true), quote!(false)),
+            Unsized::Unknown => (quote!(false), quote!(true)),
         })
-        .collect();
-    let drop_terms: Vec<TokenStream2> = shapes
-        .iter()
-        .flat_map(|s| s.traced.iter().map(|(_, t)| t))
-        .map(|t| match unsized_kind(t, &unsized_params) {
-            Unsized::No => quote_spanned!(t.span()=> <#t as #krate::Trace>::needs_sweep_drop()),
-            Unsized::Slice(e) => {
-                quote_spanned!(t.span()=> <#e as #krate::Trace>::needs_sweep_drop())
-            }
-            Unsized::Str => quote!(false),
-            Unsized::Unknown => quote!(true),
-        })
-        .collect();
+        .unzip();
     let ignored_tys: Vec<&Type> = shapes.iter().flat_map(|s| s.ignored.iter()).collect();
     // An empty enum has no arms; `match *self {}` keeps it well-formed.
     let empty = shapes.is_empty();
