@@ -364,6 +364,39 @@ fn four_threads_share_a_vec_and_a_mutex_while_cycles_run() {
     assert_eq!(drops.load(Ordering::SeqCst), 0);
 }
 
+/// `Tracer::recording` on a vector that another thread keeps growing (each push may move the
+/// buffer): a store made outside marking takes no marker word, so the recording excludes
+/// writers with the vector's own lock, and each recording sees a whole vector, never fewer
+/// elements than the one before. (Miri's data-race check runs the same race in
+/// `gc-core/tests/miri.rs`.)
+#[test]
+fn recording_a_vec_while_another_thread_grows_it() {
+    const START: usize = 64;
+    const PUSHES: u64 = 20_000;
+    let v: Gc<GcVec<Gc<u64>>> = Gc::new((0..START as u64).map(Gc::new).collect());
+    let writer = {
+        let v = v.clone();
+        std::thread::spawn(move || {
+            for i in 0..PUSHES {
+                v.put(i as usize % START, Gc::new(i));
+                v.push(Gc::new(i));
+            }
+        })
+    };
+    let mut last = START;
+    for _ in 0..2_000 {
+        let mut t = tricolor_gc::Tracer::recording();
+        tricolor_gc::Trace::trace(&*v, &mut t);
+        let n = t.edges();
+        assert!(
+            (last..=START + PUSHES as usize).contains(&n),
+            "{n} after {last}"
+        );
+        last = n;
+    }
+    writer.join().unwrap();
+}
+
 #[test]
 fn elements_survive_cycles_started_anywhere_in_the_methods() {
     passes("methods_under_back_to_back_cycles");

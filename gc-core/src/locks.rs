@@ -81,6 +81,11 @@ mod miri_shim {
         pub(crate) fn read(&self) -> RwLockReadGuard<'_, T> {
             RwLockReadGuard(self.0.read().unwrap_or_else(PoisonError::into_inner))
         }
+        /// std's `read` may block behind a waiting writer where parking_lot's `read_recursive`
+        /// does not; Miri's tests take no recursive read with a writer waiting.
+        pub(crate) fn read_recursive(&self) -> RwLockReadGuard<'_, T> {
+            self.read()
+        }
         pub(crate) fn write(&self) -> RwLockWriteGuard<'_, T> {
             RwLockWriteGuard(self.0.write().unwrap_or_else(PoisonError::into_inner))
         }

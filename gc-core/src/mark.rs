@@ -12,6 +12,7 @@ use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
 use crate::mheap::{span_of, SpanRef, HEAP};
 use crate::mspan::MSpan;
 use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
+use crate::protocol::ScanGate;
 use crate::trace::{Tracer, TracerMode};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -356,11 +357,25 @@ pub(crate) fn drain_here(limit: usize) -> (usize, bool) {
     (total, mgcwork::gray_empty())
 }
 
+/// Whether mutators may scan gray objects yet: opened by [`open_assists`] once the cycle's
+/// `OFF → MARK` handshake is complete (`protocol::ScanGate`).
+static ASSISTS: ScanGate = ScanGate::new();
+
+/// Lets assists scan: the collector calls it once the `OFF → MARK` handshake is complete.
+pub(crate) fn open_assists() {
+    ASSISTS.open();
+}
+
 /// Mark assist: an allocating thread scans gray objects in proportion to what it allocated
 /// while marking (Go's assist credit, simplified to a fixed exchange rate), so that a fast
 /// allocator pays for the marking it causes.
 pub(crate) fn assist(debt_bytes: u64) -> u64 {
     const BYTES_PER_OBJECT: u64 = 64;
+    if !ASSISTS.is_open() {
+        // The cycle's first operations, while the collector still waits for one that read
+        // OFF: see `ScanGate`.
+        return 0;
+    }
     let t0 = std::time::Instant::now();
     let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
     let mut t = Tracer::marker();
@@ -377,6 +392,7 @@ pub(crate) fn assist(debt_bytes: u64) -> u64 {
 
 /// Resets the per-cycle counters at the start of marking.
 pub(crate) fn reset_cycle() {
+    ASSISTS.close();
     WORK.reset();
     for st in REGISTRY.lock().iter() {
         st.assist_debt.store(0, Ordering::Relaxed);

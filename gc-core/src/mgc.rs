@@ -300,6 +300,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
     };
     mark::reset_cycle();
     handshake(MARK);
+    mark::open_assists();
     // Every operation that may have read a weak handle before a sweep freed its object is over.
     HEAP.lock().reclaim();
     CycleStats {

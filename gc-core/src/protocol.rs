@@ -429,6 +429,71 @@ impl ContainerState {
     }
 }
 
+/// When a mutator may scan gray objects (a mark assist): only once the `OFF → MARK` handshake
+/// is complete, so never while an operation that read `OFF` may still run.
+///
+/// A container's writer whose operation read `OFF` moves elements without the
+/// [`ContainerState`] word (two read-modify-writes saved on every store outside marking):
+/// nothing can read the buffer concurrently then, because every reader of a container's
+/// buffer other than its own users (who hold its lock) is a scan of a gray object, and every
+/// scan happens after that handshake. The collector's own scans (root scan, background
+/// workers, mark termination, the resurrection pass) start after it on the collector's side.
+/// An assist runs inside an operation that read `MARK`, which may begin while the handshake
+/// still waits for an `OFF` operation on another thread; the gate keeps it from scanning
+/// until the collector has seen every such operation end. Shades inside operations do not
+/// scan: they mark and queue, except for a value the operation owns outright (a removed
+/// element, a cell's contents under its exclusive borrow), which no other thread can be
+/// writing.
+///
+/// Ordering: [`ScanGate::close`] is stored before the phase becomes `MARK` (Release, and the
+/// operation's Acquire load of the phase), so an assist of the new cycle cannot see the
+/// previous cycle's open gate; [`ScanGate::open`] (Release) follows the handshake's Acquire
+/// loads of the flags that the `OFF` operations cleared with Release, so an assist that sees
+/// it open (Acquire) sees every element those operations moved.
+pub struct ScanGate(AtomicBool);
+
+impl Default for ScanGate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScanGate {
+    /// Closed.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        ScanGate(AtomicBool::new(false))
+    }
+    /// Closed.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        ScanGate(AtomicBool::new(false))
+    }
+
+    /// The collector, before it sets `MARK`.
+    pub fn close(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+
+    /// The collector, once the `OFF → MARK` handshake is complete.
+    pub fn open(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// A mutator inside an operation that read `MARK`: may it scan gray objects?
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Whether a container's writer must hold the [`ContainerState`] word in an operation that
+/// read `phase` (see [`ScanGate`] for why `OFF` needs no exclusion from markers).
+#[inline(always)]
+pub fn writer_excludes_markers(phase: u32) -> bool {
+    phase != OFF
+}
+
 /// The scan-cursor rules of a container's chunked marking (module `vec`), written once for the
 /// runtime and the loom models. `cursor` is the scanned prefix of a scan in progress (0 when
 /// none is).

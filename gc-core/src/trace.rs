@@ -114,6 +114,11 @@ impl Tracer {
     pub(crate) fn gray_scan(&self) -> bool {
         self.gray_scan
     }
+
+    /// A [`Tracer::recording`] tracer: user code, outside any collector phase's rules.
+    pub(crate) fn is_recording(&self) -> bool {
+        matches!(self.mode, TracerMode::Record { .. })
+    }
 }
 
 /// What a tracer does with an edge.

@@ -18,6 +18,11 @@
 //! markers hold it shared while they trace a chunk. Both hold it for bounded work and wait on
 //! nothing else, and in mark termination's stop no operation runs, so nobody waits long.
 //!
+//! A writer whose operation read `OFF` skips the state word: no marker can read the buffer
+//! before the `OFF → MARK` handshake has seen that operation end, and mutators' assists wait
+//! for it too (`protocol::ScanGate`, modelled in `gc-core/tests/loom.rs`). That saves two
+//! read-modify-writes on every store made outside marking.
+//!
 //! Taking the lock before the operation also orders the operations on one container by lock
 //! acquisition, and the phase only moves forward: an operation that read `OFF` cannot move an
 //! element after one that read `MARK` has cloned it (the race `GcSlot::get` needs a shade for).
@@ -40,7 +45,7 @@
 
 use crate::locks::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::operation::{in_operation, with_op};
-use crate::protocol::{cursor, ContainerState};
+use crate::protocol::{cursor, writer_excludes_markers, ContainerState};
 use crate::trace::{Finalize, Trace, Tracer};
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -128,6 +133,17 @@ impl<E: Trace> Elements<E> {
         if E::is_noscan() {
             return;
         }
+        if t.is_recording() {
+            // A user's test of a `Trace` impl, on a user's thread: writers that read OFF do not
+            // take the state word, so exclude them with the users' lock instead.
+            not_in_an_operation();
+            let _shared = self.lock.read_recursive();
+            // SAFETY: the shared lock excludes every writer.
+            for e in unsafe { &*self.buf.get() } {
+                e.trace(t);
+            }
+            return;
+        }
         if !t.gray_scan() {
             self.state.acquire_marker();
             // SAFETY: the marker section excludes the writer.
@@ -211,17 +227,24 @@ impl<E: Trace> WriteGuard<'_, E> {
     pub(crate) fn edit<R>(&mut self, f: impl FnOnce(&mut Edit<'_, E>) -> R) -> R {
         let store = self.store;
         with_op(|op| {
-            store.state.acquire_writer();
+            // Outside marking no marker can be reading the buffer (`protocol::ScanGate`).
+            let exclude = writer_excludes_markers(op.phase);
+            if exclude {
+                store.state.acquire_writer();
+            }
             /// Releases the writer bit even if a contract-violating `unroot` unwinds.
-            struct Release<'a>(&'a ContainerState);
+            struct Release<'a>(&'a ContainerState, bool);
             impl Drop for Release<'_> {
                 fn drop(&mut self) {
-                    self.0.release_writer();
+                    if self.1 {
+                        self.0.release_writer();
+                    }
                 }
             }
-            let _release = Release(&store.state);
+            let _release = Release(&store.state, exclude);
             let mut e = Edit {
-                // SAFETY: the exclusive lock and the writer bit make this the only access.
+                // SAFETY: the exclusive lock excludes the users' threads; the writer bit (or,
+                // in an operation that read OFF, the ScanGate rule) excludes the markers.
                 v: unsafe { &mut *store.buf.get() },
                 marking: op.marking(),
                 rooted: store.rooted,

@@ -684,6 +684,88 @@ fn gc_vec_buffer_growth_excludes_the_marker() {
     });
 }
 
+/// A store made outside marking skips the state word (`ScanGate`). A writer whose operation
+/// read OFF grows the vector's buffer while the cycle starts; another thread's operation, which
+/// may read MARK, assists (scans the vector) if the gate lets it; the collector closes the
+/// gate, sets MARK, waits for both flags, opens the gate and scans. Loom reports any scan that
+/// overlaps the writer's access to the buffer. (The writer is made to read OFF: a writer that
+/// reads MARK takes the state word, the case of the models above.)
+fn store_outside_marking_racing_the_cycle_start(assist_checks_the_gate: bool) {
+    struct GateWorld {
+        phase: AtomicU32,
+        flags: [AtomicBool; 2],
+        /// The writer has read the phase (so it read OFF).
+        entered: AtomicBool,
+        gate: ScanGate,
+        state: ContainerState,
+        buf: UnsafeCell<Vec<u32>>,
+    }
+    impl GateWorld {
+        fn scan(&self) -> usize {
+            self.state.acquire_marker();
+            // SAFETY (model): the marker section, and the gate.
+            let n = self.buf.with(|v| unsafe { (&*v).len() });
+            self.state.release_marker();
+            n
+        }
+    }
+    model(move || {
+        let w = Arc::new(GateWorld {
+            phase: AtomicU32::new(OFF),
+            flags: [AtomicBool::new(false), AtomicBool::new(false)],
+            entered: AtomicBool::new(false),
+            gate: ScanGate::new(),
+            state: ContainerState::new(),
+            buf: UnsafeCell::new(vec![1]),
+        });
+        let ww = w.clone();
+        let writer = thread::spawn(move || {
+            let p = enter(&ww.flags[0], &ww.phase);
+            ww.entered.store(true, Ordering::Release);
+            assert!(!writer_excludes_markers(p), "the writer read {p}");
+            // SAFETY (model): the users' lock (one writer here); no marker before the gate.
+            ww.buf.with_mut(|v| unsafe { (*v).push(2) });
+            exit(&ww.flags[0]);
+        });
+        let wa = w.clone();
+        let assister = thread::spawn(move || {
+            let p = enter(&wa.flags[1], &wa.phase);
+            if p == MARK && (!assist_checks_the_gate || wa.gate.is_open()) {
+                wa.scan();
+            }
+            exit(&wa.flags[1]);
+        });
+        while !w.entered.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
+        w.gate.close();
+        set_phase(&w.phase, MARK);
+        wait_clear(&w.flags[0]);
+        wait_clear(&w.flags[1]);
+        w.gate.open();
+        assert_eq!(
+            w.scan(),
+            2,
+            "the scan sees the element stored outside marking"
+        );
+        writer.join().unwrap();
+        assister.join().unwrap();
+    });
+}
+
+#[test]
+fn a_store_outside_marking_never_overlaps_a_scan() {
+    store_outside_marking_racing_the_cycle_start(true);
+}
+
+/// The twin whose assist ignores the gate: loom finds it scanning the buffer that the writer,
+/// in an operation that read OFF, is growing.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn an_assist_before_the_gate_opens_races_the_store() {
+    store_outside_marking_racing_the_cycle_start(false);
+}
+
 /// A thread holds a `GcMutex`'s lock (outside any operation) while mark termination's stop is
 /// requested, and another thread waits for that lock: the stop completes, and no operation body
 /// runs inside it. (Taking the lock inside an operation instead deadlocks: the waiter's

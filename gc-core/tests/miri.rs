@@ -87,3 +87,31 @@ fn weak_unsized_cyclic_downcast_and_ephemerons() {
     assert!(wv.upgrade().is_none() && ws.upgrade().is_none());
     assert_eq!(map.len(), 0);
 }
+
+/// A vector grown by one thread (each push may move its buffer) while the main thread records
+/// its edges and runs cycles whose markers scan it: stores made outside marking take no marker
+/// word (`protocol::ScanGate`), and Miri's data-race check sees whether anything overlaps them.
+#[test]
+fn a_vec_grown_while_recorded_and_collected() {
+    let v: Gc<tricolor_gc::GcVec<Gc<u64>>> = Gc::new(tricolor_gc::GcVec::new());
+    let writer = {
+        let v = v.clone();
+        std::thread::spawn(move || {
+            for i in 0..24u64 {
+                v.push(Gc::new(i));
+            }
+        })
+    };
+    for k in 0..4 {
+        let mut t = tricolor_gc::Tracer::recording();
+        Trace::trace(&*v, &mut t);
+        assert!(t.edges() <= 24);
+        if k % 2 == 0 {
+            collect();
+        }
+    }
+    writer.join().unwrap();
+    collect();
+    assert_eq!(v.len(), 24);
+    assert_eq!(v.view().iter().map(|g| **g).sum::<u64>(), (0..24).sum());
+}
