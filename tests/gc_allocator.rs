@@ -37,9 +37,11 @@ fn buffers() {
     let s = tricolor_gc::stats();
     let automatic = s.num_gc - s.num_forced_gc;
     println!(
-        "automatic cycles {automatic}, external {} MiB, peak RSS {:?} KiB",
+        "automatic cycles {automatic}, external {} MiB, peak RSS {:?} KiB, waits: {} at the goal, {} at the hard goal",
         s.external_alloc >> 20,
-        peak_rss_kib()
+        peak_rss_kib(),
+        s.assist_waits,
+        s.hard_goal_waits
     );
     assert!(
         automatic >= 8,

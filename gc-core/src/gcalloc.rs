@@ -102,7 +102,7 @@ fn count(delta: i64) {
 fn report(u: i64) {
     crate::mstats::note_external(u);
     if u > 0 {
-        crate::mgc::external_grew();
+        crate::mgc::external_grew(u as u64);
     }
 }
 

@@ -122,8 +122,8 @@ pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
         mstats::heap_live(),
         WORK.marked_bytes.load(Ordering::Relaxed),
     );
-    if work > 0 {
-        mark::assist(work);
+    if work > 0 && mark::assist(work) < work {
+        mgc::assist_unpaid();
     }
 }
 

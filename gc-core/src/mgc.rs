@@ -109,43 +109,92 @@ static PREV_INUSE_PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Set once `CONTROL` is initialized, for callers that must not initialize it themselves.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-std::thread_local! {
-    /// Set when this thread's allocation found the heap past the hard goal; the allocation
-    /// waits once its operation is over (`hold_hard_goal`).
-    static OVER_HARD_GOAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Why this thread's allocation must wait once its operation is over (`hold_hard_goal`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    None,
+    /// Past the goal while marking, owing assist work that the gray queue could not provide:
+    /// wait for this cycle's mark to end (Go parks such an assist until the cycle can finish).
+    MarkDone,
+    /// Past the hard goal: wait for a whole cycle, sweep included.
+    CycleDone,
 }
 
-/// Cycles completed, sweep included, for threads waiting at the hard goal.
-static CYCLES_DONE: crate::locks::Mutex<u64> = crate::locks::Mutex::new(0);
-static CYCLE_DONE: crate::locks::Condvar = crate::locks::Condvar::new();
+std::thread_local! {
+    static HOLD: std::cell::Cell<Hold> = const { std::cell::Cell::new(Hold::None) };
+}
+
+/// Cycles completed (sweep included) and marks completed, for threads waiting at a goal.
+struct Done {
+    cycles: u64,
+    marks: u64,
+}
+static DONE: crate::locks::Mutex<Done> = crate::locks::Mutex::new(Done {
+    cycles: 0,
+    marks: 0,
+});
+static DONE_CHANGED: crate::locks::Condvar = crate::locks::Condvar::new();
 
 /// Called by an allocation after its operation: if it found the heap past the hard goal, waits
 /// until a cycle completes, so that a collector that is short of CPU (or a mutator that
-/// allocates faster than one worker marks) cannot let the heap grow without bound. Not on the
+/// allocates faster than one worker marks) cannot let the heap grow without bound; if it owed
+/// assist work past the goal and found none to do, waits for the mark to end. Not on the
 /// collector's own threads (the cycle would wait for them) nor inside an operation.
 #[inline]
 pub(crate) fn hold_hard_goal() {
-    if OVER_HARD_GOAL.get() {
-        OVER_HARD_GOAL.set(false);
-        wait_for_cycle();
+    let h = HOLD.get();
+    if h != Hold::None {
+        HOLD.set(Hold::None);
+        wait_for(h);
+    }
+}
+
+/// An assist inside this thread's operation owed more work than the gray queue had: past the
+/// midpoint between the goal and the hard goal, the thread waits for the mark to end once the
+/// operation is over instead of allocating on (Go's `gcParkAssist`; at the goal itself the wait,
+/// which lasts until the mark ends rather than until the workers' next credit as Go's does, cost
+/// binary-trees a fifth to a half of its time: DESIGN-NOTES). Without it a collector short of CPU lets the mutator allocate
+/// black at full speed until the stop: the marked heap, and so the next goal, grows with the
+/// time marking waited for a core.
+pub(crate) fn assist_unpaid() {
+    let goal = pacer::GOAL.load(Ordering::Relaxed);
+    let hard = pacer::HARD_GOAL.load(Ordering::Relaxed);
+    if mstats::heap_live() >= goal + (hard.saturating_sub(goal)) / 2 && HOLD.get() == Hold::None {
+        HOLD.set(Hold::MarkDone);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn wait_for_cycle() {
+fn wait_for(h: Hold) {
     if in_operation() || Role::current() != Role::Mutator {
         return;
     }
-    let mut done = CYCLES_DONE.lock();
-    let start = *done;
-    if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
-        return;
-    }
-    request_heap_cycle();
-    mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
-    while *done == start {
-        CYCLE_DONE.wait(&mut done);
+    let mut done = DONE.lock();
+    match h {
+        Hold::MarkDone => {
+            let start = done.marks;
+            // The collector stores OFF before it counts the mark done, under this lock.
+            if PHASE.load(Ordering::Acquire) == OFF {
+                return;
+            }
+            mstats::ASSIST_WAITS.fetch_add(1, Ordering::Relaxed);
+            while done.marks == start {
+                DONE_CHANGED.wait(&mut done);
+            }
+        }
+        Hold::CycleDone => {
+            let start = done.cycles;
+            if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
+                return;
+            }
+            request_heap_cycle();
+            mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
+            while done.cycles == start {
+                DONE_CHANGED.wait(&mut done);
+            }
+        }
+        Hold::None => {}
     }
 }
 
@@ -153,8 +202,14 @@ fn wait_for_cycle() {
 /// passed the trigger. Called from inside the global allocator, so it must not allocate nor
 /// start the collector thread (that would allocate), and must not run on the collector's own
 /// threads, whose allocations may come from inside the request channel's code.
-pub(crate) fn external_grew() {
+pub(crate) fn external_grew(bytes: u64) {
     if STARTED.load(Ordering::Acquire) && Role::current() == Role::Mutator {
+        if PHASE.load(Ordering::Relaxed) == MARK {
+            // Buffers allocated while marking owe assist work as heap objects do (Go's
+            // `[]byte`s are heap objects): without it, a program whose growth is mostly
+            // buffers assists only per heap byte and outruns a starved marker.
+            crate::operation::add_assist_debt(bytes);
+        }
         request_if_over_trigger();
     }
 }
@@ -163,7 +218,7 @@ pub(crate) fn external_grew() {
 fn request_if_over_trigger() {
     let live = mstats::heap_live();
     if live >= pacer::HARD_GOAL.load(Ordering::Relaxed) {
-        OVER_HARD_GOAL.set(true);
+        HOLD.set(Hold::CycleDone);
     }
     if live < pacer::TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
         return;
@@ -219,8 +274,8 @@ fn controller(rx: Receiver<Request>) {
             continue;
         }
         run_cycle(trigger);
-        *CYCLES_DONE.lock() += 1;
-        CYCLE_DONE.notify_all();
+        DONE.lock().cycles += 1;
+        DONE_CHANGED.notify_all();
         last = Instant::now();
         for w in waiters {
             let _ = w.send(());
@@ -435,9 +490,21 @@ fn gc_mark_termination(c: &mut CycleStats) {
     c.external_at_stop = mstats::external();
     mstats::take_external_swept();
     c.marked += c.external_at_stop;
-    c.next_goal = pacer::end_cycle(c.marked);
+    // Until the sweep tells how much of it is live, the goal counts what was live outside the
+    // heap after the last sweep (or all of it, if less): counting the garbage would double it
+    // into the goal and the hard goal for as long as the sweep takes, and a mutator that
+    // outruns a starved sweeper would allocate up to that.
+    let external_estimate = c
+        .external_at_stop
+        .min(EXTERNAL_LIVE.load(Ordering::Relaxed));
+    c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate);
     PHASE.store(OFF, Ordering::SeqCst);
+    DONE.lock().marks += 1;
+    DONE_CHANGED.notify_all();
 }
+
+/// Memory outside the heap (`GcAllocator`) that the last sweep found owned by live objects.
+static EXTERNAL_LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Phase 5: the background sweep (allocating threads may take spans first). Returns when every
 /// span is swept, lazy sweeps in other threads included, so that `collect()` returns with this
@@ -462,6 +529,7 @@ fn gc_sweep(c: &mut CycleStats) {
         c.marked = c.marked - c.external_at_stop + c.external;
         c.next_goal = pacer::end_cycle(c.marked);
     }
+    EXTERNAL_LIVE.store(c.external, Ordering::Relaxed);
     // Free pages beyond what the next cycles will need go back to the system. Go keeps the goal
     // and 10% (the part of the goal outside the heap, `GcAllocator`'s, is not ours to keep); a
     // heap in a steady state fills more pages than its goal (partly used spans, and the new

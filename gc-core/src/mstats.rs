@@ -16,6 +16,8 @@ static HEAP_MARKED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static MALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Allocations that waited for a cycle at the pacer's hard goal.
 pub(crate) static HARD_GOAL_WAITS: AtomicU64 = AtomicU64::new(0);
+/// Allocations past the goal that owed assist work, found none, and waited for the mark to end.
+pub(crate) static ASSIST_WAITS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static FREES: AtomicU64 = AtomicU64::new(0);
 pub(crate) static TOTAL_ALLOC: AtomicU64 = AtomicU64::new(0);
 pub(crate) static CLASS_MALLOCS: [AtomicU64; NUM_SIZE_CLASSES] =

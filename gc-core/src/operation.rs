@@ -299,6 +299,26 @@ pub(crate) enum Role {
     Marker,
 }
 
+/// Adds `bytes` to this thread's assist debt (memory it allocated outside the heap while
+/// marking, `GcAllocator`), so that its next allocation in the heap assists in proportion. No
+/// allocation and no lock: called from inside the global allocator. A thread not registered yet
+/// owes nothing.
+pub(crate) fn add_assist_debt(bytes: u64) {
+    let p = STATE.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: STATE is non-null only while LOCAL, which owns the state, is alive (it is
+    // cleared first thing in LOCAL's destructor), and this is the owning thread.
+    let d = unsafe { &(*p).assist_debt };
+    // Only the owner adds; the collector's reset to 0 at a cycle's start may be lost against
+    // this, which costs one assist check at most.
+    d.store(
+        d.load(Ordering::Relaxed).saturating_add(bytes),
+        Ordering::Relaxed,
+    );
+}
+
 thread_local!(static ROLE: Cell<Role> = const { Cell::new(Role::Mutator) });
 
 impl Role {

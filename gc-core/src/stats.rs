@@ -88,6 +88,10 @@ pub struct Stats {
     /// Allocations that found the heap past the pacer's hard goal (twice the goal, or 5% over
     /// the memory limit) and waited for a cycle to end: how often the collector fell behind.
     pub hard_goal_waits: u64,
+    /// Allocations that found the heap past the goal while marking, owed assist work, found no
+    /// gray object left to scan (the rest was on the workers' stacks) and waited for the mark
+    /// to end, as Go parks such an assist: how often marking fell behind the mutator.
+    pub assist_waits: u64,
 }
 
 /// Readable: the scalars, the last few stops (most recent first) instead of two 256-entry rings,
@@ -118,6 +122,7 @@ impl std::fmt::Debug for Stats {
             .field("last_mark", &self.last_mark)
             .field("last_scanned", &self.last_scanned)
             .field("hard_goal_waits", &self.hard_goal_waits)
+            .field("assist_waits", &self.assist_waits)
             .field("by_size (used classes)", &used)
             .finish()
     }
@@ -156,6 +161,7 @@ pub fn stats() -> Stats {
         last_mark: h.last_mark,
         last_scanned: h.last_scanned,
         hard_goal_waits: mstats::HARD_GOAL_WAITS.load(Ordering::Relaxed),
+        assist_waits: mstats::ASSIST_WAITS.load(Ordering::Relaxed),
         by_size: (0..NUM_SIZE_CLASSES)
             .map(|c| SizeClassStats {
                 size: CLASS_SIZE[c],
