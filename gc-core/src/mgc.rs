@@ -315,6 +315,10 @@ fn run_cycle(trigger: Trigger) {
     c.mark = t_term - t_mark;
     gc_mark_termination(&mut c);
     let t_end = Instant::now();
+    // Threads waiting for the mark to end (`assist_unpaid`), woken after the stop's clock
+    // stopped: a woken thread may take the collector's core.
+    DONE.lock().marks += 1;
+    DONE_CHANGED.notify_all();
     c.pause = t_end - t_term + earlier_stops;
     c.end = wall_start + (t_end - start);
     // Freed after the stop: a list of 50,000 spans is an `munmap` for glibc, ~80 us inside it.
@@ -499,8 +503,6 @@ fn gc_mark_termination(c: &mut CycleStats) {
         .min(EXTERNAL_LIVE.load(Ordering::Relaxed));
     c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate);
     PHASE.store(OFF, Ordering::SeqCst);
-    DONE.lock().marks += 1;
-    DONE_CHANGED.notify_all();
 }
 
 /// Memory outside the heap (`GcAllocator`) that the last sweep found owned by live objects.

@@ -219,6 +219,16 @@ pub mod weak {
         slot.load(Ordering::Acquire) != 0
     }
 
+    /// `Gc::new_cyclic`: the weak slot its `Weak`s share, reading 0 while the value is built,
+    /// gets the new object's address once the object is complete and registered with its span:
+    /// Release, so that an `upgrade` that reads the address (Acquire) sees the object built.
+    /// The one place a slot goes from 0 to an address: no sweep can have cleared this slot, as
+    /// no span held it before.
+    #[inline]
+    pub fn publish_adopted(slot: &AtomicUsize, addr: usize) {
+        slot.store(addr, Ordering::Release);
+    }
+
     /// The sweeper's half: after the slots of the span's dead objects are cleared, and before
     /// any mark word is reset.
     #[inline]

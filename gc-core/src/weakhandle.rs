@@ -54,8 +54,7 @@ pub(crate) fn adopt(h: &Header, slot: Arc<WeakSlot>) {
     // SAFETY: `h` is live (the caller holds its only handle).
     let span = unsafe { span_of(addr) };
     span.specials.adopt(span.index_of(addr), slot.clone());
-    // Release: an `upgrade` that reads the address (Acquire) sees the object built.
-    slot.addr.store(addr, Ordering::Release);
+    crate::protocol::weak::publish_adopted(&slot.addr, addr);
 }
 
 /// Inside an operation: the object of `slot`, unless the collector has found it unreachable.

@@ -909,6 +909,57 @@ fn weak_upgrade_with_a_relaxed_mark_reset_misjudges_a_live_object() {
     weak_upgrade_races_the_sweep(true, false);
 }
 
+/// `Gc::new_cyclic` hands out `Weak`s whose slot reads 0 while the value is built, and one of
+/// them reaches another thread (the closure may send it anywhere). The builder writes the
+/// object, then publishes the slot (`publish_adopted`); the other thread's `upgrade`, in an
+/// operation while the heap is being swept (the new object's span swept already: a new object
+/// is allocated in a swept span), says `None` while the slot reads 0, and once it reads the
+/// address says alive and reads the object, which must be built (loom checks the access).
+fn upgrade_races_new_cyclic_publication(release: bool) {
+    model(move || {
+        let slot = Arc::new(AtomicUsize::new(0));
+        let object = Arc::new(UnsafeCell::new(0u32));
+        let (weak_gen, mark, heap_swept) = (
+            Arc::new(AtomicU32::new(H)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU32::new(H - 2)),
+        );
+        let builder = {
+            let (slot, object) = (slot.clone(), object.clone());
+            thread::spawn(move || {
+                // SAFETY (model): nobody reads the object before the slot is published.
+                object.with_mut(|v| unsafe { *v = 7 });
+                if release {
+                    weak::publish_adopted(&slot, 0x100);
+                } else {
+                    slot.store(0x100, Ordering::Relaxed);
+                }
+            })
+        };
+        if slot.load(Ordering::Acquire) != 0 {
+            let alive =
+                weak::alive_while_sweeping(&slot, &heap_swept, H, || Some((&*weak_gen, &*mark, 0)));
+            assert!(alive, "a new object's upgrade said dead");
+            // SAFETY (model): the slot's publication orders the build before this read.
+            let v = object.with(|v| unsafe { *v });
+            assert_eq!(v, 7, "upgrade saw the object unbuilt");
+        }
+        builder.join().unwrap();
+    });
+}
+
+#[test]
+fn upgrade_racing_new_cyclic_sees_none_or_the_built_object() {
+    upgrade_races_new_cyclic_publication(true);
+}
+
+/// With a Relaxed publication, loom finds the upgrade reading the object before it was built.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn upgrade_racing_a_relaxed_publication_reads_an_unbuilt_object() {
+    upgrade_races_new_cyclic_publication(false);
+}
+
 /// The resurrection pass: after a complete mark, object 0 (unmarked) is resurrected by the
 /// collector, which clears its handle and marks it; object 1 was marked by the mark. Upgrades
 /// racing it must say dead for 0 (it was found unreachable) and alive for 1.
