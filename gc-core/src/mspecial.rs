@@ -172,9 +172,9 @@ impl Specials {
     #[inline]
     pub fn is_ephemeron_key(&self, idx: usize) -> bool {
         ANY_EPHEMERON.load(Ordering::Relaxed)
-            && self
-                .ephemeron_bits()
-                .is_some_and(|b| b[idx / 64].load(Ordering::Acquire) & (1u64 << (idx % 64)) != 0)
+            && self.ephemeron_bits().is_some_and(|b| {
+                crate::protocol::ephemeron::is_key(&b[idx / 64], (idx % 64) as u32)
+            })
     }
 
     /// Marks object `idx` as a `GcWeakMap` key. Release: a marker that sees the bit sees the
@@ -185,7 +185,7 @@ impl Specials {
         }
         get_or_make(&self.eph, eph_layout(self.nelems));
         let b = self.ephemeron_bits().expect("made above");
-        b[idx / 64].fetch_or(1u64 << (idx % 64), Ordering::Release);
+        crate::protocol::ephemeron::set_key(&b[idx / 64], (idx % 64) as u32);
     }
 
     /// Clears the key bits of `mask` in word `w`; returns those that were set.

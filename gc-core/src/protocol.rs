@@ -253,6 +253,31 @@ pub mod weak {
     }
 }
 
+/// The ephemeron-key rules (modules `ephemeron`, `mspecial`, `mark`), written once for the
+/// runtime and the loom models. `GcWeakMap::insert` files the (key → value) pair under the
+/// global table's lock, then sets the key's bit in its span's key bitmap, then, if its
+/// operation read MARK, shades the value. A marker that marks the key and then sees the bit
+/// queues the key's values; one that marked the key before the bit was set misses them, and the
+/// insert's shade covers exactly that case: the bit is set inside an operation, so a marker can
+/// only run before the bit is visible while that operation reads MARK (an operation that read
+/// OFF ends before any marker starts, `ScanGate`).
+pub mod ephemeron {
+    use crate::sync::{AtomicU64, Ordering};
+
+    /// Sets key bit `bit` of `word`, after the pair was filed: Release, so that a marker that
+    /// sees the bit (Acquire) finds the pair.
+    #[inline]
+    pub fn set_key(word: &AtomicU64, bit: u32) {
+        word.fetch_or(1u64 << bit, Ordering::Release);
+    }
+
+    /// Whether key bit `bit` of `word` is set (a marker, after it marked the object).
+    #[inline]
+    pub fn is_key(word: &AtomicU64, bit: u32) -> bool {
+        word.load(Ordering::Acquire) & (1u64 << bit) != 0
+    }
+}
+
 const WRITER: u64 = 1 << 63;
 const MARKER: u64 = 1 << 32;
 const READERS: u64 = (1 << 32) - 1;

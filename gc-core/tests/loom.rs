@@ -960,6 +960,68 @@ fn upgrade_racing_a_relaxed_publication_reads_an_unbuilt_object() {
     upgrade_races_new_cyclic_publication(false);
 }
 
+/// `GcWeakMap::insert(k, v)` racing the marking of its key: object 0 is the key (alive, so
+/// marked this cycle), object 1 the value, which only the map keeps. The inserter's operation files the pair, sets the key bit
+/// (`ephemeron::set_key`) and shades the value if it read MARK; the collector starts marking
+/// (the handshake) and then marks the key and, if it sees the bit (`ephemeron::is_key`), the
+/// key's filed values. At the end the value must be marked: the key is.
+fn insert_races_the_marking_of_its_key(shade_while_marking: bool) {
+    model(move || {
+        let phase = Arc::new(AtomicU32::new(OFF));
+        let flag = Arc::new(AtomicBool::new(false));
+        let marks = Arc::new(AtomicU64::new(0));
+        let keys = Arc::new(AtomicU64::new(0));
+        let pairs = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let inserter = {
+            let (phase, flag, marks, keys, pairs) = (
+                phase.clone(),
+                flag.clone(),
+                marks.clone(),
+                keys.clone(),
+                pairs.clone(),
+            );
+            thread::spawn(move || {
+                let p = enter(&flag, &phase);
+                pairs.lock().unwrap().push(1);
+                ephemeron::set_key(&keys, 0);
+                if p == MARK && shade_while_marking {
+                    try_mark(&marks, 1);
+                }
+                exit(&flag);
+            })
+        };
+        set_phase(&phase, MARK);
+        wait_clear(&flag);
+        // Marking: the key is reached (a root, or through a gray object). An insert that read
+        // OFF is over by now; one that reads MARK may run beside this.
+        if try_mark(&marks, 0) && ephemeron::is_key(&keys, 0) {
+            for v in pairs.lock().unwrap().iter() {
+                try_mark(&marks, *v);
+            }
+        }
+        inserter.join().unwrap();
+        // Termination: the key is marked; a value filed under it must be too.
+        assert!(marks.load(Ordering::SeqCst) & 1 != 0);
+        assert!(
+            marks.load(Ordering::SeqCst) & 2 != 0,
+            "the value of a marked key is white at termination"
+        );
+    });
+}
+
+#[test]
+fn insert_racing_the_marking_of_its_key_loses_no_value() {
+    insert_races_the_marking_of_its_key(true);
+}
+
+/// Without the insert's shade while marking, loom finds the marker that marked the key before
+/// the bit was set, and the value left white.
+#[test]
+#[should_panic(expected = "the value of a marked key is white at termination")]
+fn insert_without_its_shade_loses_the_value() {
+    insert_races_the_marking_of_its_key(false);
+}
+
 /// The resurrection pass: after a complete mark, object 0 (unmarked) is resurrected by the
 /// collector, which clears its handle and marks it; object 1 was marked by the mark. Upgrades
 /// racing it must say dead for 0 (it was found unreachable) and alive for 1.
