@@ -217,7 +217,7 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
         // SAFETY: `obj` has the slot's non-null address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });
-    crate::mgc::hold_hard_goal();
+    crate::mgc::hold_at_goal();
     r
 }
 

@@ -80,7 +80,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     });
     // Past the hard goal, the new object (a root, returned below) waits with its thread for the
     // cycle to end, outside the operation.
-    mgc::hold_hard_goal();
+    mgc::hold_at_goal();
     r
 }
 

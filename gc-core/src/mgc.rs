@@ -109,10 +109,9 @@ static PREV_INUSE_PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Set once `CONTROL` is initialized, for callers that must not initialize it themselves.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Why this thread's allocation must wait once its operation is over (`hold_hard_goal`).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Why this thread's allocation must wait once its operation is over (`hold_at_goal`).
+#[derive(Clone, Copy)]
 enum Hold {
-    None,
     /// Past the goal while marking, owing assist work that the gray queue could not provide:
     /// wait for this cycle's mark to end (Go parks such an assist until the cycle can finish).
     MarkDone,
@@ -121,7 +120,7 @@ enum Hold {
 }
 
 std::thread_local! {
-    static HOLD: std::cell::Cell<Hold> = const { std::cell::Cell::new(Hold::None) };
+    static HOLD: std::cell::Cell<Option<Hold>> = const { std::cell::Cell::new(None) };
 }
 
 /// Cycles completed (sweep included) and marks completed, for threads waiting at a goal.
@@ -141,26 +140,26 @@ static DONE_CHANGED: crate::locks::Condvar = crate::locks::Condvar::new();
 /// assist work past the goal and found none to do, waits for the mark to end. Not on the
 /// collector's own threads (the cycle would wait for them) nor inside an operation.
 #[inline]
-pub(crate) fn hold_hard_goal() {
-    let h = HOLD.get();
-    if h != Hold::None {
-        HOLD.set(Hold::None);
+pub(crate) fn hold_at_goal() {
+    if let Some(h) = HOLD.take() {
         wait_for(h);
     }
 }
 
 /// An assist inside this thread's operation owed more work than the gray queue had: past the
 /// midpoint between the goal and the hard goal, the thread waits for the mark to end once the
-/// operation is over instead of allocating on (Go's `gcParkAssist`; at the goal itself the wait,
-/// which lasts until the mark ends rather than until the workers' next credit as Go's does, cost
-/// binary-trees a fifth to a half of its time: DESIGN-NOTES). Without it a collector short of CPU lets the mutator allocate
-/// black at full speed until the stop: the marked heap, and so the next goal, grows with the
-/// time marking waited for a core.
+/// operation is over instead of allocating on (Go's `gcParkAssist`). At the goal itself the
+/// wait, which lasts until the mark ends rather than until the workers' next credit as Go's
+/// does, cost binary-trees a fifth to a half of its time (DESIGN-NOTES). Without it a collector
+/// short of CPU lets the mutator allocate black at full speed until the stop: the marked heap,
+/// and so the next goal, grows with the time marking waited for a core.
 pub(crate) fn assist_unpaid() {
     let goal = pacer::GOAL.load(Ordering::Relaxed);
     let hard = pacer::HARD_GOAL.load(Ordering::Relaxed);
-    if mstats::heap_live() >= goal + (hard.saturating_sub(goal)) / 2 && HOLD.get() == Hold::None {
-        HOLD.set(Hold::MarkDone);
+    if mstats::heap_live() >= goal + hard.saturating_sub(goal) / 2 {
+        // A hard-goal wait already asked for covers this one.
+        let h = HOLD.get().unwrap_or(Hold::MarkDone);
+        HOLD.set(Some(h));
     }
 }
 
@@ -194,7 +193,6 @@ fn wait_for(h: Hold) {
                 DONE_CHANGED.wait(&mut done);
             }
         }
-        Hold::None => {}
     }
 }
 
@@ -218,7 +216,7 @@ pub(crate) fn external_grew(bytes: u64) {
 fn request_if_over_trigger() {
     let live = mstats::heap_live();
     if live >= pacer::HARD_GOAL.load(Ordering::Relaxed) {
-        HOLD.set(Hold::CycleDone);
+        HOLD.set(Some(Hold::CycleDone));
     }
     if live < pacer::TRIGGER.load(Ordering::Relaxed) || PHASE.load(Ordering::Relaxed) != OFF {
         return;

@@ -5,7 +5,7 @@
 //! limit less a headroom of max(3%, 1 MiB). The trigger sits 85% of the way from the marked
 //! heap to the goal (Go keeps it between 70% and 95%), so that marking, with assists, ends near
 //! the goal. Past the hard goal (twice the goal, or 5% over the memory limit) a thread that
-//! allocates waits for the cycle to end (`mgc::hold_hard_goal`).
+//! allocates waits for the cycle to end (`mgc::hold_at_goal`).
 
 use crate::mstats;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};

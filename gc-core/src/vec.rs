@@ -133,24 +133,25 @@ impl<E: Trace> Elements<E> {
         if E::is_noscan() {
             return;
         }
-        if t.is_recording() {
-            // A user's test of a `Trace` impl, on a user's thread: writers that read OFF do not
-            // take the state word, so exclude them with the users' lock instead.
-            not_in_an_operation();
-            let _shared = self.lock.read_recursive();
-            // SAFETY: the shared lock excludes every writer.
-            for e in unsafe { &*self.buf.get() } {
-                e.trace(t);
-            }
-            return;
-        }
         if !t.gray_scan() {
-            self.state.acquire_marker();
-            // SAFETY: the marker section excludes the writer.
+            // A recording tracer is a user's test of a `Trace` impl, on a user's thread, at
+            // any time: writers that read OFF do not take the state word, so it excludes them
+            // with the users' lock instead of the marker section.
+            let recording = t.is_recording();
+            let _shared = recording.then(|| {
+                not_in_an_operation();
+                self.lock.read_recursive()
+            });
+            if !recording {
+                self.state.acquire_marker();
+            }
+            // SAFETY: the users' shared lock or the marker section excludes the writer.
             for e in unsafe { &*self.buf.get() } {
                 e.trace(t);
             }
-            self.state.release_marker();
+            if !recording {
+                self.state.release_marker();
+            }
             return;
         }
         let mut at = 0;
@@ -227,21 +228,18 @@ impl<E: Trace> WriteGuard<'_, E> {
     pub(crate) fn edit<R>(&mut self, f: impl FnOnce(&mut Edit<'_, E>) -> R) -> R {
         let store = self.store;
         with_op(|op| {
-            // Outside marking no marker can be reading the buffer (`protocol::ScanGate`).
-            let exclude = writer_excludes_markers(op.phase);
-            if exclude {
-                store.state.acquire_writer();
-            }
             /// Releases the writer bit even if a contract-violating `unroot` unwinds.
-            struct Release<'a>(&'a ContainerState, bool);
+            struct Release<'a>(&'a ContainerState);
             impl Drop for Release<'_> {
                 fn drop(&mut self) {
-                    if self.1 {
-                        self.0.release_writer();
-                    }
+                    self.0.release_writer();
                 }
             }
-            let _release = Release(&store.state, exclude);
+            // Outside marking no marker can be reading the buffer (`protocol::ScanGate`).
+            let _release = writer_excludes_markers(op.phase).then(|| {
+                store.state.acquire_writer();
+                Release(&store.state)
+            });
             let mut e = Edit {
                 // SAFETY: the exclusive lock excludes the users' threads; the writer bit (or,
                 // in an operation that read OFF, the ScanGate rule) excludes the markers.
