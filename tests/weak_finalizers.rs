@@ -475,6 +475,43 @@ fn an_upgrade_between_the_stop_and_the_sweep_says_dead() {
     passes("upgrade_between_the_stop_and_the_sweep");
 }
 
+/// A weak handle is an object of the heap (16 bytes, module `mspecial`): it lives while its
+/// object lives or any `Weak` to it does, and is freed by the first cycle after both are gone.
+/// Counted exactly, in a child process where nothing else allocates.
+fn weak_slots_are_freed_with_their_last_reference() {
+    let n = 10_000;
+    let objects = || tricolor_gc::stats().heap_objects;
+    collect();
+    let base = objects();
+    let objs: Vec<Gc<Payload>> = (0..n).map(payload).collect();
+    let weak: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
+    let again: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
+    collect();
+    assert_eq!(objects(), base + 2 * n, "one slot per object, shared");
+    drop(again);
+    collect();
+    assert_eq!(objects(), base + 2 * n, "a live object keeps its slot");
+    let kept = Gc::downgrade(&objs[0]);
+    drop(objs);
+    collect();
+    assert_eq!(
+        objects(),
+        base + n,
+        "the Weaks keep the slots of dead objects"
+    );
+    assert!(weak.iter().all(|w| w.upgrade().is_none()));
+    assert!(kept.upgrade().is_none());
+    drop(weak);
+    drop(kept);
+    collect();
+    assert_eq!(objects(), base, "a slot outlived its last reference");
+}
+
+#[test]
+fn weak_slots_are_freed_with_their_last_reference_in_a_child() {
+    passes("weak_slots_are_freed_with_their_last_reference");
+}
+
 /// The child side (see `support`).
 #[test]
 fn child() {
@@ -487,6 +524,9 @@ fn child() {
         }
         "upgrade_races_cycles_from_several_threads" => upgrade_races_cycles_from_several_threads(),
         "upgrade_between_the_stop_and_the_sweep" => upgrade_between_the_stop_and_the_sweep(),
+        "weak_slots_are_freed_with_their_last_reference" => {
+            weak_slots_are_freed_with_their_last_reference()
+        }
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");

@@ -11,10 +11,10 @@ use crate::handle::Gc;
 use crate::header::{GcBox, Header};
 use crate::operation::with_op;
 use crate::trace::{Finalize, Trace, Tracer};
-use crate::weakhandle::{self, WeakSlot};
+use crate::weakhandle::{self, SlotRef, WeakSlot};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 /// A reference that does not keep its object alive.
 ///
@@ -31,8 +31,8 @@ use std::sync::{Arc, LazyLock};
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
-    /// One pointer: its address is the object's weak slot (`Arc::into_raw`, one strong count
-    /// owned by this `Weak`), its metadata the object's as its `Gc<T>` carried it (a length, a
+    /// One pointer: its address is the object's weak slot (`SlotRef::into_raw`, one root owned
+    /// by this `Weak`), its metadata the object's as its `Gc<T>` carried it (a length, a
     /// vtable; nothing for a sized `T`). So a `Weak` to a sized object is one word, as before
     /// unsized objects were supported (a second word for the metadata cost random upgrades
     /// over 1,000,000 objects half their speed: BENCHMARKS.md). Never dereferenced as a
@@ -41,17 +41,22 @@ pub struct Weak<T: ?Sized + 'static> {
 }
 
 // SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; the slot
-// is an `Arc` of atomics.
+// is an object of atomics.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
 
 /// The slot of every `Weak::new()`: cleared from the start, so it never upgrades.
-static NEVER: LazyLock<Arc<WeakSlot>> = LazyLock::new(|| {
-    Arc::new(WeakSlot {
-        addr: AtomicUsize::new(0),
-    })
-});
+static NEVER: LazyLock<SlotRef> = LazyLock::new(|| new_slot(0));
+
+/// A new weak slot reading `addr`, in the collector's heap (module `mspecial`: [`SlotRef`]).
+fn new_slot(addr: usize) -> SlotRef {
+    let p = Gc::into_raw(Gc::new(WeakSlot {
+        addr: AtomicUsize::new(addr),
+    }));
+    // SAFETY: `into_raw` kept the new object's one root, which the `SlotRef` takes over.
+    unsafe { SlotRef::from_raw(p) }
+}
 
 impl<T: 'static> Weak<T> {
     /// A weak reference to nothing: `upgrade` always returns `None` (as `std::rc::Weak::new`).
@@ -136,7 +141,10 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(*w.upgrade().unwrap(), 5);
     /// ```
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        Weak::from_parts(weakhandle::slot_for(this.header()), Gc::box_ptr(this))
+        Weak::from_parts(
+            weakhandle::slot_for(this.header(), new_slot),
+            Gc::box_ptr(this),
+        )
     }
 }
 
@@ -160,9 +168,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// assert!(Gc::ptr_eq(&n.me.upgrade().unwrap(), &n));
     /// ```
     pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(f: F) -> Gc<T> {
-        let slot = Arc::new(WeakSlot {
-            addr: AtomicUsize::new(0),
-        });
+        let slot = new_slot(0);
         let weak = Weak::from_parts(slot.clone(), NonNull::dangling());
         let value = f(&weak);
         let gc = Gc::new(value);
@@ -174,9 +180,9 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
 }
 
 impl<T: ?Sized + 'static> Weak<T> {
-    /// A `Weak` owning one strong count of `slot`, with `meta`'s metadata.
-    fn from_parts(slot: Arc<WeakSlot>, meta: NonNull<GcBox<T>>) -> Weak<T> {
-        let raw = Arc::into_raw(slot) as *const u8;
+    /// A `Weak` owning `slot`'s root, with `meta`'s metadata.
+    fn from_parts(slot: SlotRef, meta: NonNull<GcBox<T>>) -> Weak<T> {
+        let raw = slot.into_raw() as *const u8;
         let mut p = meta.as_ptr();
         // SAFETY: every Rust pointer keeps its address in its first word (`with_addr` asserts
         // it); `p` is a local at least one word long, and the word written is a pointer, so
@@ -184,7 +190,7 @@ impl<T: ?Sized + 'static> Weak<T> {
         unsafe { *(&mut p as *mut *mut GcBox<T> as *mut *const u8) = raw };
         debug_assert_eq!(p as *const u8, raw);
         Weak {
-            // SAFETY: `Arc::into_raw` is never null.
+            // SAFETY: `SlotRef::into_raw` is never null.
             ptr: unsafe { NonNull::new_unchecked(p) },
         }
     }
@@ -192,24 +198,24 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// The object's weak slot.
     #[inline(always)]
     fn slot(&self) -> &WeakSlot {
-        // SAFETY: the address is an `Arc::into_raw` pointer whose strong count this `Weak` owns.
+        // SAFETY: the address is a `SlotRef::into_raw` pointer whose root this `Weak` owns.
         unsafe { &*(self.ptr.as_ptr() as *const u8 as *const WeakSlot) }
     }
 }
 
 impl<T: ?Sized + 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
-        // SAFETY: the address is an `Arc::into_raw` pointer, alive by the count we own.
-        unsafe { Arc::increment_strong_count(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
+        // SAFETY: the address is a `SlotRef::into_raw` pointer, alive by the root we own.
+        unsafe { SlotRef::add_root(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
         Weak { ptr: self.ptr }
     }
 }
 
 impl<T: ?Sized + 'static> Drop for Weak<T> {
     fn drop(&mut self) {
-        // SAFETY: gives back the strong count this `Weak` owns (taken in `from_parts` or
-        // `clone`), exactly once.
-        unsafe { Arc::decrement_strong_count(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
+        // SAFETY: gives back the root this `Weak` owns (taken in `from_parts` or `clone`),
+        // exactly once.
+        drop(unsafe { SlotRef::from_raw(self.ptr.as_ptr() as *const u8 as *const WeakSlot) });
     }
 }
 

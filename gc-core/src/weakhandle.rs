@@ -26,30 +26,30 @@
 
 use crate::header::{header, Header};
 use crate::mheap::{span_of, span_of_swept};
-pub(crate) use crate::mspecial::WeakSlot;
+pub(crate) use crate::mspecial::{SlotRef, WeakSlot};
 use crate::operation::Op;
 use crate::protocol::weak::{alive_while_resurrecting, alive_while_sweeping};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// Set by the collector in the stop that starts the resurrection of dead objects of unknown
 /// types, cleared in the stop that ends it (module `finalizer`).
 pub(crate) static RESURRECTING: AtomicBool = AtomicBool::new(false);
 
-/// The weak handle of the object `h`, made on first use (one allocation per object).
-pub(crate) fn slot_for(h: &Header) -> Arc<WeakSlot> {
+/// The weak handle of the object `h`, made on first use by `make(address)` (one allocation
+/// per object).
+pub(crate) fn slot_for(h: &Header, make: impl FnOnce(usize) -> SlotRef) -> SlotRef {
     let addr = h as *const Header as usize;
     // SAFETY: `h` is a live object: the caller holds a handle to it.
     let span = unsafe { span_of(addr) };
     // SAFETY: as above, so its entry is not cleared during the call.
-    unsafe { span.specials.downgrade(span.index_of(addr), addr) }
+    unsafe { span.specials.downgrade(span.index_of(addr), || make(addr)) }
 }
 
 /// Makes `slot` the weak handle of the new object `h` and publishes its address: the slot of
 /// `Gc::new_cyclic`, whose `Weak`s existed (reading 0, so not upgrading) before the object did.
 /// The one place a slot goes from 0 to an address; no `upgrade` can have found this slot
 /// cleared by the collector, since no span held it.
-pub(crate) fn adopt(h: &Header, slot: Arc<WeakSlot>) {
+pub(crate) fn adopt(h: &Header, slot: SlotRef) {
     let addr = h as *const Header as usize;
     // SAFETY: `h` is live (the caller holds its only handle).
     let span = unsafe { span_of(addr) };
