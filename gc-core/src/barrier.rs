@@ -58,7 +58,28 @@ pub(crate) fn release_root(h: &Header) {
     }
 }
 
-/// Not cold: moving a fresh handle into `Gc::new` is exactly this path.
+/// Removes the root of a handle that moves into the heap (`Trace::unroot`). Nearly always
+/// called inside the operation that makes the move (`Gc::new`, a container's store), whose phase
+/// holds throughout: then one decrement, and the barrier if it was the last root, with neither
+/// the CAS loop of [`release_root`] (which exists to stay out of an operation) nor a nested
+/// operation's bookkeeping. A fresh handle moved into `Gc::new` or a `GcVec` is exactly this.
+#[inline(always)]
+pub(crate) fn release_moved_root(h: &Header) {
+    match crate::operation::phase_in_operation() {
+        Some(phase) => release_root_in_op(phase == protocol::MARK, h),
+        None => release_root(h),
+    }
+}
+
+/// Removes one root from `h` inside an operation whose phase is MARK if `marking`.
+#[inline(always)]
+pub(crate) fn release_root_in_op(marking: bool, h: &Header) {
+    if protocol::release_last(&h.roots) && marking {
+        shade(h);
+    }
+}
+
+/// Not cold: dropping the last handle of an object is this path.
 #[inline(always)]
 fn release_last_root(h: &Header) {
     with_op(|op| {

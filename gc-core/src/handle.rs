@@ -5,7 +5,7 @@
 //! nothing and drops as a no-op, which is what makes running a dead object's drop glue during
 //! sweeping safe. `clone` of any handle gives a rooted one.
 
-use crate::barrier::release_root;
+use crate::barrier::{release_moved_root, release_root};
 use crate::header::{GcBox, Header};
 use crate::malloc;
 use crate::mheap::AllocError;
@@ -332,7 +332,7 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
             self.ptr = self.ptr.map_addr(|a| a | UNROOTED);
             // A 1→0 transition shades if the enclosing operation is marking.
             // SAFETY: the object is alive: we still owned a root on it until now.
-            release_root(unsafe { &*h });
+            release_moved_root(unsafe { &*h });
         }
     }
 

@@ -217,6 +217,13 @@ pub(crate) fn in_operation() -> bool {
     DEPTH.get() > 0
 }
 
+/// The phase of the operation in progress on this thread, if there is one: what a nested
+/// operation would act on, without entering it.
+#[inline(always)]
+pub(crate) fn phase_in_operation() -> Option<u32> {
+    (DEPTH.get() > 0).then(|| OP_PHASE.get())
+}
+
 /// Creates this thread's state on first use; null once the thread is tearing down.
 #[cold]
 #[inline(never)]

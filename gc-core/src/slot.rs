@@ -2,7 +2,7 @@
 //! without a `GcCell` borrow. `set` is the hybrid barrier in one place: it shades the old
 //! pointee (Yuasa) and unroots the new one, which shades it at 1→0 (Dijkstra), then swaps.
 
-use crate::barrier::{release_root, shade};
+use crate::barrier::{release_moved_root, release_root, release_root_in_op, shade};
 use crate::handle::Gc;
 use crate::header::Header;
 use crate::operation::with_op;
@@ -103,7 +103,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
         with_op(|op| {
             if !self.rooted && !new.is_null() {
                 // SAFETY: `new` is live: we own its root until this release.
-                release_root(unsafe { &*new });
+                release_root_in_op(op.marking(), unsafe { &*new });
             }
             let old = self.ptr.swap(new, Ordering::AcqRel);
             if !old.is_null() {
@@ -111,7 +111,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
                 // (nothing is freed before the next mark termination, which waits for it).
                 let h = unsafe { &*old };
                 if self.rooted {
-                    release_root(h);
+                    release_root_in_op(op.marking(), h);
                 } else if op.marking() {
                     shade(h);
                 }
@@ -194,7 +194,7 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
             let p = *self.ptr.get_mut();
             if !p.is_null() {
                 // SAFETY: we owned a root on the pointee until now.
-                release_root(unsafe { &*p });
+                release_moved_root(unsafe { &*p });
             }
         }
     }
