@@ -54,9 +54,9 @@ use std::ptr::NonNull;
 /// assert_eq!(*list.borrow()[0], 1);
 /// ```
 pub struct GcCell<T: ?Sized> {
+    /// The borrow word, which also says whether the cell is outside the heap, its contents
+    /// then ordinary roots (`protocol::BorrowState`).
     state: BorrowState,
-    /// True while the cell is not inside a GC object: its contents are then ordinary roots.
-    rooted: bool,
     value: UnsafeCell<T>,
 }
 
@@ -114,8 +114,7 @@ impl<T> GcCell<T> {
     /// ```
     pub const fn new(value: T) -> GcCell<T> {
         GcCell {
-            state: BorrowState::new(),
-            rooted: true,
+            state: BorrowState::new_rooted(),
             value: UnsafeCell::new(value),
         }
     }
@@ -198,7 +197,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert!(c.try_borrow_mut().is_ok());
     /// ```
     pub fn try_borrow_mut(&self) -> Result<GcCellRefMut<'_, T>, BorrowMutError> {
-        if self.rooted {
+        if self.state.is_rooted() {
             // Outside the heap the contents are roots already: a plain RefCell.
             return if self.state.try_exclusive() {
                 Ok(GcCellRefMut::whole(self))
@@ -557,7 +556,7 @@ impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, C, T> {
 impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, C, T> {
     fn drop(&mut self) {
         let cell = self.cell;
-        if cell.rooted {
+        if cell.state.is_rooted() {
             cell.state.release_exclusive();
             return;
         }
@@ -646,7 +645,7 @@ macro_rules! cell_trace {
             }
 
             unsafe fn root(&mut self) {
-                self.rooted = true;
+                self.state.set_rooted(true);
                 if !self.state.is_exclusive() {
                     // SAFETY: forwarded from the caller.
                     unsafe { self.value.get_mut().root() };
@@ -654,7 +653,7 @@ macro_rules! cell_trace {
             }
 
             unsafe fn unroot(&mut self) {
-                self.rooted = false;
+                self.state.set_rooted(false);
                 if !self.state.is_exclusive() {
                     // SAFETY: forwarded from the caller.
                     unsafe { self.value.get_mut().unroot() };

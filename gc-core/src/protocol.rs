@@ -279,11 +279,20 @@ pub mod ephemeron {
 }
 
 const WRITER: u64 = 1 << 63;
+const ROOTED: u64 = 1 << 62;
 const MARKER: u64 = 1 << 32;
 const READERS: u64 = (1 << 32) - 1;
 
-/// A `GcCell`'s borrow word: bit 63 the mutator's exclusive borrow, bits 32..62 the markers,
-/// bits 0..31 the mutators' shared borrows.
+/// A `GcCell`'s borrow word: bit 63 the mutator's exclusive borrow, bit 62 the cell's
+/// "not in the heap" flag (its contents are ordinary roots), bits 32..61 the markers, bits
+/// 0..31 the mutators' shared borrows.
+///
+/// The flag shares the word so that a cell of one handle is 16 bytes, not 24 (a `bool` beside
+/// the word took a word of padding: GCBench's node was 64 bytes, it is 48). It changes only
+/// through `&mut` (the cell moving into or out of the heap), never while anything else can
+/// reach the cell, so every read-modify-write below carries it through unchanged: the counts
+/// never reach it (readers stop at `READERS`, markers are a handful), and the exclusive borrow
+/// compares against the word with the flag as it was read.
 pub struct BorrowState(AtomicU64);
 
 impl Default for BorrowState {
@@ -302,6 +311,41 @@ impl BorrowState {
     #[cfg(loom)]
     pub fn new() -> Self {
         BorrowState(AtomicU64::new(0))
+    }
+
+    /// Not borrowed, with the rooted flag set (a new cell, outside the heap).
+    #[cfg(not(loom))]
+    pub const fn new_rooted() -> Self {
+        BorrowState(AtomicU64::new(ROOTED))
+    }
+    /// Not borrowed, with the rooted flag set (a new cell, outside the heap).
+    #[cfg(loom)]
+    pub fn new_rooted() -> Self {
+        BorrowState(AtomicU64::new(ROOTED))
+    }
+
+    /// The rooted flag. Relaxed: it only changes through `&mut`, which the caller's `&self`
+    /// was handed over after.
+    #[inline(always)]
+    pub fn is_rooted(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & ROOTED != 0
+    }
+
+    /// Sets the rooted flag, without an atomic read-modify-write: `&mut` excludes every other
+    /// access.
+    #[inline(always)]
+    pub fn set_rooted(&mut self, rooted: bool) {
+        let apply = |w: &mut u64| {
+            if rooted {
+                *w |= ROOTED;
+            } else {
+                *w &= !ROOTED;
+            }
+        };
+        #[cfg(not(loom))]
+        apply(self.0.get_mut());
+        #[cfg(loom)]
+        self.0.with_mut(apply);
     }
 
     /// A mutator's shared borrow; false if mutably borrowed.
@@ -331,11 +375,16 @@ impl BorrowState {
     /// waited for (a short pause), never reported.
     pub fn try_exclusive(&self) -> bool {
         let mut spins = 0;
+        // The flag cannot change while `&self` is held (type docs): the expected word is the
+        // unborrowed one with the flag as it is.
+        let idle = self.0.load(Ordering::Relaxed) & ROOTED;
         loop {
-            match self
-                .0
-                .compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
-            {
+            match self.0.compare_exchange_weak(
+                idle,
+                idle | WRITER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return true,
                 Err(s) if s & (WRITER | READERS) != 0 => return false,
                 Err(_) => spin(&mut spins),
@@ -558,6 +607,30 @@ pub mod cursor {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cells_rooted_flag_survives_every_borrow() {
+        for rooted in [false, true] {
+            let mut b = BorrowState::new();
+            b.set_rooted(rooted);
+            assert!(b.try_shared() && b.try_shared());
+            assert!(
+                !b.try_exclusive(),
+                "shared borrows exclude the exclusive one"
+            );
+            assert!(b.try_marker());
+            b.release_shared();
+            b.release_shared();
+            b.release_marker();
+            assert!(b.try_exclusive() && b.is_exclusive());
+            assert!(!b.try_shared() && !b.try_marker());
+            b.release_exclusive();
+            assert_eq!(b.is_rooted(), rooted);
+            b.set_rooted(!rooted);
+            assert_eq!(b.is_rooted(), !rooted);
+            assert!(b.try_exclusive(), "idle whatever the flag");
+        }
+    }
 
     #[test]
     fn a_stop_is_called_off_while_a_thread_stays_in_an_operation() {

@@ -253,8 +253,28 @@ fn root_drop_races_the_root_scan() {
 /// (loom reports any concurrent access to the cell's contents).
 #[test]
 fn marker_and_borrow_mut_exclude_each_other() {
-    model(|| {
-        let cell = Arc::new((BorrowState::new(), UnsafeCell::new(0u32)));
+    marker_and_borrow_mut(BorrowState::new);
+}
+
+/// The same with the cell's rooted flag set in the borrow word: the exclusive borrow's CAS
+/// expects the word with the flag, and every borrow keeps the flag as it was.
+#[test]
+fn marker_and_borrow_mut_exclude_each_other_with_the_rooted_flag() {
+    marker_and_borrow_mut(BorrowState::new_rooted);
+}
+
+fn marker_and_borrow_mut(make: fn() -> BorrowState) {
+    model(move || {
+        let cell = Arc::new((make(), UnsafeCell::new(0u32)));
+        let rooted = cell.0.is_rooted();
+        let c3 = cell.clone();
+        let reader = thread::spawn(move || {
+            if c3.0.try_shared() {
+                // SAFETY (model): shared borrow held.
+                let _ = c3.1.with(|v| unsafe { *v });
+                c3.0.release_shared();
+            }
+        });
         let c2 = cell.clone();
         let marker = thread::spawn(move || {
             if c2.0.try_marker() {
@@ -269,6 +289,9 @@ fn marker_and_borrow_mut_exclude_each_other() {
             cell.0.release_exclusive();
         }
         marker.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(cell.0.is_rooted(), rooted);
+        assert!(cell.0.try_exclusive(), "the word is idle again");
     });
 }
 
