@@ -223,3 +223,13 @@ fn a_weak_to_a_sized_object_is_one_word() {
     assert_eq!(std::mem::size_of::<Weak<str>>(), 16);
     assert_eq!(std::mem::size_of::<Weak<dyn Shape>>(), 16);
 }
+
+#[test]
+fn a_field_of_one_handle_is_one_word_or_two() {
+    // Each cell's "outside the heap" flag lives in a word it has anyway (a padded `bool` made
+    // GCBench's node 64 bytes with `GcCell` children and 48 with `GcSlot` children).
+    use tricolor_gc::{GcCell, GcSlot};
+    assert_eq!(std::mem::size_of::<GcSlot<u64>>(), 8);
+    assert_eq!(std::mem::size_of::<GcCell<Option<Gc<u64>>>>(), 16);
+    assert_eq!(std::mem::size_of::<GcCell<u32>>(), 16);
+}

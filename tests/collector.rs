@@ -328,6 +328,52 @@ fn gc_slot_keeps_its_pointee() {
     assert_eq!(c.load(Ordering::SeqCst), 2);
 }
 
+/// A slot's "owns a root" flag lives in its pointer's low bit: it must follow the slot in and
+/// out of the heap through every method, with the pointee's root count exact at each step.
+#[test]
+fn gc_slot_roots_its_pointee_exactly_when_outside_the_heap() {
+    let c = Arc::new(AtomicUsize::new(0));
+    let a = node(1, &c);
+    let b = node(2, &c);
+    let loose = GcSlot::new(Some(a.clone()));
+    assert_eq!(Gc::root_count(&a), 2, "a slot outside the heap owns a root");
+    loose.set(Some(b.clone()));
+    assert_eq!((Gc::root_count(&a), Gc::root_count(&b)), (1, 2));
+    let taken = loose.take().unwrap();
+    assert_eq!(
+        Gc::root_count(&b),
+        2,
+        "the slot's root went with the handle"
+    );
+    drop(taken);
+    assert!(loose.get().is_none());
+    loose.set(Some(a.clone()));
+    // Into the heap: the slot's root goes (the object holding it keeps the pointee).
+    let inside = Gc::new(loose);
+    assert_eq!(Gc::root_count(&a), 1);
+    inside.set(Some(b.clone()));
+    assert_eq!((Gc::root_count(&a), Gc::root_count(&b)), (1, 1));
+    let got = inside.get().unwrap();
+    assert_eq!((got.id, Gc::root_count(&b)), (2, 2));
+    drop(got);
+    let out = inside.take().unwrap();
+    assert_eq!(Gc::root_count(&b), 2, "taken out of the heap: a new root");
+    drop(out);
+    // Out of the heap again, through a vector's `pop`: the slot roots its pointee again.
+    let v = Gc::new(tricolor_gc::GcVec::new());
+    v.push(GcSlot::new(Some(a.clone())));
+    assert_eq!(Gc::root_count(&a), 1);
+    collect();
+    let back = v.pop().unwrap();
+    assert_eq!(Gc::root_count(&a), 2);
+    assert_eq!(back.get().unwrap().id, 1);
+    drop(back);
+    assert_eq!(Gc::root_count(&a), 1);
+    drop((a, b, inside, v));
+    collect();
+    assert_eq!(c.load(Ordering::SeqCst), 2, "both pointees freed once");
+}
+
 #[test]
 fn tally_in_ignored_field_is_dropped_at_sweep() {
     let c = Arc::new(AtomicUsize::new(0));

@@ -23,10 +23,29 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// assert!(slot.get().is_none());
 /// ```
 pub struct GcSlot<T: Trace + Send + Sync + 'static> {
+    /// The pointee's header (null: empty), tagged in bit 0 with [`ROOTED`]. One word: the flag
+    /// as a `bool` beside it made the slot 16 bytes with padding, and a node of two slots 48.
     ptr: AtomicPtr<Header>,
-    /// True while the slot is not inside a GC object: it then owns a root on its pointee.
-    rooted: bool,
     _t: PhantomData<Gc<T>>,
+}
+
+/// Bit 0 of a slot's word: the slot is not inside a GC object, and owns a root on its
+/// pointee. Headers start objects, which start on size-class boundaries (multiples of 8), so
+/// the bit is free. It changes only through `&mut` (`root`/`unroot`), never while another
+/// thread can reach the slot, so every swap through `&self` keeps it as it read it.
+const ROOTED: usize = 1;
+
+/// The header in a slot's word.
+#[inline(always)]
+fn untag(w: *mut Header) -> *mut Header {
+    w.map_addr(|a| a & !ROOTED)
+}
+
+/// A slot's word for `p` with the flag `rooted`.
+#[inline(always)]
+fn tag(p: *mut Header, rooted: bool) -> *mut Header {
+    debug_assert_eq!(p.addr() & ROOTED, 0, "an object header on an odd address");
+    p.map_addr(|a| a | if rooted { ROOTED } else { 0 })
 }
 
 fn into_raw<T: Trace + Send + Sync + 'static>(g: Option<Gc<T>>) -> *mut Header {
@@ -52,10 +71,15 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     /// ```
     pub fn new(value: Option<Gc<T>>) -> GcSlot<T> {
         GcSlot {
-            ptr: AtomicPtr::new(into_raw(value)),
-            rooted: true,
+            ptr: AtomicPtr::new(tag(into_raw(value), true)),
             _t: PhantomData,
         }
+    }
+
+    /// Whether the slot is outside the heap (the flag is stable under `&self`: [`ROOTED`]).
+    #[inline(always)]
+    fn rooted(&self) -> bool {
+        self.ptr.load(Ordering::Relaxed).addr() & ROOTED != 0
     }
 
     /// A rooted handle to the current pointee.
@@ -73,7 +97,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
         // scan has passed it, leaving this handle as its only reference. The shade (as in
         // `Weak::upgrade`) keeps it; modeled in loom.rs (`slot_get_races_set_…`).
         with_op(|op| {
-            let p = self.ptr.load(Ordering::Acquire);
+            let p = untag(self.ptr.load(Ordering::Acquire));
             if p.is_null() {
                 return None;
             }
@@ -100,17 +124,18 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     /// ```
     pub fn set(&self, value: Option<Gc<T>>) {
         let new = into_raw(value);
+        let rooted = self.rooted();
         with_op(|op| {
-            if !self.rooted && !new.is_null() {
+            if !rooted && !new.is_null() {
                 // SAFETY: `new` is live: we own its root until this release.
                 release_root_in_op(op.marking(), unsafe { &*new });
             }
-            let old = self.ptr.swap(new, Ordering::AcqRel);
+            let old = untag(self.ptr.swap(tag(new, rooted), Ordering::AcqRel));
             if !old.is_null() {
                 // SAFETY: the old pointee is alive until the end of this operation at least
                 // (nothing is freed before the next mark termination, which waits for it).
                 let h = unsafe { &*old };
-                if self.rooted {
+                if rooted {
                     release_root_in_op(op.marking(), h);
                 } else if op.marking() {
                     shade(h);
@@ -131,14 +156,18 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     pub fn take(&self) -> Option<Gc<T>> {
         // One operation: a `get` then a `set(None)` would let another thread store between
         // them, and the value returned would not be the one removed.
+        let rooted = self.rooted();
         with_op(|op| {
-            let old = self.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            let old = untag(
+                self.ptr
+                    .swap(tag(std::ptr::null_mut(), rooted), Ordering::AcqRel),
+            );
             if old.is_null() {
                 return None;
             }
             // SAFETY: the old pointee is alive until the end of this operation at least.
             let h = unsafe { &*old };
-            if !self.rooted {
+            if !rooted {
                 // A reference leaves the heap: the returned handle is a new root, and while
                 // marking the removed reference is shaded (Yuasa), as in `set`.
                 h.inc_roots();
@@ -155,8 +184,9 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
 
 impl<T: Trace + Send + Sync + 'static> Drop for GcSlot<T> {
     fn drop(&mut self) {
-        let p = *self.ptr.get_mut();
-        if self.rooted && !p.is_null() {
+        let w = *self.ptr.get_mut();
+        let p = untag(w);
+        if w.addr() & ROOTED != 0 && !p.is_null() {
             // SAFETY: the slot owns a root on its pointee.
             release_root(unsafe { &*p });
         }
@@ -173,15 +203,16 @@ impl<T: Trace + Send + Sync + 'static> Finalize for GcSlot<T> {
 // it removes); root/unroot move the slot's root on its pointee.
 unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
     fn trace(&self, tracer: &mut Tracer) {
-        let p = self.ptr.load(Ordering::Acquire);
+        let p = untag(self.ptr.load(Ordering::Acquire));
         if !p.is_null() {
             tracer.edge(p);
         }
     }
     unsafe fn root(&mut self) {
-        if !self.rooted {
-            self.rooted = true;
-            let p = *self.ptr.get_mut();
+        let w = self.ptr.get_mut();
+        if w.addr() & ROOTED == 0 {
+            let p = untag(*w);
+            *w = tag(p, true);
             if !p.is_null() {
                 // SAFETY: the pointee is kept alive by the object holding this slot.
                 unsafe { &*p }.inc_roots();
@@ -189,9 +220,10 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
         }
     }
     unsafe fn unroot(&mut self) {
-        if self.rooted {
-            self.rooted = false;
-            let p = *self.ptr.get_mut();
+        let w = self.ptr.get_mut();
+        if w.addr() & ROOTED != 0 {
+            let p = untag(*w);
+            *w = p;
             if !p.is_null() {
                 // SAFETY: we owned a root on the pointee until now.
                 release_moved_root(unsafe { &*p });
