@@ -498,7 +498,7 @@ fn a_panicking_drop_during_sweep_is_contained() {
 }
 
 /// `Debug` of `Stats` shows the scalars, the last stops and the used size classes, not two
-/// 256-entry rings and 68 classes of zeros (it printed 5.5 KB before); `gc_cpu_fraction` is a
+/// 256-entry rings and 74 classes of zeros (it printed 5.5 KB before); `gc_cpu_fraction` is a
 /// fraction of the available CPU time, as Go's.
 #[test]
 fn stats_debug_is_readable_and_the_cpu_fraction_is_a_fraction() {

@@ -184,7 +184,8 @@ pub mod __private {
         crate::sizeclasses::size_to_class(size, align)
     }
     /// Object size of each size class.
-    pub const CLASS_SIZE: [u32; 68] = crate::sizeclasses::CLASS_SIZE;
+    pub const CLASS_SIZE: [u32; crate::sizeclasses::NUM_SIZE_CLASSES] =
+        crate::sizeclasses::CLASS_SIZE;
     /// Spans in use, by the page heap's count.
     pub fn spans_in_use() -> usize {
         crate::mheap::HEAP.lock().all_spans().len()

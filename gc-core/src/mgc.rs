@@ -26,7 +26,7 @@
 //! # What the stop costs
 //! Mark termination's stop does work proportional to the threads, and to nothing else:
 //! - the handshake reads one flag per thread;
-//! - the flush of each thread's mcache (68 size classes × 4 span classes, one load each, and a
+//! - the flush of each thread's mcache (74 size classes × 4 span classes, one load each, and a
 //!   lock per cached span returned), and the sum of each thread's black-allocation counter;
 //! - at most [`LATE_LIMIT`] gray objects pushed by operations that ended just before the stop:
 //!   more, and the stop is called off and marking resumes;
