@@ -233,3 +233,35 @@ fn a_field_of_one_handle_is_one_word_or_two() {
     assert_eq!(std::mem::size_of::<GcCell<Option<Gc<u64>>>>(), 16);
     assert_eq!(std::mem::size_of::<GcCell<u32>>(), 16);
 }
+
+/// A hand-written `trace` that panics, under a user's recording tracer, inside a cell: the
+/// panic is the user's to catch, and the cell must come out of it usable (the marker borrow the
+/// trace ran under is released on unwind).
+#[test]
+fn a_panicking_trace_inside_a_cell_leaves_the_cell_usable() {
+    struct Explodes;
+    impl Finalize for Explodes {}
+    // SAFETY: owns no handle; `trace` panics on purpose, which is allowed to unwind.
+    unsafe impl Trace for Explodes {
+        fn trace(&self, _: &mut Tracer) {
+            panic!("trace panicked on purpose");
+        }
+        unsafe fn root(&mut self) {}
+        unsafe fn unroot(&mut self) {}
+    }
+    let cell = std::sync::Arc::new(GcCell::new(Explodes));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cell.trace(&mut Tracer::recording())
+    }));
+    assert!(r.is_err());
+    // On a thread, so that the bug this guards against (a borrow that waits forever for a
+    // marker that is gone) fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = cell.clone();
+    std::thread::spawn(move || {
+        let ok = c.try_borrow_mut().is_ok();
+        let _ = tx.send(ok);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(got, Ok(true), "the cell stayed marker-borrowed");
+}

@@ -483,6 +483,12 @@ fn weak_slots_are_freed_with_their_last_reference() {
     let objects = || tricolor_gc::stats().heap_objects;
     collect();
     let base = objects();
+    // `Weak::new` shares one slot outside the heap: it allocates nothing, ever.
+    let never: Vec<Weak<Payload>> = (0..100).map(|_| Weak::new()).collect();
+    assert!(never.iter().all(|w| w.upgrade().is_none()));
+    assert!(Weak::ptr_eq(&never[0], &never[99].clone()));
+    drop(never);
+    assert_eq!(objects(), base, "Weak::new allocated");
     let objs: Vec<Gc<Payload>> = (0..n).map(payload).collect();
     let weak: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
     let again: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();

@@ -574,6 +574,14 @@ impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, C, T> {
     }
 }
 
+/// Ends a marker's borrow of a cell when dropped.
+struct ReleaseMarker<'a>(&'a BorrowState);
+impl Drop for ReleaseMarker<'_> {
+    fn drop(&mut self) {
+        self.0.release_marker();
+    }
+}
+
 /// Clears a cell's exclusive bit when dropped.
 struct ReleaseExclusive<'a>(&'a BorrowState);
 impl Drop for ReleaseExclusive<'_> {
@@ -639,8 +647,11 @@ macro_rules! cell_trace {
         unsafe impl<T: Trace> Trace for GcCell<$ty> {
             fn trace(&self, tracer: &mut Tracer) {
                 if let Some(v) = self.marker_borrow() {
+                    // Released even if the contents' `trace` panics (a hand-written impl, under
+                    // a user's recording tracer): a marker count left behind would make every
+                    // later `borrow_mut` wait for a marker that is gone.
+                    let _release = ReleaseMarker(&self.state);
                     v.trace(tracer);
-                    self.state.release_marker();
                 }
             }
 

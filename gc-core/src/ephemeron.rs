@@ -111,6 +111,12 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     pub fn insert(&self, key: &Gc<K>, value: Gc<V>) -> Option<Gc<V>> {
         let k = key.header() as *const Header as usize;
         let v = value.header() as *const Header as usize;
+        // Before the lock: a first downgrade allocates the weak handle, which may wait for a
+        // cycle (at the hard goal), and other users of the map should not wait with it.
+        let entry = Entry {
+            key: Gc::downgrade(key),
+            value: Gc::downgrade(&value),
+        };
         let mut t = self.table.lock();
         t.purge_if_a_cycle_ended();
         let old = t.entries.remove(&k).filter(|e| e.key.addr() == k);
@@ -132,13 +138,7 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
                 shade(value.header());
             }
         });
-        t.entries.insert(
-            k,
-            Entry {
-                key: Gc::downgrade(key),
-                value: Gc::downgrade(&value),
-            },
-        );
+        t.entries.insert(k, entry);
         old_value
     }
 

@@ -66,6 +66,18 @@ impl Header {
         }
     }
 
+    /// The header of an object that is not in the heap: a static that handles may point at,
+    /// which the collector never scans or frees (nothing looks it up in a span), and whose
+    /// vtable is never read. One root, held by the static itself, so the count never falls to
+    /// zero. Only for types whose handles touch nothing but the header and the value (weak
+    /// slots: `Weak::new`).
+    pub const fn outside_heap() -> Header {
+        Header {
+            vtable: 0,
+            roots: AtomicU32::new(1),
+        }
+    }
+
     /// The object's vtable.
     #[inline(always)]
     pub fn vtable(&self) -> &'static VTable {

@@ -69,8 +69,8 @@ impl Finalize for WeakSlot {
 /// count never goes from 0 back up, so a slot whose count is 0 can never be reached again; the
 /// root scan marks it exactly when its count is above 0 (it reads the count with Acquire, which
 /// pairs with the Release of the last drop, so every access through the last root happens
-/// before the sweep that frees the slot). A slot whose count falls to 0 during marking was
-/// marked or allocated black, and dies next cycle.
+/// before the sweep that frees the slot). A slot whose count falls to 0 during marking dies
+/// this cycle if the root scan had not read it yet, else (marked, or allocated black) the next.
 ///
 /// Why not an `Arc` (the design before): `Arc<WeakSlot>` is 24 bytes that `malloc` rounds to a
 /// 32-byte chunk and allocates under its own locks; this is 16 bytes from the thread's mcache,

@@ -14,7 +14,6 @@ use crate::trace::{Finalize, Trace, Tracer};
 use crate::weakhandle::{self, SlotRef, WeakSlot};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::LazyLock;
 
 /// A reference that does not keep its object alive.
 ///
@@ -47,7 +46,15 @@ unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
 unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
 
 /// The slot of every `Weak::new()`: cleared from the start, so it never upgrades.
-static NEVER: LazyLock<SlotRef> = LazyLock::new(|| new_slot(0));
+/// Not in the heap: `Weak::new` must neither allocate nor wait (a first `Gc::new` may wait at
+/// the hard goal for the cycle to end, and a drop run by that cycle's sweep may itself call
+/// `Weak::new`). A `SlotRef` touches only the header and the value, never a span.
+static NEVER: GcBox<WeakSlot> = GcBox {
+    header: Header::outside_heap(),
+    value: WeakSlot {
+        addr: AtomicUsize::new(0),
+    },
+};
 
 /// A new weak slot reading `addr`, in the collector's heap (module `mspecial`: [`SlotRef`]).
 fn new_slot(addr: usize) -> SlotRef {
@@ -68,7 +75,14 @@ impl<T: 'static> Weak<T> {
     /// assert!(w.upgrade().is_none());
     /// ```
     pub fn new() -> Weak<T> {
-        Weak::from_parts(NEVER.clone(), NonNull::dangling())
+        let p = &NEVER.value as *const WeakSlot;
+        // SAFETY: `NEVER` is a static slot whose own root is never given back, so it is alive;
+        // the root added here is the new `Weak`'s.
+        let slot = unsafe {
+            SlotRef::add_root(p);
+            SlotRef::from_raw(p)
+        };
+        Weak::from_parts(slot, NonNull::dangling())
     }
 }
 

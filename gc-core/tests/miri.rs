@@ -36,6 +36,9 @@ fn a_small_heap_through_whole_cycles() {
     *a.next.borrow_mut() = Some(b.clone()); // a cycle
     b.hot.set(Some(Gc::new(8)));
     let w = Gc::downgrade(&b);
+    // The shared slot outside the heap (its header is a static's).
+    let never: tricolor_gc::Weak<Node> = tricolor_gc::Weak::new();
+    assert!(never.clone().upgrade().is_none());
     let s: Gc<str> = Gc::from("str");
     let v: Gc<[Gc<u64>]> = Gc::from(vec![Gc::new(1), Gc::new(2)]);
     collect();
