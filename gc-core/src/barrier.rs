@@ -63,20 +63,34 @@ pub(crate) fn release_root(h: &Header) {
 /// holds throughout: then one decrement, and the barrier if it was the last root, with neither
 /// the CAS loop of [`release_root`] (which exists to stay out of an operation) nor a nested
 /// operation's bookkeeping. A fresh handle moved into `Gc::new` or a `GcVec` is exactly this.
+///
+/// Small enough to inline into every `unroot` (a node's children are unrooted in `Gc::new`'s
+/// fast path): the shade and the path outside an operation are calls.
 #[inline(always)]
 pub(crate) fn release_moved_root(h: &Header) {
     match crate::operation::phase_in_operation() {
         Some(phase) => release_root_in_op(phase == protocol::MARK, h),
-        None => release_root(h),
+        None => release_root_outside(h),
     }
+}
+
+#[inline(never)]
+fn release_root_outside(h: &Header) {
+    release_root(h)
 }
 
 /// Removes one root from `h` inside an operation whose phase is MARK if `marking`.
 #[inline(always)]
 pub(crate) fn release_root_in_op(marking: bool, h: &Header) {
     if protocol::release_last(&h.roots) && marking {
-        shade(h);
+        shade_released(h);
     }
+}
+
+/// The shade of a root released while marking, out of line: the release itself is inlined.
+#[inline(never)]
+fn shade_released(h: &Header) {
+    shade(h)
 }
 
 /// Not cold: dropping the last handle of an object is this path.

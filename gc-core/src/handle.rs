@@ -325,7 +325,7 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn unroot(&mut self) {
         if Gc::is_root(self) {
             let h = self.header() as *const Header;
