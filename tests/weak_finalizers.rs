@@ -513,6 +513,50 @@ fn weak_slots_are_freed_with_their_last_reference() {
     assert_eq!(objects(), base, "a slot outlived its last reference");
 }
 
+/// First downgrades of the same fresh objects from four threads at once: the threads race to
+/// install each object's slot, every loser's slot is dropped unpublished, and all `Weak`s of an
+/// object share the winner's. Counted exactly, in a child process.
+fn racing_first_downgrades_share_one_slot() {
+    let objects = || tricolor_gc::stats().heap_objects;
+    collect();
+    let base = objects();
+    let n = 2_000;
+    let objs: Vec<Gc<Payload>> = (0..n).map(payload).collect();
+    let go = std::sync::Barrier::new(4);
+    let weaks: Vec<Vec<Weak<Payload>>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    go.wait();
+                    objs.iter().map(Gc::downgrade).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for i in 0..n as usize {
+        assert!((1..4).all(|t| Weak::ptr_eq(&weaks[0][i], &weaks[t][i])));
+        assert!(Gc::ptr_eq(&weaks[3][i].upgrade().unwrap(), &objs[i]));
+    }
+    collect();
+    collect();
+    assert_eq!(
+        objects(),
+        base + 2 * n,
+        "a losing slot was kept, or a winner lost"
+    );
+    drop(weaks);
+    drop(objs);
+    collect();
+    collect();
+    assert_eq!(objects(), base);
+}
+
+#[test]
+fn racing_first_downgrades_share_one_slot_in_a_child() {
+    passes("racing_first_downgrades_share_one_slot");
+}
+
 #[test]
 fn weak_slots_are_freed_with_their_last_reference_in_a_child() {
     passes("weak_slots_are_freed_with_their_last_reference");
@@ -533,6 +577,7 @@ fn child() {
         "weak_slots_are_freed_with_their_last_reference" => {
             weak_slots_are_freed_with_their_last_reference()
         }
+        "racing_first_downgrades_share_one_slot" => racing_first_downgrades_share_one_slot(),
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");
