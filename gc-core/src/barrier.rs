@@ -96,9 +96,5 @@ fn shade_released(h: &Header) {
 /// Not cold: dropping the last handle of an object is this path.
 #[inline(always)]
 fn release_last_root(h: &Header) {
-    with_op(|op| {
-        if protocol::release_last(&h.roots) && op.marking() {
-            shade(h);
-        }
-    })
+    with_op(|op| release_root_in_op(op.marking(), h))
 }

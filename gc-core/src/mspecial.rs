@@ -333,8 +333,8 @@ impl Specials {
         Some(FinBits { known, unknown })
     }
 
-    /// The weak handle of object `idx` at `addr`, made by `make` on first use (a new slot
-    /// reading `addr`: allocating it is the handles' layer's business).
+    /// The weak handle of object `idx`, made by `make` on first use (a new slot reading the
+    /// object's address: allocating it is the handles' layer's business).
     ///
     /// # Safety
     /// The object is alive and reachable by the caller (a handle to it is held), so its entry

@@ -41,6 +41,12 @@ fn untag(w: *mut Header) -> *mut Header {
     w.map_addr(|a| a & !ROOTED)
 }
 
+/// Whether a slot's word has the flag.
+#[inline(always)]
+fn tagged(w: *mut Header) -> bool {
+    w.addr() & ROOTED != 0
+}
+
 /// A slot's word for `p` with the flag `rooted`.
 #[inline(always)]
 fn tag(p: *mut Header, rooted: bool) -> *mut Header {
@@ -79,7 +85,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
     /// Whether the slot is outside the heap (the flag is stable under `&self`: [`ROOTED`]).
     #[inline(always)]
     fn rooted(&self) -> bool {
-        self.ptr.load(Ordering::Relaxed).addr() & ROOTED != 0
+        tagged(self.ptr.load(Ordering::Relaxed))
     }
 
     /// A rooted handle to the current pointee.
@@ -186,7 +192,7 @@ impl<T: Trace + Send + Sync + 'static> Drop for GcSlot<T> {
     fn drop(&mut self) {
         let w = *self.ptr.get_mut();
         let p = untag(w);
-        if w.addr() & ROOTED != 0 && !p.is_null() {
+        if tagged(w) && !p.is_null() {
             // SAFETY: the slot owns a root on its pointee.
             release_root(unsafe { &*p });
         }
@@ -210,7 +216,7 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
     }
     unsafe fn root(&mut self) {
         let w = self.ptr.get_mut();
-        if w.addr() & ROOTED == 0 {
+        if !tagged(*w) {
             let p = untag(*w);
             *w = tag(p, true);
             if !p.is_null() {
@@ -221,7 +227,7 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
     }
     unsafe fn unroot(&mut self) {
         let w = self.ptr.get_mut();
-        if w.addr() & ROOTED != 0 {
+        if tagged(*w) {
             let p = untag(*w);
             *w = p;
             if !p.is_null() {
