@@ -297,7 +297,7 @@ pub(crate) fn scan_roots(
                     // SAFETY: allocated slots below `freeindex` (Acquire) or with their alloc bit
                     // set hold initialized headers, and nothing is freed during marking.
                     let h = unsafe { header(span.addr_of(i)) };
-                    if h.roots.load(Ordering::Acquire) > 0 {
+                    if crate::protocol::has_roots(&h.roots) {
                         roots += 1;
                         t.edge(h);
                     }
@@ -412,7 +412,7 @@ pub(crate) fn checkmark(extra_roots: impl FnOnce(&mut Tracer)) -> usize {
             if span.is_allocated(i, free) {
                 // SAFETY: allocated slot, nothing is freed during mark termination.
                 let h = unsafe { header(span.addr_of(i)) };
-                if h.roots.load(Ordering::Acquire) > 0 {
+                if crate::protocol::has_roots(&h.roots) {
                     t.edge(h);
                 }
             }

@@ -67,9 +67,10 @@ impl Finalize for WeakSlot {
 /// root is only ever made from another one (`Weak::clone`), or from the entry's while the
 /// object is held by the caller, so its entry is not cleared (`Specials::downgrade`). Its
 /// count never goes from 0 back up, so a slot whose count is 0 can never be reached again; the
-/// root scan marks it exactly when its count is above 0 (it reads the count with Acquire, which
-/// pairs with the Release of the last drop, so every access through the last root happens
-/// before the sweep that frees the slot). A slot whose count falls to 0 during marking dies
+/// root scan marks it exactly when its count is above 0 (`protocol::has_roots`, Acquire, pairs
+/// with the Release of `protocol::weak::drop_slot_root`, so every access through the last root
+/// happens before the sweep that frees the slot; loom:
+/// `a_weak_slot_is_reused_only_after_its_last_holder_is_done` and its Relaxed twin). A slot whose count falls to 0 during marking dies
 /// this cycle if the root scan had not read it yet, else (marked, or allocated black) the next.
 ///
 /// Why not an `Arc` (the design before): `Arc<WeakSlot>` is 24 bytes that `malloc` rounds to a
@@ -136,9 +137,8 @@ impl Clone for SlotRef {
 impl Drop for SlotRef {
     fn drop(&mut self) {
         // SAFETY: `self` holds a root until this decrement.
-        let old = unsafe { slot_header(self.0.as_ptr()) }
-            .roots
-            .fetch_sub(1, Ordering::Release);
+        let old =
+            crate::protocol::weak::drop_slot_root(&unsafe { slot_header(self.0.as_ptr()) }.roots);
         assert!(old > 0, "tricolor: weak slot root count underflow");
     }
 }

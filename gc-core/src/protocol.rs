@@ -123,6 +123,15 @@ pub fn release_if_not_last(count: &AtomicU32) -> bool {
     false
 }
 
+/// The root scan's reading of an object's root count: true if it is a root. Acquire, so that a
+/// count read as 0 orders every access made through the last root before the sweep that may
+/// free the object (for weak slots, whose last root goes without an operation:
+/// [`weak::drop_slot_root`]).
+#[inline(always)]
+pub fn has_roots(count: &AtomicU32) -> bool {
+    count.load(Ordering::Acquire) > 0
+}
+
 /// Removes a root inside an operation; true if that was the last one (the caller shades if the
 /// operation's phase is MARK).
 #[inline(always)]
@@ -227,6 +236,15 @@ pub mod weak {
     #[inline]
     pub fn publish_adopted(slot: &AtomicUsize, addr: usize) {
         slot.store(addr, Ordering::Release);
+    }
+
+    /// Drops one root of a weak slot (module `mspecial`, `SlotRef`), outside any operation:
+    /// Release, so that the root scan that reads the count as 0 (Acquire:
+    /// [`has_roots`](super::has_roots)) sees every access made through this root before it,
+    /// and the slot's sweep may free it. Returns the count before.
+    #[inline]
+    pub fn drop_slot_root(roots: &AtomicU32) -> u32 {
+        roots.fetch_sub(1, Ordering::Release)
     }
 
     /// The sweeper's half: after the slots of the span's dead objects are cleared, and before

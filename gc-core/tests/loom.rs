@@ -983,6 +983,48 @@ fn upgrade_racing_a_relaxed_publication_reads_an_unbuilt_object() {
     upgrade_races_new_cyclic_publication(false);
 }
 
+/// A weak slot's last root dropped on one thread, outside any operation (`SlotRef::drop`),
+/// after that thread read the slot; the root scan on another reads the count, and if it finds
+/// 0 the slot is swept and its memory reused (a write loom checks against the read). The
+/// Release drop and the Acquire scan order the read before the reuse; the model fails with a
+/// Relaxed drop.
+fn last_slot_root_races_the_scan(release: bool) {
+    model(move || {
+        let roots = Arc::new(AtomicU32::new(1));
+        let slot = Arc::new(UnsafeCell::new(0x100usize));
+        let holder = {
+            let (roots, slot) = (roots.clone(), slot.clone());
+            thread::spawn(move || {
+                // SAFETY (model): our root keeps the slot until the drop below.
+                let a = slot.with(|v| unsafe { *v });
+                assert_eq!(a, 0x100);
+                if release {
+                    weak::drop_slot_root(&roots);
+                } else {
+                    roots.fetch_sub(1, Ordering::Relaxed);
+                }
+            })
+        };
+        if !has_roots(&roots) {
+            // SAFETY (model): no root left: the sweep frees the slot and it is reused.
+            slot.with_mut(|v| unsafe { *v = 0 });
+        }
+        holder.join().unwrap();
+    });
+}
+
+#[test]
+fn a_weak_slot_is_reused_only_after_its_last_holder_is_done() {
+    last_slot_root_races_the_scan(true);
+}
+
+/// With a Relaxed drop, loom finds the slot reused while the holder still reads it.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_relaxed_last_slot_root_lets_the_slot_be_reused_under_its_reader() {
+    last_slot_root_races_the_scan(false);
+}
+
 /// `GcWeakMap::insert(k, v)` racing the marking of its key: object 0 is the key (alive, so
 /// marked this cycle), object 1 the value, which only the map keeps. The inserter's operation files the pair, sets the key bit
 /// (`ephemeron::set_key`) and shades the value if it read MARK; the collector starts marking
