@@ -34,7 +34,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
     let size = std::mem::size_of::<GcBox<T>>();
     let align = std::mem::align_of::<GcBox<T>>();
-    let sc = size_to_class(size, align);
+    let sc = const { size_to_class(size_of::<GcBox<T>>(), align_of::<GcBox<T>>()) };
     let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
     let r = with_op(|op| {
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.

@@ -46,15 +46,23 @@ impl SpanClass {
 
 /// Allocation state owned by one party at a time (see the module docs).
 pub(crate) struct SpanAlloc {
-    /// Go's `allocCache`: the complement of `alloc_bits` from `cache_base`, shifted as slots are
-    /// taken, so that `trailing_zeros` finds the next free slot.
+    /// Go's `allocCache`: the free slots of bitmap word `cache_word` (the complement of its
+    /// `alloc_bits`, without the bits past `nelems`), each bit cleared as its slot is taken, so
+    /// that `trailing_zeros` finds the next free slot.
     pub alloc_cache: u64,
-    /// Slot index that bit 0 of `alloc_cache` stands for.
-    pub cache_base: usize,
     /// Bitmap word the cache was loaded from.
     pub cache_word: usize,
     /// Objects allocated (live or not yet swept) in this span.
     pub alloc_count: usize,
+}
+
+/// The bits of bitmap word `word` that stand for slots of a span of `nelems` slots.
+#[inline]
+fn slots_in_word(nelems: usize, word: usize) -> u64 {
+    match nelems.saturating_sub(word * 64) {
+        n if n >= 64 => !0,
+        n => (1u64 << n) - 1,
+    }
 }
 
 pub(crate) struct MSpan {
@@ -114,8 +122,7 @@ impl MSpan {
             alloc_bits: bitmap(nelems),
             mark_bits: bitmap(nelems),
             alloc: UnsafeCell::new(SpanAlloc {
-                alloc_cache: !0,
-                cache_base: 0,
+                alloc_cache: slots_in_word(nelems, 0),
                 cache_word: 0,
                 alloc_count: 0,
             }),
@@ -168,18 +175,10 @@ impl MSpan {
         let a = unsafe { &mut *self.alloc.get() };
         loop {
             if a.alloc_cache != 0 {
-                let tz = a.alloc_cache.trailing_zeros() as usize;
-                let idx = a.cache_base + tz;
-                if idx >= self.nelems {
-                    a.alloc_cache = 0;
-                    return None;
-                }
-                a.alloc_cache = if tz == 63 {
-                    0
-                } else {
-                    a.alloc_cache >> (tz + 1)
-                };
-                a.cache_base = idx + 1;
+                let idx = a.cache_word * 64 + a.alloc_cache.trailing_zeros() as usize;
+                // The cache holds no slot past `nelems` (`refill_cache`).
+                debug_assert!(idx < self.nelems);
+                a.alloc_cache &= a.alloc_cache - 1;
                 a.alloc_count += 1;
                 return Some(idx);
             }
@@ -192,9 +191,9 @@ impl MSpan {
     }
 
     fn refill_cache(&self, a: &mut SpanAlloc, word: usize) {
-        a.alloc_cache = !self.alloc_bits[word].load(Ordering::Relaxed);
+        a.alloc_cache =
+            !self.alloc_bits[word].load(Ordering::Relaxed) & slots_in_word(self.nelems, word);
         a.cache_word = word;
-        a.cache_base = word * 64;
     }
 
     /// Makes slot `idx` visible to the root scan as allocated. Called after the header is
@@ -421,6 +420,45 @@ impl MSpan {
                     self.elemsize - HEADER_SIZE,
                 )
             };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizeclasses::{CLASS_PAGES, NUM_SIZE_CLASSES};
+
+    /// Every class hands out exactly its slots, in order, fresh and after a sweep left a
+    /// pattern of live objects (whose slots are skipped), and nothing past `nelems`.
+    #[test]
+    fn next_free_takes_exactly_the_free_slots() {
+        for sc in 1..NUM_SIZE_CLASSES {
+            let class = SpanClass::new(sc, false, false);
+            let s = MSpan::new(1 << 20, CLASS_PAGES[sc] as usize, class, 0);
+            let mut got = Vec::new();
+            // SAFETY: the test owns the span.
+            while let Some(i) = unsafe { s.next_free() } {
+                got.push(i);
+            }
+            assert_eq!(got, (0..s.nelems).collect::<Vec<_>>(), "class {sc}");
+            // As a sweep leaves it: every third slot live, the cache reloaded from word 0.
+            for (w, bits) in s.alloc_bits.iter().enumerate() {
+                let live = (0..64)
+                    .filter(|b| (w * 64 + b) % 3 == 0 && w * 64 + b < s.nelems)
+                    .fold(0u64, |m, b| m | 1 << b);
+                bits.store(live, Ordering::Relaxed);
+            }
+            // SAFETY: as above.
+            let a = unsafe { &mut *s.alloc.get() };
+            s.refill_cache(a, 0);
+            got.clear();
+            // SAFETY: as above.
+            while let Some(i) = unsafe { s.next_free() } {
+                got.push(i);
+            }
+            let free: Vec<_> = (0..s.nelems).filter(|i| i % 3 != 0).collect();
+            assert_eq!(got, free, "class {sc} after a sweep");
         }
     }
 }

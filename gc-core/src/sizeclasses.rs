@@ -94,8 +94,10 @@ static SIZE_TO_CLASS_128: [u8; (MAX_SMALL_SIZE - SMALL_LIMIT) / LARGE_STEP + 1] 
 /// Slots sit at `span base + i * class size` and span bases are only page aligned, so an
 /// alignment above 8 and up to a page is met by the first class whose size is a multiple of it;
 /// a larger alignment cannot be served by a class (0: the large path, which refuses it).
+/// A `const fn`, so that allocation paths whose size is known at compile time compute the class
+/// there (`malloc::alloc`).
 #[inline(always)]
-pub fn size_to_class(size: usize, align: usize) -> usize {
+pub const fn size_to_class(size: usize, align: usize) -> usize {
     if size > MAX_SMALL_SIZE || align > PAGE_SIZE {
         return 0;
     }
