@@ -427,15 +427,15 @@ impl MSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizeclasses::{CLASS_PAGES, NUM_SIZE_CLASSES};
+    use crate::sizeclasses::CLASS_PAGES;
 
     /// Every class hands out exactly its slots, in order, fresh and after a sweep left a
     /// pattern of live objects (whose slots are skipped), and nothing past `nelems`.
     #[test]
     fn next_free_takes_exactly_the_free_slots() {
-        for sc in 1..NUM_SIZE_CLASSES {
+        for (sc, &pages) in CLASS_PAGES.iter().enumerate().skip(1) {
             let class = SpanClass::new(sc, false, false);
-            let s = MSpan::new(1 << 20, CLASS_PAGES[sc] as usize, class, 0);
+            let s = MSpan::new(1 << 20, pages as usize, class, 0);
             let mut got = Vec::new();
             // SAFETY: the test owns the span.
             while let Some(i) = unsafe { s.next_free() } {
