@@ -460,37 +460,44 @@ fn a_gc_in_a_thread_local_is_dropped_safely_at_thread_exit() {
 }
 
 #[test]
-fn a_thread_local_dropped_after_the_runtime_state_still_uses_the_heap() {
+fn thread_locals_dropped_after_the_runtime_state_still_use_the_heap() {
     use std::cell::RefCell;
-    use std::sync::atomic::AtomicBool;
-    static RAN: AtomicBool = AtomicBool::new(false);
+    static RAN: AtomicUsize = AtomicUsize::new(0);
     struct Late(RefCell<Option<Gc<u64>>>);
     impl Drop for Late {
         fn drop(&mut self) {
             // The thread's runtime state was registered after this thread-local, so it is
             // gone by now (destructors run in reverse order): these operations take the path
-            // of a thread without state (`operation::enter_orphan`).
+            // of a thread without state (`operation::enter_orphan`), one thread at a time.
             let old = self.0.borrow_mut().take();
             assert_eq!(old.as_deref(), Some(&5));
             drop(old);
-            let g = Gc::new(7u64);
-            let w = Gc::downgrade(&g);
-            assert_eq!(w.upgrade().as_deref(), Some(&7));
-            RAN.store(true, Ordering::SeqCst);
+            for i in 0..100u64 {
+                let g = Gc::new(i);
+                let w = Gc::downgrade(&g);
+                assert_eq!(w.upgrade().as_deref(), Some(&i));
+            }
+            RAN.fetch_add(1, Ordering::SeqCst);
         }
     }
     thread_local! {
         static LATE: Late = const { Late(RefCell::new(None)) };
     }
-    std::thread::spawn(|| {
-        // First touch: registers this destructor before the runtime's own.
-        LATE.with(|_| {});
-        let g = Gc::new(5u64);
-        LATE.with(|l| *l.0.borrow_mut() = Some(g));
-    })
-    .join()
-    .unwrap();
-    assert!(RAN.load(Ordering::SeqCst));
+    // Four threads tear down at once: their operations share the one state for such threads.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                // First touch: registers this destructor before the runtime's own.
+                LATE.with(|_| {});
+                let g = Gc::new(5u64);
+                LATE.with(|l| *l.0.borrow_mut() = Some(g));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(RAN.load(Ordering::SeqCst), 4);
     collect();
 }
 

@@ -21,7 +21,7 @@
 //! # Lock order
 //! The global locks, outermost first (Go writes its order down in `lockrank.go`); a lock is
 //! only taken while holding locks above it in this list:
-//! 1. `operation::ORPHAN` (a thread tearing down runs a whole operation under it)
+//! 1. `operation::ORPHAN_BUSY` (a thread tearing down runs a whole operation holding it)
 //! 2. `operation::REGISTRY` (the stop flushes the mcaches while holding it)
 //! 3. an `mcentral` span set (never two at once; dropped before `mheap::HEAP` is taken)
 //! 4. `mheap::HEAP`

@@ -54,6 +54,9 @@ pub(crate) struct ThreadState {
     /// during the stop (one shared counter updated per object would be a contended RMW).
     pub black_bytes: AtomicU64,
     pub exited: AtomicBool,
+    /// The state of the threads whose own is gone (`ORPHAN`): its operations hold
+    /// `ORPHAN_BUSY`.
+    shared: bool,
 }
 
 // SAFETY: `mcache` follows the ownership protocol above (the owner inside an operation, or the
@@ -63,8 +66,9 @@ unsafe impl Sync for ThreadState {}
 unsafe impl Send for ThreadState {}
 
 impl ThreadState {
-    fn new() -> Arc<ThreadState> {
+    fn new(shared: bool) -> Arc<ThreadState> {
         Arc::new(ThreadState {
+            shared,
             in_op: AtomicBool::new(false),
             mcache: UnsafeCell::new(MCache::new()),
             assist_debt: AtomicU64::new(0),
@@ -80,14 +84,18 @@ impl ThreadState {
 pub(crate) static REGISTRY: crate::locks::Mutex<Vec<Arc<ThreadState>>> =
     crate::locks::Mutex::new(Vec::new());
 
-/// Threads whose thread-local state is gone (teardown) share this one, one at a time. Lock
-/// order: the outermost lock (an operation runs while it is held).
-static ORPHAN: std::sync::LazyLock<(crate::locks::Mutex<()>, Arc<ThreadState>)> =
-    std::sync::LazyLock::new(|| {
-        let st = ThreadState::new();
-        REGISTRY.lock().push(st.clone());
-        (crate::locks::Mutex::new(()), st)
-    });
+/// Threads whose thread-local state is gone (teardown) share this one, one at a time.
+static ORPHAN: std::sync::LazyLock<Arc<ThreadState>> = std::sync::LazyLock::new(|| {
+    let st = ThreadState::new(true);
+    REGISTRY.lock().push(st.clone());
+    st
+});
+
+/// Held for the whole of an operation on `ORPHAN`. Lock order: the outermost lock. A flag with
+/// a yielding wait rather than a blocking mutex, so that the operation's guard is one word on
+/// every thread's fast path (it releases this when its state is `shared`); only threads in
+/// teardown ever wait here.
+static ORPHAN_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Owns this thread's registered state; dropped at thread exit.
 struct Local {
@@ -111,7 +119,7 @@ impl Drop for Local {
 
 thread_local! {
     static LOCAL: Local = {
-        let state = ThreadState::new();
+        let state = ThreadState::new(false);
         REGISTRY.lock().push(state.clone());
         Local { state }
     };
@@ -182,7 +190,7 @@ fn enter_op<'a>() -> (Op<'a>, OpGuard<'a>) {
             phase: OP_PHASE.get(),
             state: st,
         };
-        return (op, OpGuard::Nested);
+        return (op, OpGuard(None));
     }
     let mut p = STATE.get();
     if p.is_null() {
@@ -200,30 +208,25 @@ fn enter_op<'a>() -> (Op<'a>, OpGuard<'a>) {
     DEPTH.set(1);
     CUR.set(p);
     OP_PHASE.set(phase);
-    (Op { phase, state: st }, OpGuard::Outer(st))
+    (Op { phase, state: st }, OpGuard(Some(st)))
 }
 
-/// Ends the operation `enter_op` began.
-enum OpGuard<'a> {
-    Nested,
-    /// The outermost operation: clears the flag (Release publishes its effects).
-    Outer(&'a ThreadState),
-    /// The outermost operation of a thread whose state is gone, holding the shared state's lock
-    /// (released after the flag, as the field drops after `drop`).
-    Orphan(
-        &'a ThreadState,
-        #[allow(dead_code)] crate::locks::MutexGuard<'a, ()>,
-    ),
-}
+/// Ends the operation `enter_op` began: a nested one (`None`), or the outermost one, which
+/// clears the flag (Release publishes its effects) and, for a thread whose state is gone,
+/// releases the shared state.
+struct OpGuard<'a>(Option<&'a ThreadState>);
 
 impl Drop for OpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        match self {
-            OpGuard::Nested => DEPTH.set(DEPTH.get() - 1),
-            OpGuard::Outer(st) | OpGuard::Orphan(st, _) => {
+        match self.0 {
+            None => DEPTH.set(DEPTH.get() - 1),
+            Some(st) => {
                 DEPTH.set(0);
                 protocol::exit(&st.in_op);
+                if st.shared {
+                    ORPHAN_BUSY.store(false, Ordering::Release);
+                }
             }
         }
     }
@@ -261,13 +264,18 @@ fn register() -> *const ThreadState {
 #[cold]
 #[inline(never)]
 fn enter_orphan() -> (Op<'static>, OpGuard<'static>) {
-    let (lock, st) = &*ORPHAN;
-    let l = lock.lock();
+    let st: &'static ThreadState = &ORPHAN;
+    while ORPHAN_BUSY
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
     let phase = enter_raw(st);
     DEPTH.set(1);
-    CUR.set(Arc::as_ptr(st));
+    CUR.set(st);
     OP_PHASE.set(phase);
-    (Op { phase, state: st }, OpGuard::Orphan(st, l))
+    (Op { phase, state: st }, OpGuard(Some(st)))
 }
 
 /// Stores `phase` and waits until every operation that may have read the previous phase is
