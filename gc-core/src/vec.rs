@@ -117,13 +117,20 @@ impl<E> Elements<E> {
 
 /// A method called from inside an operation (a hand-written `Trace` that touches a container)
 /// would take the container's lock inside the operation, where a stop could wait for it.
+#[inline(always)]
 fn not_in_an_operation() {
     if in_operation() {
-        panic!(
-            "tricolor: a GcVec/GcMap method called inside a collector operation (from a Trace \
-             impl?): its lock cannot be taken there"
-        );
+        called_in_an_operation();
     }
+}
+
+#[cold]
+#[inline(never)]
+fn called_in_an_operation() -> ! {
+    panic!(
+        "tricolor: a GcVec/GcMap method called inside a collector operation (from a Trace \
+         impl?): its lock cannot be taken there"
+    );
 }
 
 impl<E: Trace> Elements<E> {
@@ -676,10 +683,18 @@ impl<T: Trace> GcVec<T> {
 }
 
 #[track_caller]
+#[inline(always)]
 fn check_index(index: usize, len: usize) {
     if index >= len {
-        panic!("GcVec: index {index} out of bounds (len {len})");
+        index_out_of_bounds(index, len);
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn index_out_of_bounds(index: usize, len: usize) -> ! {
+    panic!("GcVec: index {index} out of bounds (len {len})");
 }
 
 /// A shared view of a [`GcVec`]'s elements: derefs to `[T]`.
