@@ -367,6 +367,7 @@ impl BorrowState {
     }
 
     /// A mutator's shared borrow; false if mutably borrowed.
+    #[inline]
     pub fn try_shared(&self) -> bool {
         let mut s = self.0.load(Ordering::Relaxed);
         loop {
@@ -385,12 +386,14 @@ impl BorrowState {
     }
 
     /// Ends a mutator's shared borrow.
+    #[inline]
     pub fn release_shared(&self) {
         self.0.fetch_sub(1, Ordering::Release);
     }
 
     /// The mutator's exclusive borrow; false if a mutator borrows the cell. Markers inside are
     /// waited for (a short pause), never reported.
+    #[inline]
     pub fn try_exclusive(&self) -> bool {
         let mut spins = 0;
         // The flag cannot change while `&self` is held (type docs): the expected word is the
@@ -413,16 +416,19 @@ impl BorrowState {
     /// Whether a mutator holds the exclusive borrow. Asked under the exclusive access that
     /// `root`/`unroot` require, which itself came through a synchronizing handoff; Acquire pairs
     /// with the borrow's Acquire CAS of whoever took the bit (and leaked its guard).
+    #[inline]
     pub fn is_exclusive(&self) -> bool {
         self.0.load(Ordering::Acquire) & WRITER != 0
     }
 
     /// Ends the exclusive borrow.
+    #[inline]
     pub fn release_exclusive(&self) {
         self.0.fetch_and(!WRITER, Ordering::Release);
     }
 
     /// A marker's shared borrow; false (skip the cell) if a mutator holds it exclusively.
+    #[inline]
     pub fn try_marker(&self) -> bool {
         let mut s = self.0.load(Ordering::Relaxed);
         loop {
@@ -440,6 +446,7 @@ impl BorrowState {
     }
 
     /// Ends a marker's borrow.
+    #[inline]
     pub fn release_marker(&self) {
         self.0.fetch_sub(MARKER, Ordering::Release);
     }
@@ -484,6 +491,7 @@ impl ContainerState {
 
     /// The writer's entry (there is one writer at a time: the container's lock ensures it).
     /// Announces itself, then waits for the markers inside to leave.
+    #[inline]
     pub fn acquire_writer(&self) {
         self.0.fetch_or(C_WAITING, Ordering::Relaxed);
         let mut spins = 0;
@@ -497,11 +505,13 @@ impl ContainerState {
     }
 
     /// The writer's exit; Release publishes the moved elements to the next marker.
+    #[inline]
     pub fn release_writer(&self) {
         self.0.fetch_and(!C_WRITER, Ordering::Release);
     }
 
     /// A marker's entry: waits while the writer is inside or waiting.
+    #[inline]
     pub fn acquire_marker(&self) {
         let mut spins = 0;
         let mut s = self.0.load(Ordering::Relaxed);
@@ -526,6 +536,7 @@ impl ContainerState {
     }
 
     /// A marker's exit.
+    #[inline]
     pub fn release_marker(&self) {
         self.0.fetch_sub(1, Ordering::Release);
     }
