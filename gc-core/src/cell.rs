@@ -139,6 +139,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert_eq!(c.borrow().as_str(), "a");
     /// ```
     #[track_caller]
+    #[inline]
     pub fn borrow(&self) -> GcCellRef<'_, T> {
         match self.try_borrow() {
             Ok(r) => r,
@@ -156,6 +157,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// drop(w);
     /// assert!(c.try_borrow().is_ok());
     /// ```
+    #[inline]
     pub fn try_borrow(&self) -> Result<GcCellRef<'_, T>, BorrowError> {
         if self.state.try_shared() {
             // SAFETY: the shared borrow just taken excludes writers until the guard drops.
@@ -178,6 +180,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// assert_eq!(c.borrow().len(), 2);
     /// ```
     #[track_caller]
+    #[inline]
     pub fn borrow_mut(&self) -> GcCellRefMut<'_, T> {
         match self.try_borrow_mut() {
             Ok(r) => r,
@@ -196,6 +199,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     /// drop(r);
     /// assert!(c.try_borrow_mut().is_ok());
     /// ```
+    #[inline]
     pub fn try_borrow_mut(&self) -> Result<GcCellRefMut<'_, T>, BorrowMutError> {
         if self.state.is_rooted() {
             // Outside the heap the contents are roots already: a plain RefCell.
@@ -234,6 +238,7 @@ impl<T: ?Sized + Trace> GcCell<T> {
     }
 
     /// The marker's shared borrow: `None` if a mutator holds the cell mutably.
+    #[inline]
     fn marker_borrow(&self) -> Option<&T> {
         // SAFETY: no exclusive borrow can start while a marker holds the cell.
         self.state
@@ -432,12 +437,14 @@ impl<'a, T: ?Sized> GcCellRef<'a, T> {
 
 impl<T: ?Sized> Deref for GcCellRef<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         self.value
     }
 }
 
 impl<T: ?Sized> Drop for GcCellRef<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.state.release_shared();
     }
@@ -467,6 +474,7 @@ pub struct GcCellRefMut<'a, C: ?Sized + Trace, T: ?Sized = C> {
 
 impl<'a, C: ?Sized + Trace> GcCellRefMut<'a, C, C> {
     /// The guard for the whole value of a cell whose exclusive borrow the caller just took.
+    #[inline]
     fn whole(cell: &'a GcCell<C>) -> GcCellRefMut<'a, C, C> {
         GcCellRefMut {
             cell,
@@ -540,6 +548,7 @@ impl<'a, T: ?Sized, C: ?Sized + Trace> GcCellRefMut<'a, C, T> {
 
 impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, C, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
         // SAFETY: `value` points into the cell, which the held exclusive borrow makes ours.
         unsafe { self.value.as_ref() }
@@ -547,6 +556,7 @@ impl<T: ?Sized, C: ?Sized + Trace> Deref for GcCellRefMut<'_, C, T> {
 }
 
 impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, C, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and `&mut self` makes this the only live reference.
         unsafe { self.value.as_mut() }
@@ -554,6 +564,7 @@ impl<T: ?Sized, C: ?Sized + Trace> DerefMut for GcCellRefMut<'_, C, T> {
 }
 
 impl<T: ?Sized, C: ?Sized + Trace> Drop for GcCellRefMut<'_, C, T> {
+    #[inline]
     fn drop(&mut self) {
         let cell = self.cell;
         if cell.state.is_rooted() {
@@ -645,6 +656,7 @@ macro_rules! cell_trace {
         // contents unless the cell is exclusively borrowed, whose contents are roots (the
         // invariant of the module docs).
         unsafe impl<T: Trace> Trace for GcCell<$ty> {
+            #[inline]
             fn trace(&self, tracer: &mut Tracer) {
                 if let Some(v) = self.marker_borrow() {
                     // Released even if the contents' `trace` panics (a hand-written impl, under
@@ -655,6 +667,7 @@ macro_rules! cell_trace {
                 }
             }
 
+            #[inline]
             unsafe fn root(&mut self) {
                 self.state.set_rooted(true);
                 if !self.state.is_exclusive() {
@@ -663,6 +676,7 @@ macro_rules! cell_trace {
                 }
             }
 
+            #[inline]
             unsafe fn unroot(&mut self) {
                 self.state.set_rooted(false);
                 if !self.state.is_exclusive() {

@@ -52,35 +52,25 @@ impl Tracer {
         }
     }
 
-    /// Reports an edge to the object whose header is at `h`. The marking case is inlined into
-    /// every `trace` (each handle field of every type calls this), the other tracers' cases
-    /// are a call.
-    #[inline(always)]
+    /// Reports an edge to the object whose header is at `h`.
+    #[inline]
     pub(crate) fn edge(&mut self, h: *const Header) {
-        if let TracerMode::Mark { marked } = &mut self.mode {
-            // SAFETY: `h` comes from a handle inside a reachable object or a root, so it is a
-            // live object; nothing is freed while marking.
-            let span = unsafe { span_of(h as usize) };
-            let idx = span.index_of(h as usize);
-            if span.try_mark(idx) {
-                *marked += span.elemsize;
-                if !span.class.noscan() {
-                    self.stack.push(h as usize);
-                }
-                if span.specials.is_ephemeron_key(idx) {
-                    self.stack.push(h as usize | EPHEMERON_KEY);
+        match &mut self.mode {
+            TracerMode::Mark { marked } => {
+                // SAFETY: `h` comes from a handle inside a reachable object or a root, so it is
+                // a live object; nothing is freed while marking.
+                let span = unsafe { span_of(h as usize) };
+                let idx = span.index_of(h as usize);
+                if span.try_mark(idx) {
+                    *marked += span.elemsize;
+                    if !span.class.noscan() {
+                        self.stack.push(h as usize);
+                    }
+                    if span.specials.is_ephemeron_key(idx) {
+                        self.stack.push(h as usize | EPHEMERON_KEY);
+                    }
                 }
             }
-            return;
-        }
-        self.edge_other(h);
-    }
-
-    /// `edge` for the tracers that do not mark: the verification, a recording, resurrection.
-    #[inline(never)]
-    fn edge_other(&mut self, h: *const Header) {
-        match &mut self.mode {
-            TracerMode::Mark { .. } => unreachable!("marking edges take the inlined path"),
             TracerMode::Check { seen } => {
                 if seen.insert(h as usize) {
                     self.stack.push(h as usize);
