@@ -141,7 +141,9 @@ static DONE_CHANGED: crate::locks::Condvar = crate::locks::Condvar::new();
 /// collector's own threads (the cycle would wait for them) nor inside an operation.
 #[inline]
 pub(crate) fn hold_at_goal() {
-    if let Some(h) = HOLD.take() {
+    // A load on every allocation; the store of `take` only when there is a hold.
+    if let Some(h) = HOLD.get() {
+        HOLD.set(None);
         wait_for(h);
     }
 }
