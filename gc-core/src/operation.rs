@@ -91,10 +91,10 @@ static ORPHAN: std::sync::LazyLock<Arc<ThreadState>> = std::sync::LazyLock::new(
     st
 });
 
-/// Held for the whole of an operation on `ORPHAN`. Lock order: the outermost lock. A flag with
-/// a yielding wait rather than a blocking mutex, so that the operation's guard is one word on
-/// every thread's fast path (it releases this when its state is `shared`); only threads in
-/// teardown ever wait here.
+/// Held for the whole of an operation on `ORPHAN` (`protocol::shared_state`). Lock order: the
+/// outermost lock. A flag with a spinning and yielding wait rather than a blocking mutex, so
+/// that the operation's guard is one word on every thread's fast path (it gives this back when
+/// its state is `shared`); only threads in teardown ever wait here.
 static ORPHAN_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Owns this thread's registered state; dropped at thread exit.
@@ -225,7 +225,7 @@ impl Drop for OpGuard<'_> {
                 DEPTH.set(0);
                 protocol::exit(&st.in_op);
                 if st.shared {
-                    ORPHAN_BUSY.store(false, Ordering::Release);
+                    protocol::shared_state::give_back(&ORPHAN_BUSY);
                 }
             }
         }
@@ -265,12 +265,7 @@ fn register() -> *const ThreadState {
 #[inline(never)]
 fn enter_orphan() -> (Op<'static>, OpGuard<'static>) {
     let st: &'static ThreadState = &ORPHAN;
-    while ORPHAN_BUSY
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        std::thread::yield_now();
-    }
+    protocol::shared_state::take(&ORPHAN_BUSY);
     let phase = enter_raw(st);
     DEPTH.set(1);
     CUR.set(st);

@@ -184,6 +184,31 @@ pub fn try_acquire_sweep(span_gen: &AtomicU32, h: u32) -> bool {
         .is_ok()
 }
 
+/// The state that threads in teardown share (`operation::ORPHAN`): one operation at a time uses
+/// it. A flag, taken with an Acquire CAS and given back with a Release store, so that what one
+/// holder wrote to the state (its span cache) happens before the next holder reads it. Only
+/// threads whose own state is gone ever wait here.
+pub mod shared_state {
+    use crate::sync::{spin, AtomicBool, Ordering};
+
+    /// Waits until the flag is ours.
+    pub fn take(busy: &AtomicBool) {
+        let mut spins = 0;
+        while busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spin(&mut spins);
+        }
+    }
+
+    /// Gives the flag back, publishing the holder's writes to the next one.
+    #[inline]
+    pub fn give_back(busy: &AtomicBool) {
+        busy.store(false, Ordering::Release);
+    }
+}
+
 /// The weak-reference rules (modules `weakhandle` and `mspecial`), written once for the runtime
 /// and the loom models. A weak slot holds its object's address until the collector finds the
 /// object unreachable; the question `upgrade` asks is whether that has happened yet, when the

@@ -1190,3 +1190,45 @@ fn finish_waits_for_a_lazy_sweep_that_took_its_span() {
 fn finish_misses_a_lazy_sweep_counted_after_taking_its_span() {
     finish_races_a_lazy_sweep(false);
 }
+
+/// Two threads in teardown run operations on the one shared state (`protocol::shared_state`):
+/// each takes the flag, writes the state (a span cache in the runtime) and gives it back. loom's
+/// cell checks that the writes never overlap and that each holder sees the previous one's.
+fn shared_state_is_used_by_one_holder_at_a_time(release: bool) {
+    model(move || {
+        let busy = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(UnsafeCell::new(0u32));
+        let holders: Vec<_> = (0..2)
+            .map(|_| {
+                let (busy, state) = (busy.clone(), state.clone());
+                thread::spawn(move || {
+                    shared_state::take(&busy);
+                    // SAFETY (model): the flag is held.
+                    state.with_mut(|v| unsafe { *v += 1 });
+                    if release {
+                        shared_state::give_back(&busy);
+                    } else {
+                        busy.store(false, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for h in holders {
+            h.join().unwrap();
+        }
+        // SAFETY (model): both holders are done.
+        assert_eq!(state.with(|v| unsafe { *v }), 2);
+    });
+}
+
+#[test]
+fn the_shared_state_of_threads_in_teardown_has_one_holder_at_a_time() {
+    shared_state_is_used_by_one_holder_at_a_time(true);
+}
+
+/// With a Relaxed give-back, loom finds the next holder's access unordered after the last one's.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_relaxed_give_back_lets_two_holders_race_on_the_shared_state() {
+    shared_state_is_used_by_one_holder_at_a_time(false);
+}
