@@ -59,7 +59,7 @@ impl Header {
     pub fn new(vt: &'static VTable) -> Header {
         let anchor = (&ANCHOR as *const VTable).expose_provenance() as isize;
         let at = (vt as *const VTable).expose_provenance() as isize;
-        // Exact: both are 8-aligned (asserted below), so a shift, not a signed division.
+        // Exact: both are 8-aligned (asserted beside `ANCHOR`), so a shift, not a division.
         let delta = (at - anchor) >> 3;
         if delta as i32 as isize != delta {
             vtable_out_of_range();
