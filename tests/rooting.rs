@@ -222,3 +222,46 @@ fn replace_take_and_swap_move_roots_exactly() {
     collect();
     assert_eq!((*old, *taken, **a.borrow().as_ref().unwrap()), (1, 3, 2));
 }
+
+/// Objects that have lived unrooted in the heap through a few cycles, then taken out of it (a
+/// count going 0 → 1, through each way out: `GcVec::get`, a `GcCell` borrow, `Weak::upgrade`)
+/// while everything else that held them dies: the next root scans must find them. A root scan
+/// that skipped memory it believed root-free (DESIGN-NOTES, "Root-scan page flags") fails
+/// here: the sweep finds a rooted object unmarked, reports a collector bug and aborts.
+#[test]
+fn roots_taken_out_of_the_heap_after_quiet_cycles_are_found() {
+    use tricolor_gc::{GcVec, Weak};
+    const N: u64 = 20_000;
+    let v: Gc<GcVec<Gc<u64>>> = Gc::new((0..N).map(Gc::new).collect());
+    let cells: Gc<Vec<GcCell<Option<Gc<u64>>>>> =
+        Gc::new((0..N).map(|i| GcCell::new(Some(Gc::new(N + i)))).collect());
+    let weak: Vec<Weak<u64>> = (0..N)
+        .step_by(97)
+        .map(|i| Gc::downgrade(&cells[i as usize].borrow().clone().unwrap()))
+        .collect();
+    // Quiet cycles: every element is unrooted, so the scans take their pages' flags.
+    for _ in 0..3 {
+        collect();
+    }
+    let mut held: Vec<(u64, Gc<u64>)> = Vec::new();
+    for i in (0..N).step_by(101) {
+        held.push((i, v.get(i as usize).unwrap()));
+        let c = cells[i as usize].borrow().clone().unwrap();
+        assert_eq!(Gc::root_count(&c), 1);
+        held.push((N + i, c));
+    }
+    for (k, w) in (0..N).step_by(97).zip(&weak) {
+        held.push((N + k, w.upgrade().unwrap()));
+    }
+    // Only the held handles keep these objects now.
+    v.clear();
+    drop(v);
+    drop(cells);
+    for _ in 0..3 {
+        collect();
+    }
+    for (want, g) in &held {
+        assert_eq!(**g, *want);
+        assert!(Gc::root_count(g) >= 1);
+    }
+}
