@@ -239,7 +239,7 @@ fn roots_taken_out_of_the_heap_after_quiet_cycles_are_found() {
         .step_by(97)
         .map(|i| Gc::downgrade(&cells[i as usize].borrow().clone().unwrap()))
         .collect();
-    // Quiet cycles: every element is unrooted, so the scans take their pages' flags.
+    // Quiet cycles: every element stays unrooted through several root scans.
     for _ in 0..3 {
         collect();
     }
