@@ -81,7 +81,7 @@ fn new_cyclic_sees_itself_once_built() {
     let again = n.me.upgrade().unwrap();
     assert!(Gc::ptr_eq(&again, &n));
     assert_eq!(again.value, 7);
-    // Its handle is its weak handle: a later downgrade shares it.
+    // Its `Weak` points at it: a later downgrade is the same reference.
     assert!(Weak::ptr_eq(&Gc::downgrade(&n), &n.me));
     // A cycle through a strong edge and the weak self-reference, collected once unreachable.
     *n.next.borrow_mut() = Some(n.clone());
@@ -94,8 +94,10 @@ fn new_cyclic_sees_itself_once_built() {
     );
 }
 
+/// The object was allocated before `f` ran (its `Weak` points at it); it stays a `()` that
+/// never upgrades, and its memory goes back once its `Weak`s are gone.
 #[test]
-fn new_cyclic_that_panics_allocates_nothing_and_its_weak_stays_empty() {
+fn new_cyclic_that_panics_leaves_weaks_that_never_upgrade() {
     let mut kept: Option<Weak<Node>> = None;
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Gc::new_cyclic(|me: &Weak<Node>| {

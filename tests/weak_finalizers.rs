@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use support::{passes, Rng};
 use tricolor_gc::{collect, run_finalizers, Finalize, Gc, Trace, Weak};
 
-/// Counts this thread's allocations, for the test that `downgrade` allocates once per object.
+/// Counts this thread's allocations, for the test that `downgrade` allocates no more than a
+/// span's table of counts.
 struct Counting;
 thread_local! {
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
@@ -94,22 +95,30 @@ fn weak_to_a_dead_object_clears_in_every_size_class() {
 }
 
 #[test]
-fn downgrade_allocates_only_for_an_objects_first_weak() {
-    let a = payload(1);
-    let first = Gc::downgrade(&a);
+fn downgrade_allocates_nothing_but_its_spans_table_of_counts() {
+    // Fresh objects, allocated together: at most two spans of 24-byte objects (341 each).
+    let objs: Vec<Gc<Payload>> = (0..200).map(payload).collect();
+    let mut weak: Vec<Weak<Payload>> = Vec::with_capacity(200 * 12);
     let before = ALLOCS.get();
-    let more: Vec<Weak<Payload>> = Vec::with_capacity(1000);
-    let after_vec = ALLOCS.get();
-    let mut more = more;
-    for _ in 0..1000 {
-        more.push(Gc::downgrade(&a));
+    weak.extend(objs.iter().map(Gc::downgrade));
+    assert!(
+        ALLOCS.get() - before <= 2,
+        "first downgrades allocated more than one table per span"
+    );
+    let after_first = ALLOCS.get();
+    for _ in 0..10 {
+        weak.extend(objs.iter().map(Gc::downgrade));
     }
-    assert_eq!(ALLOCS.get(), after_vec, "a later downgrade allocated");
-    assert!(after_vec - before <= 1);
-    assert!(more
+    weak.extend(weak[..200].to_vec());
+    assert_eq!(
+        ALLOCS.get(),
+        after_first + 1,
+        "a downgrade or clone allocated"
+    );
+    assert!(weak
         .iter()
-        .all(|w| w.upgrade().is_some_and(|g| Gc::ptr_eq(&g, &a))));
-    drop(first);
+        .enumerate()
+        .all(|(i, w)| w.upgrade().is_some_and(|g| Gc::ptr_eq(&g, &objs[i % 200]))));
 }
 
 // ---- finalizable objects: Go's rule once the type is known, Java's until then ----
@@ -247,6 +256,13 @@ fn a_finalizer_may_resurrect_what_it_reaches() {
                 "a weak to a resurrected child cleared under Go's rule"
             );
         }
+        // The cleared bit is the object's: a `Weak` made now from a resurrected child agrees
+        // with the ones made before (round 0's children stay cleared, round 1's live).
+        let fresh = kept
+            .iter()
+            .filter(|p| Gc::downgrade(p).upgrade().is_some())
+            .count();
+        assert_eq!(fresh, round as usize * 1000);
     }
 }
 
@@ -475,48 +491,86 @@ fn an_upgrade_between_the_stop_and_the_sweep_says_dead() {
     passes("upgrade_between_the_stop_and_the_sweep");
 }
 
-/// A weak handle is an object of the heap (16 bytes, module `mspecial`): it lives while its
-/// object lives or any `Weak` to it does, and is freed by the first cycle after both are gone.
-/// Counted exactly, in a child process where nothing else allocates.
-fn weak_slots_are_freed_with_their_last_reference() {
+/// Values whose drops are counted, in a child process where nothing else drops them.
+#[derive(Trace, Finalize)]
+struct DropCounted {
+    id: u64,
+    #[gc(ignore)]
+    _d: CountDrop,
+}
+struct CountDrop;
+static DROP_COUNTED_DROPS: AtomicUsize = AtomicUsize::new(0);
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        DROP_COUNTED_DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+fn drop_counted(id: u64) -> Gc<DropCounted> {
+    Gc::new(DropCounted { id, _d: CountDrop })
+}
+
+/// A `Weak` points at its object and counts on it (module `weakhandle`): `downgrade` allocates
+/// no object; a dead object's value is dropped by the sweep that finds it dead, as if it had no
+/// `Weak`, but its memory stays (a `()`) until the first cycle after its last `Weak` is gone.
+/// DropCounted exactly, in a child process where nothing else allocates.
+fn dead_objects_keep_their_memory_until_their_last_weak() {
     let n = 10_000;
     let objects = || tricolor_gc::stats().heap_objects;
     collect();
     let base = objects();
-    // `Weak::new` shares one slot outside the heap: it allocates nothing, ever.
-    let never: Vec<Weak<Payload>> = (0..100).map(|_| Weak::new()).collect();
+    // `Weak::new` points outside the heap: it allocates nothing, ever.
+    let never: Vec<Weak<DropCounted>> = (0..100).map(|_| Weak::new()).collect();
     assert!(never.iter().all(|w| w.upgrade().is_none()));
     assert!(Weak::ptr_eq(&never[0], &never[99].clone()));
     drop(never);
     assert_eq!(objects(), base, "Weak::new allocated");
-    let objs: Vec<Gc<Payload>> = (0..n).map(payload).collect();
-    let weak: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
-    let again: Vec<Weak<Payload>> = objs.iter().map(Gc::downgrade).collect();
+    let objs: Vec<Gc<DropCounted>> = (0..n).map(drop_counted).collect();
+    let weak: Vec<Weak<DropCounted>> = objs.iter().map(Gc::downgrade).collect();
+    let again: Vec<Weak<DropCounted>> = objs.iter().map(Gc::downgrade).collect();
     collect();
-    assert_eq!(objects(), base + 2 * n, "one slot per object, shared");
+    assert_eq!(objects(), base + n, "a downgrade allocated an object");
     drop(again);
     collect();
-    assert_eq!(objects(), base + 2 * n, "a live object keeps its slot");
+    assert_eq!(objects(), base + n);
+    assert!(weak
+        .iter()
+        .enumerate()
+        .all(|(i, w)| w.upgrade().is_some_and(|g| g.id == i as u64)));
     let kept = Gc::downgrade(&objs[0]);
     drop(objs);
     collect();
     assert_eq!(
+        DROP_COUNTED_DROPS.load(Ordering::SeqCst),
+        n as usize,
+        "a dead object's value waited for its Weaks"
+    );
+    assert_eq!(
         objects(),
         base + n,
-        "the Weaks keep the slots of dead objects"
+        "the Weaks keep the memory of dead objects"
     );
     assert!(weak.iter().all(|w| w.upgrade().is_none()));
     assert!(kept.upgrade().is_none());
     drop(weak);
+    collect();
+    assert_eq!(objects(), base + 1, "only `kept` keeps its object's memory");
+    collect();
+    assert_eq!(objects(), base + 1, "memory still counted on was freed");
     drop(kept);
     collect();
-    assert_eq!(objects(), base, "a slot outlived its last reference");
+    assert_eq!(objects(), base, "memory outlived its last Weak");
+    assert_eq!(
+        DROP_COUNTED_DROPS.load(Ordering::SeqCst),
+        n as usize,
+        "a value was dropped twice"
+    );
 }
 
-/// First downgrades of the same fresh objects from four threads at once: the threads race to
-/// install each object's slot, every loser's slot is dropped unpublished, and all `Weak`s of an
-/// object share the winner's. Counted exactly, in a child process.
-fn racing_first_downgrades_share_one_slot() {
+/// Downgrades of the same fresh objects from four threads at once, then clones and drops of
+/// their `Weak`s from four threads at once after the objects died: the counts must come out
+/// exact (a lost increment frees memory a `Weak` reads; a lost decrement keeps it forever).
+/// DropCounted exactly, in a child process.
+fn racing_downgrades_and_drops_count_exactly() {
     let objects = || tricolor_gc::stats().heap_objects;
     collect();
     let base = objects();
@@ -539,27 +593,35 @@ fn racing_first_downgrades_share_one_slot() {
         assert!(Gc::ptr_eq(&weaks[3][i].upgrade().unwrap(), &objs[i]));
     }
     collect();
-    collect();
-    assert_eq!(
-        objects(),
-        base + 2 * n,
-        "a losing slot was kept, or a winner lost"
-    );
-    drop(weaks);
+    assert_eq!(objects(), base + n, "a downgrade allocated an object");
     drop(objs);
     collect();
+    assert_eq!(objects(), base + n, "memory with Weaks left was freed");
+    std::thread::scope(|s| {
+        for w in weaks {
+            let go = &go;
+            s.spawn(move || {
+                go.wait();
+                let more: Vec<Weak<Payload>> = w.iter().map(Weak::clone).collect();
+                assert!(more.iter().all(|m| m.upgrade().is_none()));
+                drop(w);
+                drop(more);
+            });
+        }
+    });
     collect();
-    assert_eq!(objects(), base);
+    collect();
+    assert_eq!(objects(), base, "memory outlived its last Weak");
 }
 
 #[test]
-fn racing_first_downgrades_share_one_slot_in_a_child() {
-    passes("racing_first_downgrades_share_one_slot");
+fn racing_downgrades_and_drops_count_exactly_in_a_child() {
+    passes("racing_downgrades_and_drops_count_exactly");
 }
 
 #[test]
-fn weak_slots_are_freed_with_their_last_reference_in_a_child() {
-    passes("weak_slots_are_freed_with_their_last_reference");
+fn dead_objects_keep_their_memory_until_their_last_weak_in_a_child() {
+    passes("dead_objects_keep_their_memory_until_their_last_weak");
 }
 
 /// The child side (see `support`).
@@ -574,10 +636,10 @@ fn child() {
         }
         "upgrade_races_cycles_from_several_threads" => upgrade_races_cycles_from_several_threads(),
         "upgrade_between_the_stop_and_the_sweep" => upgrade_between_the_stop_and_the_sweep(),
-        "weak_slots_are_freed_with_their_last_reference" => {
-            weak_slots_are_freed_with_their_last_reference()
+        "dead_objects_keep_their_memory_until_their_last_weak" => {
+            dead_objects_keep_their_memory_until_their_last_weak()
         }
-        "racing_first_downgrades_share_one_slot" => racing_first_downgrades_share_one_slot(),
+        "racing_downgrades_and_drops_count_exactly" => racing_downgrades_and_drops_count_exactly(),
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");

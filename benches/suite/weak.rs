@@ -1,10 +1,10 @@
 //! Workload 9, weak references: what an interpreter's intern table or cache does with them.
 //! `n` live objects, each with a weak reference made before the timing; then, in the same
 //! seeded random order for every peer:
-//! - `downgrade`: `n` more weak references, to objects that already have one (for tricolor,
-//!   the shared weak handle exists: no allocation);
+//! - `downgrade`: `n` more weak references, to objects that already have one;
 //! - `first-downgrade`: the first weak reference of each of `n` fresh objects (tricolor
-//!   allocates the object's weak handle here; `Arc`/`Rc` only count);
+//!   counts it in the object's span's weak counts, made by a span's first downgrade;
+//!   `Arc`/`Rc` count beside the value);
 //! - `upgrade`: `n` upgrades, each strong handle dropped at once.
 //!
 //! At 100,000 and 1,000,000 objects: the cost per operation must not grow with the number of

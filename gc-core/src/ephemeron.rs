@@ -111,8 +111,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     pub fn insert(&self, key: &Gc<K>, value: Gc<V>) -> Option<Gc<V>> {
         let k = key.header() as *const Header as usize;
         let v = value.header() as *const Header as usize;
-        // Before the lock: a first downgrade allocates the weak handle, which may wait for a
-        // cycle (at the hard goal), and other users of the map should not wait with it.
+        // Before the lock: a downgrade may allocate its span's table of weak counts, and other
+        // users of the map should not wait for that.
         let entry = Entry {
             key: Gc::downgrade(key),
             value: Gc::downgrade(&value),

@@ -1,14 +1,22 @@
-//! The object header, one word: the type's static vtable (compressed) and the atomic root count.
+//! The object header, one word: the type's static vtable (compressed), the "weak references
+//! cleared" bit, and the atomic root count.
 //!
 //! Mark and allocation bits live in the span's bitmaps, not here, so that sweeping a span whose
 //! type needs no drop glue never touches the objects' memory beyond the root-count check.
 
+use crate::protocol::weak::CLEARED;
 use crate::trace::{Trace, Tracer};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 /// Everything the collector needs to know about an object's type, reached from its header.
 /// Each function takes the address of the header it was found in; a vtable is only ever stored
-/// in the header of an object of its own type.
+/// in the header of an object of its own type (an object whose value the sweeper dropped while
+/// `Weak`s still pointed at it becomes a `()`: [`Header::become_unit`]).
+///
+/// Aligned to 16 so that a vtable's distance from [`ANCHOR`] is a multiple of 16 and the
+/// compressed word has its low bit free for [`CLEARED`] (four function pointers are 32 bytes:
+/// the alignment costs no space).
+#[repr(C, align(16))]
 pub(crate) struct VTable {
     /// The type's name, for diagnostics and for learning which types have finalizers.
     pub type_name: fn() -> &'static str,
@@ -28,68 +36,124 @@ pub(crate) struct VTable {
     pub finalize: unsafe fn(*const Header),
 }
 
-/// The first word of every object: its type, as a compressed vtable pointer, and its root count.
+/// The first word of every object: its type, as a compressed vtable pointer with the "weak
+/// references cleared" bit, and its root count.
 ///
 /// Eight bytes, where a vtable pointer and a word-sized count took sixteen: a two-handle node
 /// (binary-trees, a cons cell) fits a 24-byte slot instead of 32, as Go's 16 bytes plus its
 /// 8-byte-per-object heap bitmap would. The vtable is stored as its distance from [`ANCHOR`], a
-/// vtable of this crate, in units of 8 bytes (a vtable is a table of function pointers, so
-/// 8-aligned): 32 signed bits reach 16 GiB either way, and every vtable is a promoted constant
-/// in the read-only data of the binary that instantiated `Gc<T>`, which is the binary that links
-/// this crate in (the one exception, a `dylib` build of this crate loaded far from the code that
-/// uses it, is refused with a message at the first allocation rather than misread). The count is
-/// 32 bits: more than `i32::MAX` roots on one object is refused, as `Arc` refuses to wrap.
+/// vtable of this crate, in units of 16 bytes (vtables are 16-aligned), shifted left by one:
+/// 31 signed bits reach 16 GiB either way, and every vtable is a promoted constant in the
+/// read-only data of the binary that instantiated `Gc<T>`, which is the binary that links this
+/// crate in (the one exception, a `dylib` build of this crate loaded far from the code that uses
+/// it, is refused with a message at the first allocation rather than misread). The count is 32
+/// bits: more than `i32::MAX` roots on one object is refused, as `Arc` refuses to wrap.
+///
+/// The low bit of the vtable word is [`CLEARED`]: the object's weak references no longer
+/// upgrade (module `weakhandle`). It shares the word so that `Weak::upgrade` decides from the
+/// cache line whose root count it then raises: a `Weak` points at its object, as an
+/// `std::sync::Weak` points at its `ArcInner`, and the one cache miss of a random upgrade is the
+/// header's. It lives in the vtable word rather than the count so that the root-count paths
+/// (every clone and drop of a handle) stay a bare `lock xadd` and compare.
 #[repr(C)]
 pub(crate) struct Header {
-    vtable: i32,
+    /// `(distance to the vtable in 16-byte units) << 1 | CLEARED`. Written at allocation, and
+    /// afterwards only by the collector (`CLEARED`, and the unit vtable of a dropped value) and
+    /// by `Gc::new_cyclic` (its vtable, once the value is built): atomic for those writes.
+    vtable: AtomicI32,
     /// How many rooted handles point at this object. Root-count transitions carry the write
     /// barrier (see `barrier`): 1→0 while marking shades the object.
     pub roots: AtomicU32,
 }
 
-// A vtable's address is a multiple of 8, so distances in units of 8 bytes are exact.
-const _: () = assert!(std::mem::align_of::<VTable>() >= 8);
+// A vtable's address is a multiple of 16, so distances in units of 16 bytes are exact.
+const _: () = assert!(std::mem::align_of::<VTable>() >= 16);
 
-/// The vtable that others are stored relative to (`Header`).
+/// The vtable that others are stored relative to (`Header`): the unit type's, so that word 0
+/// (with or without `CLEARED`) is a `()`, which has nothing to trace, drop or finalize.
 static ANCHOR: VTable = VTableOf::<()>::VTABLE;
+
+/// The vtable word of `vt` (without `CLEARED`).
+#[inline(always)]
+fn vtable_word(vt: &'static VTable) -> i32 {
+    let anchor = (&ANCHOR as *const VTable).expose_provenance() as isize;
+    let at = (vt as *const VTable).expose_provenance() as isize;
+    // Exact: both are 16-aligned (asserted beside `ANCHOR`), so shifts, not divisions.
+    let word = ((at - anchor) >> 4) << 1;
+    if word as i32 as isize != word {
+        vtable_out_of_range();
+    }
+    word as i32
+}
 
 impl Header {
     /// A header for a new object of the type of `vt`, with one root.
     #[inline(always)]
     pub fn new(vt: &'static VTable) -> Header {
-        let anchor = (&ANCHOR as *const VTable).expose_provenance() as isize;
-        let at = (vt as *const VTable).expose_provenance() as isize;
-        // Exact: both are 8-aligned (asserted beside `ANCHOR`), so a shift, not a division.
-        let delta = (at - anchor) >> 3;
-        if delta as i32 as isize != delta {
-            vtable_out_of_range();
-        }
         Header {
-            vtable: delta as i32,
+            vtable: AtomicI32::new(vtable_word(vt)),
             roots: AtomicU32::new(1),
         }
     }
 
-    /// The header of an object that is not in the heap: a static that handles may point at,
-    /// which the collector never scans or frees (nothing looks it up in a span), and whose
-    /// vtable is never read. One root, held by the static itself, so the count never falls to
-    /// zero. Only for types whose handles touch nothing but the header and the value (weak
-    /// slots: `Weak::new`).
+    /// The header of an object `Gc::new_cyclic` has allocated and not built yet: a `()` whose
+    /// weak references are cleared, with the one root of the builder, which holds it until the
+    /// value is in place and [`Header::publish_built`] gives it its type.
+    pub fn unbuilt() -> Header {
+        Header {
+            vtable: AtomicI32::new(CLEARED),
+            roots: AtomicU32::new(1),
+        }
+    }
+
+    /// The header of an object that is not in the heap: the target of every `Weak::new()`,
+    /// which the collector never scans or frees (nothing looks it up in a span). Its weak
+    /// references are cleared from the start; one root, held by the static itself, so the count
+    /// never falls to zero.
     pub const fn outside_heap() -> Header {
         Header {
-            vtable: 0,
+            vtable: AtomicI32::new(CLEARED),
             roots: AtomicU32::new(1),
         }
     }
 
-    /// The object's vtable.
+    /// The object's vtable. Acquire: the vtable of an object `Gc::new_cyclic` has just built
+    /// was published after its value (`publish_built`), and a marker that reads it must see
+    /// the value (a plain load on x86 and a `ldar` on ARM, as a Relaxed load is not).
     #[inline(always)]
     pub fn vtable(&self) -> &'static VTable {
         let anchor = (&ANCHOR as *const VTable).addr() as isize;
-        let at = anchor + self.vtable as isize * 8;
-        // SAFETY: `vtable` was made by `Header::new` from a `&'static VTable` whose address was
-        // exposed there, and it is never written afterwards.
+        let word = self.vtable.load(Ordering::Acquire) & !CLEARED;
+        let at = anchor + word as isize * 8;
+        // SAFETY: the word was made by `vtable_word` from a `&'static VTable` whose address was
+        // exposed there (or is 0: `ANCHOR` itself), and only ever replaced by another such.
         unsafe { &*std::ptr::with_exposed_provenance::<VTable>(at as usize) }
+    }
+
+    /// The word whose [`CLEARED`] bit says whether the object's weak references still upgrade
+    /// (module `protocol::weak`).
+    #[inline(always)]
+    pub fn weak_word(&self) -> &AtomicI32 {
+        &self.vtable
+    }
+
+    /// Gives a built `Gc::new_cyclic` object its type and lets its weak references upgrade.
+    ///
+    /// # Safety
+    /// The header is an unbuilt object's ([`Header::unbuilt`]) whose value of the type of `vt`
+    /// has just been written, and this is called once.
+    pub unsafe fn publish_built(&self, vt: &'static VTable) {
+        crate::protocol::weak::publish_built(&self.vtable, vtable_word(vt));
+    }
+
+    /// Makes a dead object whose value the sweeper has just dropped a `()` (its weak references
+    /// were cleared before), so that each later sweep that keeps its memory for its `Weak`s,
+    /// and the one that frees it, find nothing to drop.
+    ///
+    /// # Safety
+    /// The caller is the object's sweeper and has dropped its value.
+    pub unsafe fn become_unit(&self) {
+        self.vtable.store(CLEARED, Ordering::Release);
     }
 }
 

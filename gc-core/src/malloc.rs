@@ -17,6 +17,14 @@ use std::sync::atomic::Ordering;
 /// Assist when a thread has allocated this much during one mark phase without helping.
 const ASSIST_CHUNK: u64 = 64 << 10;
 
+/// A `GcBox<T>`'s size, alignment, size class (computed at compile time) and span class.
+#[inline(always)]
+fn box_class<T: Trace + 'static>() -> (usize, usize, usize, SpanClass) {
+    let sc = const { size_to_class(size_of::<GcBox<T>>(), align_of::<GcBox<T>>()) };
+    let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
+    (size_of::<GcBox<T>>(), align_of::<GcBox<T>>(), sc, class)
+}
+
 /// Moves `*value` into a new object. On failure, and on an unwinding `unroot`, it stays where it
 /// is, the caller's to drop outside the operation (its drop glue is user code); on success it has
 /// moved (the caller must not drop it, hence the `ManuallyDrop`). Nothing after the move can
@@ -32,10 +40,7 @@ const ASSIST_CHUNK: u64 = 64 << 10;
 pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     value: &mut ManuallyDrop<T>,
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
-    let size = std::mem::size_of::<GcBox<T>>();
-    let align = std::mem::align_of::<GcBox<T>>();
-    let sc = const { size_to_class(size_of::<GcBox<T>>(), align_of::<GcBox<T>>()) };
-    let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
+    let (size, align, sc, class) = box_class::<T>();
     let r = with_op(|op| {
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.
         // A cycle cannot start marking before this operation has published the object as a
@@ -82,6 +87,68 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     // cycle to end, outside the operation.
     mgc::hold_at_goal();
     r
+}
+
+/// `Gc::new_cyclic`'s allocation: a slot for a `GcBox<T>` whose header is
+/// [`Header::unbuilt`] (a `()` with one root, the builder's, and its weak references cleared)
+/// and whose value is not written yet. Coloured and published as any new object; [`build`]
+/// moves the value in later.
+pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
+) -> Result<NonNull<GcBox<T>>, AllocError> {
+    let (size, align, sc, class) = box_class::<T>();
+    let r = with_op(|op| {
+        let (addr, idx, span) = slot(op, sc, size, align, class)?;
+        let obj = addr as *mut GcBox<T>;
+        // SAFETY: the slot is free, owned by this operation, and large enough and aligned for
+        // a `GcBox<T>`; only the header is written, and nothing reads more of a `()`.
+        unsafe { (&raw mut (*obj).header).write(Header::unbuilt()) };
+        if op.marking() {
+            born_black(op, span, idx);
+        }
+        span.publish(idx);
+        // SAFETY: `addr` is a non-null slot address.
+        Ok(unsafe { NonNull::new_unchecked(obj) })
+    });
+    mgc::hold_at_goal();
+    r
+}
+
+/// Moves `*value` into the object [`alloc_unbuilt`] made, then gives the object its type
+/// (`Header::publish_built`) and registers its finalizer, as [`alloc`] does for a new object.
+/// If a hand-written `unroot` unwinds, the value has not moved (the caller drops it) and the
+/// object stays a `()`.
+///
+/// # Safety
+/// `obj` came from `alloc_unbuilt::<T>`, is still held by the builder's root, and is built
+/// once.
+pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
+    obj: NonNull<GcBox<T>>,
+    value: &mut ManuallyDrop<T>,
+) {
+    with_op(|_op| {
+        // As in `alloc`: the handles moving in stop being roots, and each 1→0 shades while
+        // marking; the object may already be black (it was rooted), so nothing else would
+        // trace them this cycle.
+        if !T::is_noscan() {
+            // SAFETY: `value` is about to become heap contents; nobody else can see it.
+            unsafe { value.unroot() };
+        }
+        let finalizer = T::has_finalizer();
+        let p = obj.as_ptr();
+        // SAFETY: moved out once; the caller does not drop it (`ManuallyDrop`) once it has.
+        let value = unsafe { ManuallyDrop::take(value) };
+        // SAFETY: the slot is ours (caller) and sized for a `GcBox<T>`; nothing reads the value
+        // before the vtable is published below (a marker traces a `()` until then).
+        unsafe { (&raw mut (*p).value).write(value) };
+        // SAFETY: the value of the vtable's type was just written; once (caller).
+        unsafe { (*p).header.publish_built(vtable_of::<T>()) };
+        if finalizer {
+            let addr = p as usize;
+            // SAFETY: the object is allocated (the builder's root).
+            let span = unsafe { crate::mheap::span_of(addr) };
+            finalizer::register(span, span.index_of(addr), vtable_of::<T>());
+        }
+    });
 }
 
 /// A free slot of class `sc` (0: a large object's own span).

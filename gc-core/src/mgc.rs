@@ -360,7 +360,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
     mark::reset_cycle();
     handshake(MARK);
     mark::open_assists();
-    // Every operation that may have read a weak handle before a sweep freed its object is over.
+    // Every operation that may hold a span struct the sweep freed is over (`MHeap::reclaim`).
     HEAP.lock().reclaim();
     CycleStats {
         n,
@@ -514,8 +514,8 @@ static EXTERNAL_LIVE: AtomicUsize = AtomicUsize::new(0);
 fn gc_sweep(c: &mut CycleStats) {
     let frees0 = mstats::frees();
     c.swept = sweep::finish();
-    // Not a stop: it waits for the operations in flight (one may have read a weak handle before
-    // a sweep freed its object), after which what the sweep freed can be reused or returned.
+    // Not a stop: it waits for the operations in flight (one may hold a span struct the sweep
+    // freed), after which what the sweep freed can be reused or returned (`MHeap::reclaim`).
     handshake(OFF);
     HEAP.lock().reclaim();
     c.freed = mstats::frees() - frees0;

@@ -216,28 +216,6 @@ impl std::fmt::Display for AllocError {
 }
 impl std::error::Error for AllocError {}
 
-/// The span whose pages hold `addr`, or `None` if they were freed: for an address read from a
-/// weak handle that the sweeper may have cleared since (`Weak::upgrade`). The span may be a
-/// later one over the same pages; what it says about `addr` is only meaningful under
-/// `protocol::weak`'s rules.
-///
-/// # Safety
-/// `addr` was an object of this heap during the current sweep generation, and the caller is
-/// inside an operation (which holds off the reuse of span structs and the return of chunks to
-/// the system: [`MHeap::reclaim`]).
-#[inline]
-pub(crate) unsafe fn span_of_swept(addr: usize) -> Option<&'static MSpan> {
-    let chunk = addr & !(CHUNK_SIZE - 1);
-    let page = (addr - chunk) / PAGE_SIZE;
-    // SAFETY: the chunk was part of the heap in this sweep generation and is not returned to
-    // the system before the operation ends (caller); its page 0 is its ChunkMeta. A non-null
-    // entry is a span struct, which is never freed and not reused before the operation ends.
-    unsafe {
-        let meta = &*(chunk as *const ChunkMeta);
-        meta.spans[page].load(Ordering::Acquire).as_ref()
-    }
-}
-
 /// The span of the object that starts at `addr`.
 ///
 /// The reference may outlive the object as memory (span structs are never deallocated, and are
@@ -501,8 +479,7 @@ impl MHeap {
         c.used_pages -= marked;
         HEAP_INUSE.fetch_sub(s.npages * PAGE_SIZE, Ordering::Relaxed);
         debug_assert!(c.released[page..page + marked].not_any());
-        // An operation holding a stale address (a weak handle read before its sweep) finds null
-        // here and knows the object is gone (`span_of_swept`).
+        // Nothing may look an address of these pages up any more: null says so loudly.
         // SAFETY: page 0 is the ChunkMeta.
         let meta = unsafe { &*(c.base as *const ChunkMeta) };
         for p in page..page + marked {
@@ -531,12 +508,11 @@ impl MHeap {
 
     /// Called by the collector right after a handshake (the end of the sweep, and the start of
     /// marking): the span structs and chunks freed before it become reusable and are returned
-    /// to the system. An operation may have read a weak
-    /// handle before the sweeper cleared it and freed the object, and then looks up the stale
-    /// address's chunk table and span (`span_of_swept`); the handshake waited for every such
-    /// operation, and one that starts after it reads the cleared handle (the sweep happened
-    /// before the handshake). This is epoch-based reclamation with operations as the pinned
-    /// sections; crossbeam-epoch would add a pin to each `upgrade` on top of the operation.
+    /// to the system, so that a `&'static MSpan` read inside an operation (`span_of`) stays a
+    /// span struct until the operation ends. This is epoch-based reclamation with operations as
+    /// the pinned sections. Its first client, `Weak::upgrade` reading the span of an object the
+    /// sweeper may have freed, is gone: a `Weak` now keeps its object's memory (module
+    /// `weakhandle`), so no reclamation scheme at all is needed on that path.
     pub fn reclaim(&mut self) {
         self.spare.append(&mut self.retired_spans);
         for c in self.retired_chunks.drain(..) {

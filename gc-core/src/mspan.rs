@@ -11,8 +11,8 @@
 //! slots hold objects; `mark_bits` are set by markers with `fetch_or`.
 
 use crate::header::{header, HEADER_SIZE};
-use crate::mspecial::{queue_finalizer, Specials};
-use crate::protocol::weak::{publish_swept, reset_mark_word};
+use crate::mspecial::{queue_finalizer, Specials, WEAK_CLEARED};
+use crate::protocol::weak::{self, publish_swept, reset_mark_word};
 use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -81,7 +81,7 @@ pub(crate) struct MSpan {
     pub alloc_bits: Box<[AtomicU64]>,
     pub mark_bits: Box<[AtomicU64]>,
     pub alloc: UnsafeCell<SpanAlloc>,
-    /// Weak handles and finalizers of the span's objects (module `mspecial`).
+    /// Weak counts and finalizers of the span's objects (module `mspecial`).
     pub specials: Specials,
     /// Position in `mheap`'s list of all spans, for O(1) removal.
     pub all_index: UnsafeCell<usize>,
@@ -241,12 +241,13 @@ impl MSpan {
     }
 
     /// The first part of a sweep, before anything is freed: a dead object whose type has a
-    /// finalizer is kept (marked) and queued, and every other dead object's weak handle is
-    /// cleared, each kept object's too (Go clears weak pointers when it queues the finalizer).
-    /// The kept object's slot is cleared before its bit is set, as `protocol::weak` requires.
-    fn sweep_specials(&self, free_below: usize) {
+    /// finalizer is kept (marked) and queued, with its weak references cleared (Go clears weak
+    /// pointers when it queues the finalizer); a dead object that `Weak`s still count on has
+    /// them cleared, its value dropped, and its memory kept (marked) for them. Each object's
+    /// bit is set before its mark bit, as `protocol::weak` requires.
+    fn sweep_specials(&self, free_below: usize, poison: bool) {
         let fin = self.specials.finalizer_bits();
-        let weak = self.specials.weak_entries().is_some();
+        let weak = self.specials.weak_counts().is_some();
         let eph = self.specials.ephemeron_bits().is_some();
         if fin.is_none() && !weak && !eph {
             return;
@@ -291,16 +292,27 @@ impl MSpan {
                     let bit = known.trailing_zeros();
                     known &= known - 1;
                     let idx = w * 64 + bit as usize;
-                    self.specials.clear_weak(idx);
+                    // SAFETY: the object is allocated and this sweeper owns it.
+                    let h = unsafe { header(self.addr_of(idx)) };
+                    if weak::clear(h.weak_word()) {
+                        WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
+                    }
                     self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
                     queued.push(self.addr_of(idx));
                 }
             }
             if weak {
                 while dead != 0 {
-                    let idx = w * 64 + dead.trailing_zeros() as usize;
+                    let bit = dead.trailing_zeros();
                     dead &= dead - 1;
-                    self.specials.clear_weak(idx);
+                    let idx = w * 64 + bit as usize;
+                    if !self.specials.has_weaks(idx) {
+                        continue;
+                    }
+                    // SAFETY: a dead object of this span, which this sweeper owns; kept below,
+                    // so this is the one drop of its value this sweep (and a `()` afterwards).
+                    unsafe { self.keep_for_weaks(self.addr_of(idx), poison) };
+                    self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
                 }
             }
         }
@@ -312,6 +324,33 @@ impl MSpan {
         }
     }
 
+    /// A dead object that `Weak`s still count on: its weak references clear, its value is
+    /// dropped (the first time; it is a `()` afterwards), and its memory stays for the `Weak`s
+    /// (the caller marks it), which read its header until the last of them is dropped.
+    ///
+    /// # Safety
+    /// `addr` is a dead object of this span, which the caller owns for sweeping and keeps.
+    unsafe fn keep_for_weaks(&self, addr: usize, poison: bool) {
+        // SAFETY: a dead object's header is readable, its slot not reused (caller).
+        unsafe { self.check_unrooted(addr) };
+        // SAFETY: as above.
+        let h = unsafe { header(addr) };
+        if weak::clear(h.weak_word()) {
+            WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
+        }
+        if !self.class.nodrop() {
+            // SAFETY: dead, unreachable by anything but `Weak`s, which read only the header
+            // and no longer upgrade (cleared above); its vtable becomes `()`'s right after.
+            unsafe { self.drop_value(addr) };
+        }
+        if poison {
+            // SAFETY: the value is dropped and nothing reads it; the header stays.
+            unsafe { self.poison_value(addr) };
+        }
+        // SAFETY: this sweeper dropped the value above (or its class has no drop glue).
+        unsafe { h.become_unit() };
+    }
+
     /// Sweeps the span for sweep generation `sg`: deals with the dead objects' specials, then
     /// frees every allocated object whose mark bit is clear, after checking its root count and
     /// running its drop glue if the class needs it, then makes the mark bits the new allocation
@@ -321,7 +360,9 @@ impl MSpan {
     /// The caller owns the span (won the sweepgen CAS) and no marking is in progress.
     pub unsafe fn sweep(&self, sg: u32, poison: bool, check_all: bool) -> (usize, usize) {
         let free_below = self.freeindex.load(Ordering::Acquire);
-        self.sweep_specials(free_below);
+        // What the drop glue frees outside the heap tells the pacer what the dead owned.
+        let _drops = (!self.class.nodrop()).then(crate::mstats::SweepDrops::begin);
+        self.sweep_specials(free_below, poison);
         publish_swept(&self.specials.weak_gen, sg);
         // A `nodrop` span's sweep need not touch its objects at all, and reading a dead
         // object's root count is a cache and TLB miss on memory last touched a cycle ago: every
@@ -331,8 +372,6 @@ impl MSpan {
         // canary that moves over the heap as pages are reused by other objects.
         let touch_all = poison || check_all || !self.class.nodrop();
         let mut sampled = !(self.base / crate::sizeclasses::PAGE_SIZE).is_multiple_of(32);
-        // What the drop glue frees outside the heap tells the pacer what the dead owned.
-        let _drops = (!self.class.nodrop()).then(crate::mstats::SweepDrops::begin);
         let mut freed = 0;
         let mut live = 0;
         for w in 0..self.alloc_bits.len() {
@@ -393,34 +432,53 @@ impl MSpan {
     unsafe fn free_object(&self, addr: usize, poison: bool) {
         // SAFETY: the caller passes a dead object's address.
         unsafe { self.check_unrooted(addr) };
-        // SAFETY: as above.
-        let h = unsafe { header(addr) };
         if !self.class.nodrop() {
-            let drop = h.vtable().drop;
-            let name = h.vtable().type_name;
-            // A panicking drop must not leave the span half swept: catch it, report it, go on.
             // SAFETY: the object is dead and dropped exactly once, here.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-                drop(addr as *mut _)
-            }));
-            if r.is_err() {
-                crate::throw::report_once(&format!(
-                    "tricolor: a drop of a dead {} panicked during sweep; the panic was caught",
-                    name()
-                ));
-            }
+            unsafe { self.drop_value(addr) };
         }
         if poison {
-            // SAFETY: the slot is free and owned by the sweeper; the header stays readable with a
-            // zero root count so that the root scan still skips it.
-            unsafe {
-                std::ptr::write_bytes(
-                    (addr + HEADER_SIZE) as *mut u8,
-                    crate::config::POISON_BYTE,
-                    self.elemsize - HEADER_SIZE,
-                )
-            };
+            // SAFETY: the slot is free and owned by the sweeper.
+            unsafe { self.poison_value(addr) };
         }
+    }
+
+    /// Runs the drop glue of the dead object at `addr`.
+    ///
+    /// # Safety
+    /// `addr` is a dead object of this span that the caller owns for sweeping, whose value has
+    /// not been dropped (or is a `()`), and nothing reads the value afterwards.
+    unsafe fn drop_value(&self, addr: usize) {
+        // SAFETY: forwarded from the caller.
+        let h = unsafe { header(addr) };
+        let drop = h.vtable().drop;
+        let name = h.vtable().type_name;
+        // A panicking drop must not leave the span half swept: catch it, report it, go on.
+        // SAFETY: the object is dead and its value dropped exactly once, here (caller).
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            drop(addr as *mut _)
+        }));
+        if r.is_err() {
+            crate::throw::report_once(&format!(
+                "tricolor: a drop of a dead {} panicked during sweep; the panic was caught",
+                name()
+            ));
+        }
+    }
+
+    /// Fills the value part of the slot at `addr` with the poison byte (`GCPOISON=1`).
+    ///
+    /// # Safety
+    /// The caller owns the slot for sweeping and its value is dropped; the header stays
+    /// readable with a zero root count so that the root scan still skips it.
+    unsafe fn poison_value(&self, addr: usize) {
+        // SAFETY: forwarded from the caller; the slot is `elemsize` bytes.
+        unsafe {
+            std::ptr::write_bytes(
+                (addr + HEADER_SIZE) as *mut u8,
+                crate::config::POISON_BYTE,
+                self.elemsize - HEADER_SIZE,
+            )
+        };
     }
 }
 

@@ -5,158 +5,40 @@
 //! walked as a whole, and nothing is done in the stop.
 //!
 //! Two kinds, each made at its span's first use:
-//! - **weak handles**: `nelems` entries; entry `i` holds the [`WeakSlot`] that every `Weak` to
-//!   object `i` shares (a 16-byte object of the heap, one root owned by the entry: [`SlotRef`]).
-//!   `Gc::downgrade` installs it with a CAS and otherwise only adds a root: no lock, one
-//!   allocation per object.
+//! - **weak counts**: `nelems` counters; counter `i` is how many `Weak`s point at object `i`.
+//!   A `Weak` points at its object (module `weakhandle`), and the count keeps the object's
+//!   memory from being reused while one does: `Gc::downgrade` and `Weak::clone` add one with a
+//!   `fetch_add`, `Weak::drop` takes it back. No lock, no allocation per `Weak`.
 //! - **finalizers**: two bitmaps, objects whose type is known to override `finalize`, and
 //!   objects whose type is not known yet (module `finalizer`); set with `fetch_or` when the
 //!   object is allocated.
 //!
 //! # Who touches them
 //! - The allocating thread sets finalizer bits for the objects it allocates.
-//! - `downgrade` reads and installs weak entries of an object it holds, so its span is in use and
-//!   its entry is not cleared (only unreachable objects' entries are).
+//! - `downgrade`, `Weak::clone` and `Weak::drop` change the count of an object whose memory
+//!   their handle keeps (a strong handle, or the `Weak`'s own count), so the span is in use.
 //! - The root scan reads finalizer bits and converts those of types learned since (marking).
-//! - The collector clears the entry of each object it resurrects (marking, module `finalizer`).
 //! - The span's sweeper, which owns the span: for each dead object, before anything is freed,
-//!   it clears the weak entry, or (a known finalizer) keeps the object, clears its entry and
-//!   queues it; then it publishes `weak_gen` (module `protocol::weak`).
-//! - `free_span` releases the tables with the span (the owner; nothing else can be reading them:
-//!   `Weak::upgrade` never reads a table, only its own slot and the span's mark bits).
+//!   it reads the weak count; an object with `Weak`s left has its weak references cleared
+//!   (`protocol::weak::CLEARED`), its value dropped and its memory kept (marked) for another
+//!   cycle; an object of a known finalizer is kept (marked), cleared and queued. Then it
+//!   publishes `weak_gen` (module `protocol::weak`).
+//! - `free_span` releases the tables with the span (the owner: no object is left, so no
+//!   `Weak` counts on it).
 
-use crate::header::{header, value_offset, Header};
+use crate::header::header;
 use crate::locks::Mutex;
-use crate::trace::{Finalize, Trace, Tracer};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::collections::HashMap;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::LazyLock;
-
-/// One object's weak handle, shared by its `Weak`s: a 16-byte object of the collector's heap
-/// (Go's weak handle is an 8-byte heap object too), reached through [`SlotRef`]s.
-pub(crate) struct WeakSlot {
-    /// The object's header address, or 0 once it was found unreachable. Never non-zero again.
-    pub addr: AtomicUsize,
-}
-
-// SAFETY: a slot holds no handle: nothing to trace, root or unroot.
-unsafe impl Trace for WeakSlot {
-    fn trace(&self, _: &mut Tracer) {}
-    unsafe fn root(&mut self) {}
-    unsafe fn unroot(&mut self) {}
-    fn is_noscan() -> bool {
-        true
-    }
-}
-
-impl Finalize for WeakSlot {
-    fn has_finalizer() -> bool {
-        false
-    }
-}
-
-/// One root on a [`WeakSlot`], owned by a `Weak` or by the slot's span entry; the slot lives in
-/// the collector's heap and is freed by a sweep once no `SlotRef` is left.
-///
-/// Why a slot's roots, unlike an object's, go without the write barrier (and so without an
-/// operation, which the sweeper and the resurrection pass that drop entries' roots need not
-/// enter): a slot is reachable only through its roots, never through an edge of the heap, and a
-/// root is only ever made from another one (`Weak::clone`), or from the entry's while the
-/// object is held by the caller, so its entry is not cleared (`Specials::downgrade`). Its
-/// count never goes from 0 back up, so a slot whose count is 0 can never be reached again; the
-/// root scan marks it exactly when its count is above 0 (`protocol::has_roots`, Acquire, pairs
-/// with the Release of `protocol::weak::drop_slot_root`, so every access through the last root
-/// happens before the sweep that frees the slot; loom:
-/// `a_weak_slot_is_reused_only_after_its_last_holder_is_done` and its Relaxed twin). A slot whose count falls to 0 during marking dies
-/// this cycle if the root scan had not read it yet, else (marked, or allocated black) the next.
-///
-/// Why not an `Arc` (the design before): `Arc<WeakSlot>` is 24 bytes that `malloc` rounds to a
-/// 32-byte chunk and allocates under its own locks; this is 16 bytes from the thread's mcache,
-/// counted by the pacer as Go counts its weak handles. First downgrades took half the time
-/// (`benches/weak.rs`, 100,000 objects, alternating with the build before: 49–65 ns against
-/// 112–121 ns). Random upgrades over 1,000,000 objects did not change (about 200 ns either
-/// way): their cost is the third dependent miss (the `Weak`, its slot, the object's header),
-/// which a smaller slot does not remove.
-pub(crate) struct SlotRef(NonNull<WeakSlot>);
-
-// SAFETY: a slot is atomics only, and its root count is atomic.
-unsafe impl Send for SlotRef {}
-// SAFETY: as above.
-unsafe impl Sync for SlotRef {}
-
-impl SlotRef {
-    /// The slot's address, keeping the root: give it back with [`SlotRef::from_raw`].
-    pub fn into_raw(self) -> *const WeakSlot {
-        let p = self.0.as_ptr() as *const WeakSlot;
-        std::mem::forget(self);
-        p
-    }
-
-    /// Takes over the root that [`SlotRef::into_raw`] kept.
-    ///
-    /// # Safety
-    /// `p` came from `into_raw`, from [`SlotRef::add_root`], or from `Gc::into_raw` of a new
-    /// `Gc<WeakSlot>` (the handles' layer makes slots), and that root is given back once.
-    pub unsafe fn from_raw(p: *const WeakSlot) -> SlotRef {
-        // SAFETY: none of those returns null.
-        SlotRef(unsafe { NonNull::new_unchecked(p as *mut WeakSlot) })
-    }
-
-    /// Adds a root to the slot at `p`; `from_raw` takes it over.
-    ///
-    /// # Safety
-    /// `p` is a slot on which the caller holds a root for the duration of the call.
-    pub unsafe fn add_root(p: *const WeakSlot) {
-        // SAFETY: forwarded: the slot is alive.
-        unsafe { slot_header(p) }.inc_roots();
-    }
-}
-
-/// The header of the slot whose value is at `p`.
-///
-/// # Safety
-/// `p` is a live slot (a root on it is held).
-#[inline(always)]
-unsafe fn slot_header<'a>(p: *const WeakSlot) -> &'a Header {
-    // SAFETY: a slot is a `GcBox<WeakSlot>` whose value follows the one-word header
-    // (`value_offset` of an 8-aligned value is 8); alive by the caller's root.
-    unsafe { &*(p.byte_sub(value_offset(std::mem::align_of::<WeakSlot>())) as *const Header) }
-}
-
-impl Clone for SlotRef {
-    fn clone(&self) -> SlotRef {
-        // SAFETY: `self` holds a root.
-        unsafe { SlotRef::add_root(self.0.as_ptr()) };
-        SlotRef(self.0)
-    }
-}
-
-impl Drop for SlotRef {
-    fn drop(&mut self) {
-        // SAFETY: `self` holds a root until this decrement.
-        let old =
-            crate::protocol::weak::drop_slot_root(&unsafe { slot_header(self.0.as_ptr()) }.roots);
-        assert!(old > 0, "tricolor: weak slot root count underflow");
-    }
-}
-
-impl std::ops::Deref for SlotRef {
-    type Target = WeakSlot;
-    #[inline(always)]
-    fn deref(&self) -> &WeakSlot {
-        // SAFETY: alive by the root `self` holds.
-        unsafe { self.0.as_ref() }
-    }
-}
 
 /// A span's specials. See the module docs for the protocol.
 pub(crate) struct Specials {
     nelems: usize,
-    /// `nelems` entries of `SlotRef::into_raw` pointers (null: none), or null before the first.
-    weak: AtomicPtr<AtomicPtr<WeakSlot>>,
+    /// `nelems` weak counts, or null before the span's first `Weak`.
+    weak: AtomicPtr<AtomicU32>,
     /// `2 * words` bitmap words: known finalizers, then unknown ones; or null before the first.
     fin: AtomicPtr<AtomicU64>,
     /// The sweep generation whose weak clearing this span has finished (`protocol::weak`).
@@ -210,7 +92,7 @@ pub(crate) struct FinBits<'a> {
     pub unknown: &'a [AtomicU64],
 }
 
-/// Total weak slots cleared (their objects found unreachable) since start.
+/// Total objects whose weak references were cleared (found unreachable) since start.
 pub(crate) static WEAK_CLEARED: AtomicUsize = AtomicUsize::new(0);
 /// Total finalizers queued since start.
 pub(crate) static QUEUED: AtomicUsize = AtomicUsize::new(0);
@@ -225,7 +107,7 @@ fn words(nelems: usize) -> usize {
 }
 
 fn weak_layout(nelems: usize) -> Layout {
-    Layout::array::<AtomicPtr<WeakSlot>>(nelems).expect("a span's weak table fits in memory")
+    Layout::array::<AtomicU32>(nelems).expect("a span's weak counts fit in memory")
 }
 
 fn eph_layout(nelems: usize) -> Layout {
@@ -310,12 +192,12 @@ impl Specials {
         }
     }
 
-    /// The weak entries, if any object of the span was ever downgraded.
+    /// The weak counts, if any object of the span was ever downgraded.
     #[inline]
-    pub fn weak_entries(&self) -> Option<&[AtomicPtr<WeakSlot>]> {
+    pub fn weak_counts(&self) -> Option<&[AtomicU32]> {
         let p = self.weak.load(Ordering::Acquire);
-        // SAFETY: a non-null table has `nelems` zero-initialized (null) or published entries
-        // and lives until `release`, which only the span's last owner calls.
+        // SAFETY: a non-null table has `nelems` zero-initialized counters and lives until
+        // `release`, which only the span's last owner calls.
         (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, self.nelems) })
     }
 
@@ -333,79 +215,42 @@ impl Specials {
         Some(FinBits { known, unknown })
     }
 
-    /// The weak handle of object `idx`, made by `make` on first use (a new slot reading the
-    /// object's address: allocating it is the handles' layer's business).
+    /// Counts one more `Weak` on object `idx`.
     ///
     /// # Safety
-    /// The object is alive and reachable by the caller (a handle to it is held), so its entry
-    /// is not cleared during the call.
+    /// The caller holds a strong handle to the object or a `Weak` that counts on it, so its
+    /// memory stays allocated (and `idx < nelems`).
     #[inline]
-    pub unsafe fn downgrade(&self, idx: usize, make: impl FnOnce() -> SlotRef) -> SlotRef {
+    pub unsafe fn add_weak(&self, idx: usize) {
         let table = get_or_make(&self.weak, weak_layout(self.nelems));
-        // SAFETY: `idx < nelems` for an object of this span; the table lives as long as the span.
-        let entry = unsafe { &*table.add(idx) };
-        let mut p = entry.load(Ordering::Acquire);
-        if p.is_null() {
-            let new = make().into_raw();
-            match entry.compare_exchange(
-                std::ptr::null_mut(),
-                new as *mut WeakSlot,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => p = new as *mut WeakSlot,
-                Err(winner) => {
-                    // SAFETY: `new` came from `into_raw` above and was never published.
-                    drop(unsafe { SlotRef::from_raw(new) });
-                    p = winner;
-                }
-            }
-        }
-        // SAFETY: `p` came from `into_raw`, and the entry's root is held until the entry is
-        // cleared, which happens only to objects found unreachable: not this one (caller), so
-        // the slot is alive while we add ours.
-        unsafe {
-            SlotRef::add_root(p);
-            SlotRef::from_raw(p)
+        // SAFETY: `idx < nelems` (caller); the table lives as long as the span.
+        let count = unsafe { &*table.add(idx) };
+        if crate::protocol::weak::add_weak(count) >= i32::MAX as u32 {
+            // The count would eventually wrap and free memory a `Weak` still points at.
+            std::process::abort();
         }
     }
 
-    /// Installs `slot` as the weak handle of the new object `idx`, which has none.
-    pub fn adopt(&self, idx: usize, slot: SlotRef) {
-        let table = get_or_make(&self.weak, weak_layout(self.nelems));
-        // SAFETY: `idx < nelems` for an object of this span; the table lives as long as the span.
-        let entry = unsafe { &*table.add(idx) };
-        let new = slot.into_raw() as *mut WeakSlot;
-        if entry
-            .compare_exchange(
-                std::ptr::null_mut(),
-                new,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            // A new object's entry was cleared by the sweep that freed its slot's last object.
-            crate::throw::throw("a new object already had a weak handle");
-        }
+    /// Takes back the count of a `Weak` on object `idx` that is being dropped.
+    ///
+    /// # Safety
+    /// The caller's `Weak` counted on the object ([`Specials::add_weak`]) and gives its count
+    /// back once; it does not touch the object afterwards.
+    #[inline]
+    pub unsafe fn drop_weak(&self, idx: usize) {
+        let counts = self.weak_counts();
+        // SAFETY: the `Weak`'s count was added to this table, which lives while it is above 0.
+        let count = unsafe { &counts.unwrap_unchecked()[idx] };
+        let old = crate::protocol::weak::drop_weak(count);
+        assert!(old > 0, "tricolor: weak count underflow");
     }
 
-    /// Clears the weak handle of object `idx` (it was found unreachable): every `Weak` to it
-    /// reads 0 from now on. True if it had one.
-    pub fn clear_weak(&self, idx: usize) -> bool {
-        let Some(t) = self.weak_entries() else {
-            return false;
-        };
-        let p = t[idx].swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if p.is_null() {
-            return false;
-        }
-        // SAFETY: a non-null entry is a `SlotRef::into_raw` pointer whose root the entry owned;
-        // the swap moved that ownership here.
-        let slot = unsafe { SlotRef::from_raw(p) };
-        slot.addr.store(0, Ordering::Release);
-        WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
-        true
+    /// Whether a `Weak` still counts on object `idx` (the sweeper, for a dead object: if so,
+    /// its memory stays).
+    #[inline]
+    pub fn has_weaks(&self, idx: usize) -> bool {
+        self.weak_counts()
+            .is_some_and(|c| !crate::protocol::weak::no_weaks(&c[idx]))
     }
 
     /// Records that object `idx` waits for its finalizer (`known`: its type is known to have
@@ -423,18 +268,17 @@ impl Specials {
     /// # Safety
     /// The caller owns the span with no object left in it, so nothing else reads the tables.
     pub unsafe fn release(&self) {
-        if self.weak_entries().is_some() {
-            // Every entry was cleared when its object was found dead; one left over would be a
-            // collector bug, and its `Weak`s must still read "gone" rather than leak a count.
-            for i in 0..self.nelems {
-                let left = self.clear_weak(i);
-                debug_assert!(!left, "a weak handle outlived its span's objects");
-            }
-        }
+        // A count left over would be a collector bug: a `Weak` pointing at memory being
+        // given back. The sweeper keeps every object that has one.
+        debug_assert!(
+            self.weak_counts()
+                .is_none_or(|c| c.iter().all(|n| n.load(Ordering::Relaxed) == 0)),
+            "a weak reference outlived its span's objects"
+        );
         let w = self.weak.swap(std::ptr::null_mut(), Ordering::AcqRel);
         if !w.is_null() {
-            // SAFETY: the table came from `get_or_make` with this layout, its entries are all
-            // null (above), and nothing else reads it (caller).
+            // SAFETY: the table came from `get_or_make` with this layout, and nothing else reads
+            // it (caller: no object is left, so no `Weak` counts on one).
             unsafe { dealloc(w as *mut u8, weak_layout(self.nelems)) };
         }
         let f = self.fin.swap(std::ptr::null_mut(), Ordering::AcqRel);

@@ -125,8 +125,7 @@ pub fn release_if_not_last(count: &AtomicU32) -> bool {
 
 /// The root scan's reading of an object's root count: true if it is a root. Acquire, so that a
 /// count read as 0 orders every access made through the last root before the sweep that may
-/// free the object (for weak slots, whose last root goes without an operation:
-/// [`weak::drop_slot_root`]).
+/// free the object.
 #[inline(always)]
 pub fn has_roots(count: &AtomicU32) -> bool {
     count.load(Ordering::Acquire) > 0
@@ -210,70 +209,103 @@ pub mod shared_state {
 }
 
 /// The weak-reference rules (modules `weakhandle` and `mspecial`), written once for the runtime
-/// and the loom models. A weak slot holds its object's address until the collector finds the
-/// object unreachable; the question `upgrade` asks is whether that has happened yet, when the
-/// slot it read may be stale.
+/// and the loom models. A `Weak` points at its object, whose header word carries a "weak
+/// references cleared" bit ([`weak::CLEARED`]) that the collector sets once it finds the object
+/// unreachable and never takes back; the object's memory stays allocated while a `Weak` counts
+/// on it (its span's weak counts). The question `upgrade` asks is whether the object has been
+/// found unreachable yet, when the bit it read may be stale.
 pub mod weak {
-    use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    use crate::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-    /// Whether the object of a weak slot that read non-zero is alive, while the heap may be
-    /// being swept (phase OFF, sweep generation `h`, fixed for the caller's operation).
+    /// The bit of an object's header word (the vtable word, module `header`) that says its weak
+    /// references are cleared: set by the sweeper of a dead object (or one it keeps for its
+    /// finalizer) and by the collector on an object it resurrects; clear from allocation, except
+    /// for an object `Gc::new_cyclic` has not finished building.
+    pub const CLEARED: i32 = 1;
+
+    /// Whether the header word `word` still lets weak references upgrade.
+    #[inline(always)]
+    pub fn not_cleared(word: &AtomicI32) -> bool {
+        word.load(Ordering::Acquire) & CLEARED == 0
+    }
+
+    /// Whether the object of a weak reference whose header word read "not cleared" is alive,
+    /// while the heap may be being swept (phase OFF, sweep generation `h`, fixed for the
+    /// caller's operation).
     ///
     /// `heap_swept` is the last generation the whole heap finished sweeping (set after the
-    /// background sweep): once it is `h`, every dead object's slot was cleared before it, and
-    /// the slot alone decides. Otherwise `span` gives the span over the object's address (`None`
-    /// if its pages were freed, and then so was the object): its weak generation, and the
+    /// background sweep): once it is `h`, every dead object's bit was set before it, and the
+    /// bit alone decides. Otherwise `span` gives the object's span (its memory stays allocated
+    /// while a `Weak` counts on it, so the span is its own): its weak generation, and the
     /// object's mark word and bit (meaningful only while the generation is behind).
     ///
-    /// The sweeper sets the span's weak generation to `h` (Release) once it has cleared the slot
-    /// of every dead object of the span, and before it touches the mark words. Until then the
-    /// mark bit is the verdict of the last cycle, and the span is the object's own (a span over
-    /// reused pages starts at the current generation); once the mark word has been reset (a
-    /// Release store after the publication), reading it shows the new generation too, so the
-    /// second look at the weak generation tells a stale bit from a true one (a seqlock read). A
-    /// marked object may still be one the sweeper kept for its finalizer, which clears the slot
-    /// before setting the bit: the slot has the last word.
+    /// The sweeper sets the span's weak generation to `h` (Release) once it has set the bit of
+    /// every dead object of the span, and before it touches the mark words. Until then the mark
+    /// bit is the verdict of the last cycle; once the mark word has been reset (a Release store
+    /// after the publication), reading it shows the new generation too, so the second look at
+    /// the weak generation tells a stale bit from a true one (a seqlock read). A marked object
+    /// may still be one the sweeper kept for its finalizer or for its `Weak`s, whose bit the
+    /// sweeper sets before the mark bit: the header has the last word.
     #[inline]
     pub fn alive_while_sweeping<'a>(
-        slot: &AtomicUsize,
+        word: &AtomicI32,
         heap_swept: &AtomicU32,
         h: u32,
-        span: impl FnOnce() -> Option<(&'a AtomicU32, &'a AtomicU64, u32)>,
+        span: impl FnOnce() -> (&'a AtomicU32, &'a AtomicU64, u32),
     ) -> bool {
         if heap_swept.load(Ordering::Acquire) != h {
-            if let Some((weak_gen, word, bit)) = span() {
-                if weak_gen.load(Ordering::Acquire) != h {
-                    let marked = word.load(Ordering::Acquire) & (1u64 << bit) != 0;
-                    if weak_gen.load(Ordering::Acquire) != h && !marked {
-                        return false;
-                    }
+            let (weak_gen, mark, bit) = span();
+            if weak_gen.load(Ordering::Acquire) != h {
+                let marked = mark.load(Ordering::Acquire) & (1u64 << bit) != 0;
+                if weak_gen.load(Ordering::Acquire) != h && !marked {
+                    return false;
                 }
             }
         }
-        slot.load(Ordering::Acquire) != 0
+        not_cleared(word)
     }
 
-    /// `Gc::new_cyclic`: the weak slot its `Weak`s share, reading 0 while the value is built,
-    /// gets the new object's address once the object is complete and registered with its span:
-    /// Release, so that an `upgrade` that reads the address (Acquire) sees the object built.
-    /// The one place a slot goes from 0 to an address: no sweep can have cleared this slot, as
-    /// no span held it before.
+    /// The collector's half: sets the bit of an object found unreachable (or kept only for its
+    /// finalizer), before it sets the object's mark bit if it keeps it. True if it was clear.
     #[inline]
-    pub fn publish_adopted(slot: &AtomicUsize, addr: usize) {
-        slot.store(addr, Ordering::Release);
+    pub fn clear(word: &AtomicI32) -> bool {
+        word.fetch_or(CLEARED, Ordering::AcqRel) & CLEARED == 0
     }
 
-    /// Drops one root of a weak slot (module `mspecial`, `SlotRef`), outside any operation:
-    /// Release, so that the root scan that reads the count as 0 (Acquire:
-    /// [`has_roots`](super::has_roots)) sees every access made through this root before it,
-    /// and the slot's sweep may free it. Returns the count before.
+    /// `Gc::new_cyclic`: the object its `Weak`s point at was allocated with the bit set (and the
+    /// unit vtable), and gets its own vtable without the bit once the value is written: Release,
+    /// so that an `upgrade` (or a marker) that reads the word (Acquire) sees the object built.
+    /// The one place the bit goes from set to clear: no collector set it, since the object was
+    /// rooted from its allocation on.
     #[inline]
-    pub fn drop_slot_root(roots: &AtomicU32) -> u32 {
-        roots.fetch_sub(1, Ordering::Release)
+    pub fn publish_built(word: &AtomicI32, vtable: i32) {
+        word.store(vtable, Ordering::Release);
     }
 
-    /// The sweeper's half: after the slots of the span's dead objects are cleared, and before
-    /// any mark word is reset.
+    /// Counts one more `Weak` on an object, in its span's weak counts: made only from a strong
+    /// handle or from another `Weak`, so the count it raises is never 0 on a dead object.
+    /// Returns the count before.
+    #[inline]
+    pub fn add_weak(count: &AtomicU32) -> u32 {
+        count.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Drops one `Weak`'s count, outside any operation: Release, so that the sweeper that reads
+    /// the count as 0 (Acquire: [`no_weaks`]) sees every access made through this `Weak` before
+    /// it, and may free the object's memory. Returns the count before.
+    #[inline]
+    pub fn drop_weak(count: &AtomicU32) -> u32 {
+        count.fetch_sub(1, Ordering::Release)
+    }
+
+    /// The sweeper's question about a dead object: may its memory go, no `Weak` being left?
+    #[inline]
+    pub fn no_weaks(count: &AtomicU32) -> bool {
+        count.load(Ordering::Acquire) == 0
+    }
+
+    /// The sweeper's half: after the bits of the span's dead objects are set, and before any
+    /// mark word is reset.
     #[inline]
     pub fn publish_swept(weak_gen: &AtomicU32, h: u32) {
         weak_gen.store(h, Ordering::Release);
@@ -286,13 +318,14 @@ pub mod weak {
         word.store(0, Ordering::Release);
     }
 
-    /// Whether the object of a weak slot that read non-zero is alive while the collector
-    /// resurrects the dead objects of types not yet known to have a finalizer (module
-    /// `finalizer`): the mark is complete, so unmarked means found unreachable; the collector
-    /// clears the slot of each object it marks from then on before it sets the bit.
+    /// Whether the object of a weak reference whose header word read "not cleared" is alive
+    /// while the collector resurrects the dead objects of types not yet known to have a
+    /// finalizer (module `finalizer`): the mark is complete, so unmarked means found
+    /// unreachable; the collector sets the bit of each object it marks from then on before it
+    /// sets the mark bit.
     #[inline]
-    pub fn alive_while_resurrecting(slot: &AtomicUsize, word: &AtomicU64, bit: u32) -> bool {
-        word.load(Ordering::Acquire) & (1u64 << bit) != 0 && slot.load(Ordering::Acquire) != 0
+    pub fn alive_while_resurrecting(word: &AtomicI32, mark: &AtomicU64, bit: u32) -> bool {
+        mark.load(Ordering::Acquire) & (1u64 << bit) != 0 && not_cleared(word)
     }
 }
 

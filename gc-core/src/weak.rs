@@ -1,19 +1,18 @@
-//! `Weak<T>`: a reference that does not keep its object alive, over the object's weak handle
-//! (module `weakhandle`, which says when handles clear and why `upgrade` never returns an
+//! `Weak<T>`: a reference that does not keep its object alive. It points at the object and
+//! counts on it in its span's weak counts, which keep the object's memory (module
+//! `weakhandle`, which says when weak references clear and why `upgrade` never returns an
 //! object found unreachable). `upgrade` is an operation, and while marking it shades the
 //! target: an object only weakly reachable at the snapshot may become strongly reachable again
 //! only through `upgrade`, and the shade keeps the snapshot argument (module `barrier`) whole.
-//! `downgrade` takes no lock and allocates only for an object's first `Weak`.
+//! `downgrade` takes no lock and allocates nothing (a span's table of counts, once).
 
 use crate::barrier::shade;
-use crate::dst::with_addr;
 use crate::handle::Gc;
 use crate::header::{GcBox, Header};
 use crate::operation::with_op;
 use crate::trace::{Finalize, Trace, Tracer};
-use crate::weakhandle::{self, SlotRef, WeakSlot};
+use crate::weakhandle;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A reference that does not keep its object alive.
 ///
@@ -30,40 +29,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// assert!(w.upgrade().is_none());
 /// ```
 pub struct Weak<T: ?Sized + 'static> {
-    /// One pointer: its address is the object's weak slot (`SlotRef::into_raw`, one root owned
-    /// by this `Weak`), its metadata the object's as its `Gc<T>` carried it (a length, a
-    /// vtable; nothing for a sized `T`). So a `Weak` to a sized object is one word, as before
-    /// unsized objects were supported (a second word for the metadata cost random upgrades
-    /// over 1,000,000 objects half their speed: BENCHMARKS.md). Never dereferenced as a
-    /// `GcBox<T>`: `upgrade` puts the object's address, read from the slot, in its place.
+    /// The object, as its `Gc<T>` pointed at it (with its metadata for an unsized `T`), or
+    /// [`NEVER`] for `Weak::new()`. The `Weak` owns one count in the object's span's weak
+    /// counts (none for `NEVER`), which keeps the object's memory allocated; only the header is
+    /// read through it until `upgrade` has found the object alive.
     ptr: NonNull<GcBox<T>>,
 }
 
-// SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; the slot
-// is an object of atomics.
+// SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; it reads
+// only the object's header (atomics) and its span's counts (atomics) otherwise.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
 
-/// The slot of every `Weak::new()`: cleared from the start, so it never upgrades.
+/// The target of every `Weak::new()`: a header outside the heap whose weak references are
+/// cleared from the start, so it never upgrades, and which has no span and no count.
 /// Not in the heap: `Weak::new` must neither allocate nor wait (a first `Gc::new` may wait at
 /// the hard goal for the cycle to end, and a drop run by that cycle's sweep may itself call
-/// `Weak::new`). A `SlotRef` touches only the header and the value, never a span.
-static NEVER: GcBox<WeakSlot> = GcBox {
-    header: Header::outside_heap(),
-    value: WeakSlot {
-        addr: AtomicUsize::new(0),
-    },
-};
-
-/// A new weak slot reading `addr`, in the collector's heap (module `mspecial`: [`SlotRef`]).
-fn new_slot(addr: usize) -> SlotRef {
-    let p = Gc::into_raw(Gc::new(WeakSlot {
-        addr: AtomicUsize::new(addr),
-    }));
-    // SAFETY: `into_raw` kept the new object's one root, which the `SlotRef` takes over.
-    unsafe { SlotRef::from_raw(p) }
-}
+/// `Weak::new`).
+static NEVER: Header = Header::outside_heap();
 
 impl<T: 'static> Weak<T> {
     /// A weak reference to nothing: `upgrade` always returns `None` (as `std::rc::Weak::new`).
@@ -75,14 +59,11 @@ impl<T: 'static> Weak<T> {
     /// assert!(w.upgrade().is_none());
     /// ```
     pub fn new() -> Weak<T> {
-        let p = &NEVER.value as *const WeakSlot;
-        // SAFETY: `NEVER` is a static slot whose own root is never given back, so it is alive;
-        // the root added here is the new `Weak`'s.
-        let slot = unsafe {
-            SlotRef::add_root(p);
-            SlotRef::from_raw(p)
-        };
-        Weak::from_parts(slot, NonNull::dangling())
+        Weak {
+            // Never dereferenced as a `GcBox<T>` (its alignment may be larger than `NEVER`'s):
+            // `upgrade` reads the header, which says cleared.
+            ptr: NonNull::from(&NEVER).cast(),
+        }
     }
 }
 
@@ -104,29 +85,35 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert_eq!(&*Gc::downgrade(&s).upgrade().unwrap(), "interned");
     /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
-        let slot = self.slot();
-        // A cleared slot stays cleared: no operation needed to say so.
-        if slot.addr.load(Ordering::Relaxed) == 0 {
+        let h = self.header();
+        // Cleared stays cleared: no operation needed to say so.
+        if !crate::protocol::weak::not_cleared(h.weak_word()) {
             return None;
         }
         with_op(|op| {
-            let h = weakhandle::resolve(op, slot)?;
+            if !weakhandle::alive(op, h) {
+                return None;
+            }
             h.inc_roots();
             if op.marking() {
                 shade(h);
             }
-            let obj = with_addr(self.ptr.as_ptr(), h as *const Header as usize);
-            // SAFETY: `obj` is the live object (its header is `h`) with the metadata its handles
-            // carry, and we hold the root just added.
-            Some(unsafe { Gc::from_root(NonNull::new_unchecked(obj)) })
+            // SAFETY: the object is alive (found so above, and it cannot be found otherwise
+            // before this operation ends), and we hold the root just added.
+            Some(unsafe { Gc::from_root(self.ptr) })
         })
     }
 
     /// The object's address while it has not been found unreachable, else 0 (module
-    /// `weakhandle`): a live object at that address is this `Weak`'s object, since a dead one's
-    /// handle reads 0 before its slot is reused.
+    /// `weakhandle`). A live object at that address is this `Weak`'s object: its memory is
+    /// not reused while the `Weak` exists.
     pub(crate) fn addr(&self) -> usize {
-        self.slot().addr.load(Ordering::Acquire)
+        let h = self.header();
+        if crate::protocol::weak::not_cleared(h.weak_word()) {
+            h as *const Header as usize
+        } else {
+            0
+        }
     }
 
     /// True if both point at the same object, or both at none (`Weak::new`).
@@ -138,7 +125,22 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert!(tricolor_gc::Weak::ptr_eq(&Gc::downgrade(&a), &Gc::downgrade(&a)));
     /// ```
     pub fn ptr_eq(this: &Weak<T>, other: &Weak<T>) -> bool {
-        std::ptr::eq(this.slot(), other.slot())
+        this.ptr.cast::<u8>() == other.ptr.cast::<u8>()
+    }
+
+    /// The object's header (or `NEVER`).
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: every object starts with its header, and the `Weak`'s count keeps the
+        // object's memory (or the pointer is `NEVER`, a static header); the header is atomics
+        // only, so reading it while the collector writes it is no race.
+        unsafe { &*(self.ptr.as_ptr() as *const Header) }
+    }
+
+    /// Whether this is a `Weak::new()`, which counts on nothing.
+    #[inline(always)]
+    fn is_never(&self) -> bool {
+        std::ptr::eq(self.ptr.as_ptr() as *const Header, &NEVER)
     }
 }
 
@@ -155,10 +157,11 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(*w.upgrade().unwrap(), 5);
     /// ```
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        Weak::from_parts(
-            weakhandle::slot_for(this.header(), new_slot),
-            Gc::box_ptr(this),
-        )
+        // SAFETY: `this` keeps the object alive, so allocated, for the call.
+        unsafe { weakhandle::add_weak(this.header()) };
+        Weak {
+            ptr: Gc::box_ptr(this),
+        }
     }
 }
 
@@ -167,7 +170,9 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// the object's future `Weak`, which upgrades to `None` until `new_cyclic` returns and to
     /// the object afterwards, for as long as it lives.
     ///
-    /// If `f` panics, nothing is allocated and the `Weak`s it made never upgrade.
+    /// The object's memory is allocated before `f` runs (the `Weak` points at it). If `f`
+    /// panics, the `Weak`s it made never upgrade, and a later sweep gives the memory back once
+    /// they are dropped.
     ///
     /// # Example
     /// ```
@@ -182,54 +187,64 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// assert!(Gc::ptr_eq(&n.me.upgrade().unwrap(), &n));
     /// ```
     pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(f: F) -> Gc<T> {
-        let slot = new_slot(0);
-        let weak = Weak::from_parts(slot.clone(), NonNull::dangling());
-        let value = f(&weak);
-        let gc = Gc::new(value);
-        // The object is new, so it has no weak handle yet; it is rooted by `gc`, so nothing
-        // clears the handle before the address is published (module `weakhandle`).
-        weakhandle::adopt(gc.header(), slot);
-        gc
-    }
-}
-
-impl<T: ?Sized + 'static> Weak<T> {
-    /// A `Weak` owning `slot`'s root, with `meta`'s metadata.
-    fn from_parts(slot: SlotRef, meta: NonNull<GcBox<T>>) -> Weak<T> {
-        let raw = slot.into_raw() as *const u8;
-        let mut p = meta.as_ptr();
-        // SAFETY: every Rust pointer keeps its address in its first word (`with_addr` asserts
-        // it); `p` is a local at least one word long, and the word written is a pointer, so
-        // the slot's provenance comes along.
-        unsafe { *(&mut p as *mut *mut GcBox<T> as *mut *const u8) = raw };
-        debug_assert_eq!(p as *const u8, raw);
-        Weak {
-            // SAFETY: `SlotRef::into_raw` is never null.
-            ptr: unsafe { NonNull::new_unchecked(p) },
+        /// The builder's root on the unbuilt object, given back (as a `()`'s) if `f` or the
+        /// value's `unroot` unwinds.
+        struct Unbuilt(*const Header);
+        impl Drop for Unbuilt {
+            fn drop(&mut self) {
+                // SAFETY: the root taken at allocation, given back once; the object is a `()`
+                // (its vtable was never published).
+                drop(unsafe { Gc::<()>::from_root_header(self.0) });
+            }
         }
-    }
-
-    /// The object's weak slot.
-    #[inline(always)]
-    fn slot(&self) -> &WeakSlot {
-        // SAFETY: the address is a `SlotRef::into_raw` pointer whose root this `Weak` owns.
-        unsafe { &*(self.ptr.as_ptr() as *const u8 as *const WeakSlot) }
+        let obj = match crate::malloc::alloc_unbuilt::<T>() {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        // SAFETY: `obj` is allocated and starts with its header.
+        let h = unsafe { &(*obj.as_ptr()).header };
+        let guard = Unbuilt(h);
+        // SAFETY: the builder's root keeps the object allocated.
+        unsafe { weakhandle::add_weak(h) };
+        let weak = Weak { ptr: obj };
+        let value = f(&weak);
+        drop(weak);
+        let mut value = std::mem::ManuallyDrop::new(value);
+        /// Drops the value if its `unroot` unwinds (it has not moved into the heap then).
+        struct Owned<'a, T>(&'a mut std::mem::ManuallyDrop<T>);
+        impl<T> Drop for Owned<'_, T> {
+            fn drop(&mut self) {
+                // SAFETY: armed only while the value has not moved into the heap.
+                unsafe { std::mem::ManuallyDrop::drop(self.0) }
+            }
+        }
+        let owned = Owned(&mut value);
+        // SAFETY: `obj` is the unbuilt object this call allocated, built once, here.
+        unsafe { crate::malloc::build(obj, owned.0) };
+        std::mem::forget(owned);
+        std::mem::forget(guard);
+        // SAFETY: the builder's root becomes the handle's; the object is built.
+        unsafe { Gc::from_root(obj) }
     }
 }
 
 impl<T: ?Sized + 'static> Clone for Weak<T> {
     fn clone(&self) -> Self {
-        // SAFETY: the address is a `SlotRef::into_raw` pointer, alive by the root we own.
-        unsafe { SlotRef::add_root(self.ptr.as_ptr() as *const u8 as *const WeakSlot) };
+        if !self.is_never() {
+            // SAFETY: our own count keeps the object's memory.
+            unsafe { weakhandle::add_weak(self.header()) };
+        }
         Weak { ptr: self.ptr }
     }
 }
 
 impl<T: ?Sized + 'static> Drop for Weak<T> {
     fn drop(&mut self) {
-        // SAFETY: gives back the root this `Weak` owns (taken in `from_parts` or `clone`),
-        // exactly once.
-        drop(unsafe { SlotRef::from_raw(self.ptr.as_ptr() as *const u8 as *const WeakSlot) });
+        if !self.is_never() {
+            // SAFETY: gives back the count this `Weak` owns (taken in `downgrade`, `clone` or
+            // `new_cyclic`), exactly once, and touches the object no more.
+            unsafe { weakhandle::drop_weak(self.ptr.as_ptr() as *const u8 as usize) };
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! concurrency bugs need at most two), which keeps the suite at a few minutes.
 
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use tricolor_core::protocol::cursor;
@@ -850,27 +850,31 @@ fn a_lock_taken_inside_an_operation_deadlocks_the_stop() {
 /// The sweep generation of the weak models: spans are unswept at `H - 2`, swept at `H`.
 const H: u32 = 10;
 
-/// One span word with three objects that have weak handles: bit 0 dead, bit 1 alive (marked),
-/// bit 2 dead with a finalizer (the sweeper keeps it). The sweeper clears the handles of the
-/// dead ones (the kept one's before it sets its bit), publishes the span's weak generation and
-/// resets the mark word, and would then free the dead object; an `upgrade` on another thread
-/// read each handle before any of that and asks `alive_while_sweeping`. It must say dead for
-/// 0 and 2 and alive for 1, in every interleaving.
+/// One span word with three objects that have `Weak`s: bit 0 dead, bit 1 alive (marked),
+/// bit 2 dead with a finalizer (the sweeper keeps it). Each object's header word carries the
+/// "weak references cleared" bit (`weak::CLEARED`). The sweeper sets the bit of the dead ones
+/// (the kept one's before it sets its mark bit; object 0, which `Weak`s still count on, is kept
+/// the same way with its value dropped), publishes the span's weak generation and resets the
+/// mark word; an `upgrade` on another thread read each header word before any of that and asks
+/// `alive_while_sweeping`. It must say dead for 0 and 2 and alive for 1, in every interleaving.
 struct SweepWorld {
-    slots: [AtomicUsize; 3],
+    words: [AtomicI32; 3],
     weak_gen: AtomicU32,
     mark: AtomicU64,
     /// The heap-wide "every span swept" generation, set when the sweep is over.
     heap_swept: AtomicU32,
 }
 
+/// A header word whose weak references still upgrade (the vtable part is arbitrary).
+const LIVE_WORD: i32 = 0x20;
+
 fn weak_upgrade_races_the_sweep(recheck: bool, release_reset: bool) {
     model(move || {
         let w = Arc::new(SweepWorld {
-            slots: [
-                AtomicUsize::new(0x100),
-                AtomicUsize::new(0x200),
-                AtomicUsize::new(0x300),
+            words: [
+                AtomicI32::new(LIVE_WORD),
+                AtomicI32::new(LIVE_WORD),
+                AtomicI32::new(LIVE_WORD),
             ],
             weak_gen: AtomicU32::new(H - 2),
             mark: AtomicU64::new(0b010),
@@ -879,9 +883,10 @@ fn weak_upgrade_races_the_sweep(recheck: bool, release_reset: bool) {
         let sweeper = {
             let w = w.clone();
             thread::spawn(move || {
-                w.slots[2].store(0, Ordering::Release);
+                weak::clear(&w.words[2]);
                 w.mark.fetch_or(0b100, Ordering::AcqRel);
-                w.slots[0].store(0, Ordering::Release);
+                weak::clear(&w.words[0]);
+                w.mark.fetch_or(0b001, Ordering::AcqRel);
                 weak::publish_swept(&w.weak_gen, H);
                 if release_reset {
                     weak::reset_mark_word(&w.mark);
@@ -893,16 +898,15 @@ fn weak_upgrade_races_the_sweep(recheck: bool, release_reset: bool) {
         };
         for (i, expected) in [(1usize, true), (0, false), (2, false)] {
             let alive = if recheck {
-                weak::alive_while_sweeping(&w.slots[i], &w.heap_swept, H, || {
-                    Some((&w.weak_gen, &w.mark, i as u32))
+                weak::alive_while_sweeping(&w.words[i], &w.heap_swept, H, || {
+                    (&w.weak_gen, &w.mark, i as u32)
                 })
             } else {
                 // Without the second look at the weak generation.
                 if w.weak_gen.load(Ordering::Acquire) == H {
-                    w.slots[i].load(Ordering::Acquire) != 0
+                    weak::not_cleared(&w.words[i])
                 } else {
-                    w.mark.load(Ordering::Acquire) & (1 << i) != 0
-                        && w.slots[i].load(Ordering::Acquire) != 0
+                    w.mark.load(Ordering::Acquire) & (1 << i) != 0 && weak::not_cleared(&w.words[i])
                 }
             };
             assert_eq!(alive, expected, "upgrade of object {i} decided wrongly");
@@ -932,15 +936,16 @@ fn weak_upgrade_with_a_relaxed_mark_reset_misjudges_a_live_object() {
     weak_upgrade_races_the_sweep(true, false);
 }
 
-/// `Gc::new_cyclic` hands out `Weak`s whose slot reads 0 while the value is built, and one of
-/// them reaches another thread (the closure may send it anywhere). The builder writes the
-/// object, then publishes the slot (`publish_adopted`); the other thread's `upgrade`, in an
+/// `Gc::new_cyclic` hands out `Weak`s that point at an object allocated unbuilt (a `()` whose
+/// header word says cleared) while the value is built, and one of them reaches another thread
+/// (the closure may send it anywhere). The builder writes the value, then publishes the
+/// object's vtable without the bit (`publish_built`); the other thread's `upgrade`, in an
 /// operation while the heap is being swept (the new object's span swept already: a new object
-/// is allocated in a swept span), says `None` while the slot reads 0, and once it reads the
-/// address says alive and reads the object, which must be built (loom checks the access).
+/// is allocated in a swept span), says `None` while the bit is set, and once it reads it clear
+/// says alive and reads the object, which must be built (loom checks the access).
 fn upgrade_races_new_cyclic_publication(release: bool) {
     model(move || {
-        let slot = Arc::new(AtomicUsize::new(0));
+        let word = Arc::new(AtomicI32::new(weak::CLEARED));
         let object = Arc::new(UnsafeCell::new(0u32));
         let (weak_gen, mark, heap_swept) = (
             Arc::new(AtomicU32::new(H)),
@@ -948,22 +953,22 @@ fn upgrade_races_new_cyclic_publication(release: bool) {
             Arc::new(AtomicU32::new(H - 2)),
         );
         let builder = {
-            let (slot, object) = (slot.clone(), object.clone());
+            let (word, object) = (word.clone(), object.clone());
             thread::spawn(move || {
-                // SAFETY (model): nobody reads the object before the slot is published.
+                // SAFETY (model): nobody reads the object before its vtable is published.
                 object.with_mut(|v| unsafe { *v = 7 });
                 if release {
-                    weak::publish_adopted(&slot, 0x100);
+                    weak::publish_built(&word, LIVE_WORD);
                 } else {
-                    slot.store(0x100, Ordering::Relaxed);
+                    word.store(LIVE_WORD, Ordering::Relaxed);
                 }
             })
         };
-        if slot.load(Ordering::Acquire) != 0 {
+        if weak::not_cleared(&word) {
             let alive =
-                weak::alive_while_sweeping(&slot, &heap_swept, H, || Some((&*weak_gen, &*mark, 0)));
+                weak::alive_while_sweeping(&word, &heap_swept, H, || (&*weak_gen, &*mark, 0));
             assert!(alive, "a new object's upgrade said dead");
-            // SAFETY (model): the slot's publication orders the build before this read.
+            // SAFETY (model): the publication orders the build before this read.
             let v = object.with(|v| unsafe { *v });
             assert_eq!(v, 7, "upgrade saw the object unbuilt");
         }
@@ -983,46 +988,46 @@ fn upgrade_racing_a_relaxed_publication_reads_an_unbuilt_object() {
     upgrade_races_new_cyclic_publication(false);
 }
 
-/// A weak slot's last root dropped on one thread, outside any operation (`SlotRef::drop`),
-/// after that thread read the slot; the root scan on another reads the count, and if it finds
-/// 0 the slot is swept and its memory reused (a write loom checks against the read). The
-/// Release drop and the Acquire scan order the read before the reuse; the model fails with a
-/// Relaxed drop.
-fn last_slot_root_races_the_scan(release: bool) {
+/// A dead object's last `Weak` dropped on one thread, outside any operation (`Weak::drop`),
+/// after that thread read the object's header; the sweeper on another reads the object's weak
+/// count, and if it finds 0 frees the object and its memory is reused (a write loom checks
+/// against the read). The Release drop and the Acquire read order the read before the reuse;
+/// the model fails with a Relaxed drop.
+fn last_weak_races_the_sweep(release: bool) {
     model(move || {
-        let roots = Arc::new(AtomicU32::new(1));
-        let slot = Arc::new(UnsafeCell::new(0x100usize));
+        let count = Arc::new(AtomicU32::new(1));
+        let header = Arc::new(UnsafeCell::new(weak::CLEARED));
         let holder = {
-            let (roots, slot) = (roots.clone(), slot.clone());
+            let (count, header) = (count.clone(), header.clone());
             thread::spawn(move || {
-                // SAFETY (model): our root keeps the slot until the drop below.
-                let a = slot.with(|v| unsafe { *v });
-                assert_eq!(a, 0x100);
+                // SAFETY (model): our count keeps the memory until the drop below.
+                let h = header.with(|v| unsafe { *v });
+                assert_eq!(h & weak::CLEARED, weak::CLEARED);
                 if release {
-                    weak::drop_slot_root(&roots);
+                    weak::drop_weak(&count);
                 } else {
-                    roots.fetch_sub(1, Ordering::Relaxed);
+                    count.fetch_sub(1, Ordering::Relaxed);
                 }
             })
         };
-        if !has_roots(&roots) {
-            // SAFETY (model): no root left: the sweep frees the slot and it is reused.
-            slot.with_mut(|v| unsafe { *v = 0 });
+        if weak::no_weaks(&count) {
+            // SAFETY (model): no `Weak` left: the sweep frees the object and it is reused.
+            header.with_mut(|v| unsafe { *v = 0 });
         }
         holder.join().unwrap();
     });
 }
 
 #[test]
-fn a_weak_slot_is_reused_only_after_its_last_holder_is_done() {
-    last_slot_root_races_the_scan(true);
+fn a_dead_object_is_freed_only_after_its_last_weak_is_done() {
+    last_weak_races_the_sweep(true);
 }
 
-/// With a Relaxed drop, loom finds the slot reused while the holder still reads it.
+/// With a Relaxed drop, loom finds the memory reused while the holder still reads it.
 #[test]
 #[should_panic(expected = "Causality violation")]
-fn a_relaxed_last_slot_root_lets_the_slot_be_reused_under_its_reader() {
-    last_slot_root_races_the_scan(false);
+fn a_relaxed_last_weak_lets_the_memory_be_reused_under_its_reader() {
+    last_weak_races_the_sweep(false);
 }
 
 /// `GcWeakMap::insert(k, v)` racing the marking of its key: object 0 is the key (alive, so
@@ -1088,15 +1093,15 @@ fn insert_without_its_shade_loses_the_value() {
 }
 
 /// The resurrection pass: after a complete mark, object 0 (unmarked) is resurrected by the
-/// collector, which clears its handle and marks it; object 1 was marked by the mark. Upgrades
-/// racing it must say dead for 0 (it was found unreachable) and alive for 1.
+/// collector, which sets its header's cleared bit and marks it; object 1 was marked by the mark.
+/// Upgrades racing it must say dead for 0 (it was found unreachable) and alive for 1.
 fn weak_upgrade_races_a_resurrection(clear_first: bool) {
     model(move || {
         let w = Arc::new(SweepWorld {
-            slots: [
-                AtomicUsize::new(0x100),
-                AtomicUsize::new(0x200),
-                AtomicUsize::new(0),
+            words: [
+                AtomicI32::new(LIVE_WORD),
+                AtomicI32::new(LIVE_WORD),
+                AtomicI32::new(weak::CLEARED),
             ],
             weak_gen: AtomicU32::new(H),
             mark: AtomicU64::new(0b10),
@@ -1106,17 +1111,17 @@ fn weak_upgrade_races_a_resurrection(clear_first: bool) {
             let w = w.clone();
             thread::spawn(move || {
                 if clear_first {
-                    w.slots[0].store(0, Ordering::Release);
+                    weak::clear(&w.words[0]);
                     try_mark(&w.mark, 0);
                 } else {
                     try_mark(&w.mark, 0);
-                    w.slots[0].store(0, Ordering::Release);
+                    weak::clear(&w.words[0]);
                 }
             })
         };
         for (i, expected) in [(0usize, false), (1, true)] {
-            if w.slots[i].load(Ordering::Acquire) != 0 {
-                let alive = weak::alive_while_resurrecting(&w.slots[i], &w.mark, i as u32);
+            if weak::not_cleared(&w.words[i]) {
+                let alive = weak::alive_while_resurrecting(&w.words[i], &w.mark, i as u32);
                 assert_eq!(alive, expected, "upgrade of object {i} decided wrongly");
             }
         }
@@ -1137,17 +1142,17 @@ fn weak_upgrade_sees_a_resurrection_that_marks_first() {
 }
 
 /// Sweep termination against a lazy sweeper: one unswept span in a set, holding a dead object
-/// with a weak handle. The lazy sweeper takes the span under the set's lock and sweeps it
-/// (clears the handle); the collector's `finish` empties the sets, waits until no counted sweep
-/// is in progress and then says the heap is swept, after which `upgrade` trusts the handle
-/// alone. The handle must be cleared by then. Go's `sweepLocker` order (count, then take) holds.
+/// with a `Weak`. The lazy sweeper takes the span under the set's lock and sweeps it (sets the
+/// object's cleared bit); the collector's `finish` empties the sets, waits until no counted
+/// sweep is in progress and then says the heap is swept, after which `upgrade` trusts the bit
+/// alone. The bit must be set by then. Go's `sweepLocker` order (count, then take) holds.
 fn finish_races_a_lazy_sweep(count_first: bool) {
     model(move || {
         let set = Arc::new(Mutex::new(Some(())));
         let sweepers = Arc::new(AtomicUsize::new(0));
-        let slot = Arc::new(AtomicUsize::new(0x100));
+        let word = Arc::new(AtomicI32::new(LIVE_WORD));
         let lazy = {
-            let (set, sweepers, slot) = (set.clone(), sweepers.clone(), slot.clone());
+            let (set, sweepers, word) = (set.clone(), sweepers.clone(), word.clone());
             thread::spawn(move || {
                 if count_first {
                     sweep_begin(&sweepers);
@@ -1157,22 +1162,21 @@ fn finish_races_a_lazy_sweep(count_first: bool) {
                     sweep_begin(&sweepers);
                 }
                 if took.is_some() {
-                    slot.store(0, Ordering::Release);
+                    weak::clear(&word);
                 }
                 sweep_end(&sweepers);
             })
         };
         // The collector's finish: sweep what is left, then wait for counted sweeps.
         if set.lock().unwrap().take().is_some() {
-            slot.store(0, Ordering::Release);
+            weak::clear(&word);
         }
         while !sweeps_done(&sweepers) {
             thread::yield_now();
         }
-        assert_eq!(
-            slot.load(Ordering::Acquire),
-            0,
-            "the heap was said swept with a dead object's handle still set"
+        assert!(
+            !weak::not_cleared(&word),
+            "the heap was said swept with a dead object's weak references still set"
         );
         lazy.join().unwrap();
     });
