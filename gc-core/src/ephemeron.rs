@@ -27,7 +27,10 @@
 //! The table (key address → weak key, weak value) lives in malloc under a mutex: the map owns
 //! no edges, so the marker never reads it. Entries of dead keys are dropped from the table when
 //! an `insert` first runs after a cycle has ended (amortized: one pass per cycle, against the
-//! cycle's own work), so the table does not grow with dead keys.
+//! cycle's own work), so the table does not grow with dead keys. Until then a dead entry's
+//! `Weak`s keep the memory of its key and value (not their values, which the sweeper drops on
+//! time: module `weakhandle`); a map that stops receiving inserts keeps that memory until it is
+//! dropped or cleared.
 
 use crate::barrier::shade;
 use crate::handle::Gc;
@@ -275,7 +278,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> Default for GcWeakMap<K, V> {
 
 impl<K: ?Sized + 'static, V: ?Sized + 'static> Drop for GcWeakMap<K, V> {
     /// The map's pairs go with it: its values no longer live through their keys. (Run by the
-    /// sweeper for a map inside a dead object; it touches no other object.)
+    /// sweeper for a map inside a dead object; it touches no other object, only the weak
+    /// counts of its keys' and values' spans.)
     fn drop(&mut self) {
         let mut t = self.table.lock();
         self.unfile(t.entries.drain().map(|(k, _)| k));

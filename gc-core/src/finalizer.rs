@@ -106,6 +106,14 @@ fn learned_cached(vt: &'static VTable) -> Option<bool> {
     r.unwrap_or_else(|_| learned(vt))
 }
 
+/// Starts the finalizer thread if it is not running yet: called by `Gc::new` for a type whose
+/// `has_finalizer()` is true before anything moves, since starting a thread can fail (a panic)
+/// and nothing after the value moved into its object may unwind.
+#[inline]
+pub(crate) fn start_thread() {
+    LazyLock::force(&THREAD);
+}
+
 /// Registers the object `idx` of `span`, of a type whose `has_finalizer()` is true, unless its
 /// type is known not to override `finalize`. Called in `Gc::new`'s operation, after the object
 /// is published.
@@ -115,6 +123,7 @@ pub(crate) fn register(span: &MSpan, idx: usize, vt: &'static VTable) {
         Some(true) => true,
         None => false,
     };
+    // Started already (`start_thread`, before the object was allocated), so this cannot fail.
     LazyLock::force(&THREAD);
     span.specials.add_finalizer(idx, known);
 }

@@ -100,6 +100,9 @@ impl Header {
     /// weak references are cleared, with the one root of the builder, which holds it until the
     /// value is in place and [`Header::publish_built`] gives it its type.
     pub fn unbuilt() -> Header {
+        // Word 0 is `ANCHOR`: expose its address as `vtable_word` would, for `vtable()` to take
+        // back (the program's first object may be this one).
+        let _ = (&ANCHOR as *const VTable).expose_provenance();
         Header {
             vtable: AtomicI32::new(CLEARED),
             roots: AtomicU32::new(1),
@@ -126,7 +129,10 @@ impl Header {
         let word = self.vtable.load(Ordering::Acquire) & !CLEARED;
         let at = anchor + word as isize * 8;
         // SAFETY: the word was made by `vtable_word` from a `&'static VTable` whose address was
-        // exposed there (or is 0: `ANCHOR` itself), and only ever replaced by another such.
+        // exposed there, or is 0 (`ANCHOR`, exposed by every `vtable_word` and by `unbuilt`,
+        // one of which made every header that reads 0: `become_unit` follows a `Header::new`,
+        // and the outside-the-heap header's vtable is never read); and it is only ever replaced
+        // by another such.
         unsafe { &*std::ptr::with_exposed_provenance::<VTable>(at as usize) }
     }
 
@@ -143,7 +149,9 @@ impl Header {
     /// The header is an unbuilt object's ([`Header::unbuilt`]) whose value of the type of `vt`
     /// has just been written, and this is called once.
     pub unsafe fn publish_built(&self, vt: &'static VTable) {
-        crate::protocol::weak::publish_built(&self.vtable, vtable_word(vt));
+        if !crate::protocol::weak::publish_built(&self.vtable, vtable_word(vt)) {
+            crate::throw::throw("collector bug: an unbuilt object's weak references were cleared");
+        }
     }
 
     /// Makes a dead object whose value the sweeper has just dropped a `()` (its weak references

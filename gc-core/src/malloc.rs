@@ -42,6 +42,13 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
     let (size, align, sc, class) = box_class::<T>();
     let r = with_op(|op| {
+        // A constant for every type but a hand-written impl that overrides this hidden method,
+        // asked before anything happens in case such an impl panics; the finalizer thread is
+        // started here too, for the same reason (starting a thread can fail).
+        let finalizer = T::has_finalizer();
+        if finalizer {
+            finalizer::start_thread();
+        }
         // The handles moving into the object stop being roots; while marking, each 1→0 shades.
         // A cycle cannot start marking before this operation has published the object as a
         // root (it waits for the operation), so the handles are never unreachable.
@@ -49,9 +56,6 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
             // SAFETY: `value` is about to become heap contents; nobody else can see it.
             unsafe { value.unroot() };
         }
-        // A constant for every type but a hand-written impl that overrides this hidden method,
-        // asked before a slot is taken in case such an impl panics.
-        let finalizer = T::has_finalizer();
         let (addr, idx, span) = match slot(op, sc, size, align, class) {
             Ok(s) => s,
             Err(e) => {
@@ -126,6 +130,11 @@ pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
     value: &mut ManuallyDrop<T>,
 ) {
     with_op(|_op| {
+        // As in `alloc`: everything that may unwind comes before the move.
+        let finalizer = T::has_finalizer();
+        if finalizer {
+            finalizer::start_thread();
+        }
         // As in `alloc`: the handles moving in stop being roots, and each 1→0 shades while
         // marking; the object may already be black (it was rooted), so nothing else would
         // trace them this cycle.
@@ -133,7 +142,6 @@ pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
             // SAFETY: `value` is about to become heap contents; nobody else can see it.
             unsafe { value.unroot() };
         }
-        let finalizer = T::has_finalizer();
         let p = obj.as_ptr();
         // SAFETY: moved out once; the caller does not drop it (`ManuallyDrop`) once it has.
         let value = unsafe { ManuallyDrop::take(value) };

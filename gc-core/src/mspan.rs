@@ -294,7 +294,7 @@ impl MSpan {
                     let idx = w * 64 + bit as usize;
                     // SAFETY: the object is allocated and this sweeper owns it.
                     let h = unsafe { header(self.addr_of(idx)) };
-                    if weak::clear(h.weak_word()) {
+                    if weak::clear(h.weak_word()) && self.specials.has_weaks(idx) {
                         WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
                     }
                     self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);

@@ -238,10 +238,11 @@ impl Specials {
     /// back once; it does not touch the object afterwards.
     #[inline]
     pub unsafe fn drop_weak(&self, idx: usize) {
-        let counts = self.weak_counts();
-        // SAFETY: the `Weak`'s count was added to this table, which lives while it is above 0.
-        let count = unsafe { &counts.unwrap_unchecked()[idx] };
-        let old = crate::protocol::weak::drop_weak(count);
+        // The `Weak`'s count was added to this table, which lives while it is above 0.
+        let counts = self
+            .weak_counts()
+            .expect("tricolor: a Weak's span has no weak counts");
+        let old = crate::protocol::weak::drop_weak(&counts[idx]);
         assert!(old > 0, "tricolor: weak count underflow");
     }
 
@@ -269,12 +270,14 @@ impl Specials {
     /// The caller owns the span with no object left in it, so nothing else reads the tables.
     pub unsafe fn release(&self) {
         // A count left over would be a collector bug: a `Weak` pointing at memory being
-        // given back. The sweeper keeps every object that has one.
-        debug_assert!(
-            self.weak_counts()
-                .is_none_or(|c| c.iter().all(|n| n.load(Ordering::Relaxed) == 0)),
-            "a weak reference outlived its span's objects"
-        );
+        // given back (the sweeper keeps every object that has one). One pass per freed span
+        // that ever had a `Weak`: checked in release builds too.
+        if self
+            .weak_counts()
+            .is_some_and(|c| c.iter().any(|n| n.load(Ordering::Acquire) != 0))
+        {
+            crate::throw::throw("collector bug: a weak reference outlived its span's objects");
+        }
         let w = self.weak.swap(std::ptr::null_mut(), Ordering::AcqRel);
         if !w.is_null() {
             // SAFETY: the table came from `get_or_make` with this layout, and nothing else reads

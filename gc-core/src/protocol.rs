@@ -276,10 +276,13 @@ pub mod weak {
     /// unit vtable), and gets its own vtable without the bit once the value is written: Release,
     /// so that an `upgrade` (or a marker) that reads the word (Acquire) sees the object built.
     /// The one place the bit goes from set to clear: no collector set it, since the object was
-    /// rooted from its allocation on.
+    /// rooted from its allocation on. A compare-and-swap from the unbuilt word, so that a
+    /// collector that did would be caught rather than overruled: false if the word was not
+    /// the unbuilt one.
     #[inline]
-    pub fn publish_built(word: &AtomicI32, vtable: i32) {
-        word.store(vtable, Ordering::Release);
+    pub fn publish_built(word: &AtomicI32, vtable: i32) -> bool {
+        word.compare_exchange(CLEARED, vtable, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Counts one more `Weak` on an object, in its span's weak counts: made only from a strong

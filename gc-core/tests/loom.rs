@@ -958,7 +958,7 @@ fn upgrade_races_new_cyclic_publication(release: bool) {
                 // SAFETY (model): nobody reads the object before its vtable is published.
                 object.with_mut(|v| unsafe { *v = 7 });
                 if release {
-                    weak::publish_built(&word, LIVE_WORD);
+                    assert!(weak::publish_built(&word, LIVE_WORD));
                 } else {
                     word.store(LIVE_WORD, Ordering::Relaxed);
                 }
