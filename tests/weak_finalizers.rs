@@ -326,6 +326,35 @@ fn a_million_finalizers_run_exactly_once() {
 
 // ---- upgrade and downgrade racing cycles and sweeps ----
 
+/// A thread that runs cycles back to back until stopped, counting them.
+struct Cycler {
+    stop: Arc<AtomicBool>,
+    ran: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Cycler {
+    fn start() -> Cycler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let thread = {
+            let (stop, ran) = (stop.clone(), ran.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    collect();
+                    ran.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        Cycler { stop, ran, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+    }
+}
+
 /// Four threads each keep half of their objects and drop the rest, then upgrade and downgrade
 /// all of them over and over while another thread runs cycles back to back (until 30 have run,
 /// and at least 60 rounds: bounded by a round count) and the workers' garbage keeps spans being
@@ -334,17 +363,8 @@ fn a_million_finalizers_run_exactly_once() {
 /// forever. Poisoned frees would show a freed object handed out.
 fn upgrade_races_cycles_from_several_threads() {
     const CYCLES: usize = 30;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ran = Arc::new(AtomicUsize::new(0));
-    let cycles = {
-        let (stop, ran) = (stop.clone(), ran.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                collect();
-                ran.fetch_add(1, Ordering::SeqCst);
-            }
-        })
-    };
+    let cycles = Cycler::start();
+    let ran = cycles.ran.clone();
     let workers: Vec<_> = (0..4u64)
         .map(|t| {
             let ran = ran.clone();
@@ -415,8 +435,7 @@ fn upgrade_races_cycles_from_several_threads() {
     for w in workers {
         w.join().unwrap();
     }
-    stop.store(true, Ordering::SeqCst);
-    cycles.join().unwrap();
+    cycles.stop();
 }
 
 #[test]
@@ -614,6 +633,151 @@ fn racing_downgrades_and_drops_count_exactly() {
     assert_eq!(objects(), base, "memory outlived its last Weak");
 }
 
+/// Values counted when built and when dropped, for the lifecycle stress below.
+struct Lifecycle;
+static LIFE_BUILT: AtomicUsize = AtomicUsize::new(0);
+static LIFE_DROPPED: AtomicUsize = AtomicUsize::new(0);
+impl Lifecycle {
+    fn new() -> Lifecycle {
+        LIFE_BUILT.fetch_add(1, Ordering::SeqCst);
+        Lifecycle
+    }
+}
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        LIFE_DROPPED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+#[derive(Trace, Finalize)]
+struct Plain {
+    id: u64,
+    check: u64,
+    #[gc(ignore)]
+    _l: Lifecycle,
+}
+#[derive(Trace, Finalize)]
+struct SelfRef {
+    me: Weak<SelfRef>,
+    id: u64,
+    #[gc(ignore)]
+    _l: Lifecycle,
+}
+
+/// Four threads make objects (a quarter through `new_cyclic`, holding a `Weak` to themselves),
+/// downgrade them, clone, upgrade and drop `Weak`s and drop the objects, in a seeded order,
+/// while a fifth runs cycles back to back; rounds of 20,000 operations per thread, at least 5 and
+/// until 40 cycles have run (bounded by a round count). Every upgrade hands out
+/// the intact object its `Weak` was made from. Then everything is dropped: every value must have
+/// been dropped exactly once (a lost `Weak` count would free memory under a reader, poisoned
+/// here; a leaked one would keep memory forever) and the heap must be back where it started.
+fn weak_lifecycles_under_cycles_count_exactly() {
+    enum Obj {
+        Plain(Gc<Plain>),
+        Cyclic(Gc<SelfRef>),
+    }
+    enum W {
+        Plain(Weak<Plain>, u64),
+        Cyclic(Weak<SelfRef>, u64),
+    }
+    let objects = || tricolor_gc::stats().heap_objects;
+    collect();
+    collect();
+    let base = objects();
+    let cycler = Cycler::start();
+    let ran = cycler.ran.clone();
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let ran = ran.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(0xC0FFEE + t);
+                let mut strong: Vec<Obj> = Vec::new();
+                let mut weak: Vec<W> = Vec::new();
+                let mut next = t << 40;
+                for op in 0usize.. {
+                    if op % 20_000 == 0 && op >= 100_000 && ran.load(Ordering::SeqCst) >= 40 {
+                        break;
+                    }
+                    assert!(op < 100_000_000, "the cycles did not run");
+                    match rng.below(8) {
+                        0 | 1 => {
+                            next += 1;
+                            let id = next;
+                            strong.push(if rng.below(4) == 0 {
+                                Obj::Cyclic(Gc::new_cyclic(|me| SelfRef {
+                                    me: me.clone(),
+                                    id,
+                                    _l: Lifecycle::new(),
+                                }))
+                            } else {
+                                Obj::Plain(Gc::new(Plain {
+                                    id,
+                                    check: id.wrapping_mul(3),
+                                    _l: Lifecycle::new(),
+                                }))
+                            });
+                            if strong.len() > 300 {
+                                strong.swap_remove(rng.below(strong.len()));
+                            }
+                        }
+                        2 | 3 if !strong.is_empty() => {
+                            weak.push(match &strong[rng.below(strong.len())] {
+                                Obj::Plain(g) => W::Plain(Gc::downgrade(g), g.id),
+                                Obj::Cyclic(g) => W::Cyclic(Gc::downgrade(g), g.id),
+                            });
+                        }
+                        4 if !weak.is_empty() => {
+                            let c = match &weak[rng.below(weak.len())] {
+                                W::Plain(w, id) => W::Plain(w.clone(), *id),
+                                W::Cyclic(w, id) => W::Cyclic(w.clone(), *id),
+                            };
+                            weak.push(c);
+                        }
+                        5 | 6 if !weak.is_empty() => match &weak[rng.below(weak.len())] {
+                            W::Plain(w, id) => {
+                                if let Some(p) = w.upgrade() {
+                                    assert!(p.id == *id && p.check == id.wrapping_mul(3));
+                                }
+                            }
+                            W::Cyclic(w, id) => {
+                                if let Some(p) = w.upgrade() {
+                                    assert_eq!(p.id, *id);
+                                    let me = p.me.upgrade().expect("a live object's own Weak");
+                                    assert!(Gc::ptr_eq(&me, &p));
+                                }
+                            }
+                        },
+                        _ if !weak.is_empty() => {
+                            weak.swap_remove(rng.below(weak.len()));
+                        }
+                        _ => {}
+                    }
+                    if weak.len() > 2_000 {
+                        weak.swap_remove(rng.below(weak.len()));
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    cycler.stop();
+    for _ in 0..3 {
+        collect();
+    }
+    assert_eq!(
+        LIFE_DROPPED.load(Ordering::SeqCst),
+        LIFE_BUILT.load(Ordering::SeqCst),
+        "a value was dropped twice or never"
+    );
+    assert_eq!(objects(), base, "memory outlived its last Weak");
+}
+
+#[test]
+fn weak_lifecycles_under_cycles_count_exactly_in_a_child() {
+    passes("weak_lifecycles_under_cycles_count_exactly");
+}
+
 #[test]
 fn racing_downgrades_and_drops_count_exactly_in_a_child() {
     passes("racing_downgrades_and_drops_count_exactly");
@@ -640,6 +804,9 @@ fn child() {
             dead_objects_keep_their_memory_until_their_last_weak()
         }
         "racing_downgrades_and_drops_count_exactly" => racing_downgrades_and_drops_count_exactly(),
+        "weak_lifecycles_under_cycles_count_exactly" => {
+            weak_lifecycles_under_cycles_count_exactly()
+        }
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");
