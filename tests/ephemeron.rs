@@ -170,7 +170,7 @@ impl Finalize for Fin {
     }
 }
 
-/// A key kept only for its finalizer loses its entries (as its weak handle clears); the next
+/// A key kept only for its finalizer loses its entries (as its weak references clear); the next
 /// cycles' verification finds nothing reachable left white and nothing freed in use.
 fn finalizable_keys() {
     let map: GcWeakMap<Fin, [u64; 8]> = GcWeakMap::new();

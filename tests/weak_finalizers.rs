@@ -1,4 +1,4 @@
-//! Weak references and finalizers, now that the sweeper clears weak handles and queues
+//! Weak references and finalizers, now that the sweeper clears weak references and queues
 //! finalizers span by span and the stop does neither: a weak reference to a live object never
 //! clears, one to a dead object does, one to a finalizable object clears when its finalizer is
 //! queued (Go's rule for types known to have a finalizer; Java's, which also clears what only
@@ -464,7 +464,7 @@ struct Staller {
 
 /// Deterministic: a cycle finds 5,000 objects with weak references dead, and its sweep stops in
 /// the drop glue of an object whose size class the sweeper takes first, so the dead objects'
-/// spans are still unswept (their weak handles not cleared yet) when the test upgrades: every
+/// spans are still unswept (their weak references not cleared yet) when the test upgrades: every
 /// upgrade must read the span's mark bits and say dead.
 fn upgrade_between_the_stop_and_the_sweep() {
     use tricolor_gc::__private::size_class_of;

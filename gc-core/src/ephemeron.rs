@@ -19,7 +19,7 @@
 //!   `Weak::upgrade` shades while marking), and the map hands values out no other way, so a
 //!   deleted edge can hide nothing the program can still reach (the Yuasa argument's premise).
 //! - The sweeper drops the pairs of a key it finds dead, before the key's slot can be reused,
-//!   and those of a key it keeps only for its finalizer (whose weak handle clears too, and whose
+//!   and those of a key it keeps only for its finalizer (whose weak references clear too, and whose
 //!   values were not marked through it); the resurrection pass of unknown-type finalizers does
 //!   the same. So an address in `EPHEMERONS` is always the live key it was filed under.
 //!

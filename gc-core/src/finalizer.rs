@@ -2,7 +2,7 @@
 //! finalizer is registered at allocation, as a bit in its span's finalizer bitmap (module
 //! `mspecial`: no lock, no shared counter); its referents are marked during the concurrent root
 //! scan (Go's `markrootSpans`), so everything it reaches is alive when `finalize` runs; the
-//! sweeper of its span finds it unmarked, keeps it, clears its weak handle and queues it; the
+//! sweeper of its span finds it unmarked, keeps it, clears its weak references and queues it; the
 //! finalizer thread runs `finalize` once, catching panics, and drops the queue's root; a later
 //! cycle frees the object if it is still unreachable. Never "mark again after finalizing":
 //! nothing reachable from a finalized object is freed before the object itself. Mark
@@ -20,7 +20,7 @@
 //! cycle through them can die. When the mark is complete (the first stop finds nothing left to
 //! mark) and the root scan saw unknown objects, marking resumes for a *resurrection* pass
 //! ([`resurrect_unknown_dead`], concurrent, on the collector thread): every unknown object left
-//! unmarked is marked with everything it alone reaches, and all of those have their weak handles
+//! unmarked is marked with everything it alone reaches, and all of those have their weak references
 //! cleared (they were found unreachable: Java clears weak references before finalization; module
 //! `weakhandle`); a second stop ends the cycle and the resurrected objects are queued. After the
 //! first finalization of a type, it is known: a type whose `finalize` is the default is never
@@ -192,7 +192,7 @@ pub(crate) fn trace_known_referents(t: &mut Tracer) {
 /// The resurrection pass (module docs), on the collector thread while marking resumes after a
 /// complete mark, with `weakhandle::RESURRECTING` set: every unmarked object of a type still
 /// not known to lack a finalizer is marked with all it alone reaches, by a tracer that clears
-/// their weak handles first. Returns the resurrected objects, to queue once the cycle is over.
+/// their weak references first. Returns the resurrected objects, to queue once the cycle is over.
 pub(crate) fn resurrect_unknown_dead(spans: &[SpanRef]) -> Vec<usize> {
     let mut t = Tracer::resurrector();
     let mut out = Vec::new();

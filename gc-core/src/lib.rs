@@ -13,7 +13,7 @@
 //! | layer | modules | what it is |
 //! |---|---|---|
 //! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `ephemeron`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, `GcWeakMap`, the std `Trace` impls, the `stats()` snapshot |
-//! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak handles, finalizers, the pacer, `GCTRACE`, the cycle |
+//! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, weak references, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak counts and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
 //! | 0 base | `sync`, `membarrier`, `locks`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |

@@ -95,7 +95,7 @@ impl Tracer {
                     if cleared && span.specials.has_weaks(idx) {
                         crate::mspecial::WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
                     }
-                    // Its ephemerons go as its weak handle does: the values were not marked
+                    // Its ephemerons go as its weak references do: the values were not marked
                     // through it, and the resurrected key must not reach them next cycle.
                     if span.specials.is_ephemeron_key(idx) {
                         let w = idx / 64;

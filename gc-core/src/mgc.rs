@@ -18,7 +18,7 @@
 //! 4. [`gc_mark_termination`]: the rest of the stop (Go's `gcMarkTermination`): the checkmark
 //!    verification, the mcaches flushed, the sweep generation flipped, the next goal, and `OFF`.
 //! 5. [`gc_sweep`]: the background sweep (Go's `gcSweep` and `bgsweep`); allocating threads sweep
-//!    spans lazily meanwhile. Sweeping clears the weak handles of dead objects and queues the
+//!    spans lazily meanwhile. Sweeping clears the weak references of dead objects and queues the
 //!    finalizers of dead objects (module `mspecial`), span by span.
 //!
 //! The cycle then files one record ([`CycleStats`]) that both `stats()` and `GCTRACE` read.
@@ -33,7 +33,7 @@
 //! - constant work: the resurrection check (a count the root scan made), the sweep-generation
 //!   flip, the pacer's next goal, the phase.
 //!
-//! Weak handles, finalizers, spans and objects cost the stop nothing: the root scan, the
+//! Weak references, finalizers, spans and objects cost the stop nothing: the root scan, the
 //! resurrection pass and the sweeper handle them concurrently. The one exception is
 //! `GCCHECKMARK`, the verification mode, which re-marks the whole heap inside the stop.
 

@@ -262,7 +262,7 @@ impl MSpan {
             }
             if eph {
                 // A dead key's values go with it, and so do those of a key kept only for its
-                // finalizer (its weak handle clears too): they were not marked through it, and
+                // finalizer (its weak references clear too): they were not marked through it, and
                 // its entry must not outlive them.
                 let mut keys = self.specials.clear_ephemeron_keys(w, dead);
                 while keys != 0 {

@@ -127,7 +127,7 @@ pub(crate) enum TracerMode {
     Mark { marked: usize },
     /// Records the target in `seen` (the checkmark verification, which must not touch marks).
     Check { seen: HashSet<usize> },
-    /// Marks an unmarked target after clearing its weak handle, and keeps it on this tracer's
+    /// Marks an unmarked target after clearing its weak references, and keeps it on this tracer's
     /// own stack (the resurrection pass of module `finalizer`, on the collector thread alone).
     Resurrect { marked: usize },
     /// Records each edge and follows none: `Tracer::recording`, for testing `Trace` impls.
