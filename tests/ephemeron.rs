@@ -18,6 +18,10 @@ fn child() {
         ("finalizable_keys", finalizable_keys),
         ("threads", threads),
         ("map_in_the_heap", map_in_the_heap),
+        (
+            "dead_entries_go_without_inserts",
+            dead_entries_go_without_inserts,
+        ),
     ]);
 }
 
@@ -157,6 +161,39 @@ fn remove_and_drop() {
         "a dropped map's values are not kept by live keys"
     );
     assert_eq!(*k, 1);
+}
+
+/// The entries of dead keys hold `Weak`s, which keep the memory (not the values) of their keys
+/// and values; any call on the map after a cycle drops them, so that memory goes back with the
+/// next cycle even if nothing is inserted again. Counted exactly, in the child process.
+fn dead_entries_go_without_inserts() {
+    let objects = || gc::stats().heap_objects;
+    cycles(2);
+    let base = objects();
+    let map: GcWeakMap<u64, u64> = GcWeakMap::new();
+    let other = Gc::new(0u64);
+    let n = 1000;
+    let keys: Vec<Gc<u64>> = (0..n).map(Gc::new).collect();
+    for k in &keys {
+        map.insert(k, Gc::new(**k + 1));
+    }
+    gc::collect();
+    assert_eq!(objects(), base + 1 + 2 * n);
+    drop(keys);
+    gc::collect();
+    assert_eq!(
+        objects(),
+        base + 1 + 2 * n,
+        "the entries' Weaks keep the memory until the map looks"
+    );
+    assert!(!map.contains_key(&other));
+    gc::collect();
+    assert_eq!(
+        objects(),
+        base + 1,
+        "a lookup after a cycle dropped no dead entry"
+    );
+    assert!(map.is_empty());
 }
 
 static FINALIZED: AtomicUsize = AtomicUsize::new(0);
@@ -309,4 +346,9 @@ fn threads_share_a_map_while_cycles_run() {
 #[test]
 fn a_map_inside_an_object() {
     support::passes("map_in_the_heap");
+}
+
+#[test]
+fn dead_entries_go_with_any_call_after_a_cycle() {
+    support::passes("dead_entries_go_without_inserts");
 }

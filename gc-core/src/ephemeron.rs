@@ -26,11 +26,11 @@
 //! # The map itself
 //! The table (key address → weak key, weak value) lives in malloc under a mutex: the map owns
 //! no edges, so the marker never reads it. Entries of dead keys are dropped from the table when
-//! an `insert` first runs after a cycle has ended (amortized: one pass per cycle, against the
-//! cycle's own work), so the table does not grow with dead keys. Until then a dead entry's
-//! `Weak`s keep the memory of its key and value (not their values, which the sweeper drops on
-//! time: module `weakhandle`); a map that stops receiving inserts keeps that memory until it is
-//! dropped or cleared.
+//! any method but `clear` first runs after a cycle has ended (amortized: one pass per cycle,
+//! against the cycle's own work), so the table does not grow with dead keys. Until then a dead
+//! entry's `Weak`s keep the memory of its key and value (not their values, which the sweeper
+//! drops on time: module `weakhandle`); a map that is no longer used at all keeps that memory
+//! until it is dropped.
 
 use crate::barrier::shade;
 use crate::handle::Gc;
@@ -158,7 +158,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     /// ```
     pub fn get(&self, key: &Gc<K>) -> Option<Gc<V>> {
         let k = key.header() as *const Header as usize;
-        let t = self.table.lock();
+        let mut t = self.table.lock();
+        t.purge_if_a_cycle_ended();
         let e = t.entries.get(&k).filter(|e| e.key.addr() == k)?;
         e.value.upgrade()
     }
@@ -175,7 +176,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     /// ```
     pub fn contains_key(&self, key: &Gc<K>) -> bool {
         let k = key.header() as *const Header as usize;
-        let t = self.table.lock();
+        let mut t = self.table.lock();
+        t.purge_if_a_cycle_ended();
         t.entries.get(&k).is_some_and(|e| e.key.addr() == k)
     }
 
@@ -193,6 +195,7 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     pub fn remove(&self, key: &Gc<K>) -> Option<Gc<V>> {
         let k = key.header() as *const Header as usize;
         let mut t = self.table.lock();
+        t.purge_if_a_cycle_ended();
         let e = t.entries.remove(&k).filter(|e| e.key.addr() == k)?;
         // Rooted (and shaded while marking) before the edge goes.
         let value = e.value.upgrade();
@@ -211,7 +214,8 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     /// assert_eq!(m.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        let t = self.table.lock();
+        let mut t = self.table.lock();
+        t.purge_if_a_cycle_ended();
         t.entries.values().filter(|e| e.key.addr() != 0).count()
     }
 
@@ -260,9 +264,11 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
 }
 
 impl<K: ?Sized + 'static, V: ?Sized + 'static> Table<K, V> {
-    /// Drops the entries of dead keys once per cycle (their pairs went with the sweep).
+    /// Drops the entries of dead keys once per cycle (their pairs went with the sweep), and
+    /// with them their `Weak`s, which keep the dead keys' and values' memory. One load of a
+    /// global counter when no cycle ended since the last call.
     fn purge_if_a_cycle_ended(&mut self) {
-        let n = crate::mstats::HISTORY.lock().num_gc;
+        let n = crate::mstats::CYCLES_RECORDED.load(std::sync::atomic::Ordering::Relaxed);
         if n != self.purged_at {
             self.purged_at = n;
             self.entries.retain(|&k, e| e.key.addr() == k);

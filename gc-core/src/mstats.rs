@@ -264,9 +264,14 @@ pub(crate) static HISTORY: Mutex<GcHistory> = Mutex::new(GcHistory {
     recent: VecDeque::new(),
 });
 
+/// Cycles recorded so far (`HISTORY.num_gc`, readable without its lock): what a `GcWeakMap`
+/// checks on each call to learn that a cycle ended and its dead entries may be dropped.
+pub(crate) static CYCLES_RECORDED: AtomicU64 = AtomicU64::new(0);
+
 /// Files a finished cycle's record.
 pub(crate) fn record_cycle(c: &CycleStats) {
     HEAP_MARKED.store(c.marked, Ordering::Relaxed);
+    CYCLES_RECORDED.fetch_add(1, Ordering::Relaxed);
     let mut h = HISTORY.lock();
     let i = (h.num_gc % 256) as usize;
     h.pause_ns[i] = c.pause.as_nanos() as u64;
