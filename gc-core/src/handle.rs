@@ -74,19 +74,8 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn try_new(value: T) -> Result<Gc<T>, AllocError> {
-        /// Drops the value unless it moved into the heap: on failure, and when a hand-written
-        /// `unroot` unwinds (which `malloc::alloc` allows only before the value moves). Either
-        /// way outside the collector's operation, whose guard has ended it by then: the value's
-        /// drop is user code.
-        struct Owned<'a, T>(&'a mut std::mem::ManuallyDrop<T>);
-        impl<T> Drop for Owned<'_, T> {
-            fn drop(&mut self) {
-                // SAFETY: armed only while the value has not moved into the heap.
-                unsafe { std::mem::ManuallyDrop::drop(self.0) }
-            }
-        }
         let mut value = std::mem::ManuallyDrop::new(value);
-        let owned = Owned(&mut value);
+        let owned = malloc::Unmoved(&mut value);
         match malloc::alloc(owned.0) {
             Ok(ptr) => {
                 std::mem::forget(owned);

@@ -17,6 +17,40 @@ use std::sync::atomic::Ordering;
 /// Assist when a thread has allocated this much during one mark phase without helping.
 const ASSIST_CHUNK: u64 = 64 << 10;
 
+/// Drops a value unless it moved into the heap: armed until the move (`Gc::try_new`,
+/// `Gc::new_cyclic`), so that it drops the value on an allocation failure and when a
+/// hand-written `unroot` unwinds (which [`alloc`] and [`build`] allow only before the value
+/// moves). Either way outside the collector's operation, whose guard has ended it by then: the
+/// value's drop is user code. Disarmed with `mem::forget` once the value has moved.
+pub(crate) struct Unmoved<'a, T>(pub &'a mut ManuallyDrop<T>);
+
+impl<T> Drop for Unmoved<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: armed only while the value has not moved into the heap.
+        unsafe { ManuallyDrop::drop(self.0) }
+    }
+}
+
+/// The part of moving `*value` into a new object that may unwind, done before anything moves:
+/// asks whether its type has a finalizer (a constant for every type but a hand-written impl
+/// that overrides this hidden method), starting the finalizer thread if so (starting a thread
+/// can fail), then unroots the handles moving into the object (a hand-written `unroot` is user
+/// code). While marking, each 1→0 shades; a cycle cannot start marking before the caller's
+/// operation has published the object as a root (it waits for the operation), so the handles
+/// are never unreachable. Returns `has_finalizer()`.
+#[inline(always)]
+fn before_move<T: Trace + 'static>(value: &mut ManuallyDrop<T>) -> bool {
+    let finalizer = T::has_finalizer();
+    if finalizer {
+        finalizer::start_thread();
+    }
+    if !T::is_noscan() {
+        // SAFETY: `value` is about to become heap contents; nobody else can see it.
+        unsafe { value.unroot() };
+    }
+    finalizer
+}
+
 /// A `GcBox<T>`'s size, alignment, size class (computed at compile time) and span class.
 #[inline(always)]
 fn box_class<T: Trace + 'static>() -> (usize, usize, usize, SpanClass) {
@@ -42,20 +76,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
     let (size, align, sc, class) = box_class::<T>();
     let r = with_op(|op| {
-        // A constant for every type but a hand-written impl that overrides this hidden method,
-        // asked before anything happens in case such an impl panics; the finalizer thread is
-        // started here too, for the same reason (starting a thread can fail).
-        let finalizer = T::has_finalizer();
-        if finalizer {
-            finalizer::start_thread();
-        }
-        // The handles moving into the object stop being roots; while marking, each 1→0 shades.
-        // A cycle cannot start marking before this operation has published the object as a
-        // root (it waits for the operation), so the handles are never unreachable.
-        if !T::is_noscan() {
-            // SAFETY: `value` is about to become heap contents; nobody else can see it.
-            unsafe { value.unroot() };
-        }
+        let finalizer = before_move(value);
         let (addr, idx, span) = match slot(op, sc, size, align, class) {
             Ok(s) => s,
             Err(e) => {
@@ -130,18 +151,9 @@ pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
     value: &mut ManuallyDrop<T>,
 ) {
     with_op(|_op| {
-        // As in `alloc`: everything that may unwind comes before the move.
-        let finalizer = T::has_finalizer();
-        if finalizer {
-            finalizer::start_thread();
-        }
-        // As in `alloc`: the handles moving in stop being roots, and each 1→0 shades while
-        // marking; the object may already be black (it was rooted), so nothing else would
-        // trace them this cycle.
-        if !T::is_noscan() {
-            // SAFETY: `value` is about to become heap contents; nobody else can see it.
-            unsafe { value.unroot() };
-        }
+        // The object may already be black (it was rooted), so the shades of the unrooting are
+        // what keeps the moved-in handles' targets this cycle.
+        let finalizer = before_move(value);
         let p = obj.as_ptr();
         // SAFETY: moved out once; the caller does not drop it (`ManuallyDrop`) once it has.
         let value = unsafe { ManuallyDrop::take(value) };

@@ -91,10 +91,7 @@ impl Tracer {
                 // before the bit is set (`protocol::weak::alive_while_resurrecting`).
                 if !span.is_marked(idx) {
                     // SAFETY: as above, `h` is an allocated object, and nothing is freed now.
-                    let cleared = crate::protocol::weak::clear(unsafe { &*h }.weak_word());
-                    if cleared && span.specials.has_weaks(idx) {
-                        crate::mspecial::WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
-                    }
+                    span.specials.clear_weak(idx, unsafe { &*h });
                     // Its ephemerons go as its weak references do: the values were not marked
                     // through it, and the resurrected key must not reach them next cycle.
                     if span.specials.is_ephemeron_key(idx) {

@@ -11,8 +11,8 @@
 //! slots hold objects; `mark_bits` are set by markers with `fetch_or`.
 
 use crate::header::{header, HEADER_SIZE};
-use crate::mspecial::{queue_finalizer, Specials, WEAK_CLEARED};
-use crate::protocol::weak::{self, publish_swept, reset_mark_word};
+use crate::mspecial::{queue_finalizer, Specials};
+use crate::protocol::weak::{publish_swept, reset_mark_word};
 use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -293,10 +293,8 @@ impl MSpan {
                     known &= known - 1;
                     let idx = w * 64 + bit as usize;
                     // SAFETY: the object is allocated and this sweeper owns it.
-                    let h = unsafe { header(self.addr_of(idx)) };
-                    if weak::clear(h.weak_word()) && self.specials.has_weaks(idx) {
-                        WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.specials
+                        .clear_weak(idx, unsafe { header(self.addr_of(idx)) });
                     self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
                     queued.push(self.addr_of(idx));
                 }
@@ -311,7 +309,7 @@ impl MSpan {
                     }
                     // SAFETY: a dead object of this span, which this sweeper owns; kept below,
                     // so this is the one drop of its value this sweep (and a `()` afterwards).
-                    unsafe { self.keep_for_weaks(self.addr_of(idx), poison) };
+                    unsafe { self.keep_for_weaks(idx, poison) };
                     self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
                 }
             }
@@ -329,15 +327,15 @@ impl MSpan {
     /// (the caller marks it), which read its header until the last of them is dropped.
     ///
     /// # Safety
-    /// `addr` is a dead object of this span, which the caller owns for sweeping and keeps.
-    unsafe fn keep_for_weaks(&self, addr: usize, poison: bool) {
+    /// Object `idx` is a dead object of this span, which the caller owns for sweeping and
+    /// keeps.
+    unsafe fn keep_for_weaks(&self, idx: usize, poison: bool) {
+        let addr = self.addr_of(idx);
         // SAFETY: a dead object's header is readable, its slot not reused (caller).
         unsafe { self.check_unrooted(addr) };
         // SAFETY: as above.
         let h = unsafe { header(addr) };
-        if weak::clear(h.weak_word()) {
-            WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
-        }
+        self.specials.clear_weak(idx, h);
         if !self.class.nodrop() {
             // SAFETY: dead, unreachable by anything but `Weak`s, which read only the header
             // and no longer upgrade (cleared above); its vtable becomes `()`'s right after.

@@ -246,6 +246,16 @@ impl Specials {
         assert!(old > 0, "tricolor: weak count underflow");
     }
 
+    /// Clears the weak references of object `idx`, whose header is `h` (the collector found it
+    /// unreachable, or keeps it only for its finalizer): every `Weak` to it reads cleared from
+    /// now on. Counted in [`WEAK_CLEARED`] the first time, if it had `Weak`s. Before the
+    /// object's mark bit is set, if it is kept (`protocol::weak`).
+    pub fn clear_weak(&self, idx: usize, h: &crate::header::Header) {
+        if crate::protocol::weak::clear(h.weak_word()) && self.has_weaks(idx) {
+            WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Whether a `Weak` still counts on object `idx` (the sweeper, for a dead object: if so,
     /// its memory stays).
     #[inline]

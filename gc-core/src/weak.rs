@@ -210,15 +210,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         let value = f(&weak);
         drop(weak);
         let mut value = std::mem::ManuallyDrop::new(value);
-        /// Drops the value if its `unroot` unwinds (it has not moved into the heap then).
-        struct Owned<'a, T>(&'a mut std::mem::ManuallyDrop<T>);
-        impl<T> Drop for Owned<'_, T> {
-            fn drop(&mut self) {
-                // SAFETY: armed only while the value has not moved into the heap.
-                unsafe { std::mem::ManuallyDrop::drop(self.0) }
-            }
-        }
-        let owned = Owned(&mut value);
+        let owned = crate::malloc::Unmoved(&mut value);
         // SAFETY: `obj` is the unbuilt object this call allocated, built once, here.
         unsafe { crate::malloc::build(obj, owned.0) };
         std::mem::forget(owned);

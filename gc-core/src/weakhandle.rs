@@ -83,10 +83,9 @@ pub(crate) unsafe fn drop_weak(addr: usize) {
 /// (not found unreachable by the collector).
 #[inline]
 pub(crate) fn alive(op: &Op<'_>, h: &Header) -> bool {
+    // Each path reads the bit once, inside the operation (the caller's read before it may be
+    // stale), and last, as `protocol::weak` requires.
     let word = h.weak_word();
-    if !not_cleared(word) {
-        return false;
-    }
     let a = h as *const Header as usize;
     if op.marking() {
         if RESURRECTING.load(Ordering::Relaxed) {
@@ -95,7 +94,7 @@ pub(crate) fn alive(op: &Op<'_>, h: &Header) -> bool {
             let idx = span.index_of(a);
             alive_while_resurrecting(word, &span.mark_bits[idx / 64], (idx % 64) as u32)
         } else {
-            true
+            not_cleared(word)
         }
     } else {
         alive_while_sweeping(
