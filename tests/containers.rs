@@ -34,6 +34,13 @@ fn item(id: u64, drops: &Arc<AtomicUsize>) -> Gc<Item> {
     })
 }
 
+fn new_item(id: u64, drops: &Arc<AtomicUsize>) -> Item {
+    Item {
+        id,
+        _c: Counter(drops.clone()),
+    }
+}
+
 fn ids(v: &GcVec<Gc<Item>>) -> Vec<u64> {
     v.view().iter().map(|g| g.id).collect()
 }
@@ -101,6 +108,103 @@ fn gc_vec_methods_root_unroot_and_drop_exactly() {
     drop(a);
     collect();
     assert_eq!(drops.load(Ordering::SeqCst), 17);
+}
+
+/// `put_new`, `push_new` and `GcMap::put_new` make objects whose handles hold no root in a
+/// container in the heap (and one in a container outside it), and drop what they replace.
+#[test]
+fn new_objects_go_into_containers_without_a_root() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let it = |id| Item {
+        id,
+        _c: Counter(drops.clone()),
+    };
+    let v: Gc<GcVec<Gc<Item>>> = Gc::new(GcVec::new());
+    v.push_new(it(1));
+    v.push_new(it(2));
+    assert_eq!(ids(&v), [1, 2]);
+    assert!(!Gc::is_root(&v.view()[0]));
+    assert_eq!(Gc::root_count(&v.view()[0]), 0);
+    v.put_new(0, it(3));
+    assert_eq!(ids(&v), [3, 2]);
+    assert_eq!(Gc::root_count(&v.view()[0]), 0);
+    let got = v.get(0).unwrap();
+    assert_eq!(Gc::root_count(&got), 1, "only the clone `get` handed out");
+    drop(got);
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "`put_new` dropped 1");
+    assert_eq!(ids(&v), [3, 2]);
+
+    let m: Gc<GcMap<u64, Gc<Item>>> = Gc::new(GcMap::new());
+    m.put_new(7, it(70));
+    m.put_new(8, it(80));
+    m.put_new(7, it(71));
+    assert_eq!(m.len(), 2);
+    assert_eq!(m.get(&7).unwrap().id, 71);
+    assert!(m.view().iter().all(|(_, g)| Gc::root_count(g) == 0));
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "and the map dropped 70");
+
+    // Outside the heap a container's elements are roots, new ones included, until it moves in.
+    let local: GcVec<Gc<Item>> = GcVec::new();
+    local.push_new(it(4));
+    local.put_new(0, it(5));
+    assert!(Gc::is_root(&local.view()[0]));
+    assert_eq!(Gc::root_count(&local.view()[0]), 1);
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 3, "4 is gone, 5 is rooted");
+    let moved = Gc::new(local);
+    assert_eq!(Gc::root_count(&moved.view()[0]), 0);
+    collect();
+    assert_eq!(moved.get(0).unwrap().id, 5);
+    drop((v, m, moved));
+    collect();
+    collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 3 + 2 + 2 + 1);
+}
+
+/// A thread that has used a vector alone long enough owns its lock (`biaslock`); calling a
+/// method that moves elements while it holds a view is then a panic, not a deadlock.
+#[test]
+#[should_panic(expected = "holds a view")]
+fn a_method_under_the_owners_own_view_panics() {
+    let v: GcVec<u64> = GcVec::new();
+    for i in 0..1000 {
+        v.push(i);
+    }
+    let view = v.view();
+    v.push(view[0]);
+}
+
+/// One thread uses a vector alone (so that it owns its lock), then others take it over while it
+/// keeps going: nothing is lost, and the owner's own later calls take the shared path.
+#[test]
+fn a_vec_owned_by_one_thread_is_shared_with_others_later() {
+    const PER: u64 = 2_000;
+    let v: Gc<GcVec<u64>> = Gc::new(GcVec::new());
+    for i in 0..PER {
+        v.push(i);
+    }
+    let others: Vec<_> = (1..3u64)
+        .map(|t| {
+            let v = v.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    v.push(t * PER + i);
+                    assert!(v.get(0).is_some());
+                }
+            })
+        })
+        .collect();
+    for i in 0..PER {
+        v.push(3 * PER + i);
+    }
+    for t in others {
+        t.join().unwrap();
+    }
+    let mut seen: Vec<u64> = v.view().to_vec();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..4 * PER).collect::<Vec<_>>());
 }
 
 #[test]
@@ -446,15 +550,19 @@ fn methods_under_back_to_back_cycles() {
         let len = model.len() as u64;
         match r % 8 {
             0 | 1 => {
-                v.push(item(step, &drops));
+                if next() % 2 == 0 {
+                    v.push(item(step, &drops));
+                } else {
+                    v.push_new(new_item(step, &drops));
+                }
                 model.push(step);
             }
             2 if len > 0 => {
                 let i = (next() % len) as usize;
-                if next() % 2 == 0 {
-                    hold(&mut held, v.set(i, item(step, &drops)), model[i]);
-                } else {
-                    v.put(i, item(step, &drops));
+                match next() % 3 {
+                    0 => hold(&mut held, v.set(i, item(step, &drops)), model[i]),
+                    1 => v.put(i, item(step, &drops)),
+                    _ => v.put_new(i, new_item(step, &drops)),
                 }
                 model[i] = step;
             }
@@ -474,11 +582,15 @@ fn methods_under_back_to_back_cycles() {
             }
             6 => {
                 let k = next() % 512;
-                if next() % 2 == 0 {
-                    m.put(k, item(step, &drops));
-                } else if let Some(old) = m.insert(k, item(step, &drops)) {
-                    let id = old.id;
-                    hold(&mut held, old, id);
+                match next() % 3 {
+                    0 => m.put(k, item(step, &drops)),
+                    1 => m.put_new(k, new_item(step, &drops)),
+                    _ => {
+                        if let Some(old) = m.insert(k, item(step, &drops)) {
+                            let id = old.id;
+                            hold(&mut held, old, id);
+                        }
+                    }
                 }
                 if next() % 3 == 0 {
                     if let Some(old) = m.remove(&(next() % 512)) {

@@ -1,7 +1,52 @@
 //! The hard memory limit: `Gc::try_new` reports failure instead of growing the heap past it, and
 //! succeeds again once a cycle has freed memory. Its own process (it changes a global setting).
 
-use tricolor_gc::{collect, set_hard_memory_limit, stats, AllocFailure, Gc};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tricolor_gc::{
+    collect, set_hard_memory_limit, stats, AllocFailure, Finalize, Gc, GcMap, GcVec, Trace,
+};
+
+/// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
+struct Counter(Arc<AtomicUsize>);
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Trace, Finalize)]
+struct Big {
+    bytes: [u8; 4000],
+    #[gc(ignore)]
+    _c: Counter,
+}
+
+/// At the limit, `put_new`, `push_new` and `GcMap::put_new` raise the failure as `Gc::new`
+/// does, drop the value they were given exactly once, and leave the container as it was.
+fn new_in_a_container_fails_cleanly_at_the_limit(old: &Gc<[u8; 4000]>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let big = || Big {
+        bytes: [9; 4000],
+        _c: Counter(drops.clone()),
+    };
+    let v: GcVec<Gc<[u8; 4000]>> = GcVec::new();
+    v.push(old.clone());
+    let bigs: GcVec<Gc<Big>> = GcVec::new();
+    let m: GcMap<u32, Gc<Big>> = GcMap::new();
+    let fails = |f: &dyn Fn()| {
+        let e = catch_unwind(AssertUnwindSafe(f)).expect_err("allocated past the limit");
+        let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("hard memory limit"), "{msg}");
+    };
+    fails(&|| v.put_new(0, [1; 4000]));
+    assert!(Gc::ptr_eq(&v.get(0).unwrap(), old), "the old element stays");
+    fails(&|| bigs.push_new(big()));
+    fails(&|| m.put_new(1, big()));
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "each value dropped once");
+    assert!(bigs.is_empty() && m.is_empty());
+}
 
 #[test]
 fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
@@ -41,6 +86,7 @@ fn try_new_fails_at_the_hard_limit_and_recovers_after_a_cycle() {
         kept.iter().all(|g| g[3999] == 7),
         "live objects intact at the limit"
     );
+    new_in_a_container_fails_cleanly_at_the_limit(&kept[0]);
     // Free everything, collect, and allocation works again under the same limit.
     let n = kept.len();
     drop(kept);

@@ -96,12 +96,15 @@ pub mod tricolor_peer {
         fn list() -> Self::List {
             Gc::new(GcVec::new())
         }
+        // The `_new` methods allocate the object and store its handle in one step, as Go's
+        // `l[i] = &v` does: the handle never holds a root (`push(Gc::new(v))` takes one and
+        // gives it back, a read-modify-write per store).
         fn push(l: &Self::List, v: u64) {
-            l.push(Gc::new(v));
+            l.push_new(v);
         }
         fn set(l: &Self::List, i: usize, v: u64) {
-            // `put`, not `set`: the old element is dropped, as `l[i] = v` drops it elsewhere.
-            l.put(i, Gc::new(v));
+            // `put_new`, not `set`: the old element is dropped, as `l[i] = v` drops it elsewhere.
+            l.put_new(i, v);
         }
         fn list_sum(l: &Self::List) -> u64 {
             l.view().iter().map(|g| **g).sum()
@@ -110,7 +113,7 @@ pub mod tricolor_peer {
             Gc::new(GcMap::new())
         }
         fn insert(t: &Self::Table, k: u64, v: u64) {
-            t.put(k, Gc::new(v));
+            t.put_new(k, v);
         }
         fn table_sum(t: &Self::Table) -> u64 {
             t.view().iter().map(|(_, g)| **g).sum()

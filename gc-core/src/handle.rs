@@ -90,6 +90,23 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
 }
 
 impl<T: ?Sized + 'static> Gc<T> {
+    /// The handle of a new object that `malloc::alloc_in` made with one root
+    /// (`rooted`) or none (the handle is heap contents from the start).
+    ///
+    /// # Safety
+    /// `ptr` is that object, and this is its only handle.
+    #[inline(always)]
+    pub(crate) unsafe fn from_new(ptr: NonNull<GcBox<T>>, rooted: bool) -> Gc<T> {
+        Gc {
+            ptr: if rooted {
+                ptr
+            } else {
+                ptr.map_addr(|a| a | UNROOTED)
+            },
+            _owns: PhantomData,
+        }
+    }
+
     #[inline(always)]
     fn raw(&self) -> NonNull<GcBox<T>> {
         self.ptr.map_addr(|a| {

@@ -90,9 +90,16 @@ impl Header {
     /// A header for a new object of the type of `vt`, with one root.
     #[inline(always)]
     pub fn new(vt: &'static VTable) -> Header {
+        Header::with_roots(vt, 1)
+    }
+
+    /// A header for a new object of the type of `vt` with `roots` roots (0 for an object whose
+    /// only handle goes straight into the heap: `malloc::alloc_in`).
+    #[inline(always)]
+    pub fn with_roots(vt: &'static VTable, roots: u32) -> Header {
         Header {
             vtable: AtomicI32::new(vtable_word(vt)),
-            roots: AtomicU32::new(1),
+            roots: AtomicU32::new(roots),
         }
     }
 

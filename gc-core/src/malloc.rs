@@ -31,6 +31,33 @@ impl<T> Drop for Unmoved<'_, T> {
     }
 }
 
+/// A value on its way into a new object inside a container's method (`GcVec::put_new`), whose
+/// allocation runs inside the method's operation: `moved` is set the moment the value moves, and
+/// otherwise the value is dropped where this is, in the method's frame, outside the operation
+/// (on an allocation failure, or when the method unwinds before the move).
+pub(crate) struct Pending<T> {
+    pub value: ManuallyDrop<T>,
+    pub moved: bool,
+}
+
+impl<T> Pending<T> {
+    pub fn new(value: T) -> Pending<T> {
+        Pending {
+            value: ManuallyDrop::new(value),
+            moved: false,
+        }
+    }
+}
+
+impl<T> Drop for Pending<T> {
+    fn drop(&mut self) {
+        if !self.moved {
+            // SAFETY: not moved into the heap, and dropped only here.
+            unsafe { ManuallyDrop::drop(&mut self.value) }
+        }
+    }
+}
+
 /// The part of moving `*value` into a new object that may unwind, done before anything moves:
 /// asks whether its type has a finalizer (a constant for every type but a hand-written impl
 /// that overrides this hidden method), starting the finalizer thread if so (starting a thread
@@ -74,8 +101,27 @@ fn box_class<T: Trace + 'static>() -> (usize, usize, usize, SpanClass) {
 pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     value: &mut ManuallyDrop<T>,
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
+    let r = with_op(|op| alloc_in(op, value, 1));
+    // Past the hard goal, the new object (a root, returned below) waits with its thread for the
+    // cycle to end, outside the operation.
+    mgc::hold_at_goal();
+    r
+}
+
+/// [`alloc`] inside the caller's operation `op`, for an object born with `roots` roots, and
+/// without the wait past the hard goal. A container's method (`GcVec::put_new`) calls it in the
+/// operation that stores the new object's handle, unrooted (`roots == 0`) when the container is
+/// in the heap, and waits (`mgc::hold_at_goal`) once outside. An unrooted object is unreachable
+/// until that store, and no cycle can start marking before the operation ends; one that is
+/// marking already allocates it black.
+#[inline(always)]
+pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
+    op: &Op<'_>,
+    value: &mut ManuallyDrop<T>,
+    roots: u32,
+) -> Result<NonNull<GcBox<T>>, AllocError> {
     let (size, align, sc, class) = box_class::<T>();
-    let r = with_op(|op| {
+    {
         let finalizer = before_move(value);
         let (addr, idx, span) = match slot(op, sc, size, align, class) {
             Ok(s) => s,
@@ -94,7 +140,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         // `GcBox<T>` (its class was chosen for this size and alignment).
         unsafe {
             obj.write(GcBox {
-                header: Header::new(vtable_of::<T>()),
+                header: Header::with_roots(vtable_of::<T>(), roots),
                 value,
             })
         };
@@ -107,11 +153,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
         }
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
-    });
-    // Past the hard goal, the new object (a root, returned below) waits with its thread for the
-    // cycle to end, outside the operation.
-    mgc::hold_at_goal();
-    r
+    }
 }
 
 /// `Gc::new_cyclic`'s allocation: a slot for a `GcBox<T>` whose header is

@@ -12,8 +12,10 @@
 //! Order: insertion order, until a removal, which moves the last entry into the removed one's
 //! place (as `IndexMap::swap_remove`).
 
+use crate::handle::Gc;
+use crate::malloc;
 use crate::trace::{Finalize, Trace, Tracer};
-use crate::vec::{Elements, ReadGuard};
+use crate::vec::{self, Elements, ReadGuard};
 use std::borrow::Borrow;
 use std::cell::UnsafeCell;
 use std::collections::hash_map::RandomState;
@@ -274,7 +276,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         let index = unsafe { &mut *self.index.get() };
         let found = index.find(hash, |pos| w.elements()[pos].0 == key);
         let old = match found {
-            Some((_, pos)) => Some(w.edit(|e| e.overwrite(pos, (key, value)))),
+            Some((_, pos)) => w.edit(|e| e.overwrite(pos, (key, value))),
             None => {
                 let pos = w.elements().len();
                 w.edit(|e| e.push((key, value)));
@@ -285,7 +287,67 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         drop(w);
         drop(old);
     }
+}
 
+impl<K: Trace + Hash + Eq, U: Trace + Send + Sync + 'static, S: BuildHasher> GcMap<K, Gc<U>, S> {
+    /// Inserts a new object holding `value` under `key`, dropping the value it replaces:
+    /// `map[key] = Gc::new(value)` in one step, as Go's `m[k] = &v`. The new object's handle
+    /// goes straight into the map without ever holding a root (see `GcVec::put_new`).
+    ///
+    /// # Panics
+    /// If the heap cannot grow (`key` and `value` are dropped).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Gc, GcMap};
+    /// let m: GcMap<&str, Gc<u64>> = GcMap::new();
+    /// m.put_new("a", 1);
+    /// m.put_new("a", 2);
+    /// assert_eq!(*m.get("a").unwrap(), 2);
+    /// ```
+    pub fn put_new(&self, key: K, value: U) {
+        let hash = self.hasher.hash_one(&key);
+        let mut value = malloc::Pending::new(value);
+        let mut w = self.entries.write();
+        // SAFETY: the exclusive lock is held.
+        let index = unsafe { &mut *self.index.get() };
+        let found = index.find(hash, |pos| w.elements()[pos].0 == key);
+        // On an allocation failure the key comes back out, to be dropped outside the operation.
+        let r = match found {
+            Some((_, pos)) => w.edit_after(
+                |op, rooted| vec::new_element(op, rooted, &mut value),
+                |e, new| match new {
+                    Ok(g) => Ok(e.overwrite(pos, (key, g))),
+                    Err(err) => Err((err, key)),
+                },
+            ),
+            None => {
+                let pos = w.elements().len();
+                let r = w.edit_after(
+                    |op, rooted| vec::new_element(op, rooted, &mut value),
+                    |e, new| match new {
+                        Ok(g) => {
+                            e.push((key, g));
+                            Ok(())
+                        }
+                        Err(err) => Err((err, key)),
+                    },
+                );
+                if r.is_ok() {
+                    index.insert(hash, pos);
+                }
+                r.map(|()| None)
+            }
+        };
+        drop(w);
+        vec::moved_in(r.map_err(|(err, key)| {
+            drop(key);
+            err
+        }));
+    }
+}
+
+impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
     /// A clone of the value under `key`.
     ///
     /// # Example

@@ -332,6 +332,93 @@ pub mod weak {
     }
 }
 
+/// A lock biased towards one thread (module `biaslock`): the thread that took it exclusively
+/// many times in a row enters and leaves with plain stores and a compiler fence, no
+/// read-modify-write, until another thread revokes the bias, for good.
+///
+/// Two words. `bias` is [`bias::UNBIASED`], [`bias::REVOKED`] or the owner's token, and changes
+/// only while the lock's blocking fallback is held exclusively (the owner sets its own token
+/// there, a revoker sets `REVOKED`). `held` is written only by the owner thread:
+/// [`bias::WRITING`] while it is inside exclusively, else the number of its shared sections.
+/// The owner's entry and a revocation are the two halves of an asymmetric Dekker handshake: the
+/// owner stores `held` then loads `bias` (a light fence between), the revoker stores `bias` then
+/// loads `held` (a heavy fence between). So either the owner sees the revocation and backs out,
+/// or the revoker sees the owner inside and waits for its Release exit.
+pub mod bias {
+    use crate::sync::{heavy_fence, light_fence, spin, AtomicU32, AtomicU64, Ordering};
+
+    /// Nobody owns the lock yet: everyone takes the blocking fallback.
+    pub const UNBIASED: u64 = 0;
+    /// The bias was revoked: everyone takes the blocking fallback, for good.
+    pub const REVOKED: u64 = 1;
+    /// `held`: the owner is inside exclusively.
+    pub const WRITING: u32 = 1 << 31;
+
+    /// Why the owner could not enter.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Refused {
+        /// The bias is not (or no longer) this thread's: take the blocking fallback.
+        NotOwner,
+        /// The owner is already inside in a way this entry cannot share (exclusively, or
+        /// shared for an exclusive entry): on the fallback this would deadlock.
+        Reentered,
+    }
+
+    /// The owner's entry: only the thread whose token is `token` calls it with this `held`.
+    #[inline(always)]
+    pub fn owner_enter(
+        bias: &AtomicU64,
+        held: &AtomicU32,
+        token: u64,
+        exclusive: bool,
+    ) -> Result<(), Refused> {
+        if bias.load(Ordering::Relaxed) != token {
+            return Err(Refused::NotOwner);
+        }
+        // Only this thread writes `held`, so this reads its own last store.
+        let h = held.load(Ordering::Relaxed);
+        let entered = if exclusive {
+            if h != 0 {
+                return Err(Refused::Reentered);
+            }
+            WRITING
+        } else {
+            if h & WRITING != 0 || h == WRITING - 1 {
+                return Err(Refused::Reentered);
+            }
+            h + 1
+        };
+        held.store(entered, Ordering::Relaxed);
+        light_fence();
+        if bias.load(Ordering::Relaxed) == token {
+            return Ok(());
+        }
+        // Revoked between the two loads: back out, and let the revoker see it.
+        held.store(h, Ordering::Release);
+        Err(Refused::NotOwner)
+    }
+
+    /// The owner's exit; Release publishes the section's writes to a revoker that sees it out.
+    #[inline(always)]
+    pub fn owner_exit(held: &AtomicU32, exclusive: bool) {
+        let h = held.load(Ordering::Relaxed);
+        held.store(if exclusive { 0 } else { h - 1 }, Ordering::Release);
+    }
+
+    /// Revokes the owner's bias and waits until the owner is outside. The caller holds the
+    /// blocking fallback exclusively (so it is the only revoker). Afterwards every entry, the
+    /// owner's too, takes the fallback, and everything the owner did inside happens before
+    /// this returns.
+    pub fn revoke(bias: &AtomicU64, held: &AtomicU32) {
+        bias.store(REVOKED, Ordering::Relaxed);
+        heavy_fence();
+        let mut spins = 0;
+        while held.load(Ordering::Acquire) != 0 {
+            spin(&mut spins);
+        }
+    }
+}
+
 /// The ephemeron-key rules (modules `ephemeron`, `mspecial`, `mark`), written once for the
 /// runtime and the loom models. `GcWeakMap::insert` files the (key → value) pair under the
 /// global table's lock, then sets the key's bit in its span's key bitmap, then, if its

@@ -10,8 +10,11 @@
 //! the marker had to it, since shared views let code clone a handle without an operation).
 //!
 //! # Locking
-//! Two levels. A blocking `crate::locks::RwLock` orders the users' threads: methods that move
-//! elements take it exclusively, `get` and views take it shared. It is taken *before* the
+//! Two levels. A blocking reader-writer lock orders the users' threads: methods that move
+//! elements take it exclusively, `get` and views take it shared. It is biased (module
+//! `biaslock`): a thread that uses the container alone comes to own it and enters with plain
+//! stores, so a store outside marking does no atomic read-modify-write at all when its element
+//! is born unrooted (`put_new`, `push_new`). It is taken *before* the
 //! method's collector operation and never inside one, and never by a marker, so a thread waiting
 //! for it (or holding it in user code, with a view) delays no stop and no marker. Inside the
 //! operation, the method holds the `ContainerState` word's writer bit while it moves elements;
@@ -43,8 +46,11 @@
 //! only scanned twice. Removed elements are shaded unless they sat below the cursor (traced
 //! already). `gc-core/tests/loom.rs` models the shifting remove against a chunked scan.
 
-use crate::locks::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use crate::operation::{in_operation, with_op};
+use crate::biaslock::{self, BiasedRwLock};
+use crate::handle::Gc;
+use crate::malloc;
+use crate::mheap::AllocError;
+use crate::operation::{in_operation, with_op, Op};
 use crate::protocol::{cursor, writer_excludes_markers, ContainerState};
 use crate::trace::{Finalize, Trace, Tracer};
 use std::cell::UnsafeCell;
@@ -57,7 +63,7 @@ const CHUNK: usize = 256;
 
 /// The element store of `GcVec` and `GcMap` (see the module docs).
 pub(crate) struct Elements<E> {
-    lock: RwLock<()>,
+    lock: BiasedRwLock,
     state: ContainerState,
     /// While a gray scan of this store is in progress: the positions below it are traced and
     /// will not be visited again. 0 otherwise. Written by the scanning marker and read by the
@@ -78,7 +84,7 @@ unsafe impl<E: Send + Sync> Sync for Elements<E> {}
 impl<E> Elements<E> {
     pub(crate) fn from_vec(v: Vec<E>) -> Elements<E> {
         Elements {
-            lock: RwLock::new(()),
+            lock: BiasedRwLock::new(),
             state: ContainerState::new(),
             cursor: AtomicUsize::new(0),
             len: AtomicUsize::new(v.len()),
@@ -205,7 +211,7 @@ impl<E: Trace> Elements<E> {
 
 /// Shared access to a store's elements.
 pub(crate) struct ReadGuard<'a, E> {
-    _lock: RwLockReadGuard<'a, ()>,
+    _lock: biaslock::ReadGuard<'a>,
     elements: &'a [E],
 }
 
@@ -219,11 +225,18 @@ impl<E> Deref for ReadGuard<'_, E> {
 /// Exclusive access to a store for one method: read the elements (user code may run, outside
 /// any operation), then move them in `edit`.
 pub(crate) struct WriteGuard<'a, E> {
-    _lock: RwLockWriteGuard<'a, ()>,
+    _lock: biaslock::WriteGuard<'a>,
     store: &'a Elements<E>,
 }
 
 impl<E: Trace> WriteGuard<'_, E> {
+    /// Starts loading the cache line of element `at` (in bounds), so that its miss overlaps the
+    /// work a method does before it stores there (`put_new`'s allocation).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, at: usize) {
+        crate::header::prefetch(&self.elements()[at] as *const E as usize);
+    }
+
     /// The elements, for lookups (markers may read them at the same time; nobody writes).
     pub(crate) fn elements(&self) -> &[E] {
         // SAFETY: the exclusive lock excludes every other writer and every view.
@@ -232,9 +245,23 @@ impl<E: Trace> WriteGuard<'_, E> {
 
     /// Moves elements inside one operation, with the writer bit held. `f` must run no user
     /// code but `root`/`unroot`; what it removes it returns, to be dropped after the guard.
+    #[inline(always)]
     pub(crate) fn edit<R>(&mut self, f: impl FnOnce(&mut Edit<'_, E>) -> R) -> R {
+        self.edit_after(|_, _| (), |e, ()| f(e))
+    }
+
+    /// [`edit`](WriteGuard::edit) with a first step in the same operation, before the writer
+    /// bit: `first(op, rooted)` may allocate, and an allocation may assist the markers, which could
+    /// scan this very store and wait for the bit.
+    #[inline(always)]
+    pub(crate) fn edit_after<X, R>(
+        &mut self,
+        first: impl FnOnce(&Op<'_>, bool) -> X,
+        f: impl FnOnce(&mut Edit<'_, E>, X) -> R,
+    ) -> R {
         let store = self.store;
         with_op(|op| {
+            let x = first(op, store.rooted);
             /// Releases the writer bit even if a contract-violating `unroot` unwinds.
             struct Release<'a>(&'a ContainerState);
             impl Drop for Release<'_> {
@@ -255,8 +282,13 @@ impl<E: Trace> WriteGuard<'_, E> {
                 rooted: store.rooted,
                 cursor: store.cursor.load(Ordering::Relaxed),
             };
-            let r = f(&mut e);
-            store.len.store(e.v.len(), Ordering::Release);
+            let len = e.v.len();
+            let r = f(&mut e, x);
+            // Stores that keep the length write nothing here: one store fewer per `put` in the
+            // store buffer, where each waits for its slot's cache miss (module `biaslock`).
+            if e.v.len() != len {
+                store.len.store(e.v.len(), Ordering::Release);
+            }
             r
         })
     }
@@ -321,14 +353,26 @@ impl<E: Trace> Edit<'_, E> {
     /// Stores `e` at `at` and returns the element it replaced *without* handing it out: it is
     /// not rooted, only shaded while marking (Yuasa), and must just be dropped, after the
     /// operation (its handles, unrooted, drop as no-ops). Saves touching the old element's
-    /// header, a cache miss on a large container.
-    pub(crate) fn overwrite(&mut self, at: usize, mut e: E) -> E {
+    /// header, a cache miss on a large container. Outside marking, in a store in the heap, an
+    /// element whose unrooted value drops as a no-op is not even read (`None`): the slot is
+    /// written blind, so the store need not wait for its cache line, as Go's plain store.
+    pub(crate) fn overwrite(&mut self, at: usize, mut e: E) -> Option<E> {
         self.store(&mut e);
-        let old = std::mem::replace(&mut self.v[at], e);
+        let slot = &mut self.v[at];
+        // Nothing to shade unless marking (and a noscan element holds nothing to shade).
+        let no_shade = !self.marking || E::is_noscan();
+        if !self.rooted && !E::needs_sweep_drop() && no_shade {
+            // SAFETY: `slot` is a valid element, overwritten without being read or dropped:
+            // the store is in the heap, so the element's handles are unrooted, and dropping an
+            // unrooted value of a type with no sweep drop does nothing (`Trace::needs_sweep_drop`).
+            unsafe { std::ptr::write(slot, e) };
+            return None;
+        }
+        let old = std::mem::replace(slot, e);
         if !self.rooted && self.marking && !E::is_noscan() && !cursor::traced(at, self.cursor) {
             shade(&old);
         }
-        old
+        Some(old)
     }
 
     pub(crate) fn insert(&mut self, at: usize, mut e: E) {
@@ -679,6 +723,95 @@ impl<T: Trace> GcVec<T> {
         GcVecView {
             guard: self.store.read(),
         }
+    }
+}
+
+impl<U: Trace + Send + Sync + 'static> GcVec<Gc<U>> {
+    /// Stores a new object holding `value` at `index`, dropping the element it replaces:
+    /// `vec[index] = Gc::new(value)` in one step, as Go's `s[i] = &v`. The new object's handle
+    /// goes straight into the vector, so it never holds a root: no root is taken and given up,
+    /// which saves the read-modify-write of `put(index, Gc::new(value))`.
+    ///
+    /// # Panics
+    /// If `index` is out of bounds (`value` is dropped), or if the heap cannot grow.
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Gc, GcVec};
+    /// let v = GcVec::from_iter([Gc::new(1), Gc::new(2)]);
+    /// v.put_new(1, 20);
+    /// assert_eq!(*v.get(1).unwrap(), 20);
+    /// ```
+    #[track_caller]
+    pub fn put_new(&self, index: usize, value: U) {
+        let mut value = malloc::Pending::new(value);
+        let old = {
+            let mut w = self.store.write();
+            check_index(index, w.elements().len());
+            w.prefetch(index);
+            w.edit_after(
+                |op, rooted| new_element(op, rooted, &mut value),
+                |e, new| new.map(|g| e.overwrite(index, g)),
+            )
+        };
+        moved_in(old);
+    }
+
+    /// Appends a new object holding `value`: `push(Gc::new(value))` in one step, without the
+    /// root that `Gc::new` takes and `push` gives up (see [`put_new`](GcVec::put_new)).
+    ///
+    /// # Panics
+    /// If the heap cannot grow (`value` is dropped).
+    ///
+    /// # Example
+    /// ```
+    /// use tricolor_gc::{Gc, GcVec};
+    /// let v: GcVec<Gc<String>> = GcVec::new();
+    /// v.push_new("a".to_string());
+    /// assert_eq!(v.get(0).unwrap().as_str(), "a");
+    /// ```
+    pub fn push_new(&self, value: U) {
+        let mut value = malloc::Pending::new(value);
+        let pushed = self.store.write().edit_after(
+            |op, rooted| new_element(op, rooted, &mut value),
+            |e, new| new.map(|g| e.push(g)),
+        );
+        moved_in(pushed);
+    }
+}
+
+/// A new object holding `value`'s value, with its handle as a store holds its elements:
+/// unrooted (the object is born with no root) in a store inside the heap, rooted in one
+/// outside. The first step of an `edit_after`: inside the operation that stores the handle,
+/// before the writer bit (the method's `store` then finds the handle unrooted already: no
+/// read-modify-write). The value is marked moved as soon as it is, so that nothing the method
+/// does afterwards can drop it a second time; if it did not move, the caller's `Pending` drops
+/// it outside the operation (its drop is user code).
+#[inline(always)]
+pub(crate) fn new_element<U: Trace + Send + Sync + 'static>(
+    op: &Op<'_>,
+    rooted: bool,
+    value: &mut malloc::Pending<U>,
+) -> Result<Gc<U>, AllocError> {
+    let ptr = malloc::alloc_in(op, &mut value.value, rooted as u32)?;
+    value.moved = true;
+    // SAFETY: `ptr` is the new object, with one root if `rooted` and none otherwise, and this
+    // is its only handle.
+    Ok(unsafe { Gc::from_new(ptr, rooted) })
+}
+
+/// After a method that moved a new object in (`new_element`), outside its lock and operation:
+/// the thread waits if the heap is past its hard goal (`malloc::alloc`'s wait), then what the
+/// method replaced is dropped; an allocation failure is raised as `Gc::new` raises it (the
+/// caller's `Pending` drops the value).
+#[track_caller]
+pub(crate) fn moved_in<R>(r: Result<R, AllocError>) {
+    match r {
+        Ok(replaced) => {
+            crate::mgc::hold_at_goal();
+            drop(replaced);
+        }
+        Err(e) => panic!("{e}"),
     }
 }
 

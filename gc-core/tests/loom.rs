@@ -1236,3 +1236,84 @@ fn the_shared_state_of_threads_in_teardown_has_one_holder_at_a_time() {
 fn a_relaxed_give_back_lets_two_holders_race_on_the_shared_state() {
     shared_state_is_used_by_one_holder_at_a_time(false);
 }
+
+/// The biased lock of `GcVec`/`GcMap` (`protocol::bias`): the owner enters twice with plain
+/// stores while another thread, holding the blocking fallback, revokes the bias and then writes
+/// the guarded data. An owner entry refused for a revocation takes the fallback instead. loom's
+/// cell checks that no two sections overlap and that each sees the writes of the one before;
+/// the count checks that every section ran once.
+fn owner_entries_race_a_revocation(fenced_entry: bool, release_exit: bool) {
+    model(move || {
+        const OWNER: u64 = 7;
+        let bias_word = Arc::new(AtomicU64::new(OWNER));
+        let held = Arc::new(AtomicU32::new(0));
+        let fallback = Arc::new(Mutex::new(()));
+        let data = Arc::new(UnsafeCell::new(0u32));
+        let owner = {
+            let (b, h, f, d) = (
+                bias_word.clone(),
+                held.clone(),
+                fallback.clone(),
+                data.clone(),
+            );
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    let entered = if fenced_entry {
+                        bias::owner_enter(&b, &h, OWNER, true).is_ok()
+                    } else {
+                        // The entry without its fence: store, then load, free to pass each other.
+                        h.store(bias::WRITING, Ordering::Relaxed);
+                        let ok = b.load(Ordering::Relaxed) == OWNER;
+                        if !ok {
+                            h.store(0, Ordering::Release);
+                        }
+                        ok
+                    };
+                    if entered {
+                        // SAFETY (model): inside the owner's section.
+                        d.with_mut(|v| unsafe { *v += 1 });
+                        if release_exit {
+                            bias::owner_exit(&h, true);
+                        } else {
+                            h.store(0, Ordering::Relaxed);
+                        }
+                    } else {
+                        let _g = f.lock().unwrap();
+                        // SAFETY (model): the fallback is held.
+                        d.with_mut(|v| unsafe { *v += 1 });
+                    }
+                }
+            })
+        };
+        {
+            let _g = fallback.lock().unwrap();
+            bias::revoke(&bias_word, &held);
+            // SAFETY (model): the fallback is held and the owner is out.
+            data.with_mut(|v| unsafe { *v += 1 });
+        }
+        owner.join().unwrap();
+        // SAFETY (model): both threads are done.
+        assert_eq!(data.with(|v| unsafe { *v }), 3);
+        assert_eq!(bias_word.load(Ordering::Relaxed), bias::REVOKED);
+    });
+}
+
+#[test]
+fn a_biased_owner_and_its_revoker_never_overlap() {
+    owner_entries_race_a_revocation(true, true);
+}
+
+/// Without the fence between the owner's store and its load (the light half of the asymmetric
+/// pair), both sides can miss each other's store and enter together.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn an_owner_entry_without_its_fence_overlaps_the_revoker() {
+    owner_entries_race_a_revocation(false, true);
+}
+
+/// With a Relaxed exit, the revoker sees the owner out without seeing what it wrote inside.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_relaxed_owner_exit_hides_the_owners_writes_from_the_revoker() {
+    owner_entries_race_a_revocation(true, false);
+}

@@ -1,0 +1,308 @@
+//! The users' lock of `GcVec` and `GcMap`: a blocking reader-writer lock that a thread which
+//! takes it exclusively many times in a row comes to own, entering and leaving it with plain
+//! stores.
+//!
+//! Why: a container's store is a few plain instructions, and a blocking lock wraps them in two
+//! locked read-modify-writes. A locked instruction waits for every store before it to reach the
+//! cache, so on a large container each store's miss on its slot is paid in full before the
+//! next store can begin, where Go's plain stores overlap their misses. Most containers are used
+//! by one thread at a time, so the lock is biased towards that thread (as HotSpot biased its
+//! monitors): the owner enters by storing its state and reading the bias, ordered by the
+//! compiler fence of the `membarrier` pair; any other thread revokes the bias for good, paying
+//! the heavy fence (one `membarrier` system call, about 1–2 µs here) once per container. The
+//! protocol is `protocol::bias`, modelled in `gc-core/tests/loom.rs`.
+//!
+//! Since a revocation is paid once per container, a container is biased only after `STREAK`
+//! exclusive acquisitions in a row by one thread: containers that threads share from the start
+//! never pay it, and one handed to another thread after its streak pays it over at least
+//! `STREAK` stores. A revoker waits for the owner's section to end by spinning and yielding;
+//! the sections are a method's body, or a view the owner holds.
+//!
+//! The owner's guards are `!Send`: only the owner thread writes its `held` word. A thread that
+//! holds a view and calls a method that moves elements of the same container deadlocks on the
+//! fallback, as with any `RwLock`; as the owner, it panics instead.
+
+use crate::locks::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::protocol::bias::{self, Refused};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
+
+/// Exclusive acquisitions in a row by one thread before it owns the lock.
+const STREAK: u32 = 256;
+
+/// A reader-writer lock (with no data of its own) biased towards the thread that uses it alone.
+pub(crate) struct BiasedRwLock {
+    /// `protocol::bias`: UNBIASED, REVOKED or the owner's token.
+    bias: AtomicU64,
+    /// `protocol::bias`: the owner's sections, written only by the owner thread.
+    held: AtomicU32,
+    /// The last thread to take the fallback exclusively, and how many times in a row: used only
+    /// with the fallback held exclusively.
+    streak: UnsafeCell<(u64, u32)>,
+    fallback: RwLock<()>,
+}
+
+// SAFETY: `streak` is used only with `fallback` held exclusively; the rest is atomics and a lock.
+unsafe impl Sync for BiasedRwLock {}
+
+/// A shared hold of a [`BiasedRwLock`].
+pub(crate) struct ReadGuard<'a> {
+    _hold: Hold<'a, RwLockReadGuard<'a, ()>>,
+}
+
+/// An exclusive hold of a [`BiasedRwLock`].
+pub(crate) struct WriteGuard<'a> {
+    _hold: Hold<'a, RwLockWriteGuard<'a, ()>>,
+}
+
+enum Hold<'a, G> {
+    /// Entered as the owner: the exit writes `held`, so it must happen on this thread.
+    Owner {
+        held: &'a AtomicU32,
+        exclusive: bool,
+        _not_send: PhantomData<*const ()>,
+    },
+    Fallback(G),
+}
+
+impl<G> Drop for Hold<'_, G> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Hold::Owner {
+            held, exclusive, ..
+        } = self
+        {
+            bias::owner_exit(held, *exclusive);
+        }
+    }
+}
+
+impl BiasedRwLock {
+    pub(crate) fn new() -> BiasedRwLock {
+        BiasedRwLock {
+            bias: AtomicU64::new(bias::UNBIASED),
+            held: AtomicU32::new(0),
+            streak: UnsafeCell::new((0, 0)),
+            fallback: RwLock::new(()),
+        }
+    }
+
+    /// Shared access (waits while another thread holds the lock exclusively).
+    #[inline(always)]
+    pub(crate) fn read(&self) -> ReadGuard<'_> {
+        match self.enter_as_owner(false) {
+            Some(hold) => ReadGuard { _hold: hold },
+            None => self.read_fallback(false),
+        }
+    }
+
+    /// Shared access that does not queue behind a waiting writer (for a thread that may hold a
+    /// shared guard already).
+    pub(crate) fn read_recursive(&self) -> ReadGuard<'_> {
+        match self.enter_as_owner(false) {
+            Some(hold) => ReadGuard { _hold: hold },
+            None => self.read_fallback(true),
+        }
+    }
+
+    /// Exclusive access (waits while another thread holds the lock).
+    #[inline(always)]
+    pub(crate) fn write(&self) -> WriteGuard<'_> {
+        match self.enter_as_owner(true) {
+            Some(hold) => WriteGuard { _hold: hold },
+            None => self.write_fallback(),
+        }
+    }
+
+    /// True once some thread has owned the lock and another has revoked it (for tests).
+    #[cfg(test)]
+    fn revoked(&self) -> bool {
+        self.bias.load(Ordering::Relaxed) == bias::REVOKED
+    }
+
+    /// True if this thread owns the lock (for tests).
+    #[cfg(test)]
+    fn owned_here(&self) -> bool {
+        token().is_some_and(|t| self.bias.load(Ordering::Relaxed) == t)
+    }
+
+    #[inline(always)]
+    fn enter_as_owner<G>(&self, exclusive: bool) -> Option<Hold<'_, G>> {
+        let token = token()?;
+        match bias::owner_enter(&self.bias, &self.held, token, exclusive) {
+            Ok(()) => Some(Hold::Owner {
+                held: &self.held,
+                exclusive,
+                _not_send: PhantomData,
+            }),
+            Err(Refused::NotOwner) => None,
+            Err(Refused::Reentered) => reentered(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_fallback(&self, recursive: bool) -> ReadGuard<'_> {
+        loop {
+            let g = if recursive {
+                self.fallback.read_recursive()
+            } else {
+                self.fallback.read()
+            };
+            let b = self.bias.load(Ordering::Relaxed);
+            if b == bias::UNBIASED || b == bias::REVOKED {
+                return ReadGuard {
+                    _hold: Hold::Fallback(g),
+                };
+            }
+            // Another thread owns the lock: this one would have entered as the owner, since
+            // an owner's bias changes only by a revocation. Revoking takes the fallback
+            // exclusively (`write_fallback`); then take it shared again.
+            drop(g);
+            drop(self.write_fallback());
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_fallback(&self) -> WriteGuard<'_> {
+        let g = self.fallback.write();
+        let b = self.bias.load(Ordering::Relaxed);
+        if b == bias::UNBIASED {
+            if let Some(t) = token() {
+                // SAFETY: the fallback is held exclusively.
+                let streak = unsafe { &mut *self.streak.get() };
+                if streak.0 == t {
+                    streak.1 += 1;
+                } else {
+                    *streak = (t, 1);
+                }
+                if streak.1 >= STREAK {
+                    // This thread enters as the owner from its next entry on. Nobody else is
+                    // inside (the fallback is held exclusively), and every later fallback entry
+                    // reads this store after the lock's release and revokes first.
+                    self.bias.store(t, Ordering::Relaxed);
+                }
+            }
+        } else if b != bias::REVOKED {
+            // Owned by another thread (see `read_fallback`).
+            bias::revoke(&self.bias, &self.held);
+        }
+        WriteGuard {
+            _hold: Hold::Fallback(g),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn reentered() -> ! {
+    panic!(
+        "tricolor: a GcVec/GcMap method that moves elements was called while this thread holds \
+         a view of the same container, or inside one of its methods (a key's Hash or Eq): it \
+         would deadlock"
+    );
+}
+
+/// This thread's token: 2, 3, ... (never `UNBIASED` or `REVOKED`, never reused), or `None`
+/// while the thread's locals are being destroyed.
+#[inline(always)]
+fn token() -> Option<u64> {
+    thread_local! {
+        static TOKEN: Cell<u64> = const { Cell::new(0) };
+    }
+    TOKEN
+        .try_with(|t| {
+            let v = t.get();
+            if v != 0 {
+                return v;
+            }
+            let v = fresh_token();
+            t.set(v);
+            v
+        })
+        .ok()
+}
+
+#[cold]
+fn fresh_token() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_streak_of_exclusive_holds_makes_the_thread_the_owner() {
+        let l = BiasedRwLock::new();
+        for _ in 0..STREAK - 1 {
+            drop(l.write());
+        }
+        assert!(!l.owned_here());
+        drop(l.write());
+        assert!(l.owned_here());
+        // Shared holds by the owner nest.
+        let a = l.read();
+        let b = l.read();
+        assert_eq!(l.held.load(Ordering::Relaxed), 2);
+        drop((a, b));
+        assert_eq!(l.held.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn another_thread_revokes_and_waits_for_the_owners_view() {
+        let l = Arc::new(BiasedRwLock::new());
+        for _ in 0..STREAK {
+            drop(l.write());
+        }
+        let view = l.read();
+        let entered = Arc::new(AtomicUsize::new(0));
+        let other = {
+            let (l, entered) = (l.clone(), entered.clone());
+            std::thread::spawn(move || {
+                let _w = l.write();
+                entered.store(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        // The other thread can only get in once the view is gone; it may already be waiting.
+        assert_eq!(entered.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(view);
+        other.join().unwrap();
+        assert_eq!(entered.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(l.revoked());
+        // The former owner now takes the fallback, and never owns it again.
+        for _ in 0..2 * STREAK {
+            drop(l.write());
+        }
+        assert!(l.revoked() && !l.owned_here());
+    }
+
+    #[test]
+    #[should_panic(expected = "holds a view")]
+    fn the_owner_asking_for_exclusive_access_under_its_own_view_panics() {
+        let l = BiasedRwLock::new();
+        for _ in 0..STREAK {
+            drop(l.write());
+        }
+        let _view = l.read();
+        let _w = l.write();
+    }
+
+    #[test]
+    fn alternating_threads_never_bias_it() {
+        let l = Arc::new(BiasedRwLock::new());
+        for _ in 0..4 {
+            for _ in 0..STREAK - 1 {
+                drop(l.write());
+            }
+            let l2 = l.clone();
+            std::thread::spawn(move || drop(l2.write())).join().unwrap();
+        }
+        assert!(!l.owned_here() && !l.revoked());
+    }
+}
