@@ -13,14 +13,17 @@
 //! protocol is `protocol::bias`, modelled in `gc-core/tests/loom.rs`.
 //!
 //! Since a revocation is paid once per container, a container is biased only after `STREAK`
-//! exclusive acquisitions in a row by one thread: containers that threads share from the start
-//! never pay it, and one handed to another thread after its streak pays it over at least
-//! `STREAK` stores. A revoker waits for the owner's section to end by spinning and yielding;
-//! the sections are a method's body, or a view the owner holds.
+//! exclusive acquisitions in a row by one thread (reads do not count): containers that threads
+//! write from the start never pay it, and one handed to another thread after its streak pays it
+//! over at least `STREAK` stores. A revoker waits for the owner's hold to end (a method's body,
+//! or a view the owner holds) spinning, then yielding, then sleeping (`sync::backoff`).
 //!
 //! The owner's guards are `!Send`: only the owner thread writes its `held` word. A thread that
 //! holds a view and calls a method that moves elements of the same container deadlocks on the
-//! fallback, as with any `RwLock`; as the owner, it panics instead.
+//! fallback, as with any `RwLock`; the owner (or former owner) panics instead while it holds
+//! the view through its `held` word. Shared holds never wait for each other: the owner nests
+//! reads inside its own even after a revocation, and a revoking reader waits only for the
+//! owner's exclusive hold.
 
 use crate::locks::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::protocol::bias::{self, Refused};
@@ -35,7 +38,10 @@ const STREAK: u32 = 256;
 pub(crate) struct BiasedRwLock {
     /// `protocol::bias`: UNBIASED, REVOKED or the owner's token.
     bias: AtomicU64,
-    /// `protocol::bias`: the owner's sections, written only by the owner thread.
+    /// The token of the thread that owns or owned the bias (0 before one does): set with
+    /// `bias`, never cleared, so that a former owner still finds its `held` holds.
+    owner: AtomicU64,
+    /// `protocol::bias`: the owner's holds, written only by the owner thread.
     held: AtomicU32,
     /// The last thread to take the fallback exclusively, and how many times in a row: used only
     /// with the fallback held exclusively.
@@ -53,15 +59,35 @@ pub(crate) struct ReadGuard<'a> {
 
 /// An exclusive hold of a [`BiasedRwLock`].
 pub(crate) struct WriteGuard<'a> {
+    /// Set on the hold that completes a thread's streak: the thread becomes the owner as this
+    /// hold ends, before the fallback is released (not before: a nested entry of the same
+    /// thread would then enter as the owner inside this exclusive hold).
+    own_after: Option<(&'a BiasedRwLock, u64)>,
     _hold: Hold<'a, RwLockWriteGuard<'a, ()>>,
 }
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if let Some((lock, t)) = self.own_after {
+            // The fallback is still held exclusively (`_hold` drops after this): nobody else is
+            // inside, and every later fallback entry reads these stores after the release.
+            lock.owner.store(t, Ordering::Relaxed);
+            lock.bias.store(t, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `!Send` (only the owner thread may write its `held` word) but `Sync`, as a lock guard is.
+struct NotSend(PhantomData<*const ()>);
+// SAFETY: holds nothing; it only keeps the guard on its thread.
+unsafe impl Sync for NotSend {}
 
 enum Hold<'a, G> {
     /// Entered as the owner: the exit writes `held`, so it must happen on this thread.
     Owner {
         held: &'a AtomicU32,
         exclusive: bool,
-        _not_send: PhantomData<*const ()>,
+        _not_send: NotSend,
     },
     Fallback(G),
 }
@@ -82,6 +108,7 @@ impl BiasedRwLock {
     pub(crate) fn new() -> BiasedRwLock {
         BiasedRwLock {
             bias: AtomicU64::new(bias::UNBIASED),
+            owner: AtomicU64::new(0),
             held: AtomicU32::new(0),
             streak: UnsafeCell::new((0, 0)),
             fallback: RwLock::new(()),
@@ -110,31 +137,25 @@ impl BiasedRwLock {
     #[inline(always)]
     pub(crate) fn write(&self) -> WriteGuard<'_> {
         match self.enter_as_owner(true) {
-            Some(hold) => WriteGuard { _hold: hold },
+            Some(hold) => WriteGuard {
+                own_after: None,
+                _hold: hold,
+            },
             None => self.write_fallback(),
         }
-    }
-
-    /// True once some thread has owned the lock and another has revoked it (for tests).
-    #[cfg(test)]
-    fn revoked(&self) -> bool {
-        self.bias.load(Ordering::Relaxed) == bias::REVOKED
-    }
-
-    /// True if this thread owns the lock (for tests).
-    #[cfg(test)]
-    fn owned_here(&self) -> bool {
-        token().is_some_and(|t| self.bias.load(Ordering::Relaxed) == t)
     }
 
     #[inline(always)]
     fn enter_as_owner<G>(&self, exclusive: bool) -> Option<Hold<'_, G>> {
         let token = token()?;
+        if self.owner.load(Ordering::Relaxed) != token {
+            return None;
+        }
         match bias::owner_enter(&self.bias, &self.held, token, exclusive) {
             Ok(()) => Some(Hold::Owner {
                 held: &self.held,
                 exclusive,
-                _not_send: PhantomData,
+                _not_send: NotSend(PhantomData),
             }),
             Err(Refused::NotOwner) => None,
             Err(Refused::Reentered) => reentered(),
@@ -156,11 +177,16 @@ impl BiasedRwLock {
                     _hold: Hold::Fallback(g),
                 };
             }
-            // Another thread owns the lock: this one would have entered as the owner, since
-            // an owner's bias changes only by a revocation. Revoking takes the fallback
-            // exclusively (`write_fallback`); then take it shared again.
+            // Another thread owns the lock (this one would have entered as the owner: an
+            // owner's bias changes only by a revocation). Revoking takes the fallback
+            // exclusively, and waits only for the owner's exclusive hold; then read.
             drop(g);
-            drop(self.write_fallback());
+            let w = self.fallback.write();
+            let b = self.bias.load(Ordering::Relaxed);
+            if b != bias::UNBIASED && b != bias::REVOKED {
+                bias::revoke(&self.bias, &self.held, false);
+            }
+            drop(w);
         }
     }
 
@@ -168,28 +194,29 @@ impl BiasedRwLock {
     #[inline(never)]
     fn write_fallback(&self) -> WriteGuard<'_> {
         let g = self.fallback.write();
-        let b = self.bias.load(Ordering::Relaxed);
-        if b == bias::UNBIASED {
-            if let Some(t) = token() {
-                // SAFETY: the fallback is held exclusively.
-                let streak = unsafe { &mut *self.streak.get() };
-                if streak.0 == t {
-                    streak.1 += 1;
-                } else {
-                    *streak = (t, 1);
-                }
-                if streak.1 >= STREAK {
-                    // This thread enters as the owner from its next entry on. Nobody else is
-                    // inside (the fallback is held exclusively), and every later fallback entry
-                    // reads this store after the lock's release and revokes first.
-                    self.bias.store(t, Ordering::Relaxed);
+        let mut own_after = None;
+        match self.bias.load(Ordering::Relaxed) {
+            bias::UNBIASED => {
+                if let Some(t) = token() {
+                    // SAFETY: the fallback is held exclusively.
+                    let streak = unsafe { &mut *self.streak.get() };
+                    if streak.0 == t {
+                        streak.1 += 1;
+                    } else {
+                        *streak = (t, 1);
+                    }
+                    if streak.1 >= STREAK {
+                        own_after = Some((self, t));
+                    }
                 }
             }
-        } else if b != bias::REVOKED {
+            // The former owner's shared holds are readers this writer waits for.
+            bias::REVOKED => bias::wait_for_owner(&self.held, true),
             // Owned by another thread (see `read_fallback`).
-            bias::revoke(&self.bias, &self.held);
+            _ => bias::revoke(&self.bias, &self.held, true),
         }
         WriteGuard {
+            own_after,
             _hold: Hold::Fallback(g),
         }
     }
@@ -237,14 +264,32 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
-    #[test]
-    fn a_streak_of_exclusive_holds_makes_the_thread_the_owner() {
-        let l = BiasedRwLock::new();
-        for _ in 0..STREAK - 1 {
-            drop(l.write());
+    impl BiasedRwLock {
+        fn revoked(&self) -> bool {
+            self.bias.load(Ordering::Relaxed) == bias::REVOKED
         }
+        fn owned_here(&self) -> bool {
+            token().is_some_and(|t| self.bias.load(Ordering::Relaxed) == t)
+        }
+        fn owned(streak: u32) -> BiasedRwLock {
+            let l = BiasedRwLock::new();
+            for _ in 0..streak {
+                drop(l.write());
+            }
+            l
+        }
+    }
+
+    #[test]
+    fn a_streak_of_exclusive_holds_makes_the_thread_the_owner_as_the_last_one_ends() {
+        let l = BiasedRwLock::owned(STREAK - 1);
         assert!(!l.owned_here());
-        drop(l.write());
+        let last = l.write();
+        assert!(
+            !l.owned_here(),
+            "not while the hold that completes the streak lasts"
+        );
+        drop(last);
         assert!(l.owned_here());
         // Shared holds by the owner nest.
         let a = l.read();
@@ -255,11 +300,8 @@ mod tests {
     }
 
     #[test]
-    fn another_thread_revokes_and_waits_for_the_owners_view() {
-        let l = Arc::new(BiasedRwLock::new());
-        for _ in 0..STREAK {
-            drop(l.write());
-        }
+    fn a_writer_revokes_and_waits_for_the_owners_view() {
+        let l = Arc::new(BiasedRwLock::owned(STREAK));
         let view = l.read();
         let entered = Arc::new(AtomicUsize::new(0));
         let other = {
@@ -269,27 +311,63 @@ mod tests {
                 entered.store(1, std::sync::atomic::Ordering::SeqCst);
             })
         };
-        // The other thread can only get in once the view is gone; it may already be waiting.
+        // The writer can only get in once the view is gone (it may be waiting already).
         assert_eq!(entered.load(std::sync::atomic::Ordering::SeqCst), 0);
         drop(view);
         other.join().unwrap();
         assert_eq!(entered.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(l.revoked());
-        // The former owner now takes the fallback, and never owns it again.
+        // The former owner now takes the fallback, and never owns the lock again.
         for _ in 0..2 * STREAK {
             drop(l.write());
         }
         assert!(l.revoked() && !l.owned_here());
     }
 
+    /// Readers never wait for readers: another thread reads (revoking) while the owner holds a
+    /// view, and the owner reads again inside its view after the revocation.
+    #[test]
+    fn a_reader_revokes_without_waiting_for_the_owners_view() {
+        let l = Arc::new(BiasedRwLock::owned(STREAK));
+        let view = l.read();
+        {
+            let l = l.clone();
+            std::thread::spawn(move || drop(l.read())).join().unwrap();
+        }
+        assert!(l.revoked());
+        let nested = l.read();
+        assert_eq!(
+            l.held.load(Ordering::Relaxed),
+            2,
+            "nested in the owner's word"
+        );
+        {
+            let l = l.clone();
+            std::thread::spawn(move || drop(l.read())).join().unwrap();
+        }
+        drop((nested, view));
+        assert_eq!(l.held.load(Ordering::Relaxed), 0);
+        drop(l.write());
+    }
+
     #[test]
     #[should_panic(expected = "holds a view")]
     fn the_owner_asking_for_exclusive_access_under_its_own_view_panics() {
-        let l = BiasedRwLock::new();
-        for _ in 0..STREAK {
-            drop(l.write());
-        }
+        let l = BiasedRwLock::owned(STREAK);
         let _view = l.read();
+        let _w = l.write();
+    }
+
+    #[test]
+    #[should_panic(expected = "holds a view")]
+    fn so_does_a_former_owner() {
+        let l = Arc::new(BiasedRwLock::owned(STREAK));
+        let _view = l.read();
+        {
+            let l = l.clone();
+            std::thread::spawn(move || drop(l.read())).join().unwrap();
+        }
+        assert!(l.revoked());
         let _w = l.write();
     }
 

@@ -308,30 +308,25 @@ impl<K: Trace + Hash + Eq, U: Trace + Send + Sync + 'static, S: BuildHasher> GcM
     pub fn put_new(&self, key: K, value: U) {
         let hash = self.hasher.hash_one(&key);
         let mut value = malloc::Pending::new(value);
+        // Taken only once the value has moved: if the allocation fails or unwinds, the key is
+        // still here and drops in this frame, outside the operation (a drop is user code).
+        let mut key = Some(key);
         let mut w = self.entries.write();
         // SAFETY: the exclusive lock is held.
         let index = unsafe { &mut *self.index.get() };
-        let found = index.find(hash, |pos| w.elements()[pos].0 == key);
-        // On an allocation failure the key comes back out, to be dropped outside the operation.
+        let k = key.as_ref().expect("the key, not moved yet");
+        let found = index.find(hash, |pos| w.elements()[pos].0 == *k);
+        let mut entry = |new: Gc<U>| (key.take().expect("the key, moved once"), new);
         let r = match found {
             Some((_, pos)) => w.edit_after(
                 |op, rooted| vec::new_element(op, rooted, &mut value),
-                |e, new| match new {
-                    Ok(g) => Ok(e.overwrite(pos, (key, g))),
-                    Err(err) => Err((err, key)),
-                },
+                |e, new| new.map(|g| e.overwrite(pos, entry(g))),
             ),
             None => {
                 let pos = w.elements().len();
                 let r = w.edit_after(
                     |op, rooted| vec::new_element(op, rooted, &mut value),
-                    |e, new| match new {
-                        Ok(g) => {
-                            e.push((key, g));
-                            Ok(())
-                        }
-                        Err(err) => Err((err, key)),
-                    },
+                    |e, new| new.map(|g| e.push(entry(g))),
                 );
                 if r.is_ok() {
                     index.insert(hash, pos);
@@ -340,10 +335,7 @@ impl<K: Trace + Hash + Eq, U: Trace + Send + Sync + 'static, S: BuildHasher> GcM
             }
         };
         drop(w);
-        vec::moved_in(r.map_err(|(err, key)| {
-            drop(key);
-            err
-        }));
+        vec::moved_in(r);
     }
 }
 

@@ -337,15 +337,20 @@ pub mod weak {
 /// read-modify-write, until another thread revokes the bias, for good.
 ///
 /// Two words. `bias` is [`bias::UNBIASED`], [`bias::REVOKED`] or the owner's token, and changes
-/// only while the lock's blocking fallback is held exclusively (the owner sets its own token
-/// there, a revoker sets `REVOKED`). `held` is written only by the owner thread:
-/// [`bias::WRITING`] while it is inside exclusively, else the number of its shared sections.
-/// The owner's entry and a revocation are the two halves of an asymmetric Dekker handshake: the
-/// owner stores `held` then loads `bias` (a light fence between), the revoker stores `bias` then
-/// loads `held` (a heavy fence between). So either the owner sees the revocation and backs out,
-/// or the revoker sees the owner inside and waits for its Release exit.
+/// only while the lock's blocking fallback is held exclusively (a thread sets its own token
+/// there as it releases the fallback, a revoker sets `REVOKED`). `held` is written only by the
+/// owner thread, always with Release: [`bias::WRITING`] while it is inside exclusively, else
+/// the number of its shared holds. An owner's first entry and a revocation are the two halves
+/// of an asymmetric Dekker handshake: the owner stores `held` then loads `bias` (a light fence
+/// between), the revoker stores `bias` then loads `held` (a heavy fence between). So either the
+/// owner sees the revocation and backs out, or the revoker sees the owner inside and waits.
+///
+/// After a revocation `held` is one more reader (or the writer) of the fallback: the owner
+/// nests shared holds inside a shared hold it already has (so a thread that reads inside its
+/// own view never waits for another reader), every exclusive holder of the fallback waits for
+/// `held` to be 0, and a revoking reader waits only for the owner's exclusive hold to end.
 pub mod bias {
-    use crate::sync::{heavy_fence, light_fence, spin, AtomicU32, AtomicU64, Ordering};
+    use crate::sync::{backoff, heavy_fence, light_fence, AtomicU32, AtomicU64, Ordering};
 
     /// Nobody owns the lock yet: everyone takes the blocking fallback.
     pub const UNBIASED: u64 = 0;
@@ -357,14 +362,15 @@ pub mod bias {
     /// Why the owner could not enter.
     #[derive(Debug, PartialEq, Eq)]
     pub enum Refused {
-        /// The bias is not (or no longer) this thread's: take the blocking fallback.
+        /// The bias is not this thread's (any more): take the blocking fallback.
         NotOwner,
-        /// The owner is already inside in a way this entry cannot share (exclusively, or
-        /// shared for an exclusive entry): on the fallback this would deadlock.
+        /// The owner is already inside in a way this entry cannot share (an exclusive entry
+        /// inside any of its holds, any entry inside its exclusive hold): the fallback would
+        /// deadlock.
         Reentered,
     }
 
-    /// The owner's entry: only the thread whose token is `token` calls it with this `held`.
+    /// An entry by the thread that owns or owned the bias (only it calls this with `held`).
     #[inline(always)]
     pub fn owner_enter(
         bias: &AtomicU64,
@@ -372,49 +378,56 @@ pub mod bias {
         token: u64,
         exclusive: bool,
     ) -> Result<(), Refused> {
+        // Only this thread writes `held`, so this reads its own last store.
+        let h = held.load(Ordering::Relaxed);
+        if h != 0 {
+            if exclusive || h & WRITING != 0 || h == WRITING - 1 {
+                return Err(Refused::Reentered);
+            }
+            // Nested inside a shared hold: a revoker, if any, already counts this thread in.
+            held.store(h + 1, Ordering::Release);
+            return Ok(());
+        }
         if bias.load(Ordering::Relaxed) != token {
             return Err(Refused::NotOwner);
         }
-        // Only this thread writes `held`, so this reads its own last store.
-        let h = held.load(Ordering::Relaxed);
-        let entered = if exclusive {
-            if h != 0 {
-                return Err(Refused::Reentered);
-            }
-            WRITING
-        } else {
-            if h & WRITING != 0 || h == WRITING - 1 {
-                return Err(Refused::Reentered);
-            }
-            h + 1
-        };
-        held.store(entered, Ordering::Relaxed);
+        held.store(if exclusive { WRITING } else { 1 }, Ordering::Release);
         light_fence();
         if bias.load(Ordering::Relaxed) == token {
             return Ok(());
         }
         // Revoked between the two loads: back out, and let the revoker see it.
-        held.store(h, Ordering::Release);
+        held.store(0, Ordering::Release);
         Err(Refused::NotOwner)
     }
 
-    /// The owner's exit; Release publishes the section's writes to a revoker that sees it out.
+    /// The owner's exit; Release publishes the section's writes to whoever sees it out.
     #[inline(always)]
     pub fn owner_exit(held: &AtomicU32, exclusive: bool) {
         let h = held.load(Ordering::Relaxed);
         held.store(if exclusive { 0 } else { h - 1 }, Ordering::Release);
     }
 
-    /// Revokes the owner's bias and waits until the owner is outside. The caller holds the
-    /// blocking fallback exclusively (so it is the only revoker). Afterwards every entry, the
-    /// owner's too, takes the fallback, and everything the owner did inside happens before
-    /// this returns.
-    pub fn revoke(bias: &AtomicU64, held: &AtomicU32) {
+    /// Revokes the owner's bias. The caller holds the blocking fallback exclusively (so it is
+    /// the only revoker). Waits until the owner is outside (`exclusive`, for a writer) or out
+    /// of its exclusive hold (for a reader); afterwards every first entry of the owner takes
+    /// the fallback, and what the owner wrote inside happens before this returns.
+    pub fn revoke(bias: &AtomicU64, held: &AtomicU32, exclusive: bool) {
         bias.store(REVOKED, Ordering::Relaxed);
         heavy_fence();
+        wait_for_owner(held, exclusive);
+    }
+
+    /// With the fallback held exclusively, after a revocation: waits until the former owner is
+    /// outside (`exclusive`) or out of its exclusive hold.
+    pub fn wait_for_owner(held: &AtomicU32, exclusive: bool) {
         let mut spins = 0;
-        while held.load(Ordering::Acquire) != 0 {
-            spin(&mut spins);
+        loop {
+            let h = held.load(Ordering::Acquire);
+            if h == 0 || (!exclusive && h & WRITING == 0) {
+                return;
+            }
+            backoff(&mut spins);
         }
     }
 }

@@ -47,3 +47,27 @@ pub(crate) fn spin(spins: &mut u32) {
         }
     }
 }
+
+/// Waits a little where the wait may last as long as user code holds something (a view of a
+/// container): spins, then yields, then sleeps, doubling from 10 µs to 1 ms, so that a long wait
+/// does not keep a core busy. Under loom, always yields.
+#[inline]
+pub(crate) fn backoff(spins: &mut u32) {
+    #[cfg(loom)]
+    {
+        let _ = spins;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    {
+        *spins += 1;
+        if *spins < 64 {
+            std::hint::spin_loop();
+        } else if *spins < 128 {
+            std::thread::yield_now();
+        } else {
+            let k = (*spins - 128).min(7);
+            std::thread::sleep(std::time::Duration::from_micros(10 << k));
+        }
+    }
+}

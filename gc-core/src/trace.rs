@@ -185,9 +185,10 @@ pub unsafe trait Trace: Finalize {
         false
     }
 
-    /// True if dropping a *dead* value of this type does something. Handles inside the heap are
-    /// unrooted and drop as no-ops, so a struct of `Gc`s and numbers needs no drop glue at sweep
-    /// time and its spans are swept by swapping bitmaps alone.
+    /// True if dropping an unrooted value of this type (one inside the heap, dead or alive)
+    /// does something. Handles inside the heap are unrooted and drop as no-ops, so a struct of
+    /// `Gc`s and numbers needs no drop glue at sweep time (its spans are swept by swapping
+    /// bitmaps alone), and a container overwrites such an element without reading it.
     #[doc(hidden)]
     #[inline(always)]
     fn needs_sweep_drop() -> bool

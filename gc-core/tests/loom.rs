@@ -1287,7 +1287,7 @@ fn owner_entries_race_a_revocation(fenced_entry: bool, release_exit: bool) {
         };
         {
             let _g = fallback.lock().unwrap();
-            bias::revoke(&bias_word, &held);
+            bias::revoke(&bias_word, &held, true);
             // SAFETY (model): the fallback is held and the owner is out.
             data.with_mut(|v| unsafe { *v += 1 });
         }
@@ -1316,4 +1316,101 @@ fn an_owner_entry_without_its_fence_overlaps_the_revoker() {
 #[should_panic(expected = "Causality violation")]
 fn a_relaxed_owner_exit_hides_the_owners_writes_from_the_revoker() {
     owner_entries_race_a_revocation(true, false);
+}
+
+/// After a revocation the former owner's `held` word is one more reader of the fallback. The
+/// owner writes in an exclusive section, then reads in a shared one with a nested shared hold
+/// (which must not wait: a thread reading inside its own view); a reader revokes, waiting only
+/// for the owner's exclusive hold, and reads; a writer takes the fallback and waits for every
+/// owner hold. loom's cell checks that no write overlaps a read or a write.
+fn readers_and_writers_after_a_revocation(revoking_reader_waits: bool) {
+    model(move || {
+        const OWNER: u64 = 7;
+        let bias_word = Arc::new(AtomicU64::new(OWNER));
+        let held = Arc::new(AtomicU32::new(0));
+        let fallback = Arc::new(loom::sync::RwLock::new(()));
+        let data = Arc::new(UnsafeCell::new(0u32));
+        let owner = {
+            let (b, h, f, d) = (
+                bias_word.clone(),
+                held.clone(),
+                fallback.clone(),
+                data.clone(),
+            );
+            thread::spawn(move || {
+                if bias::owner_enter(&b, &h, OWNER, true).is_ok() {
+                    // SAFETY (model): inside the owner's exclusive section.
+                    d.with_mut(|v| unsafe { *v += 1 });
+                    bias::owner_exit(&h, true);
+                } else {
+                    let _g = f.write().unwrap();
+                    bias::wait_for_owner(&h, true);
+                    // SAFETY (model): the fallback is held exclusively, the owner is out.
+                    d.with_mut(|v| unsafe { *v += 1 });
+                }
+                if bias::owner_enter(&b, &h, OWNER, false).is_ok() {
+                    assert_eq!(bias::owner_enter(&b, &h, OWNER, false), Ok(()));
+                    // SAFETY (model): inside two shared holds of the owner.
+                    let seen = d.with(|v| unsafe { *v });
+                    assert!(seen >= 1);
+                    bias::owner_exit(&h, false);
+                    bias::owner_exit(&h, false);
+                } else {
+                    let _g = f.read().unwrap();
+                    // SAFETY (model): the fallback is held shared.
+                    let seen = d.with(|v| unsafe { *v });
+                    assert!(seen >= 1);
+                }
+            })
+        };
+        let reader = {
+            let (b, h, f, d) = (
+                bias_word.clone(),
+                held.clone(),
+                fallback.clone(),
+                data.clone(),
+            );
+            thread::spawn(move || {
+                {
+                    let _w = f.write().unwrap();
+                    if b.load(Ordering::Relaxed) == OWNER {
+                        if revoking_reader_waits {
+                            bias::revoke(&b, &h, false);
+                        } else {
+                            b.store(bias::REVOKED, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let _g = f.read().unwrap();
+                // SAFETY (model): the fallback is held shared and the owner is not writing.
+                d.with(|v| unsafe { *v });
+            })
+        };
+        {
+            let _w = fallback.write().unwrap();
+            if bias_word.load(Ordering::Relaxed) == OWNER {
+                bias::revoke(&bias_word, &held, true);
+            } else {
+                bias::wait_for_owner(&held, true);
+            }
+            // SAFETY (model): the fallback is held exclusively and the owner is out.
+            data.with_mut(|v| unsafe { *v += 10 });
+        }
+        owner.join().unwrap();
+        reader.join().unwrap();
+        // SAFETY (model): every thread is done.
+        assert_eq!(data.with(|v| unsafe { *v }), 11);
+    });
+}
+
+#[test]
+fn after_a_revocation_readers_share_and_writers_wait_for_the_owners_holds() {
+    readers_and_writers_after_a_revocation(true);
+}
+
+/// A revoking reader that does not wait for the owner's exclusive hold reads under its write.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_revoking_reader_that_does_not_wait_reads_under_the_owners_write() {
+    readers_and_writers_after_a_revocation(false);
 }
