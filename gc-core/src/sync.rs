@@ -32,20 +32,7 @@ pub(crate) fn heavy_fence() {
 /// Waits a little: spins, then yields (under loom, always yields so the model can progress).
 #[inline]
 pub(crate) fn spin(spins: &mut u32) {
-    #[cfg(loom)]
-    {
-        let _ = spins;
-        loom::thread::yield_now();
-    }
-    #[cfg(not(loom))]
-    {
-        *spins += 1;
-        if *spins < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
+    wait_step(spins, false);
 }
 
 /// Waits a little where the wait may last as long as user code holds something (a view of a
@@ -53,17 +40,22 @@ pub(crate) fn spin(spins: &mut u32) {
 /// does not keep a core busy. Under loom, always yields.
 #[inline]
 pub(crate) fn backoff(spins: &mut u32) {
+    wait_step(spins, true);
+}
+
+#[inline]
+fn wait_step(spins: &mut u32, may_sleep: bool) {
     #[cfg(loom)]
     {
-        let _ = spins;
+        let _ = (spins, may_sleep);
         loom::thread::yield_now();
     }
     #[cfg(not(loom))]
     {
-        *spins += 1;
+        *spins = spins.saturating_add(1);
         if *spins < 64 {
             std::hint::spin_loop();
-        } else if *spins < 128 {
+        } else if !may_sleep || *spins < 128 {
             std::thread::yield_now();
         } else {
             let k = (*spins - 128).min(7);
