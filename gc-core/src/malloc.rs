@@ -34,7 +34,9 @@ impl<T> Drop for Unmoved<'_, T> {
 /// A value on its way into a new object inside a container's method (`GcVec::put_new`), whose
 /// allocation runs inside the method's operation: `moved` is set the moment the value moves, and
 /// otherwise the value is dropped where this is, in the method's frame, outside the operation
-/// (on an allocation failure, or when the method unwinds before the move).
+/// (on an allocation failure, or when the method unwinds before the move). [`Unmoved`] does the
+/// same for `Gc::new`, where the move and the disarming `forget` happen in one frame: a flag
+/// there, as here, cost 2.2% of binary-trees 14's instructions (callgrind, cycles off).
 pub(crate) struct Pending<T> {
     pub value: ManuallyDrop<T>,
     pub moved: bool,
