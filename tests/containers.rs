@@ -176,6 +176,24 @@ fn a_method_under_the_owners_own_view_panics() {
     v.push(view[0]);
 }
 
+/// Views can be shared with other threads (scoped), as `RwLock` read guards can; they stay on
+/// their own thread (the owner's guard writes its thread's word when it ends).
+#[test]
+fn views_are_sync() {
+    fn sync<T: Sync>(_: &T) {}
+    let v: GcVec<u64> = (0..1000).collect();
+    for i in 0..1000 {
+        v.put(i, i as u64);
+    }
+    let m: GcMap<u64, u64> = GcMap::new();
+    let (vv, mv) = (v.view(), m.view());
+    sync(&vv);
+    sync(&mv);
+    std::thread::scope(|s| {
+        s.spawn(|| assert_eq!(vv.len(), 1000));
+    });
+}
+
 /// One thread uses a vector alone (so that it owns its lock), then others take it over while it
 /// keeps going: nothing is lost, and the owner's own later calls take the shared path.
 #[test]
