@@ -4,8 +4,11 @@
 //!
 //! Tests in this binary run in parallel and share the heap, so every test counts its own drops.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use support::Counter;
 use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, GcSlot, Trace};
 
 /// Counts its drops in a per-test counter.
@@ -17,14 +20,6 @@ struct Tally {
 impl Tally {
     fn new(c: &Arc<AtomicUsize>) -> Tally {
         Tally { _drops: c.clone() }
-    }
-}
-// `Drop` on a traced type is rejected by the derive, so the counter lives in an ignored field
-// whose own type counts.
-struct Counter(Arc<AtomicUsize>);
-impl Drop for Counter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -9,16 +9,8 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::passes;
+use support::{passes, Counter};
 use tricolor_gc::{collect, Finalize, Gc, GcMap, GcMutex, GcRwLock, GcVec, Trace, Weak};
-
-/// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
-struct Counter(Arc<AtomicUsize>);
-impl Drop for Counter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[derive(Trace, Finalize)]
 struct Item {

@@ -1,20 +1,15 @@
 //! The hard memory limit: `Gc::try_new` reports failure instead of growing the heap past it, and
 //! succeeds again once a cycle has freed memory. Its own process (it changes a global setting).
 
+mod support;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use support::Counter;
 use tricolor_gc::{
     collect, set_hard_memory_limit, stats, AllocFailure, Finalize, Gc, GcMap, GcVec, Trace,
 };
-
-/// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
-struct Counter(Arc<AtomicUsize>);
-impl Drop for Counter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[derive(Trace, Finalize)]
 struct Big {
@@ -117,8 +112,6 @@ fn unsupported_alignment_is_an_error_not_ub() {
     );
     assert!(err.to_string().contains("aligned to 16384"), "{err}");
 }
-
-mod support;
 
 #[test]
 fn child() {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{passes, run};
+use support::{passes, run, Counter};
 use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, Trace, Tracer};
 
 /// The child side: runs the scenario named by `TRICOLOR_SCENARIO` (nothing when unset, so that
@@ -48,14 +48,6 @@ fn child() {
         .unwrap();
     t.join().unwrap();
     println!("scenario ok");
-}
-
-/// Counts its drops; lives in an ignored field (traced types may not implement `Drop`).
-struct Counter(Arc<AtomicUsize>);
-impl Drop for Counter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// Fills recently freed slots of common classes with other data.

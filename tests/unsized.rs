@@ -4,10 +4,13 @@
 //!
 //! Tests in this binary run in parallel and share the heap, so every test counts its own drops.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use support::Counter;
 use tricolor_gc::{collect, run_finalizers, Finalize, Gc, GcCell, Trace};
 
 /// Counts the system allocations of the thread that has switched counting on.
@@ -46,12 +49,6 @@ fn system_allocs(f: impl FnOnce()) -> usize {
     SYSTEM_ALLOCS.load(Ordering::SeqCst) - before
 }
 
-struct Counter(Arc<AtomicUsize>);
-impl Drop for Counter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 impl Finalize for Counter {}
 // SAFETY: holds no `Gc`.
 unsafe impl Trace for Counter {

@@ -118,18 +118,20 @@ impl BiasedRwLock {
     /// Shared access (waits while another thread holds the lock exclusively).
     #[inline(always)]
     pub(crate) fn read(&self) -> ReadGuard<'_> {
-        match self.enter_as_owner(false) {
-            Some(hold) => ReadGuard { _hold: hold },
-            None => self.read_fallback(false),
-        }
+        self.read_as(false)
     }
 
     /// Shared access that does not queue behind a waiting writer (for a thread that may hold a
     /// shared guard already).
     pub(crate) fn read_recursive(&self) -> ReadGuard<'_> {
+        self.read_as(true)
+    }
+
+    #[inline(always)]
+    fn read_as(&self, recursive: bool) -> ReadGuard<'_> {
         match self.enter_as_owner(false) {
             Some(hold) => ReadGuard { _hold: hold },
-            None => self.read_fallback(true),
+            None => self.read_fallback(recursive),
         }
     }
 

@@ -1237,6 +1237,40 @@ fn a_relaxed_give_back_lets_two_holders_race_on_the_shared_state() {
     shared_state_is_used_by_one_holder_at_a_time(false);
 }
 
+/// The words of one biased lock (`protocol::bias`), its blocking fallback and the data it
+/// guards, for the models below; `OWNER` holds the bias at the start.
+struct BiasWorld {
+    bias: AtomicU64,
+    held: AtomicU32,
+    fallback: loom::sync::RwLock<()>,
+    data: UnsafeCell<u32>,
+}
+
+const OWNER: u64 = 7;
+
+impl BiasWorld {
+    fn new() -> Arc<BiasWorld> {
+        Arc::new(BiasWorld {
+            bias: AtomicU64::new(OWNER),
+            held: AtomicU32::new(0),
+            fallback: loom::sync::RwLock::new(()),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    /// Adds to the data (the caller is inside exclusively).
+    fn add(&self, n: u32) {
+        // SAFETY (model): the caller holds the lock exclusively, one way or the other.
+        self.data.with_mut(|v| unsafe { *v += n });
+    }
+
+    /// Reads the data (the caller is inside, shared at least).
+    fn get(&self) -> u32 {
+        // SAFETY (model): the caller holds the lock, one way or the other.
+        self.data.with(|v| unsafe { *v })
+    }
+}
+
 /// The biased lock of `GcVec`/`GcMap` (`protocol::bias`): the owner enters twice with plain
 /// stores while another thread, holding the blocking fallback, revokes the bias and then writes
 /// the guarded data. An owner entry refused for a revocation takes the fallback instead. loom's
@@ -1244,57 +1278,44 @@ fn a_relaxed_give_back_lets_two_holders_race_on_the_shared_state() {
 /// the count checks that every section ran once.
 fn owner_entries_race_a_revocation(fenced_entry: bool, release_exit: bool) {
     model(move || {
-        const OWNER: u64 = 7;
-        let bias_word = Arc::new(AtomicU64::new(OWNER));
-        let held = Arc::new(AtomicU32::new(0));
-        let fallback = Arc::new(Mutex::new(()));
-        let data = Arc::new(UnsafeCell::new(0u32));
+        let w = BiasWorld::new();
         let owner = {
-            let (b, h, f, d) = (
-                bias_word.clone(),
-                held.clone(),
-                fallback.clone(),
-                data.clone(),
-            );
+            let w = w.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
                     let entered = if fenced_entry {
-                        bias::owner_enter(&b, &h, OWNER, true).is_ok()
+                        bias::owner_enter(&w.bias, &w.held, OWNER, true).is_ok()
                     } else {
                         // The entry without its fence: store, then load, free to pass each other.
-                        h.store(bias::WRITING, Ordering::Relaxed);
-                        let ok = b.load(Ordering::Relaxed) == OWNER;
+                        w.held.store(bias::WRITING, Ordering::Relaxed);
+                        let ok = w.bias.load(Ordering::Relaxed) == OWNER;
                         if !ok {
-                            h.store(0, Ordering::Release);
+                            w.held.store(0, Ordering::Release);
                         }
                         ok
                     };
                     if entered {
-                        // SAFETY (model): inside the owner's section.
-                        d.with_mut(|v| unsafe { *v += 1 });
+                        w.add(1);
                         if release_exit {
-                            bias::owner_exit(&h, true);
+                            bias::owner_exit(&w.held, true);
                         } else {
-                            h.store(0, Ordering::Relaxed);
+                            w.held.store(0, Ordering::Relaxed);
                         }
                     } else {
-                        let _g = f.lock().unwrap();
-                        // SAFETY (model): the fallback is held.
-                        d.with_mut(|v| unsafe { *v += 1 });
+                        let _g = w.fallback.write().unwrap();
+                        w.add(1);
                     }
                 }
             })
         };
         {
-            let _g = fallback.lock().unwrap();
-            bias::revoke(&bias_word, &held, true);
-            // SAFETY (model): the fallback is held and the owner is out.
-            data.with_mut(|v| unsafe { *v += 1 });
+            let _g = w.fallback.write().unwrap();
+            bias::revoke(&w.bias, &w.held, true);
+            w.add(1);
         }
         owner.join().unwrap();
-        // SAFETY (model): both threads are done.
-        assert_eq!(data.with(|v| unsafe { *v }), 3);
-        assert_eq!(bias_word.load(Ordering::Relaxed), bias::REVOKED);
+        assert_eq!(w.get(), 3);
+        assert_eq!(w.bias.load(Ordering::Relaxed), bias::REVOKED);
     });
 }
 
@@ -1325,81 +1346,58 @@ fn a_relaxed_owner_exit_hides_the_owners_writes_from_the_revoker() {
 /// owner hold. loom's cell checks that no write overlaps a read or a write.
 fn readers_and_writers_after_a_revocation(revoking_reader_waits: bool) {
     model(move || {
-        const OWNER: u64 = 7;
-        let bias_word = Arc::new(AtomicU64::new(OWNER));
-        let held = Arc::new(AtomicU32::new(0));
-        let fallback = Arc::new(loom::sync::RwLock::new(()));
-        let data = Arc::new(UnsafeCell::new(0u32));
+        let w = BiasWorld::new();
         let owner = {
-            let (b, h, f, d) = (
-                bias_word.clone(),
-                held.clone(),
-                fallback.clone(),
-                data.clone(),
-            );
+            let w = w.clone();
             thread::spawn(move || {
-                if bias::owner_enter(&b, &h, OWNER, true).is_ok() {
-                    // SAFETY (model): inside the owner's exclusive section.
-                    d.with_mut(|v| unsafe { *v += 1 });
-                    bias::owner_exit(&h, true);
+                if bias::owner_enter(&w.bias, &w.held, OWNER, true).is_ok() {
+                    w.add(1);
+                    bias::owner_exit(&w.held, true);
                 } else {
-                    let _g = f.write().unwrap();
-                    bias::wait_for_owner(&h, true);
-                    // SAFETY (model): the fallback is held exclusively, the owner is out.
-                    d.with_mut(|v| unsafe { *v += 1 });
+                    let _g = w.fallback.write().unwrap();
+                    bias::wait_for_owner(&w.held, true);
+                    w.add(1);
                 }
-                if bias::owner_enter(&b, &h, OWNER, false).is_ok() {
-                    assert_eq!(bias::owner_enter(&b, &h, OWNER, false), Ok(()));
-                    // SAFETY (model): inside two shared holds of the owner.
-                    let seen = d.with(|v| unsafe { *v });
-                    assert!(seen >= 1);
-                    bias::owner_exit(&h, false);
-                    bias::owner_exit(&h, false);
+                if bias::owner_enter(&w.bias, &w.held, OWNER, false).is_ok() {
+                    assert_eq!(bias::owner_enter(&w.bias, &w.held, OWNER, false), Ok(()));
+                    assert!(w.get() >= 1);
+                    bias::owner_exit(&w.held, false);
+                    bias::owner_exit(&w.held, false);
                 } else {
-                    let _g = f.read().unwrap();
-                    // SAFETY (model): the fallback is held shared.
-                    let seen = d.with(|v| unsafe { *v });
-                    assert!(seen >= 1);
+                    let _g = w.fallback.read().unwrap();
+                    assert!(w.get() >= 1);
                 }
             })
         };
         let reader = {
-            let (b, h, f, d) = (
-                bias_word.clone(),
-                held.clone(),
-                fallback.clone(),
-                data.clone(),
-            );
+            let w = w.clone();
             thread::spawn(move || {
                 {
-                    let _w = f.write().unwrap();
-                    if b.load(Ordering::Relaxed) == OWNER {
+                    let _x = w.fallback.write().unwrap();
+                    if w.bias.load(Ordering::Relaxed) == OWNER {
                         if revoking_reader_waits {
-                            bias::revoke(&b, &h, false);
+                            bias::revoke(&w.bias, &w.held, false);
                         } else {
-                            b.store(bias::REVOKED, Ordering::Relaxed);
+                            w.bias.store(bias::REVOKED, Ordering::Relaxed);
                         }
                     }
                 }
-                let _g = f.read().unwrap();
-                // SAFETY (model): the fallback is held shared and the owner is not writing.
-                d.with(|v| unsafe { *v });
+                let _g = w.fallback.read().unwrap();
+                w.get();
             })
         };
         {
-            let _w = fallback.write().unwrap();
-            if bias_word.load(Ordering::Relaxed) == OWNER {
-                bias::revoke(&bias_word, &held, true);
+            let _x = w.fallback.write().unwrap();
+            if w.bias.load(Ordering::Relaxed) == OWNER {
+                bias::revoke(&w.bias, &w.held, true);
             } else {
-                bias::wait_for_owner(&held, true);
+                bias::wait_for_owner(&w.held, true);
             }
-            // SAFETY (model): the fallback is held exclusively and the owner is out.
-            data.with_mut(|v| unsafe { *v += 10 });
+            w.add(10);
         }
         owner.join().unwrap();
         reader.join().unwrap();
-        // SAFETY (model): every thread is done.
-        assert_eq!(data.with(|v| unsafe { *v }), 11);
+        assert_eq!(w.get(), 11);
     });
 }
 

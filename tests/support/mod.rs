@@ -97,3 +97,13 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// Counts its drops. Traced types may not implement `Drop` (the derive rejects it), so a test
+/// type keeps one of these in an ignored field, and the shared count says how many were dropped.
+pub struct Counter(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
