@@ -298,6 +298,7 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "workers=",
             "roots=",
             "root_scan=",
+            "root_jobs_assist=",
             "rounds=",
             "stops_called_off=",
             "late=",

@@ -24,7 +24,7 @@
 //!   the mark workers (`GCMARKPROCS`) are in the `GCTRACE=2` line.
 //!
 //! `GCTRACE=2` adds a line of detail per cycle: `workers` (background mark workers),
-//! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `rounds` (ragged termination rounds before the stop),
+//! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `root_jobs_assist` (its jobs that allocating threads ran), `rounds` (ragged termination rounds before the stop),
 //! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
 //! operation, see `protocol::try_stop`),
 //! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
@@ -94,13 +94,14 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
     if detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: workers={} roots={} root_scan={}ms rounds={} stops_called_off={} late={} \
+            "\ngc {n} detail: workers={} roots={} root_scan={}ms root_jobs_assist={} rounds={} stops_called_off={} late={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
              external stop={}MB swept={}MB scavenged={}MB next_goal={}MB",
             c.workers,
             c.roots,
             fmt_ms(c.root_scan.as_nanos()),
+            c.root_jobs_assist,
             c.rounds,
             c.stops_called_off,
             c.late,

@@ -9,7 +9,7 @@ use crate::mspan::{MSpan, SpanClass};
 use crate::operation::{with_op, Op};
 use crate::sizeclasses::{size_to_class, PAGE_SIZE};
 use crate::trace::Trace;
-use crate::{finalizer, mark, mgc, mstats, pacer, sweep};
+use crate::{finalizer, mark, markroot, mgc, mstats, pacer, sweep};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
@@ -251,16 +251,17 @@ pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
     d.store(0, Ordering::Relaxed);
     let work = assist_share(
         mstats::heap_live(),
-        WORK.marked_bytes.load(Ordering::Relaxed),
+        WORK.marked_bytes.load(Ordering::Relaxed) + WORK.root_credit.load(Ordering::Relaxed),
     );
-    if work > 0 && mark::assist(work) < work {
+    if work > 0 && mark::assist(work, markroot::assist_job) < work {
         mgc::assist_unpaid();
     }
 }
 
 /// The marking an allocating thread owes, in bytes, when the heap is at `live` and this cycle
-/// has marked `marked` bytes: Go's schedule, simplified. Marking should be as far through the
-/// work expected (what the last cycle scanned) as the heap is from the trigger to the goal; a
+/// has marked `marked` bytes (the root scan's jobs counted in, `markroot`): Go's schedule,
+/// simplified. Marking should be as far through the work expected (what the last cycle
+/// scanned, and this cycle's root scan) as the heap is from the trigger to the goal; a
 /// thread that finds it behind marks the shortfall, at most four chunks at a time; past the
 /// goal, a chunk's worth each time whatever the schedule says. Go also credits the workers' work
 /// against assists and lets assists steal it; here the workers' progress is the credit.
@@ -271,7 +272,8 @@ fn assist_share(live: usize, marked: usize) -> u64 {
         return ASSIST_CHUNK;
     }
     let trigger = pacer::TRIGGER.load(Ordering::Relaxed).min(goal - 1);
-    let expected = pacer::LAST_SCANNED.load(Ordering::Relaxed) as u64;
+    let expected = (pacer::LAST_SCANNED.load(Ordering::Relaxed)
+        + WORK.root_expected.load(Ordering::Relaxed)) as u64;
     let used = live.saturating_sub(trigger) as u64;
     let due = (expected as u128 * used as u128 / (goal - trigger) as u128) as u64;
     due.saturating_sub(marked as u64).min(4 * ASSIST_CHUNK)

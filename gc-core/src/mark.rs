@@ -9,12 +9,10 @@
 use crate::header::{header, prefetch, Header};
 use crate::mgcwork::EPHEMERON_KEY;
 use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
-use crate::mheap::{span_of, SpanRef, HEAP};
-use crate::mspan::MSpan;
+use crate::mheap::{span_of, HEAP};
 use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
 use crate::protocol::ScanGate;
 use crate::trace::{Tracer, TracerMode};
-use rayon::prelude::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
@@ -250,7 +248,7 @@ fn workers() -> usize {
     ((cores as f64 * 0.25).round() as usize).max(1)
 }
 
-static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
+pub(crate) static POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
     rayon::ThreadPoolBuilder::new()
         .num_threads(workers())
         .thread_name(|i| format!("tricolor-mark-{i}"))
@@ -272,44 +270,6 @@ pub(crate) fn workers_cpu() -> Option<std::time::Duration> {
 /// Number of background mark workers.
 pub(crate) fn worker_count() -> usize {
     POOL.current_num_threads()
-}
-
-/// Marks every object whose root count is above zero (Go's `markroot`, for tricolor's only
-/// kind of root), and calls `specials` on each span (the finalizer referents, module
-/// `finalizer`), adding up what it returns.
-pub(crate) fn scan_roots(
-    spans: &[SpanRef],
-    specials: impl Fn(&MSpan, &mut Tracer) -> usize + Sync,
-) -> usize {
-    let total = AtomicUsize::new(0);
-    POOL.install(|| {
-        spans.par_chunks(32).for_each(|chunk| {
-            let mut t = Tracer::marker();
-            let mut roots = 0;
-            let mut n = 0;
-            for s in chunk {
-                let span = s.get();
-                n += specials(span, &mut t);
-                let free = span.freeindex.load(Ordering::Acquire);
-                for i in 0..span.nelems {
-                    if !span.is_allocated(i, free) {
-                        continue;
-                    }
-                    // SAFETY: allocated slots below `freeindex` (Acquire) or with their alloc bit
-                    // set hold initialized headers, and nothing is freed during marking.
-                    let h = unsafe { header(span.addr_of(i)) };
-                    if crate::protocol::has_roots(&h.roots) {
-                        roots += 1;
-                        t.edge(h);
-                    }
-                }
-            }
-            WORK.roots_found.fetch_add(roots, Ordering::Relaxed);
-            total.fetch_add(n, Ordering::Relaxed);
-            t.flush();
-        });
-    });
-    total.into_inner()
 }
 
 /// Drains the gray queue with the background workers until it is empty and they are all idle.
@@ -369,8 +329,13 @@ pub(crate) fn open_assists() {
 
 /// Mark assist: an allocating thread scans gray objects in proportion to what it allocated
 /// while marking (Go's assist credit, simplified to a fixed exchange rate), so that a fast
-/// allocator pays for the marking it causes.
-pub(crate) fn assist(debt_bytes: u64) -> u64 {
+/// allocator pays for the marking it causes. When the gray queue is empty, `root_job` may
+/// find other work (`markroot::assist_job`: the root scan's jobs, as Go's `gcDrainN` takes
+/// root jobs); it returns the bytes of marking it did, or `None` when there is none.
+pub(crate) fn assist(
+    debt_bytes: u64,
+    mut root_job: impl FnMut(&mut Tracer) -> Option<usize>,
+) -> u64 {
     const BYTES_PER_OBJECT: u64 = 64;
     if !ASSISTS.is_open() {
         // The cycle's first operations, while the collector still waits for one that read
@@ -381,9 +346,20 @@ pub(crate) fn assist(debt_bytes: u64) -> u64 {
     let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
     let mut t = Tracer::marker();
     let mut done = 0;
-    while done < want && mgcwork::take_batch(&mut t.stack) {
-        done += t.drain_local(want - done);
-        t.flush();
+    loop {
+        if done >= want {
+            break;
+        }
+        if mgcwork::take_batch(&mut t.stack) {
+            done += t.drain_local(want - done);
+            t.flush();
+            continue;
+        }
+        // No gray object: early in the mark, the root scan is where the work is.
+        match root_job(&mut t) {
+            Some(credit) => done += credit.div_ceil(BYTES_PER_OBJECT as usize),
+            None => break,
+        }
     }
     WORK.scanned_assist.fetch_add(done, Ordering::Relaxed);
     WORK.assist_ns

@@ -38,6 +38,7 @@
 //! `GCCHECKMARK`, the verification mode, which re-marks the whole heap inside the stop.
 
 use crate::cputime::{self, thread_cpu};
+use crate::markroot::{self, RootScan};
 use crate::mgcwork::{self, WORK};
 use crate::mheap::{SpanRef, HEAP};
 use crate::mstats::{self, CycleStats, Trigger};
@@ -49,7 +50,7 @@ use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
 use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Go's `forcegcperiod`. `GCFORCEPERIOD_MS` (undocumented, for tests) shortens it.
@@ -310,8 +311,8 @@ fn run_cycle(trigger: Trigger) {
     let mut c = gc_start(n, trigger, start);
     let t_mark = Instant::now();
     c.sweep_term = t_mark - start;
-    let (spans, unknown) = gc_mark_roots(&mut c);
-    let (t_term, earlier_stops, resurrected) = gc_mark_done(&mut c, &spans, unknown);
+    let (scan, unknown) = gc_mark_roots(&mut c);
+    let (t_term, earlier_stops, resurrected) = gc_mark_done(&mut c, scan.spans(), unknown);
     c.mark = t_term - t_mark;
     gc_mark_termination(&mut c);
     let t_end = Instant::now();
@@ -322,7 +323,7 @@ fn run_cycle(trigger: Trigger) {
     c.pause = t_end - t_term + earlier_stops;
     c.end = wall_start + (t_end - start);
     // Freed after the stop: a list of 50,000 spans is an `munmap` for glibc, ~80 us inside it.
-    drop(spans);
+    drop(scan);
     finalizer::queue_resurrected(resurrected);
     // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
     // spinning beside the collector and the mutator on two cores made some stops last a whole
@@ -386,6 +387,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         late: 0,
         scanned_bg: 0,
         scanned_assist: 0,
+        root_jobs_assist: 0,
         spans: 0,
         swept: 0,
         swept_lazily: 0,
@@ -400,13 +402,13 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
 
 /// Phase 2: the root scan. Returns the spans in use, and how many objects of types not yet
 /// known to have a finalizer the scan saw.
-fn gc_mark_roots(c: &mut CycleStats) -> (Vec<SpanRef>, usize) {
+fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
     let spans: Vec<SpanRef> = HEAP.lock().all_spans();
     let t = Instant::now();
-    let unknown = mark::scan_roots(&spans, finalizer::scan_span);
-    c.root_scan = t.elapsed();
     c.spans = spans.len();
-    (spans, unknown)
+    let (scan, unknown) = markroot::scan_roots(spans, mstats::heap_in_spans());
+    c.root_scan = t.elapsed();
+    (scan, unknown)
 }
 
 /// Phase 3: concurrent marking until the stop holds with nothing left to mark, with the
@@ -488,6 +490,7 @@ fn gc_mark_termination(c: &mut CycleStats) {
     c.roots = WORK.roots_found.load(Ordering::Relaxed);
     c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
     c.scanned_assist = WORK.scanned_assist.load(Ordering::Relaxed);
+    c.root_jobs_assist = WORK.root_jobs_assist.load(Ordering::Relaxed);
     crate::mheap::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
     // Outside the heap (`GcAllocator`), nothing is marked: count all of it for now, the garbage
     // with the rest, and set the goal again once the sweep has freed the dead objects' buffers.
@@ -596,7 +599,7 @@ pub fn safepoint() {
     if PHASE.load(Ordering::Relaxed) == MARK {
         with_op(|op| {
             if op.marking() {
-                mark::assist(64 << 10);
+                mark::assist(64 << 10, markroot::assist_job);
             }
         });
     }

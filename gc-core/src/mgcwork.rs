@@ -88,6 +88,12 @@ pub(crate) struct Work {
     pub scanned_assist: AtomicUsize,
     /// Objects the root scan found with a root count above zero.
     pub roots_found: AtomicUsize,
+    /// Bytes of marking the root scan's jobs were worth so far, and the whole scan's expected
+    /// worth (`markroot`): the assists' schedule counts root work as marking.
+    pub root_credit: AtomicUsize,
+    pub root_expected: AtomicUsize,
+    /// Root-scan jobs assists ran.
+    pub root_jobs_assist: AtomicUsize,
     /// Nanoseconds allocating threads have spent in assists, since the start (not reset).
     pub assist_ns: AtomicU64,
 }
@@ -98,6 +104,9 @@ pub(crate) static WORK: Work = Work {
     scanned_bg: AtomicUsize::new(0),
     scanned_assist: AtomicUsize::new(0),
     roots_found: AtomicUsize::new(0),
+    root_credit: AtomicUsize::new(0),
+    root_expected: AtomicUsize::new(0),
+    root_jobs_assist: AtomicUsize::new(0),
     assist_ns: AtomicU64::new(0),
 };
 
@@ -114,5 +123,8 @@ impl Work {
         self.scanned_bg.store(0, Ordering::Relaxed);
         self.scanned_assist.store(0, Ordering::Relaxed);
         self.roots_found.store(0, Ordering::Relaxed);
+        self.root_credit.store(0, Ordering::Relaxed);
+        self.root_expected.store(0, Ordering::Relaxed);
+        self.root_jobs_assist.store(0, Ordering::Relaxed);
     }
 }

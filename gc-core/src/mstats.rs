@@ -64,6 +64,11 @@ pub(crate) fn heap_live() -> usize {
     HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize + external()
 }
 
+/// The collector's heap alone: bytes in allocated slots (and cached spans' free slots).
+pub(crate) fn heap_in_spans() -> usize {
+    HEAP_LIVE.load(Ordering::Relaxed).max(0) as usize
+}
+
 /// Bytes allocated through `GcAllocator` and not yet freed, as far as the threads have reported
 /// (each reports in steps of `gcalloc::FLUSH`).
 static EXTERNAL: AtomicI64 = AtomicI64::new(0);
@@ -198,6 +203,8 @@ pub(crate) struct CycleStats {
     /// Objects scanned by the background workers and by assists.
     pub scanned_bg: usize,
     pub scanned_assist: usize,
+    /// Root-scan jobs (`markroot`) run by assists.
+    pub root_jobs_assist: usize,
     /// Spans in use when marking started.
     pub spans: usize,
     /// Spans the background sweeper swept after this cycle, and spans allocating threads swept

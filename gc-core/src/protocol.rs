@@ -208,6 +208,34 @@ pub mod shared_state {
     }
 }
 
+/// The root scan's jobs (`markroot`): the background workers and the assists claim jobs from
+/// one cursor and count each job finished; the collector reads what the jobs left (their
+/// counts, the gray objects they flushed) once every job is counted. Claiming needs no order
+/// (the counter only hands out numbers); finishing is a Release that the collector's Acquire
+/// pairs with, so a job's writes happen before the collector's reads.
+pub mod jobs {
+    use crate::sync::{AtomicUsize, Ordering};
+
+    /// Claims the next of `total` jobs; `None` once all are claimed.
+    #[inline]
+    pub fn claim(next: &AtomicUsize, total: usize) -> Option<usize> {
+        let j = next.fetch_add(1, Ordering::Relaxed);
+        (j < total).then_some(j)
+    }
+
+    /// Counts a job finished, publishing what it wrote.
+    #[inline]
+    pub fn finish(done: &AtomicUsize) {
+        done.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether all `total` jobs are finished; if so, their writes are visible to the caller.
+    #[inline]
+    pub fn all_done(done: &AtomicUsize, total: usize) -> bool {
+        done.load(Ordering::Acquire) >= total
+    }
+}
+
 /// The weak-reference rules (modules `weakhandle` and `mspecial`), written once for the runtime
 /// and the loom models. A `Weak` points at its object, whose header word carries a "weak
 /// references cleared" bit ([`weak::CLEARED`]) that the collector sets once it finds the object

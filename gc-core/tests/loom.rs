@@ -1412,3 +1412,56 @@ fn after_a_revocation_readers_share_and_writers_wait_for_the_owners_holds() {
 fn a_revoking_reader_that_does_not_wait_reads_under_the_owners_write() {
     readers_and_writers_after_a_revocation(false);
 }
+
+/// The root scan's jobs (`protocol::jobs`): a mark worker and an assist claim two jobs from one
+/// cursor; each job writes its result (in the runtime: its counts and the roots it found) and
+/// counts itself finished. The collector, once it sees every job finished, reads every result:
+/// each job ran exactly once and its writes are visible.
+fn root_jobs_claimed_by_a_worker_and_an_assist(release: bool) {
+    const JOBS: usize = 2;
+    model(move || {
+        let next = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let results: Arc<[UnsafeCell<usize>; JOBS]> =
+            Arc::new([UnsafeCell::new(0), UnsafeCell::new(0)]);
+        let claimers: Vec<_> = (0..2)
+            .map(|_| {
+                let (next, done, results) = (next.clone(), done.clone(), results.clone());
+                thread::spawn(move || {
+                    while let Some(j) = jobs::claim(&next, JOBS) {
+                        // SAFETY (model): job `j` was claimed by this thread alone.
+                        results[j].with_mut(|v| unsafe { *v += j + 1 });
+                        if release {
+                            jobs::finish(&done);
+                        } else {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        while !jobs::all_done(&done, JOBS) {
+            thread::yield_now();
+        }
+        for (j, r) in results.iter().enumerate() {
+            // SAFETY (model): every job is finished.
+            assert_eq!(r.with(|v| unsafe { *v }), j + 1, "job {j} ran once");
+        }
+        for c in claimers {
+            c.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn root_jobs_each_run_once_and_are_seen_by_the_collector() {
+    root_jobs_claimed_by_a_worker_and_an_assist(true);
+}
+
+/// With a Relaxed finish, loom finds the collector's read of a job's result unordered after the
+/// job's write.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_relaxed_job_finish_hides_the_jobs_writes_from_the_collector() {
+    root_jobs_claimed_by_a_worker_and_an_assist(false);
+}
