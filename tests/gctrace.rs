@@ -299,6 +299,7 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "roots=",
             "root_scan=",
             "root_jobs_assist=",
+            "root_jobs_waiting=",
             "rounds=",
             "stops_called_off=",
             "late=",

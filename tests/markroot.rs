@@ -1,9 +1,9 @@
 //! The root scan's jobs run by allocating threads (Go's assists taking `markroot` jobs): with
-//! the background workers told to leave every job to the assists, a thread that calls
-//! `safepoint` while a cycle marks scans all the roots itself. Run in a child process with
-//! `GCCHECKMARK=1` (every mark termination re-marks the heap from the roots and aborts if a
-//! reachable object is white) and `GCPOISON=1`; `GCTRACE=2` reports how many jobs the assists
-//! ran, which the parent checks against the number of jobs.
+//! the background workers told to leave every job to the assists, the cycles complete only if
+//! mutators scan all the roots: through `safepoint`, through the assists their allocations owe,
+//! or while they wait at the goal. Run in child processes with `GCCHECKMARK=1` (every mark termination re-marks the heap
+//! from the roots and aborts if a reachable object is white) and `GCPOISON=1`; `GCTRACE=2`
+//! reports how many jobs the mutator ran, which the parent checks against the number of jobs.
 
 mod support;
 
@@ -57,8 +57,7 @@ fn verify(head: &Gc<Node>) -> u64 {
 
 static FINALIZED: AtomicUsize = AtomicUsize::new(0);
 
-/// An object with a finalizer, dropped before the cycle: the root scan's jobs mark what it
-/// reaches (its span's finalizer specials), which its finalizer then reads.
+/// An object with a finalizer (see `watched_garbage`).
 #[derive(Trace)]
 struct Watched {
     child: Gc<Node>,
@@ -76,19 +75,70 @@ const CYCLES: usize = 3;
 
 #[test]
 fn child() {
-    support::child(&[("assists_scan_the_roots", assists_scan_the_roots)]);
+    support::child(&[
+        ("assists_scan_the_roots", assists_scan_the_roots),
+        ("allocations_scan_the_roots", allocations_scan_the_roots),
+    ]);
 }
 
-fn assists_scan_the_roots() {
-    tricolor_gc::__private::leave_root_scan_to_assists(true);
-    let mut rng = Rng(0x400);
-    let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
-    for i in 0..1_000 {
+/// Objects with a finalizer of a type already known to have one (a first object finalized
+/// makes it known), dropped: the root scan's jobs mark what they reach (the spans' finalizer
+/// specials), which their finalizers then check.
+fn watched_garbage(n: u64) {
+    let _ = Gc::new(Watched {
+        child: chain(2_000_000, 4),
+    });
+    collect();
+    run_finalizers();
+    assert_eq!(FINALIZED.swap(0, Ordering::SeqCst), 1);
+    for i in 0..n {
         let _ = Gc::new(Watched {
             child: chain(1_000_000 + i * 4, 4),
         });
     }
-    let mut next_id = 10_000_000;
+}
+
+/// Moves heap-only tails between rooted heads (the barrier's case) and sometimes adds a chain.
+fn mutate(heads: &mut Vec<Gc<Node>>, rng: &mut Rng, next_id: &mut u64) {
+    for _ in 0..64 {
+        let i = rng.below(heads.len());
+        let j = rng.below(heads.len());
+        if i == j {
+            continue;
+        }
+        let tail = heads[i].next.take();
+        let old = heads[j].next.take();
+        heads[j].next.set(tail);
+        heads[i].next.set(old);
+        if rng.below(8) == 0 {
+            heads.push(chain(*next_id, 3));
+            *next_id += 3;
+        }
+    }
+}
+
+/// Every chain intact, and each finalizer ran with its referent alive.
+fn check(heads: &[Gc<Node>], next_id: u64, watched: u64) {
+    let nodes: u64 = heads.iter().map(verify).sum();
+    let grown = (next_id - FIRST_GROWN) / 3;
+    assert_eq!(nodes, CHAINS * 4 + grown * 3, "a node was lost");
+    collect();
+    run_finalizers();
+    assert_eq!(FINALIZED.load(Ordering::SeqCst), watched as usize);
+}
+
+const FIRST_GROWN: u64 = 10_000_000;
+const WATCHED: u64 = 1_000;
+
+/// Forced cycles, the root scan left to a thread that calls `safepoint` until each is over.
+fn assists_scan_the_roots() {
+    let mut rng = Rng(0x400);
+    let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
+    watched_garbage(WATCHED);
+    tricolor_gc::__private::leave_root_scan_to_assists(true);
+    let start = tricolor_gc::stats().num_gc;
+    println!("hooked cycles {}..={}", start + 1, start + CYCLES as u64);
+    let mut next_id = FIRST_GROWN;
     for _ in 0..CYCLES {
         let done = Arc::new(AtomicBool::new(false));
         let collector = {
@@ -98,46 +148,61 @@ fn assists_scan_the_roots() {
                 done.store(true, Ordering::Release);
             })
         };
-        // Until the cycle is over: pay assists (which must take every root job), allocate
-        // black, and move heap-only tails between rooted heads (the barrier's case).
         while !done.load(Ordering::Acquire) {
             safepoint();
-            for _ in 0..64 {
-                let i = rng.below(heads.len());
-                let j = rng.below(heads.len());
-                if i == j {
-                    continue;
-                }
-                let tail = heads[i].next.take();
-                let old = heads[j].next.take();
-                heads[j].next.set(tail);
-                heads[i].next.set(old);
-                if rng.below(8) == 0 {
-                    heads.push(chain(next_id, 3));
-                    next_id += 3;
-                }
-            }
+            mutate(&mut heads, &mut rng, &mut next_id);
         }
         collector.join().unwrap();
     }
     tricolor_gc::__private::leave_root_scan_to_assists(false);
-    let nodes: u64 = heads.iter().map(verify).sum();
-    let grown = (next_id - 10_000_000) / 3;
-    assert_eq!(nodes, CHAINS * 4 + grown * 3, "a node was lost");
-    collect();
-    run_finalizers();
-    assert_eq!(FINALIZED.load(Ordering::SeqCst), 1_000);
+    check(&heads, next_id, WATCHED);
 }
 
-#[test]
-fn the_assists_can_scan_every_root_themselves() {
-    let out = support::passes_with(
-        "assists_scan_the_roots",
-        &[("GCTRACE", "2"), ("GCPERCENT", "off")],
+/// Cycles the pacer starts, the root scan left to the thread that allocates: it only allocates
+/// and mutates, never calls `safepoint`, until `CYCLES` cycles are over. Its assists take the
+/// jobs, and so does a wait at the goal if the heap gets there first (`mgc::wait_for`).
+fn allocations_scan_the_roots() {
+    let mut rng = Rng(0x401);
+    let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
+    watched_garbage(WATCHED);
+    tricolor_gc::__private::leave_root_scan_to_assists(true);
+    // A cycle the pacer started before the hook may still be marking: the cycles checked are
+    // the ones after the next.
+    let start = tricolor_gc::stats().num_gc;
+    println!(
+        "hooked cycles {}..={}",
+        start + 2,
+        start + 1 + CYCLES as u64
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    let details: Vec<&str> = err.lines().filter(|l| l.contains(" detail: ")).collect();
-    assert!(details.len() >= CYCLES, "{err}");
+    let mut next_id = FIRST_GROWN;
+    let mut garbage = 0u64;
+    while tricolor_gc::stats().num_gc < start + 1 + CYCLES as u64 {
+        mutate(&mut heads, &mut rng, &mut next_id);
+        for _ in 0..256 {
+            garbage += Gc::new([garbage; 4])[0] & 1;
+        }
+    }
+    tricolor_gc::__private::leave_root_scan_to_assists(false);
+    std::hint::black_box(garbage);
+
+    check(&heads, next_id, WATCHED);
+}
+
+/// Runs `scenario` with `GCTRACE=2` and checks that in each cycle it names ("hooked cycles
+/// a..=b" on stdout) the mutator ran every one of the root scan's jobs (16 spans each), as
+/// assists or while waiting at the goal, and that assists ran some.
+fn assists_ran_every_job(scenario: &str, gc_percent: &str) {
+    let out = support::passes_with(scenario, &[("GCTRACE", "2"), ("GCPERCENT", gc_percent)]);
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let range = stdout
+        .lines()
+        .find_map(|l| l.split_once("hooked cycles ").map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no hooked cycles in {stdout}"));
+    let (a, b) = range.split_once("..=").unwrap();
+    let hooked = a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap();
     let field = |line: &str, key: &str| -> usize {
         let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
         line[at..]
@@ -147,9 +212,38 @@ fn the_assists_can_scan_every_root_themselves() {
             .parse()
             .unwrap()
     };
-    for d in &details[..CYCLES] {
-        let (jobs, spans) = (field(d, "root_jobs_assist="), field(d, "spans="));
+    let (mut checked, mut by_assists) = (0, 0);
+    for d in err.lines().filter(|l| l.contains(" detail: ")) {
+        let n = field(d, "gc ") as u64;
+        if !hooked.contains(&n) {
+            continue;
+        }
+        let assists = field(d, "root_jobs_assist=");
+        let waiting = field(d, "root_jobs_waiting=");
+        let spans = field(d, "spans=");
         assert!(spans > 0, "{d}");
-        assert_eq!(jobs, spans.div_ceil(16), "the assists ran every job: {d}");
+        assert_eq!(
+            assists + waiting,
+            spans.div_ceil(16),
+            "the mutator ran every job: {d}"
+        );
+        by_assists += assists;
+        checked += 1;
     }
+    assert_eq!(checked, CYCLES, "{err}");
+    // Jobs run by assists (from `safepoint`, or inside an allocation between its object's
+    // birth and its publication), not only by a thread waiting at the goal: before the heap
+    // passes a wait's threshold, every chunk allocated past the trigger owes an assist, and
+    // only root jobs can pay it while the scan runs.
+    assert!(by_assists > 0, "{err}");
+}
+
+#[test]
+fn a_thread_calling_safepoint_can_scan_every_root() {
+    assists_ran_every_job("assists_scan_the_roots", "off");
+}
+
+#[test]
+fn an_allocating_thread_can_scan_every_root() {
+    assists_ran_every_job("allocations_scan_the_roots", "100");
 }

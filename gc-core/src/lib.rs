@@ -204,8 +204,9 @@ pub mod __private {
         unsafe { crate::mheap::span_of(g.header() as *const _ as usize) }.elemsize
     }
     /// Leaves every root-scan job to the assists (the background workers take none), so that a
-    /// test can make its own thread scan the roots; a cycle then waits for threads that
-    /// allocate or call `safepoint`.
+    /// test can make its own thread scan the roots. A cycle that starts while it is on waits
+    /// for assists: a thread calling `safepoint` always gives them, a thread that allocates
+    /// only once the pacer's schedule asks it to (never with automatic cycles off).
     pub fn leave_root_scan_to_assists(on: bool) {
         crate::markroot::leave_to_assists(on)
     }

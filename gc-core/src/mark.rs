@@ -345,26 +345,25 @@ pub(crate) fn assist(
     let t0 = std::time::Instant::now();
     let want = (debt_bytes / BYTES_PER_OBJECT).max(1) as usize;
     let mut t = Tracer::marker();
-    let mut done = 0;
-    loop {
-        if done >= want {
-            break;
-        }
+    // Objects scanned, and the root jobs' worth in the same unit: only the first are counted
+    // as scanned objects (`CycleStats::scanned`); both pay the debt.
+    let (mut scanned, mut roots) = (0, 0);
+    while scanned + roots < want {
         if mgcwork::take_batch(&mut t.stack) {
-            done += t.drain_local(want - done);
+            scanned += t.drain_local(want - scanned - roots);
             t.flush();
             continue;
         }
         // No gray object: early in the mark, the root scan is where the work is.
         match root_job(&mut t) {
-            Some(credit) => done += credit.div_ceil(BYTES_PER_OBJECT as usize),
+            Some(credit) => roots += credit.div_ceil(BYTES_PER_OBJECT as usize),
             None => break,
         }
     }
-    WORK.scanned_assist.fetch_add(done, Ordering::Relaxed);
+    WORK.scanned_assist.fetch_add(scanned, Ordering::Relaxed);
     WORK.assist_ns
         .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    (done as u64) * BYTES_PER_OBJECT
+    ((scanned + roots) as u64) * BYTES_PER_OBJECT
 }
 
 /// Resets the per-cycle counters at the start of marking.

@@ -10,10 +10,11 @@
 //! marked in the next goal. A job is what an allocating thread owes instead: it shortens the
 //! scan with the mutator's core and slows the allocation that the scan lets through.
 //!
-//! The schedule counts root work as marking: a job credits [`ROOT_WEIGHT`]th of its spans' bytes
-//! (a header read costs about a quarter of an object scan per byte, measured on binary-trees:
-//! 62 MB of spans in 9 ms, 10 MB scanned in 6 ms), and the scan's expected total is the heap's
-//! bytes in spans at the start over the same weight.
+//! The schedule counts root work as marking: a job credits a [`ROOT_WEIGHT`]th of the bytes it
+//! read, that is, of its allocated slots, each counted up to a cache line (a header read costs
+//! about a quarter of an object scan per byte, measured on binary-trees: 62 MB of spans in 9 ms,
+//! 10 MB scanned in 6 ms; a large object costs one line, not its size). The scan's expected
+//! total is the heap's allocated bytes at the start over the same weight, an upper bound.
 
 use crate::header::header;
 use crate::locks::Mutex;
@@ -28,8 +29,10 @@ use std::sync::Arc;
 /// Spans per job: a job of small-object spans reads 128 KiB of headers, 10–30 µs, short enough
 /// for an assist's share and long enough that the cursor is not contended.
 const SPANS_PER_JOB: usize = 16;
-/// Bytes of span credited as one byte of marking (module docs).
+/// Bytes of headers read credited as one byte of marking (module docs).
 pub(crate) const ROOT_WEIGHT: usize = 4;
+/// A cache line: what reading one header of a large object costs.
+const LINE: usize = 64;
 
 /// One cycle's root scan: the span list and its jobs.
 pub(crate) struct RootScan {
@@ -61,16 +64,18 @@ impl RootScan {
         };
         let lo = j * SPANS_PER_JOB;
         let hi = (lo + SPANS_PER_JOB).min(self.spans.len());
-        let (mut roots, mut unknown, mut bytes) = (0, 0, 0);
+        let (mut roots, mut unknown, mut read_bytes) = (0, 0, 0);
         for s in &self.spans[lo..hi] {
             let span = s.get();
             unknown += crate::finalizer::scan_span(span, t);
-            bytes += span.nelems * span.elemsize;
+            // The work is the headers read: a cache line each, or the slot for a smaller one.
+            let read = span.elemsize.min(LINE);
             let free = span.freeindex.load(Ordering::Acquire);
             for i in 0..span.nelems {
                 if !span.is_allocated(i, free) {
                     continue;
                 }
+                read_bytes += read;
                 // SAFETY: allocated slots below `freeindex` (Acquire) or with their alloc bit
                 // set hold initialized headers, and nothing is freed during marking (the spans
                 // were in use when it started, and sweeping does not overlap it).
@@ -84,7 +89,7 @@ impl RootScan {
         // The roots found go to the shared queue at once, for the other markers.
         t.flush();
         WORK.roots_found.fetch_add(roots, Ordering::Relaxed);
-        let credit = bytes / ROOT_WEIGHT;
+        let credit = read_bytes / ROOT_WEIGHT;
         WORK.root_credit.fetch_add(credit, Ordering::Relaxed);
         self.unknown.fetch_add(unknown, Ordering::Relaxed);
         jobs::finish(&self.done);
@@ -98,11 +103,10 @@ static CURRENT: Mutex<Option<Arc<RootScan>>> = Mutex::new(None);
 /// Whether a job may be left: lets an assist skip the lock for the rest of the mark.
 static PENDING: AtomicBool = AtomicBool::new(false);
 
-/// Runs the root scan over `spans` with the background workers, the assists joining in, and
-/// returns once every job is done, with the scan (for its span list) and how many finalizer
-/// registrations of unknown types it saw. `heap_bytes`: the heap's bytes in spans, the scan's
-/// expected size for the assists' schedule.
-pub(crate) fn scan_roots(spans: Vec<SpanRef>, heap_bytes: usize) -> (Arc<RootScan>, usize) {
+/// Publishes the root scan over `spans` as jobs for the assists (and threads waiting at the
+/// goal, `mgc::wait_for`); [`complete`] runs it. `heap_bytes`: the heap's allocated bytes, the
+/// scan's expected size for the assists' schedule.
+pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
     let scan = Arc::new(RootScan {
         spans,
         next: AtomicUsize::new(0),
@@ -113,6 +117,12 @@ pub(crate) fn scan_roots(spans: Vec<SpanRef>, heap_bytes: usize) -> (Arc<RootSca
         .store(heap_bytes / ROOT_WEIGHT, Ordering::Relaxed);
     *CURRENT.lock() = Some(scan.clone());
     PENDING.store(true, Ordering::Relaxed);
+    scan
+}
+
+/// Runs the published scan with the background workers, the assists joining in, and returns
+/// once every job is done, with how many finalizer registrations of unknown types it saw.
+pub(crate) fn complete(scan: &RootScan) -> usize {
     if !ASSISTS_ONLY.load(Ordering::Relaxed) {
         POOL.broadcast(|_| {
             let mut t = Tracer::marker();
@@ -122,12 +132,21 @@ pub(crate) fn scan_roots(spans: Vec<SpanRef>, heap_bytes: usize) -> (Arc<RootSca
     // An assist may still be inside the last jobs it claimed: each is short, and its thread is
     // inside an operation, which waits for nothing of the collector's.
     let mut spins = 0;
+    let mut t = Tracer::marker();
     while !jobs::all_done(&scan.done, scan.jobs()) {
+        if !ASSISTS_ONLY.load(Ordering::Relaxed) {
+            // The test hook was turned off during this scan: what is left is ours.
+            while scan.run_one(&mut t).is_some() {}
+        }
         crate::sync::backoff(&mut spins);
     }
     *CURRENT.lock() = None;
-    let unknown = scan.unknown.load(Ordering::Relaxed);
-    (scan, unknown)
+    scan.unknown.load(Ordering::Relaxed)
+}
+
+/// Whether the root scan may have jobs left to claim.
+pub(crate) fn pending() -> bool {
+    PENDING.load(Ordering::Relaxed)
 }
 
 /// Set by a test (`__private::leave_root_scan_to_assists`): the workers take no root job.
@@ -140,11 +159,22 @@ pub(crate) fn leave_to_assists(on: bool) {
 /// An assist's root job, when the gray queue had nothing for it: runs one and returns the
 /// bytes of marking it is worth, or `None` if no job is left.
 pub(crate) fn assist_job(t: &mut Tracer) -> Option<usize> {
+    let credit = claim_and_run(t)?;
+    WORK.root_jobs_assist.fetch_add(1, Ordering::Relaxed);
+    Some(credit)
+}
+
+/// A root job run by a thread waiting at the goal (`mgc::wait_for`); `None` if none is left.
+pub(crate) fn waiting_job(t: &mut Tracer) -> Option<usize> {
+    let credit = claim_and_run(t)?;
+    WORK.root_jobs_waiting.fetch_add(1, Ordering::Relaxed);
+    Some(credit)
+}
+
+fn claim_and_run(t: &mut Tracer) -> Option<usize> {
     if !PENDING.load(Ordering::Relaxed) {
         return None;
     }
     let scan = CURRENT.lock().clone()?;
-    let credit = scan.run_one(t)?;
-    WORK.root_jobs_assist.fetch_add(1, Ordering::Relaxed);
-    Some(credit)
+    scan.run_one(t)
 }

@@ -46,6 +46,7 @@ use crate::operation::{
     handshake, in_operation, resume_marking, try_stop, wait_ops, with_op, Role,
     COLLECTOR_STACK_SIZE, MARK, OFF, PHASE, REGISTRY, STOP,
 };
+use crate::trace::Tracer;
 use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
 use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
@@ -173,30 +174,49 @@ fn wait_for(h: Hold) {
         return;
     }
     let mut done = DONE.lock();
-    match h {
+    let start = match h {
         Hold::MarkDone => {
-            let start = done.marks;
             // The collector stores OFF before it counts the mark done, under this lock.
             if PHASE.load(Ordering::Acquire) == OFF {
                 return;
             }
             mstats::ASSIST_WAITS.fetch_add(1, Ordering::Relaxed);
-            while done.marks == start {
-                DONE_CHANGED.wait(&mut done);
-            }
+            done.marks
         }
         Hold::CycleDone => {
-            let start = done.cycles;
             if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
                 return;
             }
             request_heap_cycle();
             mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
-            while done.cycles == start {
-                DONE_CHANGED.wait(&mut done);
-            }
+            done.cycles
         }
+    };
+    loop {
+        let now = match h {
+            Hold::MarkDone => done.marks,
+            Hold::CycleDone => done.cycles,
+        };
+        if now != start {
+            return;
+        }
+        if markroot::pending() {
+            drop(done);
+            help_root_scan();
+            done = DONE.lock();
+            continue;
+        }
+        // The root scan's start wakes this wait too, under this lock (`gc_mark_roots`).
+        DONE_CHANGED.wait(&mut done);
     }
+}
+
+/// A thread waiting at the goal scans roots while the scan has jobs, rather than sleeping
+/// while the cycle it waits for depends on a mark worker that may be short of a core (Go runs
+/// idle mark workers on the processor a parked assist frees). One job per operation.
+fn help_root_scan() {
+    let mut t = Tracer::marker();
+    while with_op(|op| op.marking() && markroot::waiting_job(&mut t).is_some()) {}
 }
 
 /// Memory outside the heap grew (`GcAllocator`): asks for a cycle if the heap, counted with it,
@@ -388,6 +408,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         scanned_bg: 0,
         scanned_assist: 0,
         root_jobs_assist: 0,
+        root_jobs_waiting: 0,
         spans: 0,
         swept: 0,
         swept_lazily: 0,
@@ -406,7 +427,13 @@ fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
     let spans: Vec<SpanRef> = HEAP.lock().all_spans();
     let t = Instant::now();
     c.spans = spans.len();
-    let (scan, unknown) = markroot::scan_roots(spans, mstats::heap_in_spans());
+    let scan = markroot::start(spans, mstats::heap_in_spans());
+    // Threads waiting at the goal scan roots too (`wait_for`): wake them for it.
+    {
+        let _done = DONE.lock();
+        DONE_CHANGED.notify_all();
+    }
+    let unknown = markroot::complete(&scan);
     c.root_scan = t.elapsed();
     (scan, unknown)
 }
@@ -491,6 +518,7 @@ fn gc_mark_termination(c: &mut CycleStats) {
     c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
     c.scanned_assist = WORK.scanned_assist.load(Ordering::Relaxed);
     c.root_jobs_assist = WORK.root_jobs_assist.load(Ordering::Relaxed);
+    c.root_jobs_waiting = WORK.root_jobs_waiting.load(Ordering::Relaxed);
     crate::mheap::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
     // Outside the heap (`GcAllocator`), nothing is marked: count all of it for now, the garbage
     // with the rest, and set the goal again once the sweep has freed the dead objects' buffers.

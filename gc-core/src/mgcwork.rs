@@ -92,8 +92,9 @@ pub(crate) struct Work {
     /// worth (`markroot`): the assists' schedule counts root work as marking.
     pub root_credit: AtomicUsize,
     pub root_expected: AtomicUsize,
-    /// Root-scan jobs assists ran.
+    /// Root-scan jobs assists ran, and threads waiting at the goal.
     pub root_jobs_assist: AtomicUsize,
+    pub root_jobs_waiting: AtomicUsize,
     /// Nanoseconds allocating threads have spent in assists, since the start (not reset).
     pub assist_ns: AtomicU64,
 }
@@ -107,6 +108,7 @@ pub(crate) static WORK: Work = Work {
     root_credit: AtomicUsize::new(0),
     root_expected: AtomicUsize::new(0),
     root_jobs_assist: AtomicUsize::new(0),
+    root_jobs_waiting: AtomicUsize::new(0),
     assist_ns: AtomicU64::new(0),
 };
 
@@ -126,5 +128,6 @@ impl Work {
         self.root_credit.store(0, Ordering::Relaxed);
         self.root_expected.store(0, Ordering::Relaxed);
         self.root_jobs_assist.store(0, Ordering::Relaxed);
+        self.root_jobs_waiting.store(0, Ordering::Relaxed);
     }
 }

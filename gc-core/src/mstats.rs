@@ -203,8 +203,9 @@ pub(crate) struct CycleStats {
     /// Objects scanned by the background workers and by assists.
     pub scanned_bg: usize,
     pub scanned_assist: usize,
-    /// Root-scan jobs (`markroot`) run by assists.
+    /// Root-scan jobs (`markroot`) run by assists, and by threads waiting at the goal.
     pub root_jobs_assist: usize,
+    pub root_jobs_waiting: usize,
     /// Spans in use when marking started.
     pub spans: usize,
     /// Spans the background sweeper swept after this cycle, and spans allocating threads swept

@@ -62,7 +62,8 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
         let cap = limit.saturating_sub(headroom) as usize;
         goal = goal.min(cap.max(marked + (64 << 10)));
     }
-    let trigger = marked + (goal - marked) * 85 / 100;
+    // In u128: with automatic cycles off the goal is near `usize::MAX / 2`.
+    let trigger = marked + ((goal - marked) as u128 * 85 / 100) as usize;
     let mut hard = if p < 0 {
         usize::MAX
     } else {
