@@ -128,6 +128,7 @@ fn check(heads: &[Gc<Node>], next_id: u64, watched: u64) {
 }
 
 const FIRST_GROWN: u64 = 10_000_000;
+const BALLAST: u64 = 500_000;
 const WATCHED: u64 = 1_000;
 
 /// Forced cycles, the root scan left to a thread that calls `safepoint` until each is over.
@@ -164,6 +165,11 @@ fn assists_scan_the_roots() {
 fn allocations_scan_the_roots() {
     let mut rng = Rng(0x401);
     let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
+    // Ballast, so that the goal is tens of megabytes: a thread reaches a wait's threshold
+    // (half-way from the goal to the hard goal) before its assists take a job only if the
+    // collector thread is kept from starting the scan for all that allocation, in every
+    // checked cycle (`by_assists` in the parent).
+    let ballast: Vec<Gc<[u64; 6]>> = (0..BALLAST).map(|i| Gc::new([i; 6])).collect();
     watched_garbage(WATCHED);
     tricolor_gc::__private::leave_root_scan_to_assists(true);
     // A cycle the pacer started before the hook may still be marking: the cycles checked are
@@ -184,6 +190,7 @@ fn allocations_scan_the_roots() {
     }
     tricolor_gc::__private::leave_root_scan_to_assists(false);
     std::hint::black_box(garbage);
+    assert!(ballast.iter().enumerate().all(|(i, b)| b[5] == i as u64));
 
     check(&heads, next_id, WATCHED);
 }
@@ -232,9 +239,10 @@ fn assists_ran_every_job(scenario: &str, gc_percent: &str) {
     }
     assert_eq!(checked, CYCLES, "{err}");
     // Jobs run by assists (from `safepoint`, or inside an allocation between its object's
-    // birth and its publication), not only by a thread waiting at the goal: before the heap
-    // passes a wait's threshold, every chunk allocated past the trigger owes an assist, and
-    // only root jobs can pay it while the scan runs.
+    // birth and its publication), not only by a thread waiting at the goal: once the scan is
+    // published, every chunk allocated past the trigger owes an assist, and only root jobs
+    // can pay it while the scan runs; a wait comes first only if the heap passed a wait's
+    // threshold before the scan was published (see the ballast).
     assert!(by_assists > 0, "{err}");
 }
 

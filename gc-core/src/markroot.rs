@@ -14,7 +14,9 @@
 //! read, that is, of its allocated slots, each counted up to a cache line (a header read costs
 //! about a quarter of an object scan per byte, measured on binary-trees: 62 MB of spans in 9 ms,
 //! 10 MB scanned in 6 ms; a large object costs one line, not its size). The scan's expected
-//! total is the heap's allocated bytes at the start over the same weight, an upper bound.
+//! total is what the last scan was worth (the heap's allocated bytes over the same weight
+//! before the first), as the marking part of the schedule expects what the last cycle
+//! scanned.
 
 use crate::header::header;
 use crate::locks::Mutex;
@@ -105,7 +107,7 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Publishes the root scan over `spans` as jobs for the assists (and threads waiting at the
 /// goal, `mgc::wait_for`); [`complete`] runs it. `heap_bytes`: the heap's allocated bytes, the
-/// scan's expected size for the assists' schedule.
+/// scan's expected size for the assists' schedule when no scan has run yet.
 pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
     let scan = Arc::new(RootScan {
         spans,
@@ -113,8 +115,15 @@ pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
         done: AtomicUsize::new(0),
         unknown: AtomicUsize::new(0),
     });
-    WORK.root_expected
-        .store(heap_bytes / ROOT_WEIGHT, Ordering::Relaxed);
+    // What the last scan was worth, in the credit's own units (as the marking part of the
+    // schedule expects what the last cycle scanned); before any scan, an upper bound.
+    let last = LAST_CREDIT.load(Ordering::Relaxed);
+    let expected = if last > 0 {
+        last
+    } else {
+        heap_bytes / ROOT_WEIGHT
+    };
+    WORK.root_expected.store(expected, Ordering::Relaxed);
     *CURRENT.lock() = Some(scan.clone());
     PENDING.store(true, Ordering::Relaxed);
     scan
@@ -140,9 +149,14 @@ pub(crate) fn complete(scan: &RootScan) -> usize {
         }
         crate::sync::backoff(&mut spins);
     }
+    PENDING.store(false, Ordering::Relaxed);
     *CURRENT.lock() = None;
+    LAST_CREDIT.store(WORK.root_credit.load(Ordering::Relaxed), Ordering::Relaxed);
     scan.unknown.load(Ordering::Relaxed)
 }
+
+/// The credit the last root scan was worth in all (its jobs are done when it is read).
+static LAST_CREDIT: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether the root scan may have jobs left to claim.
 pub(crate) fn pending() -> bool {
@@ -175,6 +189,10 @@ fn claim_and_run(t: &mut Tracer) -> Option<usize> {
     if !PENDING.load(Ordering::Relaxed) {
         return None;
     }
-    let scan = CURRENT.lock().clone()?;
+    let Some(scan) = CURRENT.lock().clone() else {
+        // The scan is over: nobody needs to look again this cycle.
+        PENDING.store(false, Ordering::Relaxed);
+        return None;
+    };
     scan.run_one(t)
 }
