@@ -303,6 +303,7 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "rounds=",
             "stops_called_off=",
             "late=",
+            "termination=",
             "scanned bg=",
             "assist=",
             "spans=",

@@ -27,7 +27,7 @@
 //! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `root_jobs_assist` and `root_jobs_waiting` (its jobs that assists ran, and threads waiting at the goal), `rounds` (ragged termination rounds before the stop),
 //! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
 //! operation, see `protocol::try_stop`),
-//! `late` (objects drained inside the stop), `scanned bg`/`assist` (objects scanned by the
+//! `late` (objects drained inside the stop), `termination` (`collector`, or `mutator` when a thread that found the mark done ended it), `scanned bg`/`assist` (objects scanned by the
 //! background workers and by allocating threads), `spans` (spans in use at mark start),
 //! `swept bg` (spans the background sweeper swept after this cycle), `lazy` (spans allocating
 //! threads swept since the previous line), `freed` (objects freed by the background sweep),
@@ -94,7 +94,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
     if detail {
         let _ = write!(
             s,
-            "\ngc {n} detail: workers={} roots={} root_scan={}ms root_jobs_assist={} root_jobs_waiting={} rounds={} stops_called_off={} late={} \
+            "\ngc {n} detail: workers={} roots={} root_scan={}ms root_jobs_assist={} root_jobs_waiting={} rounds={} stops_called_off={} late={} termination={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
              external stop={}MB swept={}MB scavenged={}MB next_goal={}MB",
@@ -106,6 +106,11 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.rounds,
             c.stops_called_off,
             c.late,
+            if c.terminated_by_mutator {
+                "mutator"
+            } else {
+                "collector"
+            },
             c.scanned_bg,
             c.scanned_assist,
             c.spans,

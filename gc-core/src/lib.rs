@@ -13,7 +13,7 @@
 //! | layer | modules | what it is |
 //! |---|---|---|
 //! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `ephemeron`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, `GcWeakMap`, the std `Trace` impls, the `stats()` snapshot |
-//! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `markroot`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, the root scan's jobs, weak references, finalizers, the pacer, `GCTRACE`, the cycle |
+//! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `markroot`, `markdone`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, the root scan's jobs, mark termination, weak references, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak counts and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
 //! | 0 base | `sync`, `membarrier`, `locks`, `biaslock`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the containers' biased lock, the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
@@ -82,6 +82,8 @@ mod finalizer;
 mod gctrace;
 #[cfg(not(loom))]
 mod mark;
+#[cfg(not(loom))]
+mod markdone;
 #[cfg(not(loom))]
 mod markroot;
 #[cfg(not(loom))]
@@ -209,5 +211,11 @@ pub mod __private {
     /// only once the pacer's schedule asks it to (never with automatic cycles off).
     pub fn leave_root_scan_to_assists(on: bool) {
         crate::markroot::leave_to_assists(on)
+    }
+    /// Makes the collector thread attempt no stop of its own, so that a test can make its own
+    /// thread end each mark (through `safepoint`, or while waiting at the goal); a cycle that
+    /// marks while it is on waits for such a thread.
+    pub fn leave_mark_termination_to_mutators(on: bool) {
+        crate::markdone::leave_to_mutators(on)
     }
 }

@@ -11,7 +11,7 @@ use crate::mgcwork::EPHEMERON_KEY;
 use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
 use crate::mheap::{span_of, HEAP};
 use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
-use crate::protocol::ScanGate;
+use crate::protocol::{drain, ScanGate};
 use crate::trace::{Tracer, TracerMode};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -272,37 +272,48 @@ pub(crate) fn worker_count() -> usize {
     POOL.current_num_threads()
 }
 
-/// Drains the gray queue with the background workers until it is empty and they are all idle.
-pub(crate) fn drain_background() {
+/// Drains the gray queue with the background workers until it is empty and they are all idle;
+/// the last worker to leave calls `parked` (`markdone`: only then may a stop be attempted
+/// by another thread).
+pub(crate) fn drain_background(parked: fn()) {
     let n = POOL.current_num_threads();
     let idle = AtomicUsize::new(0);
+    let left = AtomicUsize::new(0);
     POOL.broadcast(|_| {
-        let mut t = Tracer::marker();
-        let mut spins = 0;
-        loop {
-            if mgcwork::take_batch(&mut t.stack) {
-                spins = 0;
-                let k = t.drain_local(usize::MAX);
-                WORK.scanned_bg.fetch_add(k, Ordering::Relaxed);
-                t.flush();
-                continue;
-            }
-            idle.fetch_add(1, Ordering::AcqRel);
-            HUNGRY.fetch_add(1, Ordering::Relaxed);
-            loop {
-                if !mgcwork::gray_empty() {
-                    idle.fetch_sub(1, Ordering::AcqRel);
-                    HUNGRY.fetch_sub(1, Ordering::Relaxed);
-                    break;
-                }
-                if idle.load(Ordering::Acquire) == n {
-                    HUNGRY.fetch_sub(1, Ordering::Relaxed);
-                    return;
-                }
-                crate::sync::spin(&mut spins);
-            }
+        drain_worker(&idle, n);
+        if drain::leave(&left, n) {
+            parked();
         }
     });
+}
+
+/// One background worker's drain: returns once the gray queue is empty and all `n` are idle.
+fn drain_worker(idle: &AtomicUsize, n: usize) {
+    let mut t = Tracer::marker();
+    let mut spins = 0;
+    loop {
+        if mgcwork::take_batch(&mut t.stack) {
+            spins = 0;
+            let k = t.drain_local(usize::MAX);
+            WORK.scanned_bg.fetch_add(k, Ordering::Relaxed);
+            t.flush();
+            continue;
+        }
+        drain::go_idle(idle);
+        HUNGRY.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if !mgcwork::gray_empty() {
+                drain::wake(idle);
+                HUNGRY.fetch_sub(1, Ordering::Relaxed);
+                break;
+            }
+            if drain::all_idle(idle, n) {
+                HUNGRY.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            crate::sync::spin(&mut spins);
+        }
+    }
 }
 
 /// Drains what is left on the calling thread (mark termination), scanning at most `limit`

@@ -9,14 +9,17 @@
 //!    after which every operation shades and allocates black.
 //! 2. [`gc_mark_roots`]: the concurrent root scan (Go's `markroot` and `markrootSpans`): objects
 //!    whose root count is above zero, and the referents of objects waiting for their finalizer.
-//! 3. [`gc_mark_done`]: concurrent marking and its ragged end (Go's background mark workers and
-//!    `gcMarkDone`): drain with the workers, let operations in flight finish, look again, then
-//!    try the stop, which is called off if a thread stays inside an operation, or if late
-//!    shades left more gray objects than the stop may scan. If the root scan saw objects of
-//!    types not yet known to have a finalizer, the first stop that holds resumes marking for
-//!    the concurrent resurrection pass (module `finalizer`) and a second stop follows.
-//! 4. [`gc_mark_termination`]: the rest of the stop (Go's `gcMarkTermination`): the checkmark
-//!    verification, the mcaches flushed, the sweep generation flipped, the next goal, and `OFF`.
+//! 3. `markdone::gc_mark_done`: concurrent marking and its ragged end (Go's background mark
+//!    workers and `gcMarkDone`): drain with the workers, let operations in flight finish, look
+//!    again, then try the stop, which is called off if a thread stays inside an operation, or
+//!    if late shades left more gray objects than the stop may scan. A mutator that finds the
+//!    mark done (waiting at the goal, or in `safepoint`) may make the attempt instead of the
+//!    collector thread. If the root scan saw objects of types not yet known to have a
+//!    finalizer, the first stop that holds resumes marking for the concurrent resurrection pass
+//!    (module `finalizer`) and a second stop follows.
+//! 4. `markdone::gc_mark_termination`: the rest of the stop (Go's `gcMarkTermination`): the
+//!    checkmark verification, the mcaches flushed, the sweep generation flipped, the next goal,
+//!    and `OFF`.
 //! 5. [`gc_sweep`]: the background sweep (Go's `gcSweep` and `bgsweep`); allocating threads sweep
 //!    spans lazily meanwhile. Sweeping clears the weak references of dead objects and queues the
 //!    finalizers of dead objects (module `mspecial`), span by span.
@@ -28,7 +31,7 @@
 //! - the handshake reads one flag per thread;
 //! - the flush of each thread's mcache (74 size classes × 4 span classes, one load each, and a
 //!   lock per cached span returned), and the sum of each thread's black-allocation counter;
-//! - at most [`LATE_LIMIT`] gray objects pushed by operations that ended just before the stop:
+//! - at most `markdone::LATE_LIMIT` gray objects pushed by operations that ended just before the stop:
 //!   more, and the stop is called off and marking resumes;
 //! - constant work: the resurrection check (a count the root scan made), the sweep-generation
 //!   flip, the pacer's next goal, the phase.
@@ -38,17 +41,16 @@
 //! `GCCHECKMARK`, the verification mode, which re-marks the whole heap inside the stop.
 
 use crate::cputime::{self, thread_cpu};
+use crate::markdone::{self, DONE, DONE_CHANGED, EXTERNAL_LIVE};
 use crate::markroot::{self, RootScan};
-use crate::mgcwork::{self, WORK};
+use crate::mgcwork::WORK;
 use crate::mheap::{SpanRef, HEAP};
 use crate::mstats::{self, CycleStats, Trigger};
 use crate::operation::{
-    handshake, in_operation, resume_marking, try_stop, wait_ops, with_op, Role,
-    COLLECTOR_STACK_SIZE, MARK, OFF, PHASE, REGISTRY, STOP,
+    handshake, in_operation, with_op, Role, COLLECTOR_STACK_SIZE, MARK, OFF, PHASE,
 };
 use crate::trace::Tracer;
-use crate::weakhandle::RESURRECTING as WEAK_RESURRECTING;
-use crate::{config, finalizer, gctrace, mark, mspecial, pacer, sweep};
+use crate::{finalizer, gctrace, mark, mspecial, pacer, sweep};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -125,17 +127,6 @@ std::thread_local! {
     static HOLD: std::cell::Cell<Option<Hold>> = const { std::cell::Cell::new(None) };
 }
 
-/// Cycles completed (sweep included) and marks completed, for threads waiting at a goal.
-struct Done {
-    cycles: u64,
-    marks: u64,
-}
-static DONE: crate::locks::Mutex<Done> = crate::locks::Mutex::new(Done {
-    cycles: 0,
-    marks: 0,
-});
-static DONE_CHANGED: crate::locks::Condvar = crate::locks::Condvar::new();
-
 /// Called by an allocation after its operation: if it found the heap past the hard goal, waits
 /// until a cycle completes, so that a collector that is short of CPU (or a mutator that
 /// allocates faster than one worker marks) cannot let the heap grow without bound; if it owed
@@ -192,6 +183,7 @@ fn wait_for(h: Hold) {
             done.cycles
         }
     };
+    let mut tried = u64::MAX;
     loop {
         let now = match h {
             Hold::MarkDone => done.marks,
@@ -206,7 +198,18 @@ fn wait_for(h: Hold) {
             done = DONE.lock();
             continue;
         }
-        // The root scan's start wakes this wait too, under this lock (`gc_mark_roots`).
+        if done.parks != tried && markdone::parked() && PHASE.load(Ordering::Relaxed) == MARK {
+            // Every worker is out of its drain: the mark may be done while the collector thread
+            // lacks a core, so this thread tries to end it, once per time the workers park
+            // (they wake this wait when they do, under this lock).
+            tried = done.parks;
+            drop(done);
+            markdone::try_finish_mark();
+            done = DONE.lock();
+            continue;
+        }
+        // The root scan's start wakes this wait too, under this lock (`gc_mark_roots`), and so
+        // do the workers when the last one leaves its drain (`markdone`).
         DONE_CHANGED.wait(&mut done);
     }
 }
@@ -304,20 +307,6 @@ fn controller(rx: Receiver<Request>) {
     }
 }
 
-/// How long mark termination's handshake waits for an operation in flight before it calls the
-/// stop off. Operations take well under a microsecond, or a few with a span refill and its lazy
-/// sweep; a longer one is almost always a thread that lost its core in the middle of it (on
-/// 2 cores, the mutator, the collector and a mark worker are three runnable threads), and then
-/// waiting means a stop of a scheduler time slice: hundreds of microseconds, measured on the
-/// Lox VM's binary_trees.lox, which is what calling it off avoids.
-const STOP_PATIENCE: Duration = Duration::from_micros(20);
-/// Attempts called off before the stop waits for as long as it takes (a thread in a genuinely
-/// long operation, or a machine too oversubscribed for any attempt to succeed).
-const STOP_ATTEMPTS: u32 = 8;
-/// The most gray objects a stop scans before it calls itself off and resumes marking (an object
-/// scan costs about 10–100 ns, so this bounds the late drain to tens of microseconds).
-const LATE_LIMIT: usize = 256;
-
 /// Runs one whole cycle on the collector thread, sweeping included, and files its record.
 fn run_cycle(trigger: Trigger) {
     let start = Instant::now();
@@ -332,14 +321,14 @@ fn run_cycle(trigger: Trigger) {
     let t_mark = Instant::now();
     c.sweep_term = t_mark - start;
     let (scan, unknown) = gc_mark_roots(&mut c);
-    let (t_term, earlier_stops, resurrected) = gc_mark_done(&mut c, scan.spans(), unknown);
+    let markdone::Ended {
+        mut c,
+        stop_begun: t_term,
+        stop_ended: t_end,
+        earlier_stops,
+        resurrected,
+    } = markdone::gc_mark_done(c, scan.spans(), unknown);
     c.mark = t_term - t_mark;
-    gc_mark_termination(&mut c);
-    let t_end = Instant::now();
-    // Threads waiting for the mark to end (`assist_unpaid`), woken after the stop's clock
-    // stopped: a woken thread may take the collector's core.
-    DONE.lock().marks += 1;
-    DONE_CHANGED.notify_all();
     c.pause = t_end - t_term + earlier_stops;
     c.end = wall_start + (t_end - start);
     // Freed after the stop: a list of 50,000 spans is an `munmap` for glibc, ~80 us inside it.
@@ -405,6 +394,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         rounds: 0,
         stops_called_off: 0,
         late: 0,
+        terminated_by_mutator: false,
         scanned_bg: 0,
         scanned_assist: 0,
         root_jobs_assist: 0,
@@ -437,107 +427,6 @@ fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
     c.root_scan = t.elapsed();
     (scan, unknown)
 }
-
-/// Phase 3: concurrent marking until the stop holds with nothing left to mark, with the
-/// resurrection pass in between if `unknown` objects may have died. Returns when the final stop
-/// began, how long earlier stops that resumed marking lasted, and the resurrected objects.
-fn gc_mark_done(
-    c: &mut CycleStats,
-    spans: &[SpanRef],
-    unknown: usize,
-) -> (Instant, Duration, Vec<usize>) {
-    let mut earlier_stops = Duration::ZERO;
-    let mut resurrect = unknown > 0;
-    let mut resurrected = Vec::new();
-    loop {
-        loop {
-            mark::drain_background();
-            wait_ops();
-            c.rounds += 1;
-            if mgcwork::gray_empty() {
-                break;
-            }
-        }
-        let t = Instant::now();
-        let patient = c.stops_called_off == STOP_ATTEMPTS;
-        let stopped = if patient {
-            handshake(STOP);
-            true
-        } else {
-            try_stop(STOP_PATIENCE)
-        };
-        if !stopped {
-            c.stops_called_off += 1;
-            continue;
-        }
-        let (late, done) = mark::drain_here(if patient { usize::MAX } else { LATE_LIMIT });
-        c.late += late;
-        if !done {
-            // Too much late work for a short stop: mark it concurrently (Go's gcMarkDone
-            // restarts the same way when it finds work after its stop).
-            resume_marking();
-            c.stops_called_off += 1;
-            earlier_stops += t.elapsed();
-            continue;
-        }
-        if !resurrect {
-            WEAK_RESURRECTING.store(false, Ordering::Relaxed);
-            return (t, earlier_stops, resurrected);
-        }
-        // The mark is complete: dead objects whose type may or may not have a finalizer
-        // (module `finalizer`) are resurrected, concurrently, then the cycle stops again.
-        resurrect = false;
-        WEAK_RESURRECTING.store(true, Ordering::Relaxed);
-        resume_marking();
-        earlier_stops += t.elapsed();
-        resurrected = finalizer::resurrect_unknown_dead(spans);
-    }
-}
-
-/// Phase 4: the stop's work after the last drain; ends with the phase `OFF`.
-fn gc_mark_termination(c: &mut CycleStats) {
-    if config::get().checkmark {
-        mark::checkmark(finalizer::trace_known_referents);
-    }
-    let registry = REGISTRY.lock();
-    for st in registry.iter() {
-        // SAFETY: the phase is STOP and the handshake is done: no operation runs, so the
-        // collector owns every mcache.
-        unsafe { (*st.mcache.get()).release_all() };
-    }
-    let black: u64 = registry
-        .iter()
-        .map(|st| st.black_bytes.swap(0, Ordering::Relaxed))
-        .sum();
-    drop(registry);
-    let scanned = WORK.marked_bytes.load(Ordering::Relaxed);
-    pacer::LAST_SCANNED.store(scanned, Ordering::Relaxed);
-    c.marked = scanned + black as usize;
-    c.heap1 = mstats::heap_live();
-    c.roots = WORK.roots_found.load(Ordering::Relaxed);
-    c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
-    c.scanned_assist = WORK.scanned_assist.load(Ordering::Relaxed);
-    c.root_jobs_assist = WORK.root_jobs_assist.load(Ordering::Relaxed);
-    c.root_jobs_waiting = WORK.root_jobs_waiting.load(Ordering::Relaxed);
-    crate::mheap::SWEEPGEN.fetch_add(2, Ordering::AcqRel);
-    // Outside the heap (`GcAllocator`), nothing is marked: count all of it for now, the garbage
-    // with the rest, and set the goal again once the sweep has freed the dead objects' buffers.
-    c.external_at_stop = mstats::external();
-    mstats::take_external_swept();
-    c.marked += c.external_at_stop;
-    // Until the sweep tells how much of it is live, the goal counts what was live outside the
-    // heap after the last sweep (or all of it, if less): counting the garbage would double it
-    // into the goal and the hard goal for as long as the sweep takes, and a mutator that
-    // outruns a starved sweeper would allocate up to that.
-    let external_estimate = c
-        .external_at_stop
-        .min(EXTERNAL_LIVE.load(Ordering::Relaxed));
-    c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate);
-    PHASE.store(OFF, Ordering::SeqCst);
-}
-
-/// Memory outside the heap (`GcAllocator`) that the last sweep found owned by live objects.
-static EXTERNAL_LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Phase 5: the background sweep (allocating threads may take spans first). Returns when every
 /// span is swept, lazy sweeps in other threads included, so that `collect()` returns with this
@@ -617,7 +506,8 @@ pub fn collect() {
 }
 
 /// Lets a long-running thread that does not allocate help the collector: it does a share of
-/// marking if a cycle is marking. Cheap otherwise.
+/// marking if a cycle is marking, and ends the mark (its stop) if it finds it done, so that a
+/// cycle does not wait for a collector thread short of a core. Cheap otherwise.
 ///
 /// # Example
 /// ```
@@ -630,5 +520,7 @@ pub fn safepoint() {
                 mark::assist(64 << 10, markroot::assist_job);
             }
         });
+        // Outside the operation: the stop waits for operations.
+        markdone::try_finish_mark();
     }
 }

@@ -200,6 +200,8 @@ pub(crate) struct CycleStats {
     pub stops_called_off: u32,
     /// Objects drained inside the stop.
     pub late: usize,
+    /// Mark termination was completed by a mutator (`markdone`), not the collector thread.
+    pub terminated_by_mutator: bool,
     /// Objects scanned by the background workers and by assists.
     pub scanned_bg: usize,
     pub scanned_assist: usize,

@@ -236,6 +236,43 @@ pub mod jobs {
     }
 }
 
+/// The mark workers' drain (`mark::drain_background`) and when another thread may stop the
+/// world after it (`markdone`). A worker that finds no gray batch counts itself idle, and leaves
+/// once it sees all `n` idle; one that sees gray work again first stops counting itself idle.
+/// "All idle" seen by one worker does not mean the drain is over: another, still waiting, can
+/// see new gray work (shaded by an operation) afterwards and take it onto its local stack. The
+/// drain is over when the last worker has left ([`drain::leave`] returns true), and only then
+/// may a thread other than the collector attempt the stop, whose handshake waits for
+/// operations but not for the workers.
+pub mod drain {
+    use crate::sync::{AtomicUsize, Ordering};
+
+    /// A worker found no gray batch.
+    #[inline]
+    pub fn go_idle(idle: &AtomicUsize) {
+        idle.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// An idle worker saw gray work again and goes back to draining.
+    #[inline]
+    pub fn wake(idle: &AtomicUsize) {
+        idle.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether all `n` workers are idle: the one that sees it leaves.
+    #[inline]
+    pub fn all_idle(idle: &AtomicUsize, n: usize) -> bool {
+        idle.load(Ordering::Acquire) == n
+    }
+
+    /// A worker leaves the drain; true for the last of the `n`, after which no worker marks
+    /// until the next drain (the AcqRel chain orders every worker's marking before it).
+    #[inline]
+    pub fn leave(left: &AtomicUsize, n: usize) -> bool {
+        left.fetch_add(1, Ordering::AcqRel) + 1 == n
+    }
+}
+
 /// The weak-reference rules (modules `weakhandle` and `mspecial`), written once for the runtime
 /// and the loom models. A `Weak` points at its object, whose header word carries a "weak
 /// references cleared" bit ([`weak::CLEARED`]) that the collector sets once it finds the object

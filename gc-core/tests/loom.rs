@@ -1465,3 +1465,93 @@ fn root_jobs_each_run_once_and_are_seen_by_the_collector() {
 fn a_relaxed_job_finish_hides_the_jobs_writes_from_the_collector() {
     root_jobs_claimed_by_a_worker_and_an_assist(false);
 }
+
+/// The end of the workers' drain (`protocol::drain`) against a thread that may attempt the stop
+/// once the workers are out (`markdone`). Two workers drain one gray object that an operation
+/// shades while they may be idle; the object's place is one word: not shaded yet, in the shared
+/// queue, on a worker's local stack, or scanned. The attempting thread, once it sees the
+/// `parked` flag, finds the queue empty and would stop the world: no worker may then hold the
+/// object on its local stack, where the stop's drain cannot see it. `parked` is set by the last
+/// worker to leave; the twin sets it as soon as one worker sees all idle.
+fn drain_end_against_a_stop(last_to_leave: bool) {
+    const UNSHADED: usize = 0;
+    const QUEUED: usize = 1;
+    const SCANNED: usize = 4;
+    const N: usize = 2;
+    model(move || {
+        let place = Arc::new(AtomicUsize::new(UNSHADED));
+        let idle = Arc::new(AtomicUsize::new(0));
+        let left = Arc::new(AtomicUsize::new(0));
+        let parked = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..N)
+            .map(|w| {
+                let (place, idle, left, parked) =
+                    (place.clone(), idle.clone(), left.clone(), parked.clone());
+                thread::spawn(move || {
+                    let mine = 2 + w;
+                    'drain: loop {
+                        if place
+                            .compare_exchange(QUEUED, mine, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                        {
+                            place.store(SCANNED, Ordering::Release);
+                            continue;
+                        }
+                        drain::go_idle(&idle);
+                        loop {
+                            if place.load(Ordering::Acquire) == QUEUED {
+                                drain::wake(&idle);
+                                continue 'drain;
+                            }
+                            if drain::all_idle(&idle, N) {
+                                if !last_to_leave {
+                                    parked.store(true, Ordering::Release);
+                                }
+                                break 'drain;
+                            }
+                            thread::yield_now();
+                        }
+                    }
+                    if drain::leave(&left, N) && last_to_leave {
+                        parked.store(true, Ordering::Release);
+                    }
+                })
+            })
+            .collect();
+        // An operation's shade: the object goes to the shared queue.
+        let shader = {
+            let place = place.clone();
+            thread::spawn(move || {
+                place.store(QUEUED, Ordering::Release);
+            })
+        };
+        // The attempting thread, at whatever point it looks: if the workers are out, the stop
+        // (which would wait for the shading operation, here joined) finds no local stack
+        // holding the object.
+        if parked.load(Ordering::Acquire) {
+            shader.join().unwrap();
+            let p = place.load(Ordering::Acquire);
+            assert!(
+                p == QUEUED || p == SCANNED,
+                "a worker held a gray object on its local stack when the stop was attempted"
+            );
+        } else {
+            shader.join().unwrap();
+        }
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_stop_attempted_after_the_last_worker_left_finds_no_local_gray_object() {
+    drain_end_against_a_stop(true);
+}
+
+/// Parked as soon as one worker sees all idle: the other can still take the object.
+#[test]
+#[should_panic(expected = "held a gray object")]
+fn a_stop_attempted_when_one_worker_saw_all_idle_misses_a_local_gray_object() {
+    drain_end_against_a_stop(false);
+}

@@ -1,9 +1,12 @@
-//! The root scan's jobs run by allocating threads (Go's assists taking `markroot` jobs): with
-//! the background workers told to leave every job to the assists, the cycles complete only if
-//! mutators scan all the roots: through `safepoint`, through the assists their allocations owe,
-//! or while they wait at the goal. Run in child processes with `GCCHECKMARK=1` (every mark termination re-marks the heap
-//! from the roots and aborts if a reachable object is white) and `GCPOISON=1`; `GCTRACE=2`
-//! reports how many jobs the mutator ran, which the parent checks against the number of jobs.
+//! What mutators do for a cycle when the collector's threads cannot: with the background
+//! workers told to leave every root-scan job to the mutators, or the collector thread told to
+//! attempt no stop of its own, the cycles complete only if mutators scan all the roots (Go's
+//! assists taking `markroot` jobs) or end the mark themselves (Go's `gcMarkDone` on the
+//! goroutine that finds no work left): through `safepoint`, through the assists their
+//! allocations owe, or while they wait at the goal. Run in child processes with
+//! `GCCHECKMARK=1` (every mark termination, a mutator's included, re-marks the heap from the
+//! roots and aborts if a reachable object is white) and `GCPOISON=1`; the parent reads from
+//! `GCTRACE=2` who did the work.
 
 mod support;
 
@@ -73,11 +76,29 @@ impl Finalize for Watched {
 const CHAINS: u64 = 20_000;
 const CYCLES: usize = 3;
 
+/// Which of the collector's own steps a scenario leaves to the mutators.
+#[derive(Clone, Copy)]
+enum Left {
+    /// Every root-scan job (`__private::leave_root_scan_to_assists`).
+    RootScan,
+    /// Every stop that ends a mark (`__private::leave_mark_termination_to_mutators`).
+    Termination,
+}
+
+fn leave(what: Left, on: bool) {
+    match what {
+        Left::RootScan => tricolor_gc::__private::leave_root_scan_to_assists(on),
+        Left::Termination => tricolor_gc::__private::leave_mark_termination_to_mutators(on),
+    }
+}
+
 #[test]
 fn child() {
     support::child(&[
-        ("assists_scan_the_roots", assists_scan_the_roots),
-        ("allocations_scan_the_roots", allocations_scan_the_roots),
+        ("roots_safepoint", || forced_cycles(Left::RootScan)),
+        ("roots_allocation", || pacer_cycles(Left::RootScan)),
+        ("termination_safepoint", || forced_cycles(Left::Termination)),
+        ("termination_allocation", || pacer_cycles(Left::Termination)),
     ]);
 }
 
@@ -131,12 +152,12 @@ const FIRST_GROWN: u64 = 10_000_000;
 const BALLAST: u64 = 500_000;
 const WATCHED: u64 = 1_000;
 
-/// Forced cycles, the root scan left to a thread that calls `safepoint` until each is over.
-fn assists_scan_the_roots() {
+/// Forced cycles, `what` left to a thread that calls `safepoint` until each is over.
+fn forced_cycles(what: Left) {
     let mut rng = Rng(0x400);
     let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
     watched_garbage(WATCHED);
-    tricolor_gc::__private::leave_root_scan_to_assists(true);
+    leave(what, true);
     let start = tricolor_gc::stats().num_gc;
     println!("hooked cycles {}..={}", start + 1, start + CYCLES as u64);
     let mut next_id = FIRST_GROWN;
@@ -155,14 +176,15 @@ fn assists_scan_the_roots() {
         }
         collector.join().unwrap();
     }
-    tricolor_gc::__private::leave_root_scan_to_assists(false);
+    leave(what, false);
     check(&heads, next_id, WATCHED);
 }
 
-/// Cycles the pacer starts, the root scan left to the thread that allocates: it only allocates
-/// and mutates, never calls `safepoint`, until `CYCLES` cycles are over. Its assists take the
-/// jobs, and so does a wait at the goal if the heap gets there first (`mgc::wait_for`).
-fn allocations_scan_the_roots() {
+/// Cycles the pacer starts, `what` left to the thread that allocates: it only allocates and
+/// mutates, never calls `safepoint`, until `CYCLES` cycles are over. Its assists take root
+/// jobs, and so does a wait at the goal if the heap gets there first (`mgc::wait_for`); a mark
+/// left to it ends when it waits at the goal and finds the mark done.
+fn pacer_cycles(what: Left) {
     let mut rng = Rng(0x401);
     let mut heads: Vec<Gc<Node>> = (0..CHAINS).map(|i| chain(i * 4, 4)).collect();
     // Ballast, so that the goal is tens of megabytes: a thread reaches a wait's threshold
@@ -171,7 +193,7 @@ fn allocations_scan_the_roots() {
     // checked cycle (`by_assists` in the parent).
     let ballast: Vec<Gc<[u64; 6]>> = (0..BALLAST).map(|i| Gc::new([i; 6])).collect();
     watched_garbage(WATCHED);
-    tricolor_gc::__private::leave_root_scan_to_assists(true);
+    leave(what, true);
     // A cycle the pacer started before the hook may still be marking: the cycles checked are
     // the ones after the next.
     let start = tricolor_gc::stats().num_gc;
@@ -188,17 +210,16 @@ fn allocations_scan_the_roots() {
             garbage += Gc::new([garbage; 4])[0] & 1;
         }
     }
-    tricolor_gc::__private::leave_root_scan_to_assists(false);
+    leave(what, false);
     std::hint::black_box(garbage);
     assert!(ballast.iter().enumerate().all(|(i, b)| b[5] == i as u64));
 
     check(&heads, next_id, WATCHED);
 }
 
-/// Runs `scenario` with `GCTRACE=2` and checks that in each cycle it names ("hooked cycles
-/// a..=b" on stdout) the mutator ran every one of the root scan's jobs (16 spans each), as
-/// assists or while waiting at the goal, and that assists ran some.
-fn assists_ran_every_job(scenario: &str, gc_percent: &str) {
+/// Runs `scenario` with `GCTRACE=2`; returns the `GCTRACE=2` detail lines of the cycles it
+/// names ("hooked cycles a..=b" on stdout), checking there are `CYCLES` of them.
+fn hooked_cycles(scenario: &str, gc_percent: &str) -> Vec<String> {
     let out = support::passes_with(scenario, &[("GCTRACE", "2"), ("GCPERCENT", gc_percent)]);
     let (stdout, err) = (
         String::from_utf8_lossy(&out.stdout),
@@ -210,24 +231,34 @@ fn assists_ran_every_job(scenario: &str, gc_percent: &str) {
         .unwrap_or_else(|| panic!("no hooked cycles in {stdout}"));
     let (a, b) = range.split_once("..=").unwrap();
     let hooked = a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap();
-    let field = |line: &str, key: &str| -> usize {
-        let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
-        line[at..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let (mut checked, mut by_assists) = (0, 0);
-    for d in err.lines().filter(|l| l.contains(" detail: ")) {
-        let n = field(d, "gc ") as u64;
-        if !hooked.contains(&n) {
-            continue;
-        }
-        let assists = field(d, "root_jobs_assist=");
-        let waiting = field(d, "root_jobs_waiting=");
-        let spans = field(d, "spans=");
+    let lines: Vec<String> = err
+        .lines()
+        .filter(|l| l.contains(" detail: ") && hooked.contains(&(field(l, "gc ") as u64)))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), CYCLES, "{err}");
+    lines
+}
+
+/// The number after `key` in `line`.
+fn field(line: &str, key: &str) -> usize {
+    let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// In each cycle the mutator ran every one of the root scan's jobs (16 spans each), as assists
+/// or while waiting at the goal, and assists ran some.
+fn mutators_ran_every_job(scenario: &str, gc_percent: &str) {
+    let mut by_assists = 0;
+    for d in hooked_cycles(scenario, gc_percent) {
+        let assists = field(&d, "root_jobs_assist=");
+        let waiting = field(&d, "root_jobs_waiting=");
+        let spans = field(&d, "spans=");
         assert!(spans > 0, "{d}");
         assert_eq!(
             assists + waiting,
@@ -235,23 +266,38 @@ fn assists_ran_every_job(scenario: &str, gc_percent: &str) {
             "the mutator ran every job: {d}"
         );
         by_assists += assists;
-        checked += 1;
     }
-    assert_eq!(checked, CYCLES, "{err}");
     // Jobs run by assists (from `safepoint`, or inside an allocation between its object's
     // birth and its publication), not only by a thread waiting at the goal: once the scan is
     // published, every chunk allocated past the trigger owes an assist, and only root jobs
     // can pay it while the scan runs; a wait comes first only if the heap passed a wait's
     // threshold before the scan was published (see the ballast).
-    assert!(by_assists > 0, "{err}");
+    assert!(by_assists > 0, "no job ran in an assist");
+}
+
+/// In each cycle a mutator, not the collector thread, ended the mark.
+fn mutators_ended_every_mark(scenario: &str, gc_percent: &str) {
+    for d in hooked_cycles(scenario, gc_percent) {
+        assert!(d.contains(" termination=mutator "), "{d}");
+    }
 }
 
 #[test]
 fn a_thread_calling_safepoint_can_scan_every_root() {
-    assists_ran_every_job("assists_scan_the_roots", "off");
+    mutators_ran_every_job("roots_safepoint", "off");
 }
 
 #[test]
 fn an_allocating_thread_can_scan_every_root() {
-    assists_ran_every_job("allocations_scan_the_roots", "100");
+    mutators_ran_every_job("roots_allocation", "100");
+}
+
+#[test]
+fn a_thread_calling_safepoint_can_end_every_mark() {
+    mutators_ended_every_mark("termination_safepoint", "off");
+}
+
+#[test]
+fn an_allocating_thread_waiting_at_the_goal_can_end_every_mark() {
+    mutators_ended_every_mark("termination_allocation", "100");
 }
