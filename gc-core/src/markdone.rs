@@ -254,8 +254,12 @@ fn ended(
 
 /// A mutator outside any operation that finds the mark done (every worker out of its drain,
 /// nothing gray) attempts the stop itself, once, and on success completes mark termination.
-/// Returns whether it did. Called by threads waiting at the goal and by `safepoint`.
-pub(crate) fn try_finish_mark() -> bool {
+/// Returns whether it did. `wait`: take the lock even if the collector holds it (a thread
+/// waiting at the goal, which holds nothing and would otherwise miss its turn), rather than
+/// give up (`safepoint`, which should stay cheap). Any attempt that does not end the mark
+/// clears the flag, so that the next try follows the workers' next drain, which the collector
+/// starts. Its time counts as assist CPU.
+pub(crate) fn try_finish_mark(wait: bool) -> bool {
     if PHASE.load(Ordering::Relaxed) != MARK
         || !PARKED.load(Ordering::Acquire)
         || in_operation()
@@ -263,8 +267,13 @@ pub(crate) fn try_finish_mark() -> bool {
     {
         return false;
     }
-    let Some(mut g) = TERM.try_lock() else {
-        return false;
+    let mut g = if wait {
+        TERM.lock()
+    } else {
+        match TERM.try_lock() {
+            Some(g) => g,
+            None => return false,
+        }
     };
     let Some(t) = g.as_mut() else {
         return false;
@@ -273,17 +282,22 @@ pub(crate) fn try_finish_mark() -> bool {
     if !PARKED.load(Ordering::Acquire) || t.ended.is_some() || t.resurrect {
         return false;
     }
-    wait_ops();
     if !mgcwork::gray_empty() {
+        // Work for the workers first (the collector sees it and drains).
+        PARKED.store(false, Ordering::Relaxed);
         return false;
     }
-    match attempt(t, false) {
+    let t0 = Instant::now();
+    // No `wait_ops` first, unlike the collector: the stop's handshake gives up after its
+    // patience, where `wait_ops` would wait for a descheduled operation as long as it takes.
+    let r = attempt(t, false);
+    WORK.assist_ns
+        .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    match r {
         Attempt::Terminated => {
             t.c.terminated_by_mutator = true;
             true
         }
-        // Marking resumed, with gray objects left or a thread still inside an operation:
-        // the next attempt after the workers' next drain (which the collector starts).
         Attempt::LateWork | Attempt::CalledOff => {
             PARKED.store(false, Ordering::Relaxed);
             false
@@ -302,8 +316,9 @@ fn gc_mark_termination(c: &mut CycleStats) {
     }
     let registry = REGISTRY.lock();
     for st in registry.iter() {
-        // SAFETY: the phase is STOP and the handshake is done: no operation runs, so the
-        // collector owns every mcache.
+        // SAFETY: the phase is STOP and the handshake is done: no operation runs (this thread
+        // is outside its own, `try_finish_mark`), so the thread that made the stop owns every
+        // mcache.
         unsafe { (*st.mcache.get()).release_all() };
     }
     let black: u64 = registry

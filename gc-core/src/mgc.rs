@@ -204,7 +204,7 @@ fn wait_for(h: Hold) {
             // (they wake this wait when they do, under this lock).
             tried = done.parks;
             drop(done);
-            markdone::try_finish_mark();
+            markdone::try_finish_mark(true);
             done = DONE.lock();
             continue;
         }
@@ -521,6 +521,6 @@ pub fn safepoint() {
             }
         });
         // Outside the operation: the stop waits for operations.
-        markdone::try_finish_mark();
+        markdone::try_finish_mark(false);
     }
 }

@@ -21,7 +21,9 @@
 //!
 //! # Mark termination
 //! `MARK → STOP` with a handshake: after it, no operation runs and new ones wait at entry until
-//! the phase changes, so the collector owns every mcache and no shade is in flight: it drains
+//! the phase changes, so the thread that made the stop (the collector's, or a mutator outside
+//! its operations that found the mark done, module `markdone`) owns every mcache and no shade
+//! is in flight: it drains
 //! what late shades pushed (a bounded amount, else it resumes marking), flushes the mcaches,
 //! flips `sweepgen` and stores `OFF` (`mgc` lists what that costs). Weak references and
 //! finalizers are the sweeper's (module `mspecial`). The handshakes also bound how long a
@@ -45,7 +47,8 @@ pub(crate) static PHASE: AtomicU32 = AtomicU32::new(OFF);
 /// Per-thread state shared with the collector.
 pub(crate) struct ThreadState {
     pub in_op: AtomicBool,
-    /// Owned by the thread inside its operations, and by the collector during `STOP`.
+    /// Owned by the thread inside its operations, and during `STOP` by the thread that made the
+    /// stop (the collector's, or a mutator's outside its operations: `markdone`).
     pub mcache: UnsafeCell<MCache>,
     /// Bytes this thread allocated black since it last checked whether to assist (written by the
     /// owner only, with plain load/store: no RMW on the allocation path).
@@ -274,7 +277,8 @@ fn enter_orphan() -> (Op<'static>, OpGuard<'static>) {
 }
 
 /// Stores `phase` and waits until every operation that may have read the previous phase is
-/// over (the handshake of the module docs). Collector only.
+/// over (the handshake of the module docs). The collector thread's; `STOP` also by whoever
+/// holds `markdone`'s lock.
 pub(crate) fn handshake(phase: u32) {
     protocol::set_phase(&PHASE, phase);
     wait_flags();
