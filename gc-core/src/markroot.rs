@@ -32,7 +32,7 @@ use std::sync::Arc;
 /// for an assist's share and long enough that the cursor is not contended.
 const SPANS_PER_JOB: usize = 16;
 /// Bytes of headers read credited as one byte of marking (module docs).
-pub(crate) const ROOT_WEIGHT: usize = 4;
+const ROOT_WEIGHT: usize = 4;
 /// A cache line: what reading one header of a large object costs.
 const LINE: usize = 64;
 
