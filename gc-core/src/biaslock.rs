@@ -326,16 +326,19 @@ mod tests {
         assert!(l.revoked() && !l.owned_here());
     }
 
+    /// A view taken and dropped by another thread (which revokes an owned lock).
+    fn read_elsewhere(l: &Arc<BiasedRwLock>) {
+        let l = l.clone();
+        std::thread::spawn(move || drop(l.read())).join().unwrap();
+    }
+
     /// Readers never wait for readers: another thread reads (revoking) while the owner holds a
     /// view, and the owner reads again inside its view after the revocation.
     #[test]
     fn a_reader_revokes_without_waiting_for_the_owners_view() {
         let l = Arc::new(BiasedRwLock::owned(STREAK));
         let view = l.read();
-        {
-            let l = l.clone();
-            std::thread::spawn(move || drop(l.read())).join().unwrap();
-        }
+        read_elsewhere(&l);
         assert!(l.revoked());
         let nested = l.read();
         assert_eq!(
@@ -343,10 +346,7 @@ mod tests {
             2,
             "nested in the owner's word"
         );
-        {
-            let l = l.clone();
-            std::thread::spawn(move || drop(l.read())).join().unwrap();
-        }
+        read_elsewhere(&l);
         drop((nested, view));
         assert_eq!(l.held.load(Ordering::Relaxed), 0);
         drop(l.write());
@@ -365,10 +365,7 @@ mod tests {
     fn so_does_a_former_owner() {
         let l = Arc::new(BiasedRwLock::owned(STREAK));
         let _view = l.read();
-        {
-            let l = l.clone();
-            std::thread::spawn(move || drop(l.read())).join().unwrap();
-        }
+        read_elsewhere(&l);
         assert!(l.revoked());
         let _w = l.write();
     }

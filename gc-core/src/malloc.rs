@@ -249,24 +249,21 @@ pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
         return;
     }
     d.store(0, Ordering::Relaxed);
-    let work = assist_share(
-        mstats::heap_live(),
-        WORK.marked_bytes.load(Ordering::Relaxed) + WORK.root_credit.load(Ordering::Relaxed),
-    );
+    let work = assist_share(mstats::heap_live());
     if work > 0 && mark::assist(work, markroot::assist_job) < work {
         mgc::assist_unpaid();
     }
 }
 
-/// The marking an allocating thread owes, in bytes, when the heap is at `live` and this cycle
-/// has marked `marked` bytes (the root scan's jobs counted in, `markroot`): Go's schedule,
+/// The marking an allocating thread owes, in bytes, when the heap is at `live`, from what this
+/// cycle has marked so far (the root scan's jobs counted in, `markroot`): Go's schedule,
 /// simplified. Marking should be as far through the work expected (what the last cycle
 /// scanned, and this cycle's root scan) as the heap is from the trigger to the goal; a
 /// thread that finds it behind marks the shortfall, at most four chunks at a time; past the
 /// goal, a chunk's worth each time whatever the schedule says. Go also credits the workers' work
 /// against assists and lets assists steal it; here the workers' progress is the credit.
 #[inline]
-fn assist_share(live: usize, marked: usize) -> u64 {
+fn assist_share(live: usize) -> u64 {
     let goal = pacer::GOAL.load(Ordering::Relaxed);
     if live >= goal {
         return ASSIST_CHUNK;
@@ -276,6 +273,8 @@ fn assist_share(live: usize, marked: usize) -> u64 {
         + WORK.root_expected.load(Ordering::Relaxed)) as u64;
     let used = live.saturating_sub(trigger) as u64;
     let due = (expected as u128 * used as u128 / (goal - trigger) as u128) as u64;
+    let marked =
+        WORK.marked_bytes.load(Ordering::Relaxed) + WORK.root_credit.load(Ordering::Relaxed);
     due.saturating_sub(marked as u64).min(4 * ASSIST_CHUNK)
 }
 

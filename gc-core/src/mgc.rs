@@ -31,8 +31,8 @@
 //! - the handshake reads one flag per thread;
 //! - the flush of each thread's mcache (74 size classes × 4 span classes, one load each, and a
 //!   lock per cached span returned), and the sum of each thread's black-allocation counter;
-//! - at most `markdone::LATE_LIMIT` gray objects pushed by operations that ended just before the stop:
-//!   more, and the stop is called off and marking resumes;
+//! - at most `markdone::LATE_LIMIT` gray objects pushed by operations that ended just before
+//!   the stop: more, and the stop is called off and marking resumes;
 //! - constant work: the resurrection check (a count the root scan made), the sweep-generation
 //!   flip, the pacer's next goal, the phase.
 //!
@@ -164,15 +164,18 @@ fn wait_for(h: Hold) {
     if in_operation() || Role::current() != Role::Mutator {
         return;
     }
+    let count = |d: &markdone::Done| match h {
+        Hold::MarkDone => d.marks,
+        Hold::CycleDone => d.cycles,
+    };
     let mut done = DONE.lock();
-    let start = match h {
+    match h {
         Hold::MarkDone => {
             // The collector stores OFF before it counts the mark done, under this lock.
             if PHASE.load(Ordering::Acquire) == OFF {
                 return;
             }
             mstats::ASSIST_WAITS.fetch_add(1, Ordering::Relaxed);
-            done.marks
         }
         Hold::CycleDone => {
             if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
@@ -180,16 +183,12 @@ fn wait_for(h: Hold) {
             }
             request_heap_cycle();
             mstats::HARD_GOAL_WAITS.fetch_add(1, Ordering::Relaxed);
-            done.cycles
         }
-    };
+    }
+    let start = count(&done);
     let mut tried = u64::MAX;
     loop {
-        let now = match h {
-            Hold::MarkDone => done.marks,
-            Hold::CycleDone => done.cycles,
-        };
-        if now != start {
+        if count(&done) != start {
             return;
         }
         if markroot::pending() {
