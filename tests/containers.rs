@@ -569,6 +569,11 @@ fn methods_under_back_to_back_cycles() {
             }
             2 if len > 0 => {
                 let i = (next() % len) as usize;
+                if next() % 2 == 0 {
+                    // A clone taken with no barrier and kept while its slot is overwritten: if
+                    // the scan has not read the slot, the overwrite's shade keeps it alive.
+                    hold(&mut held, v.get(i).unwrap(), model[i]);
+                }
                 match next() % 3 {
                     0 => hold(&mut held, v.set(i, item(step, &drops)), model[i]),
                     1 => v.put(i, item(step, &drops)),
@@ -592,6 +597,10 @@ fn methods_under_back_to_back_cycles() {
             }
             6 => {
                 let k = next() % 512;
+                if let Some(g) = m.get(&k).filter(|_| next() % 2 == 0) {
+                    let id = g.id;
+                    hold(&mut held, g, id);
+                }
                 match next() % 3 {
                     0 => m.put(k, item(step, &drops)),
                     1 => m.put_new(k, new_item(step, &drops)),

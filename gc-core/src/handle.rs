@@ -13,8 +13,10 @@ use crate::trace::{Finalize, Trace, Tracer};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// A handle to an object in the tricolor heap.
 ///
@@ -345,6 +347,57 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
     #[inline(always)]
     fn needs_sweep_drop() -> bool {
         false
+    }
+
+    /// A handle to a sized object is one pointer word; a handle to an unsized one is wider.
+    #[inline(always)]
+    fn is_atomic_handle() -> bool {
+        std::mem::size_of::<Gc<T>>() == std::mem::size_of::<AtomicPtr<u8>>()
+    }
+
+    #[inline(always)]
+    unsafe fn trace_racy(this: *const Self, tracer: &mut Tracer) {
+        if !Self::is_atomic_handle() {
+            // SAFETY: forwarded; a wide handle is never replaced racily (`is_atomic_handle`).
+            return unsafe { (*this).trace(tracer) };
+        }
+        // SAFETY: one word, valid and aligned (forwarded), replaced only with atomic stores.
+        let word = unsafe { AtomicPtr::from_ptr(this as *mut *mut u8) }.load(Ordering::Acquire);
+        // SAFETY: the word is a handle's own bits (`is_atomic_handle`: same size), copied out
+        // and never dropped, so the copy owns no root. Acquire pairs with `replace_racy`'s
+        // Release: the replacing writer initialized the object's header before its store.
+        let copy = ManuallyDrop::new(unsafe { std::mem::transmute_copy::<*mut u8, Gc<T>>(&word) });
+        copy.trace(tracer);
+    }
+
+    #[inline(always)]
+    unsafe fn replace_racy(slot: *mut Self, new: Self) -> Self {
+        debug_assert!(Self::is_atomic_handle());
+        // SAFETY: the caller's contract: `slot` is a valid, aligned handle of one word that
+        // only this thread writes, and that others read only with atomic loads.
+        let cell = unsafe { AtomicPtr::from_ptr(slot as *mut *mut u8) };
+        let old = cell.load(Ordering::Relaxed);
+        let new = ManuallyDrop::new(new);
+        // SAFETY: the handle's own bits (one word); ownership moves into the slot.
+        cell.store(
+            unsafe { std::mem::transmute_copy::<ManuallyDrop<Gc<T>>, *mut u8>(&new) },
+            Ordering::Release,
+        );
+        // SAFETY: the slot's former bits, whose ownership moves out to the caller.
+        unsafe { std::mem::transmute_copy::<*mut u8, Gc<T>>(&old) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_racy(slot: *mut Self, new: Self) {
+        debug_assert!(Self::is_atomic_handle());
+        let new = ManuallyDrop::new(new);
+        // SAFETY: as in `replace_racy`; the overwritten handle is forgotten (the caller's
+        // contract: it is unrooted, and an unrooted handle's drop does nothing).
+        unsafe { AtomicPtr::from_ptr(slot as *mut *mut u8) }.store(
+            // SAFETY: the handle's own bits (one word); ownership moves into the slot.
+            unsafe { std::mem::transmute_copy::<ManuallyDrop<Gc<T>>, *mut u8>(&new) },
+            Ordering::Release,
+        );
     }
 }
 

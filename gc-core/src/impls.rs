@@ -519,6 +519,12 @@ macro_rules! tuple {
             fn is_noscan() -> bool { true $(&& $t::is_noscan())+ }
             #[inline(always)]
             fn needs_sweep_drop() -> bool { false $(|| $t::needs_sweep_drop())+ }
+            #[inline]
+            unsafe fn trace_racy(this: *const Self, t: &mut Tracer) {
+                // SAFETY: forwarded field by field, through raw projections: no reference to
+                // the whole tuple covers a field that a writer may be replacing (a map's value).
+                $(unsafe { $t::trace_racy(&raw const (*this).$n, t) };)+
+            }
         }
     };
 }

@@ -14,6 +14,7 @@
 
 use crate::handle::Gc;
 use crate::malloc;
+use crate::operation::Op;
 use crate::trace::{Finalize, Trace, Tracer};
 use crate::vec::{self, Elements, ReadGuard};
 use std::borrow::Borrow;
@@ -143,6 +144,14 @@ impl Index {
     }
 }
 
+/// The value of the entry at `e`, projected without a reference to the entry (a marker may be
+/// reading the entry's key meanwhile through its own).
+#[inline(always)]
+fn value_of<K, V>(e: *mut (K, V)) -> *mut V {
+    // SAFETY: the caller passes a pointer to a valid entry; a raw projection reads nothing.
+    unsafe { &raw mut (*e).1 }
+}
+
 /// A hash map for the heap, with O(1) barrier work per store (keys included) and safe to
 /// share between threads.
 ///
@@ -151,7 +160,8 @@ impl Index {
 /// one's place). Calls from several threads take turns (a blocking lock); the keys' `Hash` and
 /// `Eq` run under that lock, never inside the collector, so they may allocate or panic without
 /// harm to the heap (a panic leaves the map as it was). A view blocks the methods that change
-/// the map until it is dropped.
+/// the map until it is dropped. Storing under a key already present replaces the value and
+/// keeps the key already stored (the one given is dropped), as `HashMap::insert` does.
 ///
 /// # Example
 /// ```
@@ -243,9 +253,16 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         let found = index.find(hash, |pos| w.elements()[pos].0 == key);
         match found {
             Some((_, pos)) => {
-                let (old_key, old) = w.edit(|e| e.replace(pos, (key, value)));
+                let old = if w.replaces_racily::<V>() {
+                    let value_of = |e: *mut (K, V)| value_of(e);
+                    let old = w.replace_handle(pos, value_of, move |_| Ok(value), true);
+                    vec::infallible(old).expect("handed out, so read")
+                } else {
+                    w.edit(|e| e.replace_value(pos, value))
+                };
+                // The key given is dropped after the lock: its drop is user code.
                 drop(w);
-                drop(old_key);
+                drop(key);
                 Some(old)
             }
             None => {
@@ -275,17 +292,25 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         // SAFETY: the exclusive lock is held.
         let index = unsafe { &mut *self.index.get() };
         let found = index.find(hash, |pos| w.elements()[pos].0 == key);
-        let old = match found {
-            Some((_, pos)) => w.edit(|e| e.overwrite(pos, (key, value))),
+        let (old, key) = match found {
+            Some((_, pos)) if w.replaces_racily::<V>() => {
+                let value_of = |e: *mut (K, V)| value_of(e);
+                let r = w.replace_handle(pos, value_of, move |_| Ok(value), false);
+                (vec::infallible(r), Some(key))
+            }
+            Some((_, pos)) => (Some(w.edit(|e| e.overwrite_value(pos, value))), Some(key)),
             None => {
                 let pos = w.elements().len();
                 w.edit(|e| e.push((key, value)));
                 index.insert(hash, pos);
-                None
+                (None, None)
             }
         };
+        // Dropped after the lock: their drops are user code (the old value's handles are
+        // unrooted and drop as no-ops).
         drop(w);
         drop(old);
+        drop(key);
     }
 }
 
@@ -318,9 +343,14 @@ impl<K: Trace + Hash + Eq, U: Trace + Send + Sync + 'static, S: BuildHasher> GcM
         let found = index.find(hash, |pos| w.elements()[pos].0 == *k);
         let mut entry = |new: Gc<U>| (key.take().expect("the key, moved once"), new);
         let r = match found {
+            Some((_, pos)) if w.replaces_racily::<Gc<U>>() => {
+                let value_of = |e: *mut (K, Gc<U>)| value_of(e);
+                let new = |op: &Op<'_>| vec::new_element(op, false, &mut value);
+                w.replace_handle(pos, value_of, new, false)
+            }
             Some((_, pos)) => w.edit_after(
                 |op, rooted| vec::new_element(op, rooted, &mut value),
-                |e, new| new.map(|g| e.overwrite(pos, entry(g))),
+                |e, new| new.map(|g| Some(e.overwrite_value(pos, g))),
             ),
             None => {
                 let pos = w.elements().len();

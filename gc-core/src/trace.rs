@@ -197,6 +197,70 @@ pub unsafe trait Trace: Finalize {
     {
         core::mem::needs_drop::<Self>()
     }
+
+    /// True if a value of this type is one word that is one handle (a sized `Gc`): a container
+    /// may then replace it with one atomic store while markers trace it (`trace_racy`), without
+    /// excluding them (module `vec`, *Handles replaced without the state word*). Hand-written
+    /// impls keep the default (`false`), and with it the defaults of `trace_racy`,
+    /// `replace_racy` and `store_racy`, which are right for every other type.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn is_atomic_handle() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
+    /// Traces the value at `this`, reading every part for which `is_atomic_handle` holds with
+    /// an atomic load and never through a reference, because a container's writer may be
+    /// replacing such a part meanwhile. The default traces through a reference: right for
+    /// every type whose values are never replaced that way while traced.
+    ///
+    /// # Safety
+    /// `this` points at a valid value, and nothing writes to it meanwhile except such atomic
+    /// replacements of its atomic-handle parts.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn trace_racy(this: *const Self, tracer: &mut Tracer)
+    where
+        Self: Sized,
+    {
+        // SAFETY: forwarded from the caller; the default's types are not replaced racily.
+        unsafe { (*this).trace(tracer) }
+    }
+
+    /// Puts `new` at `slot` and returns the value that was there: with one atomic store
+    /// (Release) for a type for which `is_atomic_handle` holds, so that markers may read the
+    /// slot meanwhile with `trace_racy`. Called only for such types.
+    ///
+    /// # Safety
+    /// `slot` points at a valid value that only the caller writes, and that others only read,
+    /// with `trace_racy`; `is_atomic_handle` holds.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn replace_racy(slot: *mut Self, new: Self) -> Self
+    where
+        Self: Sized,
+    {
+        // SAFETY: forwarded; only reached for types no marker reads (never, by the contract).
+        unsafe { std::ptr::replace(slot, new) }
+    }
+
+    /// [`replace_racy`](Trace::replace_racy) without reading the slot: the value there is
+    /// overwritten, not dropped, so that the store need not wait for the slot's cache line.
+    ///
+    /// # Safety
+    /// As for `replace_racy`, and dropping the overwritten value would do nothing.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn store_racy(slot: *mut Self, new: Self)
+    where
+        Self: Sized,
+    {
+        // SAFETY: forwarded, as in `replace_racy`.
+        unsafe { std::ptr::write(slot, new) }
+    }
 }
 
 /// Code that runs once, on the finalizer thread, before an unreachable object is freed.

@@ -17,7 +17,8 @@
 //! is born unrooted (`put_new`, `push_new`). It is taken *before* the
 //! method's collector operation and never inside one, and never by a marker, so a thread waiting
 //! for it (or holding it in user code, with a view) delays no stop and no marker. Inside the
-//! operation, the method holds the `ContainerState` word's writer bit while it moves elements;
+//! operation, the method holds the `ContainerState` word's writer bit while it moves elements
+//! (except one-word handles replaced in place: below);
 //! markers hold it shared while they trace a chunk. Both hold it for bounded work and wait on
 //! nothing else, and in mark termination's stop no operation runs, so nobody waits long.
 //!
@@ -25,6 +26,23 @@
 //! before the `OFF → MARK` handshake has seen that operation end, and mutators' assists wait
 //! for it too (`protocol::ScanGate`, modelled in `gc-core/tests/loom.rs`). That saves two
 //! read-modify-writes on every store made outside marking.
+//!
+//! # Handles replaced without the state word
+//! A method that replaces one element of a `GcVec<Gc<_>>` (`set`, `put`, `put_new`), or one value
+//! of a `GcMap<_, Gc<_>>`, never takes the state word, whatever the phase: a handle to a sized
+//! object is one word, so the writer replaces it with one atomic store and markers read every
+//! element through `Trace::trace_racy` (an atomic load for such a handle, raw projections
+//! through tuples, never a reference over a handle that may be replaced). Go's slices and maps
+//! work this way: the marker reads pointer slots while the program stores into them, and the
+//! barrier makes whichever value it reads safe. Here: while marking, the replaced handle is
+//! shaded (Yuasa: a `get` may have cloned it after the root scan, with no barrier, and the
+//! scan may not have reached its slot) and the new one is born black or shaded when unrooted
+//! (Dijkstra); outside marking no marker reads the buffer (as above), so the slot is written
+//! blind. A store during marking then costs an atomic store and a shade, where it waited for
+//! the marker's chunk (up to `CHUNK` elements traced) behind three read-modify-writes.
+//! Methods that move elements or change the length, and elements of any other type, keep the
+//! writer bit. Modelled in loom (`gc_vec_handle_replaced_without_the_state_word_loses_nothing`
+//! and the twin without the old handle's shade) and run under Miri's race detector.
 //!
 //! Taking the lock before the operation also orders the operations on one container by lock
 //! acquisition, and the phase only moves forward: an operation that read `OFF` cannot move an
@@ -158,10 +176,9 @@ impl<E: Trace> Elements<E> {
             if !recording {
                 self.state.acquire_marker();
             }
-            // SAFETY: the users' shared lock or the marker section excludes the writer.
-            for e in unsafe { &*self.buf.get() } {
-                e.trace(t);
-            }
+            // SAFETY: the users' shared lock or the marker section excludes every writer but
+            // one replacing handles atomically, which `trace_elements` reads atomically.
+            unsafe { trace_elements(&*self.buf.get(), 0, usize::MAX, t) };
             if !recording {
                 self.state.release_marker();
             }
@@ -178,9 +195,8 @@ impl<E: Trace> Elements<E> {
                 return;
             }
             let end = (at + CHUNK).min(v.len());
-            for e in &v[at..end] {
-                e.trace(t);
-            }
+            // SAFETY: as above.
+            unsafe { trace_elements(v, at, end, t) };
             self.cursor.store(end, Ordering::Relaxed);
             self.state.release_marker();
             at = end;
@@ -206,6 +222,26 @@ impl<E: Trace> Elements<E> {
                 }
             }
         }
+    }
+}
+
+/// Traces the elements at positions `from..to` (clamped to the length) of a buffer whose
+/// handles a writer may be replacing atomically meanwhile (`WriteGuard::replace_handle`): through
+/// raw pointers and `Trace::trace_racy`, so that no reference covers a handle being replaced.
+/// The buffer comes as a `Vec` (its header, which no such writer changes), not as a slice: a
+/// slice would be a reference covering every element. `as_ptr` makes none, and the pointer is
+/// only read through.
+///
+/// # Safety
+/// No writer but such a replacing one runs meanwhile (the caller holds the marker section or
+/// the users' shared lock).
+#[inline(always)]
+#[allow(clippy::ptr_arg)]
+unsafe fn trace_elements<E: Trace>(v: &Vec<E>, from: usize, to: usize, t: &mut Tracer) {
+    let base = v.as_ptr();
+    for k in from..to.min(v.len()) {
+        // SAFETY: in bounds; the caller's exclusion leaves only atomic replacements.
+        unsafe { E::trace_racy(base.add(k), t) };
     }
 }
 
@@ -241,6 +277,63 @@ impl<E: Trace> WriteGuard<'_, E> {
     pub(crate) fn elements(&self) -> &[E] {
         // SAFETY: the exclusive lock excludes every other writer and every view.
         unsafe { &*self.store.buf.get() }
+    }
+
+    /// Whether a handle of type `H` inside this store's elements is replaced with
+    /// [`replace_handle`](WriteGuard::replace_handle): a one-word handle in a store inside the
+    /// heap (a rooted store is never read by a marker, and keeps the ordinary path).
+    #[inline(always)]
+    pub(crate) fn replaces_racily<H: Trace>(&self) -> bool {
+        H::is_atomic_handle() && !self.store.rooted
+    }
+
+    /// Replaces the handle that `field` picks out of the element at `at` (in bounds) with the
+    /// one `new` makes, in one operation and without the state word, whatever the phase: the
+    /// store is one atomic word, which markers read atomically (`trace_elements`), so they need
+    /// not be excluded and a store never waits for a marker's chunk. While marking, the
+    /// replaced handle is shaded (Yuasa: a view may have cloned it after the root scan, with no
+    /// barrier, and the scan may not have reached it) and the new one is black or shaded by
+    /// its unroot (Dijkstra), so a marker that reads either handle, or neither, loses nothing.
+    /// Returns the replaced handle: rooted if `hand_out`, else unrooted (its drop does nothing)
+    /// or, outside marking, not even read (`None`: the slot is written blind, as
+    /// [`Edit::overwrite`] does). `new` may allocate (and so assist, and scan this store: this
+    /// holds nothing a marker waits for).
+    #[inline(always)]
+    pub(crate) fn replace_handle<H: Trace>(
+        &mut self,
+        at: usize,
+        field: impl FnOnce(*mut E) -> *mut H,
+        new: impl FnOnce(&Op<'_>) -> Result<H, AllocError>,
+        hand_out: bool,
+    ) -> Result<Option<H>, AllocError> {
+        debug_assert!(self.replaces_racily::<H>() && at < self.elements().len());
+        let store = self.store;
+        with_op(|op| {
+            let mut h = new(op)?;
+            // SAFETY: the handle becomes heap contents, owned by the store; a 1→0 transition
+            // shades it while marking.
+            unsafe { h.unroot() };
+            // SAFETY: `at` is in bounds, and the buffer neither moves nor shrinks while the
+            // users' exclusive lock is held; `as_ptr` makes no reference to the elements.
+            let slot = field(unsafe { (*store.buf.get()).as_ptr().cast_mut().add(at) });
+            if !op.marking() && !hand_out && !H::needs_sweep_drop() {
+                // SAFETY: as below; the handle overwritten is unrooted (heap contents) and of a
+                // type whose unrooted drop does nothing.
+                unsafe { H::store_racy(slot, h) };
+                return Ok(None);
+            }
+            // SAFETY: the users' exclusive lock makes this thread the slot's only writer and
+            // excludes the views; markers read it only with `trace_racy`; `is_atomic_handle`.
+            let mut old = unsafe { H::replace_racy(slot, h) };
+            if op.marking() {
+                shade(&old);
+            }
+            if hand_out {
+                // SAFETY: the handle leaves the heap for the caller.
+                unsafe { old.root() };
+            }
+            Ok(Some(old))
+        })
     }
 
     /// Moves elements inside one operation, with the writer bit held. `f` must run no user
@@ -304,9 +397,10 @@ pub(crate) struct Edit<'a, E> {
 }
 
 impl<E: Trace> Edit<'_, E> {
-    /// An element enters the store: it stops being a root (shaded at 1→0 while marking).
-    fn store(&self, e: &mut E) {
-        if !self.rooted && !E::is_noscan() {
+    /// An element (or an entry's value) enters the store: it stops being a root (shaded at
+    /// 1→0 while marking).
+    fn store<T: Trace>(&self, e: &mut T) {
+        if !self.rooted && !T::is_noscan() {
             // SAFETY: the element becomes heap contents, owned by the store.
             unsafe { e.unroot() };
         }
@@ -314,15 +408,21 @@ impl<E: Trace> Edit<'_, E> {
 
     /// The element that sat at `at` leaves the store for the caller: it becomes a root, and
     /// while marking it is shaded unless the scan in progress has traced it already.
-    fn hand_out(&self, mut e: E, at: usize) -> E {
-        if !self.rooted && !E::is_noscan() {
-            if self.marking && !cursor::traced(at, self.cursor) {
-                shade(&e);
-            }
+    fn hand_out<T: Trace>(&self, mut e: T, at: usize) -> T {
+        self.shade_removed(&e, at);
+        if !self.rooted && !T::is_noscan() {
             // SAFETY: the element leaves the heap for the caller.
             unsafe { e.root() };
         }
         e
+    }
+
+    /// The element (or value) that sat at `at` has left the store: while marking, shade it
+    /// unless the scan in progress has traced it already (Yuasa).
+    fn shade_removed<T: Trace>(&self, e: &T, at: usize) {
+        if !self.rooted && self.marking && !T::is_noscan() && !cursor::traced(at, self.cursor) {
+            shade(e);
+        }
     }
 
     /// The element now at `at` came from the unscanned part of a scan in progress to below its
@@ -369,9 +469,7 @@ impl<E: Trace> Edit<'_, E> {
             return None;
         }
         let old = std::mem::replace(slot, e);
-        if !self.rooted && self.marking && !E::is_noscan() && !cursor::traced(at, self.cursor) {
-            shade(&old);
-        }
+        self.shade_removed(&old, at);
         Some(old)
     }
 
@@ -413,6 +511,24 @@ impl<E: Trace> Edit<'_, E> {
             .enumerate()
             .map(|(k, e)| self.hand_out(e, at + k))
             .collect()
+    }
+}
+
+impl<K: Trace, V: Trace> Edit<'_, (K, V)> {
+    /// [`replace`](Edit::replace) of an entry's value alone: the entry keeps its key.
+    pub(crate) fn replace_value(&mut self, at: usize, mut v: V) -> V {
+        self.store(&mut v);
+        let old = std::mem::replace(&mut self.v[at].1, v);
+        self.hand_out(old, at)
+    }
+
+    /// [`overwrite`](Edit::overwrite) of an entry's value alone (always read): the entry keeps
+    /// its key, and the old value is returned unrooted, to be dropped after the operation.
+    pub(crate) fn overwrite_value(&mut self, at: usize, mut v: V) -> V {
+        self.store(&mut v);
+        let old = std::mem::replace(&mut self.v[at].1, v);
+        self.shade_removed(&old, at);
+        old
     }
 }
 
@@ -560,6 +676,10 @@ impl<T: Trace> GcVec<T> {
     pub fn set(&self, index: usize, value: T) -> T {
         let mut w = self.store.write();
         check_index(index, w.elements().len());
+        if w.replaces_racily::<T>() {
+            let old = w.replace_handle(index, |e| e, move |_| Ok(value), true);
+            return infallible(old).expect("handed out, so read");
+        }
         w.edit(|e| e.replace(index, value))
     }
 
@@ -581,7 +701,11 @@ impl<T: Trace> GcVec<T> {
         let old = {
             let mut w = self.store.write();
             check_index(index, w.elements().len());
-            w.edit(|e| e.overwrite(index, value))
+            if w.replaces_racily::<T>() {
+                infallible(w.replace_handle(index, |e| e, move |_| Ok(value), false))
+            } else {
+                w.edit(|e| e.overwrite(index, value))
+            }
         };
         // Dropped after the operation and the lock: its drop glue is user code (its handles
         // are unrooted and drop as no-ops).
@@ -749,10 +873,15 @@ impl<U: Trace + Send + Sync + 'static> GcVec<Gc<U>> {
             let mut w = self.store.write();
             check_index(index, w.elements().len());
             w.prefetch(index);
-            w.edit_after(
-                |op, rooted| new_element(op, rooted, &mut value),
-                |e, new| new.map(|g| e.overwrite(index, g)),
-            )
+            if w.replaces_racily::<Gc<U>>() {
+                let new = |op: &Op<'_>| new_element(op, false, &mut value);
+                w.replace_handle(index, |e| e, new, false)
+            } else {
+                w.edit_after(
+                    |op, rooted| new_element(op, rooted, &mut value),
+                    |e, new| new.map(|g| e.overwrite(index, g)),
+                )
+            }
         };
         moved_in(old);
     }
@@ -812,6 +941,15 @@ pub(crate) fn moved_in<R>(r: Result<R, AllocError>) {
             drop(replaced);
         }
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// The result of a [`WriteGuard::replace_handle`] whose `new` makes no allocation.
+#[inline(always)]
+pub(crate) fn infallible<T>(r: Result<T, AllocError>) -> T {
+    match r {
+        Ok(x) => x,
+        Err(_) => unreachable!("no allocation, no allocation failure"),
     }
 }
 

@@ -686,6 +686,97 @@ fn gc_vec_remove_without_the_crossing_shade_loses_an_element() {
     remove_racing_a_chunked_scan(false);
 }
 
+/// A handle replaced without the state word (`vec::WriteGuard::replace_handle`: `put_new`,
+/// `put`, `set` of a `GcVec<Gc<_>>`, and a `GcMap`'s value) while a marker scans the vector
+/// one element per hold of its section. The vector, inside the permanent root P, holds 1 and 2.
+/// The mutator clones element 0 out (a `get`: a root taken with no barrier, perhaps after the
+/// root scan) and keeps it, then, in an operation, replaces it with the new object 3 (born
+/// black while marking): one atomic store, never the writer bit, and the old handle shaded if
+/// the operation read MARK; one that read OFF stores blind (no read, no shade). Slots are
+/// atomic words, as the runtime reads (`Trace::trace_racy`) and writes (`replace_racy`,
+/// `store_racy`) them. At termination the element held and every element in the vector must
+/// be marked.
+struct RacyVec {
+    phase: AtomicU32,
+    flag: AtomicBool,
+    marks: AtomicU64,
+    state: ContainerState,
+    slots: [AtomicU32; 2],
+    held: AtomicU32,
+}
+
+impl RacyVec {
+    fn marked(&self, i: u32) -> bool {
+        self.marks.load(Ordering::SeqCst) & (1 << i) != 0
+    }
+
+    fn get_then_put_new(&self, shade_old: bool) {
+        // `get(0)` under the users' lock: the clone takes a root and shades nothing.
+        let got = self.slots[0].load(Ordering::Relaxed);
+        self.held.store(got, Ordering::SeqCst);
+        let p = enter(&self.flag, &self.phase);
+        if p == MARK {
+            try_mark(&self.marks, 3);
+            let old = self.slots[0].load(Ordering::Relaxed);
+            self.slots[0].store(3, Ordering::Release);
+            if shade_old {
+                try_mark(&self.marks, old);
+            }
+        } else {
+            self.slots[0].store(3, Ordering::Release);
+        }
+        exit(&self.flag);
+    }
+}
+
+fn replace_racing_a_chunked_scan(shade_old: bool) {
+    model(move || {
+        let w = Arc::new(RacyVec {
+            phase: AtomicU32::new(OFF),
+            flag: AtomicBool::new(false),
+            marks: AtomicU64::new(0),
+            state: ContainerState::new(),
+            slots: [AtomicU32::new(1), AtomicU32::new(2)],
+            held: AtomicU32::new(0),
+        });
+        let m = w.clone();
+        let mutator = thread::spawn(move || m.get_then_put_new(shade_old));
+        set_phase(&w.phase, MARK);
+        wait_clear(&w.flag);
+        // The root scan: `held` is a root if the clone was taken by now.
+        let held_at_scan = w.held.load(Ordering::SeqCst);
+        if held_at_scan != 0 {
+            try_mark(&w.marks, held_at_scan);
+        }
+        // P's gray scan, one element per hold of the marker section.
+        for slot in &w.slots {
+            w.state.acquire_marker();
+            try_mark(&w.marks, slot.load(Ordering::Acquire));
+            w.state.release_marker();
+        }
+        mutator.join().unwrap();
+        let held = w.held.load(Ordering::SeqCst);
+        assert!(w.marked(held), "the element cloned out, held, is white");
+        for slot in &w.slots {
+            let x = slot.load(Ordering::SeqCst);
+            assert!(w.marked(x), "element {x}, still in the vector, is white");
+        }
+    });
+}
+
+#[test]
+fn gc_vec_handle_replaced_without_the_state_word_loses_nothing() {
+    replace_racing_a_chunked_scan(true);
+}
+
+/// Without the shade of the replaced handle, loom finds the clone held but white: the marker
+/// read the new handle, and the root scan ran before the clone was taken.
+#[test]
+#[should_panic(expected = "held, is white")]
+fn gc_vec_handle_replaced_without_shading_the_old_loses_the_clone() {
+    replace_racing_a_chunked_scan(false);
+}
+
 /// The writer's realloc of the buffer and a marker's read of it never overlap (loom reports a
 /// concurrent access to the buffer otherwise).
 #[test]

@@ -150,3 +150,47 @@ fn a_vec_owned_by_one_thread_then_shared() {
         (2..300).sum::<u64>() + 1000 + 1001 + (2000..2008).sum::<u64>() + (3000..3008).sum::<u64>();
     assert_eq!(sum, expected);
 }
+
+/// Handles replaced without the containers' state word (`put_new`, `put` and `set` of a
+/// `GcVec<Gc<_>>`, `put_new` and `insert` of a `GcMap<_, Gc<_>>` over a key already there) by
+/// one thread while this one runs cycles whose markers scan the vector and the map: Miri's race
+/// detector checks that only atomic accesses overlap (the replacements and the markers'
+/// `trace_racy` loads), and Tree Borrows that no reference covers a handle being replaced.
+#[test]
+fn handles_replaced_while_cycles_mark_them() {
+    use tricolor_gc::{GcMap, GcVec};
+    const N: u64 = 96;
+    let v: Gc<GcVec<Gc<u64>>> = Gc::new(GcVec::new());
+    let m: Gc<GcMap<u64, Gc<u64>>> = Gc::new(GcMap::new());
+    for i in 0..N {
+        v.push_new(i);
+        m.put_new(i, i);
+    }
+    let writer = {
+        let (v, m) = (v.clone(), m.clone());
+        std::thread::spawn(move || {
+            for k in 0..2 * N {
+                let i = k % N;
+                let was = if k < N { i } else { 1000 + i };
+                match k % 3 {
+                    0 => v.put_new(i as usize, 1000 + k),
+                    1 => v.put(i as usize, Gc::new(1000 + k)),
+                    _ => assert_eq!(*v.set(i as usize, Gc::new(1000 + k)), was),
+                }
+                if k % 2 == 0 {
+                    m.put_new(i, 1000 + k);
+                } else {
+                    assert_eq!(m.insert(i, Gc::new(1000 + k)).map(|g| *g), Some(was));
+                }
+            }
+        })
+    };
+    while !writer.is_finished() {
+        collect();
+    }
+    writer.join().unwrap();
+    collect();
+    let expected: u64 = (1000 + N..1000 + 2 * N).sum();
+    assert_eq!(v.view().iter().map(|g| **g).sum::<u64>(), expected);
+    assert_eq!(m.view().iter().map(|(_, g)| **g).sum::<u64>(), expected);
+}
