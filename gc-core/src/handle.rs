@@ -350,9 +350,11 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
     }
 
     /// A handle to a sized object is one pointer word; a handle to an unsized one is wider.
+    /// (`AtomicPtr` may need more alignment than a pointer on some targets: checked too.)
     #[inline(always)]
     fn is_atomic_handle() -> bool {
         std::mem::size_of::<Gc<T>>() == std::mem::size_of::<AtomicPtr<u8>>()
+            && std::mem::align_of::<Gc<T>>() >= std::mem::align_of::<AtomicPtr<u8>>()
     }
 
     #[inline(always)]

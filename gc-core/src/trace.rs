@@ -139,7 +139,9 @@ pub(crate) enum TracerMode {
 /// # Safety
 /// `trace`, `root` and `unroot` must visit every `Gc` the value owns (directly or through owned
 /// containers, not through other `Gc`s), and nothing else; see the module docs for the contract.
-/// A wrong implementation lets the collector free live objects.
+/// A wrong implementation lets the collector free live objects. The hidden methods are the
+/// collector's own (the derive and this crate's impls fill them in): a hand-written impl keeps
+/// their defaults, which are right for any type.
 ///
 /// # Example
 /// ```

@@ -94,9 +94,11 @@ pub(crate) struct Elements<E> {
     buf: UnsafeCell<Vec<E>>,
 }
 
-// SAFETY: the buffer is written only by the holder of the exclusive lock inside the writer
-// section of the state word, and read under the shared lock or the marker section; so
-// `E: Send + Sync` suffices, as for `RwLock<Vec<E>>`.
+// SAFETY: the buffer is written only by the holder of the exclusive lock: inside the writer
+// section of the state word, or in an operation that read OFF, or, for a one-word handle,
+// with one atomic store (`WriteGuard::replace_handle`); it is read under the shared lock or
+// the marker section (atomically where such a store may meet it); so `E: Send + Sync`
+// suffices, as for `RwLock<Vec<E>>`.
 unsafe impl<E: Send + Sync> Sync for Elements<E> {}
 
 impl<E> Elements<E> {
@@ -187,7 +189,9 @@ impl<E: Trace> Elements<E> {
         let mut at = 0;
         loop {
             self.state.acquire_marker();
-            // SAFETY: the marker section excludes the writer.
+            // SAFETY: the marker section excludes every writer that changes the `Vec` itself
+            // (its buffer, length, capacity); a racy handle replacement writes one element,
+            // through a raw pointer, and the elements are read through `trace_elements`.
             let v = unsafe { &*self.buf.get() };
             if at >= v.len() {
                 self.cursor.store(0, Ordering::Relaxed);
@@ -281,7 +285,9 @@ impl<E: Trace> WriteGuard<'_, E> {
 
     /// Whether a handle of type `H` inside this store's elements is replaced with
     /// [`replace_handle`](WriteGuard::replace_handle): a one-word handle in a store inside the
-    /// heap (a rooted store is never read by a marker, and keeps the ordinary path).
+    /// heap. A rooted store keeps the ordinary path: its elements are roots, and the writer bit
+    /// still excludes a marker that reaches it anyway (through an `Arc`, whose `Trace` traces
+    /// its contents but never unroots them).
     #[inline(always)]
     pub(crate) fn replaces_racily<H: Trace>(&self) -> bool {
         H::is_atomic_handle() && !self.store.rooted
@@ -314,7 +320,10 @@ impl<E: Trace> WriteGuard<'_, E> {
             // shades it while marking.
             unsafe { h.unroot() };
             // SAFETY: `at` is in bounds, and the buffer neither moves nor shrinks while the
-            // users' exclusive lock is held; `as_ptr` makes no reference to the elements.
+            // users' exclusive lock is held. `as_ptr` makes no reference to the elements (a
+            // `&mut Vec` from `as_mut_ptr` would clash with a marker's `&Vec`), and the pointer
+            // keeps the buffer's own provenance; the one write through it below is an atomic
+            // store, a write inside an `UnsafeCell`, which is what `as_ptr`'s rule allows.
             let slot = field(unsafe { (*store.buf.get()).as_ptr().cast_mut().add(at) });
             if !op.marking() && !hand_out && !H::needs_sweep_drop() {
                 // SAFETY: as below; the handle overwritten is unrooted (heap contents) and of a
