@@ -309,6 +309,8 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "spans=",
             "swept bg=",
             "lazy=",
+            "credit=",
+            "waiting=",
             "freed=",
             "weak_cleared=",
             "finalizers=",

@@ -83,12 +83,15 @@ enum Left {
     RootScan,
     /// Every stop that ends a mark (`__private::leave_mark_termination_to_mutators`).
     Termination,
+    /// Every span whose sweep runs no user code (`__private::leave_sweep_to_mutators`).
+    Sweep,
 }
 
 fn leave(what: Left, on: bool) {
     match what {
         Left::RootScan => tricolor_gc::__private::leave_root_scan_to_assists(on),
         Left::Termination => tricolor_gc::__private::leave_mark_termination_to_mutators(on),
+        Left::Sweep => tricolor_gc::__private::leave_sweep_to_mutators(on),
     }
 }
 
@@ -99,6 +102,7 @@ fn child() {
         ("roots_allocation", || pacer_cycles(Left::RootScan)),
         ("termination_safepoint", || forced_cycles(Left::Termination)),
         ("termination_allocation", || pacer_cycles(Left::Termination)),
+        ("sweep_allocation", || pacer_cycles(Left::Sweep)),
     ]);
 }
 
@@ -314,4 +318,22 @@ fn a_thread_calling_safepoint_can_end_every_mark_beside_two_workers() {
 #[test]
 fn an_allocating_thread_waiting_at_the_goal_can_end_every_mark() {
     mutators_ended_every_mark("termination_allocation", &[("GCPERCENT", "100")]);
+}
+
+/// In each cycle the mutator swept every span whose sweep runs no user code (the collector
+/// thread swept none: this program's objects have no drop glue), for its sweep credit or while
+/// waiting at the hard goal, and sweep credit swept some.
+fn mutators_swept_every_span(scenario: &str) {
+    let mut by_credit = 0;
+    for d in hooked_cycles(scenario, &[("GCPERCENT", "100")]) {
+        assert_eq!(field(&d, "swept bg="), 0, "{d}");
+        assert!(field(&d, "credit=") + field(&d, "waiting=") > 0, "{d}");
+        by_credit += field(&d, "credit=");
+    }
+    assert!(by_credit > 0, "no span swept for sweep credit");
+}
+
+#[test]
+fn an_allocating_thread_can_sweep_every_span() {
+    mutators_swept_every_span("sweep_allocation");
 }

@@ -96,7 +96,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             s,
             "\ngc {n} detail: workers={} roots={} root_scan={}ms root_jobs_assist={} root_jobs_waiting={} rounds={} stops_called_off={} late={} termination={} \
              scanned bg={} assist={} \
-             spans={} swept bg={} lazy={} freed={} weak_cleared={} finalizers={} \
+             spans={} swept bg={} lazy={} credit={} waiting={} freed={} weak_cleared={} finalizers={} \
              external stop={}MB swept={}MB scavenged={}MB next_goal={}MB",
             c.workers,
             c.roots,
@@ -116,6 +116,8 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.spans,
             c.swept,
             c.swept_lazily,
+            c.swept_credit,
+            c.swept_waiting,
             c.freed,
             c.weak_cleared,
             c.finalizers,

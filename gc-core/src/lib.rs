@@ -218,4 +218,10 @@ pub mod __private {
     pub fn leave_mark_termination_to_mutators(on: bool) {
         crate::markdone::leave_to_mutators(on)
     }
+    /// Makes the background sweep leave every span whose sweep runs no user code to the
+    /// mutators (their sweep credit, or a wait at the hard goal), so that a test can make its
+    /// own thread sweep them; a cycle that sweeps while it is on waits for such a thread.
+    pub fn leave_sweep_to_mutators(on: bool) {
+        crate::sweep::leave_to_mutators(on)
+    }
 }

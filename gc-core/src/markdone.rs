@@ -349,5 +349,12 @@ fn gc_mark_termination(c: &mut CycleStats) {
         .external_at_stop
         .min(EXTERNAL_LIVE.load(Ordering::Relaxed));
     c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate);
+    // The sweep's pace: done by the time the threads have allocated from the marked heap to
+    // the next trigger (Go's `gcPaceSweeper`).
+    crate::sweep::plan(
+        pacer::TRIGGER
+            .load(Ordering::Relaxed)
+            .saturating_sub(c.marked),
+    );
     PHASE.store(OFF, Ordering::SeqCst);
 }

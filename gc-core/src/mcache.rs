@@ -62,6 +62,7 @@ impl MCache {
         mstats::note_cached(span.elemsize, span.nelems - count);
         self.alloc[class.0 as usize] = s;
         self.counted[class.0 as usize] = count;
+        crate::sweep::pay_credit(span.elemsize * (span.nelems - count));
         Ok(())
     }
 

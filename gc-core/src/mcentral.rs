@@ -114,6 +114,13 @@ impl MCentral {
         self.uncache_span(s, free_slots);
     }
 
+    /// Whether spans are still to be swept this cycle (a test hook's wait, `sweep::background`).
+    pub fn has_unswept(&self) -> bool {
+        let u = 1 - swept_index(sweep::sweepgen());
+        let sets = self.sets.lock();
+        !sets.partial[u].is_empty() || !sets.full[u].is_empty()
+    }
+
     /// Takes one span still to be swept this cycle, if any.
     pub fn take_unswept(&self) -> Option<*mut MSpan> {
         let sg = sweep::sweepgen();

@@ -197,6 +197,20 @@ fn wait_for(h: Hold) {
             done = DONE.lock();
             continue;
         }
+        if matches!(h, Hold::CycleDone) && PHASE.load(Ordering::Relaxed) == OFF && sweep::pending()
+        {
+            drop(done);
+            let swept = help_sweep();
+            if mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed) {
+                // The sweep (this thread's part of it included) brought the heap back under
+                // the hard goal: the wait has done its job.
+                return;
+            }
+            done = DONE.lock();
+            if swept {
+                continue;
+            }
+        }
         if done.parks != tried && markdone::parked() && PHASE.load(Ordering::Relaxed) == MARK {
             // Every worker is out of its drain: the mark may be done while the collector thread
             // lacks a core, so this thread tries to end it, once per time the workers park
@@ -220,6 +234,22 @@ fn help_root_scan() {
     let mut t = Tracer::marker();
     while with_op(|op| op.marking() && markroot::waiting_job(&mut t).is_some()) {}
 }
+
+/// A thread waiting at the hard goal sweeps, rather than sleeping while the cycle it waits for
+/// depends on a collector thread that may be short of a core: up to `HELP_SWEEP_SPANS` spans
+/// whose sweep runs no user code, one per operation (Go's allocating goroutines sweep before
+/// they allocate). True if it swept any.
+fn help_sweep() -> bool {
+    let mut n = 0;
+    while n < HELP_SWEEP_SPANS && with_op(|_| sweep::help_one()) {
+        n += 1;
+    }
+    sweep::WAITING_SWEPT.fetch_add(n, Ordering::Relaxed);
+    n > 0
+}
+
+/// Spans a waiting thread sweeps between looks at the heap's size.
+const HELP_SWEEP_SPANS: usize = 16;
 
 /// Memory outside the heap grew (`GcAllocator`): asks for a cycle if the heap, counted with it,
 /// passed the trigger. Called from inside the global allocator, so it must not allocate nor
@@ -401,6 +431,8 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         spans: 0,
         swept: 0,
         swept_lazily: 0,
+        swept_credit: 0,
+        swept_waiting: 0,
         freed: 0,
         weak_cleared: 0,
         external_at_stop: 0,
@@ -432,13 +464,15 @@ fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
 /// cycle's finalizers queued.
 fn gc_sweep(c: &mut CycleStats) {
     let frees0 = mstats::frees();
-    c.swept = sweep::finish();
+    c.swept = sweep::background();
     // Not a stop: it waits for the operations in flight (one may hold a span struct the sweep
     // freed), after which what the sweep freed can be reused or returned (`MHeap::reclaim`).
     handshake(OFF);
     HEAP.lock().reclaim();
     c.freed = mstats::frees() - frees0;
     c.swept_lazily = sweep::LAZY_SWEPT.swap(0, Ordering::Relaxed);
+    c.swept_credit = sweep::CREDIT_SWEPT.swap(0, Ordering::Relaxed);
+    c.swept_waiting = sweep::WAITING_SWEPT.swap(0, Ordering::Relaxed);
     if c.external_at_stop > 0 {
         // Memory outside the heap (`GcAllocator`) is not marked: the goal set at the stop
         // counted all of it, garbage included. The sweep has since freed the dead objects'

@@ -214,6 +214,10 @@ pub(crate) struct CycleStats {
     /// since the previous cycle.
     pub swept: usize,
     pub swept_lazily: usize,
+    /// Spans allocating threads swept for sweep credit, and threads waiting at the hard goal
+    /// swept, after this cycle's mark (`sweep::pay_credit`, `mgc::help_sweep`).
+    pub swept_credit: usize,
+    pub swept_waiting: usize,
     /// Objects the background sweep freed.
     pub freed: u64,
     /// Weak references cleared and finalizers queued.
