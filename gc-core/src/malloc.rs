@@ -295,6 +295,8 @@ fn alloc_large(
     // SAFETY: the span is new and ours.
     let idx = unsafe { span.next_free() }.expect("a new large span has its one slot free");
     mstats::note_large(span.elemsize);
+    // As a span refill does (Go charges large allocations sweep credit too).
+    sweep::pay_credit(span.elemsize);
     // The span is filed now, as full: nobody sweeps it before the next mark termination, which
     // cannot overlap this operation.
     central(class).uncache_span(s, 0);

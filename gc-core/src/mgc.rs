@@ -207,7 +207,9 @@ fn wait_for(h: Hold) {
                 return;
             }
             done = DONE.lock();
-            if swept {
+            // The cycle may have ended while the lock was free (its wake-up then went to
+            // nobody): look again before sleeping.
+            if swept || count(&done) != start {
                 continue;
             }
         }
@@ -240,12 +242,21 @@ fn help_root_scan() {
 /// whose sweep runs no user code, one per operation (Go's allocating goroutines sweep before
 /// they allocate). True if it swept any.
 fn help_sweep() -> bool {
-    let mut n = 0;
-    while n < HELP_SWEEP_SPANS && with_op(|_| sweep::help_one()) {
-        n += 1;
+    let mut taken = 0;
+    while taken < HELP_SWEEP_SPANS
+        && with_op(|_| match sweep::help_one() {
+            None => false,
+            Some(swept) => {
+                // Counted inside the operation, which the cycle's end waits for before it
+                // reads the count.
+                sweep::WAITING_SWEPT.fetch_add(swept as usize, Ordering::Relaxed);
+                true
+            }
+        })
+    {
+        taken += 1;
     }
-    sweep::WAITING_SWEPT.fetch_add(n, Ordering::Relaxed);
-    n > 0
+    taken > 0
 }
 
 /// Spans a waiting thread sweeps between looks at the heap's size.

@@ -115,28 +115,36 @@ pub(crate) fn pending() -> bool {
 /// most [`CREDIT_BUDGET`]. Only spans whose sweep runs no user code: drop glue runs on the
 /// collector's thread alone.
 pub(crate) fn pay_credit(bytes: usize) {
-    let cached = CACHED.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    // A clock that may wrap (32-bit targets): only differences are read.
+    let cached = CACHED
+        .fetch_add(bytes, Ordering::Relaxed)
+        .wrapping_add(bytes);
     if !NODROP_LEFT.load(Ordering::Relaxed) || !pending() {
         return;
     }
-    let run = cached.saturating_sub(BASIS.load(Ordering::Relaxed)) as u128;
+    let run = cached.wrapping_sub(BASIS.load(Ordering::Relaxed)) as u128;
     let to_sweep = TO_SWEEP.load(Ordering::Relaxed);
     let due = (run * to_sweep as u128 / DISTANCE.load(Ordering::Relaxed) as u128) as usize;
     let due = due.min(to_sweep);
-    let mut n = 0;
-    while n < CREDIT_BUDGET && PAGES_SWEPT.load(Ordering::Relaxed) < due && help_one() {
-        n += 1;
+    let (mut taken, mut swept) = (0, 0);
+    while taken < CREDIT_BUDGET && PAGES_SWEPT.load(Ordering::Relaxed) < due {
+        match help_one() {
+            None => break,
+            Some(s) => swept += s as usize,
+        }
+        taken += 1;
     }
-    CREDIT_SWEPT.fetch_add(n, Ordering::Relaxed);
+    CREDIT_SWEPT.fetch_add(swept, Ordering::Relaxed);
 }
 
-/// Sweeps one span still unswept this cycle of a class whose sweep runs no user code, if any
-/// is left: false once none is. For sweep credit and for threads waiting at the hard goal;
+/// Takes one span still unswept this cycle of a class whose sweep runs no user code and sweeps
+/// it: `None` once none is left, `Some(false)` if another sweeper turned out to own the span
+/// taken. For sweep credit and for threads waiting at the hard goal;
 /// the caller is inside an operation, so that no mark termination moves the sweep generation
 /// while it holds a span (`sweep_one`).
-pub(crate) fn help_one() -> bool {
+pub(crate) fn help_one() -> Option<bool> {
     if !NODROP_LEFT.load(Ordering::Relaxed) {
-        return false;
+        return None;
     }
     let n = CENTRAL.len();
     let start = CURSOR.load(Ordering::Relaxed);
@@ -146,13 +154,13 @@ pub(crate) fn help_one() -> bool {
         if !c.class.nodrop() {
             continue;
         }
-        if sweep_one(c).is_some() {
+        if let Some(swept) = sweep_one(c) {
             CURSOR.store(i, Ordering::Relaxed);
-            return true;
+            return Some(swept);
         }
     }
     NODROP_LEFT.store(false, Ordering::Relaxed);
-    false
+    None
 }
 
 /// Takes one span still unswept this cycle from `c` and sweeps it: `None` if `c` had none,
@@ -232,7 +240,11 @@ pub(crate) fn background() -> usize {
         return finish();
     }
     let n = sweep_classes(|c| !c.class.nodrop());
-    while CENTRAL.iter().any(|c| c.class.nodrop() && c.has_unswept()) {
+    // The hook is read again each time: a test that turns it off while this waits (its thread
+    // then sweeps nothing more) gets the rest swept by `finish`.
+    while MUTATORS_ONLY.load(Ordering::Relaxed)
+        && CENTRAL.iter().any(|c| c.class.nodrop() && c.has_unswept())
+    {
         std::thread::sleep(std::time::Duration::from_micros(100));
     }
     n + finish()
