@@ -282,6 +282,42 @@ fn gc_map_methods_root_unroot_and_drop_exactly() {
     assert_eq!(Gc::root_count(&k), 1);
 }
 
+/// Replacing a value keeps the key already stored and drops the one given (as
+/// `HashMap::insert`), whether the value is one handle (replaced without the state word) or not.
+#[test]
+fn gc_map_keeps_the_stored_key_when_it_replaces_a_value() {
+    #[derive(Trace, Finalize)]
+    struct Key {
+        k: u32,
+        tag: u32,
+    }
+    impl PartialEq for Key {
+        fn eq(&self, other: &Key) -> bool {
+            self.k == other.k
+        }
+    }
+    impl Eq for Key {}
+    impl std::hash::Hash for Key {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            self.k.hash(h)
+        }
+    }
+    let handles: Gc<GcMap<Key, Gc<u64>>> = Gc::new(GcMap::new());
+    let numbers: Gc<GcMap<Key, u64>> = Gc::new(GcMap::new());
+    handles.insert(Key { k: 1, tag: 0 }, Gc::new(0));
+    numbers.insert(Key { k: 1, tag: 0 }, 0);
+    let key = |tag| Key { k: 1, tag };
+    assert_eq!(handles.insert(key(1), Gc::new(1)).map(|g| *g), Some(0));
+    assert_eq!(numbers.insert(key(1), 1), Some(0));
+    handles.put(key(2), Gc::new(2));
+    numbers.put(key(2), 2);
+    handles.put_new(key(3), 3);
+    let seen: Vec<(u32, u64)> = handles.view().iter().map(|(k, v)| (k.tag, **v)).collect();
+    assert_eq!(seen, vec![(0, 3)]);
+    let seen: Vec<(u32, u64)> = numbers.view().iter().map(|(k, v)| (k.tag, *v)).collect();
+    assert_eq!(seen, vec![(0, 2)]);
+}
+
 /// A map against std's `HashMap`, through a seeded mix of inserts, puts, removals and lookups
 /// over keys that collide often (a small key range and a weak hasher): the index's probing and
 /// backward-shift deletion keep every entry findable.
