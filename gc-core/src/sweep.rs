@@ -6,14 +6,13 @@
 //! (Release, so the next owner sees the new bitmaps). Spans are swept by:
 //! - an allocating thread that needs a span of a class whose sweep runs no user code (`nodrop`);
 //! - the background sweeper (the collector thread), which takes every remaining span;
-//! - sweep termination at the start of the next cycle, which finishes whatever is left.
-//!
 //! - an allocating thread paying its sweep credit ([`pay_credit`], Go's proportional sweep):
 //!   when the background sweeper falls behind the pace that finishes the sweep before the
 //!   next cycle's trigger, each span refill sweeps spans of any class whose sweep runs no user
 //!   code until the pace is met again;
 //! - a thread waiting at the hard goal ([`help_one`], from `mgc::wait_for`), which would
 //!   otherwise wait for a collector thread that may lack a core;
+//! - sweep termination at the start of the next cycle, which finishes whatever is left.
 //!
 //! `SWEEPERS` counts sweeps in progress so that sweep termination can wait for lazy sweepers it
 //! cannot see in any list (the span is in their hands). A sweeper counts itself ([`Sweeping`])
@@ -139,9 +138,9 @@ pub(crate) fn pay_credit(bytes: usize) {
 
 /// Takes one span still unswept this cycle of a class whose sweep runs no user code and sweeps
 /// it: `None` once none is left, `Some(false)` if another sweeper turned out to own the span
-/// taken. For sweep credit and for threads waiting at the hard goal;
-/// the caller is inside an operation, so that no mark termination moves the sweep generation
-/// while it holds a span (`sweep_one`).
+/// taken. For sweep credit and for threads waiting at the hard goal; the caller is inside an
+/// operation, so that no mark termination moves the sweep generation while it holds a span
+/// (`sweep_one`).
 pub(crate) fn help_one() -> Option<bool> {
     if !NODROP_LEFT.load(Ordering::Relaxed) {
         return None;
