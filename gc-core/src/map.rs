@@ -144,17 +144,6 @@ impl Index {
     }
 }
 
-/// The value of the entry at `e`, projected without a reference to the entry (a marker may be
-/// reading the entry's key meanwhile through its own).
-///
-/// # Safety
-/// `e` points at a valid entry.
-#[inline(always)]
-unsafe fn value_of<K, V>(e: *mut (K, V)) -> *mut V {
-    // SAFETY: forwarded; a raw projection reads nothing.
-    unsafe { &raw mut (*e).1 }
-}
-
 /// A hash map for the heap, with O(1) barrier work per store (keys included) and safe to
 /// share between threads.
 ///
@@ -257,11 +246,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         match found {
             Some((_, pos)) => {
                 let old = if w.replaces_racily::<V>() {
-                    let field = |e: *mut (K, V)| {
-                        // SAFETY: `replace_handle` passes its in-bounds element.
-                        unsafe { value_of(e) }
-                    };
-                    let old = w.replace_handle(pos, field, move |_| Ok(value), true);
+                    let old = w.replace_value_handle(pos, move |_| Ok(value), true);
                     vec::infallible(old).expect("handed out, so read")
                 } else {
                     w.edit(|e| e.replace_value(pos, value))
@@ -300,11 +285,7 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         let found = index.find(hash, |pos| w.elements()[pos].0 == key);
         let (old, key) = match found {
             Some((_, pos)) if w.replaces_racily::<V>() => {
-                let field = |e: *mut (K, V)| {
-                    // SAFETY: `replace_handle` passes its in-bounds element.
-                    unsafe { value_of(e) }
-                };
-                let r = w.replace_handle(pos, field, move |_| Ok(value), false);
+                let r = w.replace_value_handle(pos, move |_| Ok(value), false);
                 (vec::infallible(r), Some(key))
             }
             Some((_, pos)) => (Some(w.edit(|e| e.overwrite_value(pos, value))), Some(key)),
@@ -353,12 +334,8 @@ impl<K: Trace + Hash + Eq, U: Trace + Send + Sync + 'static, S: BuildHasher> GcM
         let mut entry = |new: Gc<U>| (key.take().expect("the key, moved once"), new);
         let r = match found {
             Some((_, pos)) if w.replaces_racily::<Gc<U>>() => {
-                let field = |e: *mut (K, Gc<U>)| {
-                    // SAFETY: `replace_handle` passes its in-bounds element.
-                    unsafe { value_of(e) }
-                };
                 let new = |op: &Op<'_>| vec::new_element(op, false, &mut value);
-                w.replace_handle(pos, field, new, false)
+                w.replace_value_handle(pos, new, false)
             }
             Some((_, pos)) => w.edit_after(
                 |op, rooted| vec::new_element(op, rooted, &mut value),

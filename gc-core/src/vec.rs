@@ -523,6 +523,23 @@ impl<E: Trace> Edit<'_, E> {
     }
 }
 
+impl<K: Trace, V: Trace> WriteGuard<'_, (K, V)> {
+    /// [`replace_handle`](WriteGuard::replace_handle) of an entry's value (a map's): the entry
+    /// keeps its key, which a marker may be reading meanwhile through its own reference.
+    #[inline(always)]
+    pub(crate) fn replace_value_handle(
+        &mut self,
+        at: usize,
+        new: impl FnOnce(&Op<'_>) -> Result<V, AllocError>,
+        hand_out: bool,
+    ) -> Result<Option<V>, AllocError> {
+        // SAFETY: `replace_handle` passes a pointer to its in-bounds element; a raw projection
+        // reads nothing and makes no reference to the entry.
+        let value = |e: *mut (K, V)| unsafe { &raw mut (*e).1 };
+        self.replace_handle(at, value, new, hand_out)
+    }
+}
+
 impl<K: Trace, V: Trace> Edit<'_, (K, V)> {
     /// [`replace`](Edit::replace) of an entry's value alone: the entry keeps its key.
     pub(crate) fn replace_value(&mut self, at: usize, mut v: V) -> V {
