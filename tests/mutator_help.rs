@@ -264,7 +264,7 @@ fn mutators_ran_every_job(scenario: &str, gc_percent: &str) {
     for d in hooked_cycles(scenario, &[("GCPERCENT", gc_percent)]) {
         let assists = field(&d, "root_jobs_assist=");
         let waiting = field(&d, "root_jobs_waiting=");
-        let spans = field(&d, "spans=");
+        let spans = field(&d, " spans=");
         assert!(spans > 0, "{d}");
         assert_eq!(
             assists + waiting,

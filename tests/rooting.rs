@@ -226,7 +226,7 @@ fn replace_take_and_swap_move_roots_exactly() {
 /// Objects that have lived unrooted in the heap through a few cycles, then taken out of it (a
 /// count going 0 → 1, through each way out: `GcVec::get`, a `GcCell` borrow, `Weak::upgrade`)
 /// while everything else that held them dies: the next root scans must find them. A root scan
-/// that skipped memory it believed root-free (DESIGN-NOTES, "Root-scan page flags") fails
+/// that skipped memory it believed root-free (DESIGN-NOTES, "Root-scan span flags") fails
 /// here: the sweep finds a rooted object unmarked, reports a collector bug and aborts.
 #[test]
 fn roots_taken_out_of_the_heap_after_quiet_cycles_are_found() {

@@ -230,7 +230,10 @@ pub(crate) fn queue_resurrected(objs: Vec<usize>) {
     for a in objs {
         // SAFETY: the object was marked this cycle, so this cycle's sweep keeps it; it left the
         // registrations when it was resurrected, so it is queued once.
-        unsafe { queue_finalizer(a) };
+        if unsafe { queue_finalizer(a) } {
+            // SAFETY: allocated (as above).
+            unsafe { crate::mheap::span_of(a) }.note_rooted();
+        }
     }
 }
 

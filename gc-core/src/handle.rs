@@ -130,6 +130,14 @@ impl<T: ?Sized + 'static> Gc<T> {
         unsafe { &(*self.raw().as_ptr()).header }
     }
 
+    /// Adds a root to the object, flagging its span for the root scan if it is the first.
+    #[inline(always)]
+    fn add_root(&self) {
+        // SAFETY: a handle points at an allocated object of the heap (every `Gc` comes from an
+        // allocation), alive while the handle is (as in `header`).
+        unsafe { crate::mheap::add_root(self.header()) }
+    }
+
     /// True if both handles point at the same object.
     ///
     /// # Example
@@ -175,7 +183,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// handle owned (an unrooted handle takes one first): the inverse of `from_root`.
     pub(crate) fn into_root(this: Gc<T>) -> *const Header {
         if !Gc::is_root(&this) {
-            this.header().inc_roots();
+            this.add_root();
         }
         let h = this.header() as *const Header;
         std::mem::forget(this);
@@ -295,7 +303,7 @@ impl<T: ?Sized + 'static> Deref for Gc<T> {
 impl<T: ?Sized + 'static> Clone for Gc<T> {
     #[inline(always)]
     fn clone(&self) -> Gc<T> {
-        self.header().inc_roots();
+        self.add_root();
         Gc {
             ptr: self.raw(),
             _owns: PhantomData,
@@ -328,7 +336,7 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
     #[inline]
     unsafe fn root(&mut self) {
         if !Gc::is_root(self) {
-            self.header().inc_roots();
+            self.add_root();
             self.ptr = self.raw();
         }
     }

@@ -191,16 +191,42 @@ pub(crate) struct GcBox<T: ?Sized> {
 /// More rooted handles than this is a leak of `clone`s; stop before the count can wrap.
 const MAX_ROOTS: u32 = i32::MAX as u32;
 
+/// Whether a root count that was `old` before an increment is off the common path: a first
+/// root (0) or too many ([`first_or_too_many`]).
+#[inline(always)]
+pub(crate) fn uncommon_root(old: u32) -> bool {
+    old.wrapping_sub(1) >= MAX_ROOTS - 1
+}
+
+/// The uncommon root: true for a first root (`old == 0`); aborts past [`MAX_ROOTS`], as the
+/// count would eventually wrap and free a live object (`Arc` refuses the same way).
+#[inline(always)]
+pub(crate) fn first_or_too_many(old: u32) -> bool {
+    if old >= MAX_ROOTS {
+        std::process::abort();
+    }
+    true
+}
+
 impl Header {
-    /// Adds a root. Needs no barrier: the object is reachable by whoever holds the handle being
-    /// cloned, so the snapshot argument (module `barrier`) already covers it.
+    /// Adds a root; true if it is the object's first (0→1), when the caller must flag the
+    /// object's span for the root scan (`mheap::add_root` does both). Needs no barrier: the
+    /// object is reachable by whoever holds the handle being cloned, so the snapshot argument
+    /// (module `barrier`) already covers it.
     #[inline(always)]
-    pub fn inc_roots(&self) {
-        let old = self.roots.fetch_add(1, Ordering::Relaxed);
-        if old >= MAX_ROOTS {
-            // The count would eventually wrap and free a live object: refuse, as `Arc` does.
-            std::process::abort();
-        }
+    #[must_use = "a first root must flag its span (`mheap::add_root`)"]
+    pub fn inc_roots(&self) -> bool {
+        let old = self.inc_roots_raw();
+        uncommon_root(old) && first_or_too_many(old)
+    }
+
+    /// [`Header::inc_roots`] for a caller that takes the uncommon case itself: returns the old
+    /// count, which [`uncommon_root`] tells apart (one compare on the common path, as before
+    /// the first-root case existed: an interpreter clones handles in its dispatch loop).
+    #[inline(always)]
+    #[must_use = "the old count tells a first root (`uncommon_root`)"]
+    pub fn inc_roots_raw(&self) -> u32 {
+        self.roots.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The type's name, for diagnostics.

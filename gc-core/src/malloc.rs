@@ -150,6 +150,9 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
             born_black(op, span, idx);
         }
         span.publish(idx);
+        if roots > 0 {
+            span.note_rooted();
+        }
         if finalizer {
             finalizer::register(span, idx, vtable_of::<T>());
         }
@@ -175,6 +178,7 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
             born_black(op, span, idx);
         }
         span.publish(idx);
+        span.note_rooted();
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });

@@ -3,6 +3,14 @@
 //! cursor. Each job marks the objects whose root count is above zero (tricolor's only kind of
 //! root) and the finalizer referents of its spans (`finalizer::scan_span`).
 //!
+//! Only the headers of spans flagged as maybe holding a root are read (`protocol::roots` has
+//! the protocol and its argument): a span is flagged by each rooted birth and each first root
+//! in it, and the scan clears every flag before it reads a count, flagging again the spans
+//! where it finds a root. A span whose objects have all lived unrooted in the heap since the
+//! last scan (a program's old data) costs one flag read, not a read of every header. What a
+//! heap that turns over still costs is the headers of what was allocated since the last scan:
+//! each object was born with a root.
+//!
 //! Why assists take root jobs, as Go's `gcDrainN` does: the scan reads every header allocated
 //! since the last cycle, so on a heap that turns over it is half of the mark (binary-trees 18:
 //! 9–10 ms of 16). While it runs the gray queue is nearly empty, so an assist found nothing to
@@ -23,8 +31,9 @@ use crate::locks::Mutex;
 use crate::mark::POOL;
 use crate::mgcwork::WORK;
 use crate::mheap::SpanRef;
-use crate::protocol::jobs;
+use crate::protocol::{jobs, roots};
 use crate::trace::Tracer;
+use bitvec::vec::BitVec;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -39,6 +48,9 @@ const LINE: usize = 64;
 /// One cycle's root scan: the span list and its jobs.
 pub(crate) struct RootScan {
     spans: Vec<SpanRef>,
+    /// One bit per span: whether it may hold a root, taken from its flag when the scan started
+    /// (`protocol::roots`); the jobs read the headers of these spans only.
+    flagged: BitVec,
     /// The next job to claim.
     next: AtomicUsize,
     /// Jobs finished (`protocol::jobs`).
@@ -57,6 +69,11 @@ impl RootScan {
         &self.spans
     }
 
+    /// How many of them may hold a root: the spans whose headers the scan reads.
+    pub(crate) fn flagged_spans(&self) -> usize {
+        self.flagged.count_ones()
+    }
+
     /// Claims and runs one job; `None` once every job is claimed. Returns the bytes of marking
     /// it is worth.
     fn run_one(&self, t: &mut Tracer) -> Option<usize> {
@@ -67,12 +84,16 @@ impl RootScan {
         let lo = j * SPANS_PER_JOB;
         let hi = (lo + SPANS_PER_JOB).min(self.spans.len());
         let (mut roots, mut unknown, mut read_bytes) = (0, 0, 0);
-        for s in &self.spans[lo..hi] {
+        for (k, s) in self.spans[lo..hi].iter().enumerate() {
             let span = s.get();
             unknown += crate::finalizer::scan_span(span, t);
+            if !self.flagged[lo + k] {
+                continue;
+            }
             // The work is the headers read: a cache line each, or the slot for a smaller one.
             let read = span.elemsize.min(LINE);
             let free = span.freeindex.load(Ordering::Acquire);
+            let mut found = false;
             for i in 0..span.nelems {
                 if !span.is_allocated(i, free) {
                     continue;
@@ -83,9 +104,13 @@ impl RootScan {
                 // were in use when it started, and sweeping does not overlap it).
                 let h = unsafe { header(span.addr_of(i)) };
                 if crate::protocol::has_roots(&h.roots) {
+                    found = true;
                     roots += 1;
                     t.edge(h);
                 }
+            }
+            if found {
+                roots::keep(&span.maybe_rooted);
             }
         }
         // The roots found go to the shared queue at once, for the other markers.
@@ -109,8 +134,15 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 /// goal, `mgc::wait_for`); [`complete`] runs it. `heap_bytes`: the heap's allocated bytes, the
 /// scan's expected size for the assists' schedule when no scan has run yet.
 pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
+    // Every take before the fence, and every count read after it (`protocol::roots`).
+    let flagged: BitVec = spans
+        .iter()
+        .map(|s| roots::take(&s.get().maybe_rooted))
+        .collect();
+    roots::scan_fence();
     let scan = Arc::new(RootScan {
         spans,
+        flagged,
         next: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         unknown: AtomicUsize::new(0),

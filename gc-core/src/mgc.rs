@@ -431,6 +431,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         roots: 0,
         workers: mark::worker_count(),
         root_scan: Duration::ZERO,
+        root_spans: 0,
         rounds: 0,
         stops_called_off: 0,
         late: 0,
@@ -460,6 +461,7 @@ fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
     let t = Instant::now();
     c.spans = spans.len();
     let scan = markroot::start(spans, mstats::heap_in_spans());
+    c.root_spans = scan.flagged_spans();
     // Threads waiting at the goal scan roots too (`wait_for`): wake them for it.
     {
         let _done = DONE.lock();

@@ -11,6 +11,7 @@
 //! holds no more than its goal and 10%, or than the most pages in use during the last two cycles
 //! if more (`mgc::gc_sweep` says why).
 
+use crate::header::{first_or_too_many, uncommon_root, Header};
 use crate::locks::Mutex;
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
@@ -234,6 +235,32 @@ pub(crate) unsafe fn span_of(addr: usize) -> &'static MSpan {
     unsafe {
         let meta = &*(chunk as *const ChunkMeta);
         &*meta.spans[page].load(Ordering::Acquire)
+    }
+}
+
+/// Adds a root to the object of header `h`, flagging its span for the root scan when it is the
+/// first (`protocol::roots`).
+///
+/// # Safety
+/// `h` is the header of an allocated object of the heap (not the outside-the-heap target of
+/// `Weak::new`, whose count never leaves 1), which stays allocated during the call: the caller
+/// holds a root on it or a reference into a live object that holds it.
+#[inline(always)]
+pub(crate) unsafe fn add_root(h: &Header) {
+    let old = h.inc_roots_raw();
+    if uncommon_root(old) {
+        // SAFETY: forwarded.
+        unsafe { uncommon(h, old) }
+    }
+}
+
+/// A first root flags the span; too many aborts.
+#[cold]
+#[inline(never)]
+unsafe fn uncommon(h: &Header, old: u32) {
+    if first_or_too_many(old) {
+        // SAFETY: an allocated heap object (caller).
+        unsafe { span_of(h as *const Header as usize) }.note_rooted();
     }
 }
 

@@ -15,7 +15,7 @@ use crate::mspecial::{queue_finalizer, Specials};
 use crate::protocol::weak::{publish_swept, reset_mark_word};
 use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Span class: size class × 4 + noscan × 2 + nodrop. Go has scan/noscan; the nodrop bit is
 /// tricolor's: spans of types without sweep-time drop glue are swept by bitmaps alone, and may be
@@ -78,6 +78,10 @@ pub(crate) struct MSpan {
     /// Every slot below this index is allocated. Published with Release after the new object's
     /// header is written, so a root scan that reads it with Acquire sees initialized headers.
     pub freeindex: AtomicUsize,
+    /// Whether a slot may hold an object with roots: set at each rooted birth and first root in
+    /// the span, cleared by the root scan, which reads the headers of flagged spans only
+    /// (`protocol::roots`).
+    pub maybe_rooted: AtomicBool,
     pub alloc_bits: Box<[AtomicU64]>,
     pub mark_bits: Box<[AtomicU64]>,
     pub alloc: UnsafeCell<SpanAlloc>,
@@ -119,6 +123,7 @@ impl MSpan {
             divmagic: div_magic(elemsize.max(1)),
             sweepgen: AtomicU32::new(sweepgen),
             freeindex: AtomicUsize::new(0),
+            maybe_rooted: AtomicBool::new(false),
             alloc_bits: bitmap(nelems),
             mark_bits: bitmap(nelems),
             alloc: UnsafeCell::new(SpanAlloc {
@@ -209,6 +214,13 @@ impl MSpan {
         if idx + 1 > self.freeindex.load(Ordering::Relaxed) {
             self.freeindex.store(idx + 1, Ordering::Release);
         }
+    }
+
+    /// Flags the span as holding a root (`protocol::roots::note`): after a rooted object was
+    /// published in it, or a count of one of its objects went 0→1.
+    #[inline(always)]
+    pub fn note_rooted(&self) {
+        crate::protocol::roots::note(&self.maybe_rooted);
     }
 
     /// Free slots left for the owner to allocate.
@@ -318,7 +330,9 @@ impl MSpan {
         for a in queued {
             // SAFETY: the object is allocated and now marked, so this sweep keeps it; it left
             // the finalizer bitmap above, so it is queued once.
-            unsafe { queue_finalizer(a) };
+            if unsafe { queue_finalizer(a) } {
+                self.note_rooted();
+            }
         }
     }
 

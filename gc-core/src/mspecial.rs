@@ -315,14 +315,17 @@ impl Drop for Specials {
 }
 
 /// Queues the object at `addr` for its finalizer, with a root that keeps it (and, through the
-/// next cycles' root scans, all it reaches) until the finalizer has run.
+/// next cycles' root scans, all it reaches) until the finalizer has run. Returns true if that
+/// root is the object's first: the caller flags its span (`MSpan::note_rooted`).
 ///
 /// # Safety
 /// The object is allocated and stays so this cycle (marked), and it is queued once.
-pub(crate) unsafe fn queue_finalizer(addr: usize) {
+#[must_use = "a first root must flag its span"]
+pub(crate) unsafe fn queue_finalizer(addr: usize) -> bool {
     // SAFETY: the object is allocated (caller).
-    unsafe { header(addr) }.inc_roots();
+    let first = unsafe { header(addr) }.inc_roots();
     PENDING.fetch_add(1, Ordering::AcqRel);
     QUEUED.fetch_add(1, Ordering::Relaxed);
     let _ = FINQ.0.send(addr);
+    first
 }

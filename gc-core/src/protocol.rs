@@ -131,6 +131,61 @@ pub fn has_roots(count: &AtomicU32) -> bool {
     count.load(Ordering::Acquire) > 0
 }
 
+/// The per-span "maybe rooted" flag, which lets the root scan read the headers of only the
+/// spans that can hold a root (DESIGN §2: enumerate roots without walking the whole heap).
+///
+/// A span's flag is set by every birth of a rooted object in it and by every 0→1 transition of
+/// a root count in it ([`roots::note`]); only the root scan clears it ([`roots::take`]), once per
+/// cycle for every span, before it reads any count, and it sets it again on a span where it
+/// found a root ([`roots::keep`]). Between the takes and the first count read, the collector
+/// runs the heavy half of an asymmetric fence ([`roots::scan_fence`]); the mutator's half is the
+/// light fence between its count increment and its flag read, so of "the mutator read the flag
+/// from before the take" and "the scanner read the count from before the increment", one is
+/// false (Dekker, as the phase handshake). Hence the invariant the scan relies on: **an object
+/// whose count went above 0 and stayed there is in a flagged span at every later take.** Its
+/// increment either came before the take it raced (then the scanner saw the span flagged,
+/// read the count, found it, and set the flag again) or its flag read came after that take
+/// (then the flag was false and it set it, or true and stays so).
+///
+/// An increment that races the take of the cycle that is starting and is not seen by that scan
+/// loses nothing: a birth happens inside an operation, which the `OFF → MARK` handshake orders
+/// before the takes (or which sees `MARK` and allocates black), and a clone reads the handle it
+/// copies through a path from an older root that the scan does see; no operation can delete an
+/// edge of that path without the barrier until the clone has returned, and its flag read comes
+/// after the take (Acquire), so the `MARK` phase is visible to every later deletion.
+pub mod roots {
+    use crate::sync::{heavy_fence, light_fence, AtomicBool, Ordering};
+
+    /// The mutator's half, after a count of the span's object went 0→1 or a rooted object
+    /// was published in the span: flags the span unless it is flagged already (a load on the
+    /// common path, no read-modify-write).
+    #[inline(always)]
+    pub fn note(flag: &AtomicBool) {
+        light_fence();
+        if !flag.load(Ordering::Acquire) {
+            flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// The scan's take of one span's flag at the start of the root scan: whether the span may
+    /// hold a root, the flag cleared. Every take of a scan comes before its [`scan_fence`].
+    #[inline]
+    pub fn take(flag: &AtomicBool) -> bool {
+        flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::AcqRel)
+    }
+
+    /// The collector's half of the fence, between the takes and the first count read.
+    pub fn scan_fence() {
+        heavy_fence();
+    }
+
+    /// The scan found a root in the span: the flag stays set for the next cycle's scan.
+    #[inline]
+    pub fn keep(flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
+    }
+}
+
 /// Removes a root inside an operation; true if that was the last one (the caller shades if the
 /// operation's phase is MARK).
 #[inline(always)]

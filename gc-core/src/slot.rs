@@ -110,7 +110,8 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
             // SAFETY: the pointee is alive: the slot referenced it inside this operation, and
             // nothing is freed before the next mark termination, which waits for it.
             let h = unsafe { &*p };
-            h.inc_roots();
+            // SAFETY: as above; every pointee of a slot is a heap object.
+            unsafe { crate::mheap::add_root(h) };
             if op.marking() {
                 shade(h);
             }
@@ -176,7 +177,8 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
             if !rooted {
                 // A reference leaves the heap: the returned handle is a new root, and while
                 // marking the removed reference is shaded (Yuasa), as in `set`.
-                h.inc_roots();
+                // SAFETY: as above; every pointee of a slot is a heap object.
+                unsafe { crate::mheap::add_root(h) };
                 if op.marking() {
                     shade(h);
                 }
@@ -220,8 +222,9 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
             let p = untag(*w);
             *w = tag(p, true);
             if !p.is_null() {
-                // SAFETY: the pointee is kept alive by the object holding this slot.
-                unsafe { &*p }.inc_roots();
+                // SAFETY: the pointee, a heap object, is kept alive by the object holding this
+                // slot.
+                unsafe { crate::mheap::add_root(&*p) };
             }
         }
     }

@@ -94,7 +94,9 @@ impl<T: ?Sized + 'static> Weak<T> {
             if !weakhandle::alive(op, h) {
                 return None;
             }
-            h.inc_roots();
+            // SAFETY: a heap object (the outside-the-heap target of `Weak::new` reads cleared
+            // above), alive (`alive`) and kept allocated by this operation.
+            unsafe { crate::mheap::add_root(h) };
             if op.marking() {
                 shade(h);
             }

@@ -1646,3 +1646,47 @@ fn a_stop_attempted_after_the_last_worker_left_finds_no_local_gray_object() {
 fn a_stop_attempted_when_one_worker_saw_all_idle_misses_a_local_gray_object() {
     drain_end_against_a_stop(false);
 }
+
+/// A first root (a clone's 0→1, or a rooted birth) in a span the earlier births flagged races
+/// the root scan's take of that flag (`protocol::roots`): either the scan reads the count and
+/// finds the root (setting the flag again), or the flag stays set for the next scan. Without
+/// the mutator's half of the fence, its flag read can see the flag from before the take while
+/// the scan's count read misses the increment (store buffering), and the root is lost to every
+/// later scan.
+fn first_root_races_the_flag_take(fenced: bool) {
+    model(move || {
+        let flag = Arc::new(AtomicBool::new(true));
+        let count = Arc::new(AtomicU32::new(0));
+        let (f, c) = (flag.clone(), count.clone());
+        let mutator = thread::spawn(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+            if fenced {
+                roots::note(&f);
+            } else if !f.load(Ordering::Acquire) {
+                f.store(true, Ordering::Release);
+            }
+        });
+        let taken = roots::take(&flag);
+        roots::scan_fence();
+        let found = taken && has_roots(&count);
+        if found {
+            roots::keep(&flag);
+        }
+        mutator.join().unwrap();
+        assert!(
+            found || flag.load(Ordering::Relaxed),
+            "a rooted object's span is unflagged and its root was not found"
+        );
+    });
+}
+
+#[test]
+fn first_root_races_the_root_scans_flag_take() {
+    first_root_races_the_flag_take(true);
+}
+
+#[test]
+#[should_panic(expected = "span is unflagged")]
+fn first_root_without_the_fence_is_lost_to_the_root_scan() {
+    first_root_races_the_flag_take(false);
+}
