@@ -257,14 +257,14 @@ fn field(line: &str, key: &str) -> usize {
         .unwrap()
 }
 
-/// In each cycle the mutator ran every one of the root scan's jobs (16 spans each), as assists
-/// or while waiting at the goal, and assists ran some.
+/// In each cycle the mutator ran every one of the root scan's jobs (16 of the spans it visits
+/// each), as assists or while waiting at the goal, and assists ran some.
 fn mutators_ran_every_job(scenario: &str, gc_percent: &str) {
     let mut by_assists = 0;
     for d in hooked_cycles(scenario, &[("GCPERCENT", gc_percent)]) {
         let assists = field(&d, "root_jobs_assist=");
         let waiting = field(&d, "root_jobs_waiting=");
-        let spans = field(&d, " spans=");
+        let spans = field(&d, "root_spans=");
         assert!(spans > 0, "{d}");
         assert_eq!(
             assists + waiting,

@@ -784,6 +784,11 @@ fn racing_downgrades_and_drops_count_exactly_in_a_child() {
 }
 
 #[test]
+fn queued_objects_survive_cycles_while_the_finalizer_thread_waits_in_a_child() {
+    passes("queued_objects_survive_cycles_while_the_finalizer_thread_waits");
+}
+
+#[test]
 fn dead_objects_keep_their_memory_until_their_last_weak_in_a_child() {
     passes("dead_objects_keep_their_memory_until_their_last_weak");
 }
@@ -807,7 +812,90 @@ fn child() {
         "weak_lifecycles_under_cycles_count_exactly" => {
             weak_lifecycles_under_cycles_count_exactly()
         }
+        "queued_objects_survive_cycles_while_the_finalizer_thread_waits" => {
+            queued_objects_survive_cycles_while_the_finalizer_thread_waits()
+        }
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario ok");
+}
+
+/// A finalizable object with drop glue; the finalizer of object 0 waits at [`GATE`].
+#[derive(Trace)]
+struct Gated {
+    id: u64,
+    check: Box<u64>,
+}
+
+impl Gated {
+    fn new(id: u64) -> Gated {
+        Gated {
+            id,
+            check: Box::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        }
+    }
+}
+
+/// (entered: object 0's finalizer is running, open: it may return).
+static GATE: (Mutex<(bool, bool)>, std::sync::Condvar) =
+    (Mutex::new((false, false)), std::sync::Condvar::new());
+static GATED_RAN: AtomicUsize = AtomicUsize::new(0);
+static GATED_BAD: AtomicUsize = AtomicUsize::new(0);
+
+impl Finalize for Gated {
+    fn finalize(&self) {
+        if self.id == 0 {
+            let mut g = GATE.0.lock().unwrap();
+            g.0 = true;
+            GATE.1.notify_all();
+            while !g.1 {
+                g = GATE.1.wait(g).unwrap();
+            }
+        }
+        if *self.check != self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) {
+            GATED_BAD.fetch_add(1, Ordering::SeqCst);
+        }
+        GATED_RAN.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The finalizer thread waits inside the first finalizer, so the objects that die after it stay
+/// queued, held only by the queue's root (a 0 → 1 taken by the sweeper or the resurrection
+/// pass), through cycles that allocate nothing: their spans must stay flagged for the root scan
+/// (`protocol::roots`). The values have drop glue, so a sweep of one the scan missed finds its
+/// root count and aborts (and a freed one would fail its check, poisoned).
+fn queued_objects_survive_cycles_while_the_finalizer_thread_waits() {
+    const N: u64 = 20_000;
+    drop(Gc::new(Gated::new(0)));
+    for _ in 0..20 {
+        collect();
+        let g = GATE.0.lock().unwrap();
+        let (g, _) = GATE
+            .1
+            .wait_timeout_while(g, std::time::Duration::from_millis(100), |g| !g.0)
+            .unwrap();
+        if g.0 {
+            break;
+        }
+    }
+    assert!(GATE.0.lock().unwrap().0, "the first finalizer never ran");
+    for i in 1..=N {
+        drop(Gc::new(Gated::new(i)));
+    }
+    // They die and are queued; then quiet cycles, with only the queue holding them.
+    for _ in 0..5 {
+        collect();
+    }
+    assert_eq!(GATED_RAN.load(Ordering::SeqCst), 0);
+    {
+        let mut g = GATE.0.lock().unwrap();
+        g.1 = true;
+        GATE.1.notify_all();
+    }
+    cycles_until(|| GATED_RAN.load(Ordering::SeqCst) == N as usize + 1);
+    assert_eq!(
+        GATED_BAD.load(Ordering::SeqCst),
+        0,
+        "a queued object was freed"
+    );
 }

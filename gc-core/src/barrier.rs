@@ -5,7 +5,10 @@
 //! Marking starts with `OFF → MARK` and a handshake, then scans roots (objects with a root count
 //! above zero) once. Every object reachable when marking started is marked, because:
 //! (a) a root at that moment is either still rooted when the scan reads its count, or its count
-//!     fell to zero in an operation that read `MARK` and shaded it (`unroot`, `drop`);
+//!     fell to zero in an operation that read `MARK` and shaded it (`unroot`, `drop`); the scan
+//!     reads the counts of the spans flagged as maybe rooted, and a root whose span was not
+//!     flagged in time is one a clone was making while the scan began, through a path from an
+//!     older root that stays intact until the clone returns (`protocol::roots`);
 //! (b) a heap reference deleted during marking went through a barrier that shaded its target:
 //!     `borrow_mut` shades the cell's contents at acquisition (Yuasa: the marker skips a cell
 //!     that is mutably borrowed, and anything removed from it was shaded first), and handles

@@ -24,7 +24,7 @@
 //!   the mark workers (`GCMARKPROCS`) are in the `GCTRACE=2` line.
 //!
 //! `GCTRACE=2` adds a line of detail per cycle: `workers` (background mark workers),
-//! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `root_spans` (the spans whose headers it read: those that may hold a root, out of `spans`), `root_jobs_assist` and `root_jobs_waiting` (its jobs that assists ran, and threads waiting at the goal), `rounds` (ragged termination rounds before the stop),
+//! `roots` (objects found with a root count above zero), `root_scan` (its wall time), `root_spans` (the spans it visited, out of `spans`: those that may hold a root, whose headers it reads, and those with finalizer registrations), `root_jobs_assist` and `root_jobs_waiting` (its jobs that assists ran, and threads waiting at the goal), `rounds` (ragged termination rounds before the stop),
 //! `stops_called_off` (termination attempts abandoned because a thread stayed inside an
 //! operation, see `protocol::try_stop`),
 //! `late` (objects drained inside the stop), `termination` (`collector`, or `mutator` when a thread that found the mark done ended it), `scanned bg`/`assist` (objects scanned by the

@@ -210,9 +210,8 @@ pub(crate) fn first_or_too_many(old: u32) -> bool {
 
 impl Header {
     /// Adds a root; true if it is the object's first (0→1), when the caller must flag the
-    /// object's span for the root scan (`mheap::add_root` does both). Needs no barrier: the
-    /// object is reachable by whoever holds the handle being cloned, so the snapshot argument
-    /// (module `barrier`) already covers it.
+    /// object's span for the root scan (the finalizer queue's root, `mspecial::queue_finalizer`;
+    /// handles use [`Header::inc_roots_raw`] through `mheap::add_root`, which flags it).
     #[inline(always)]
     #[must_use = "a first root must flag its span (`mheap::add_root`)"]
     pub fn inc_roots(&self) -> bool {

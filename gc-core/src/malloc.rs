@@ -151,7 +151,7 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
         }
         span.publish(idx);
         if roots > 0 {
-            span.note_rooted();
+            span.note_born_rooted(op.marking());
         }
         if finalizer {
             finalizer::register(span, idx, vtable_of::<T>());
@@ -178,7 +178,7 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
             born_black(op, span, idx);
         }
         span.publish(idx);
-        span.note_rooted();
+        span.note_born_rooted(op.marking());
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });

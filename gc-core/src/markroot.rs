@@ -33,7 +33,6 @@ use crate::mgcwork::WORK;
 use crate::mheap::SpanRef;
 use crate::protocol::{jobs, roots};
 use crate::trace::Tracer;
-use bitvec::vec::BitVec;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -47,10 +46,13 @@ const LINE: usize = 64;
 
 /// One cycle's root scan: the span list and its jobs.
 pub(crate) struct RootScan {
+    /// Every span in use when the scan started.
     spans: Vec<SpanRef>,
-    /// One bit per span: whether it may hold a root, taken from its flag when the scan started
-    /// (`protocol::roots`); the jobs read the headers of these spans only.
-    flagged: BitVec,
+    /// The spans with work, each with whether it may hold a root (its flag, taken when the scan
+    /// started, `protocol::roots`); the others had neither a flag nor a finalizer registration
+    /// then. Registrations made since are of objects born black, whose referents were shaded
+    /// as they moved in.
+    work: Vec<(SpanRef, bool)>,
     /// The next job to claim.
     next: AtomicUsize,
     /// Jobs finished (`protocol::jobs`).
@@ -61,7 +63,7 @@ pub(crate) struct RootScan {
 
 impl RootScan {
     fn jobs(&self) -> usize {
-        self.spans.len().div_ceil(SPANS_PER_JOB)
+        self.work.len().div_ceil(SPANS_PER_JOB)
     }
 
     /// The spans in use when marking started (the resurrection pass walks them again).
@@ -69,9 +71,10 @@ impl RootScan {
         &self.spans
     }
 
-    /// How many of them may hold a root: the spans whose headers the scan reads.
-    pub(crate) fn flagged_spans(&self) -> usize {
-        self.flagged.count_ones()
+    /// How many spans the jobs visit: those that may hold a root or had finalizer
+    /// registrations when the scan started.
+    pub(crate) fn visited_spans(&self) -> usize {
+        self.work.len()
     }
 
     /// Claims and runs one job; `None` once every job is claimed. Returns the bytes of marking
@@ -82,12 +85,12 @@ impl RootScan {
             return None;
         };
         let lo = j * SPANS_PER_JOB;
-        let hi = (lo + SPANS_PER_JOB).min(self.spans.len());
+        let hi = (lo + SPANS_PER_JOB).min(self.work.len());
         let (mut roots, mut unknown, mut read_bytes) = (0, 0, 0);
-        for (k, s) in self.spans[lo..hi].iter().enumerate() {
+        for &(s, rooted) in &self.work[lo..hi] {
             let span = s.get();
             unknown += crate::finalizer::scan_span(span, t);
-            if !self.flagged[lo + k] {
+            if !rooted {
                 continue;
             }
             // The work is the headers read: a cache line each, or the slot for a smaller one.
@@ -134,15 +137,20 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 /// goal, `mgc::wait_for`); [`complete`] runs it. `heap_bytes`: the heap's allocated bytes, the
 /// scan's expected size for the assists' schedule when no scan has run yet.
 pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
-    // Every take before the fence, and every count read after it (`protocol::roots`).
-    let flagged: BitVec = spans
+    // Every take before the fence, and every count read after it (`protocol::roots`). One pass
+    // over the span structs: a span with neither a flag nor finalizer registrations gets no job.
+    let work: Vec<(SpanRef, bool)> = spans
         .iter()
-        .map(|s| roots::take(&s.get().maybe_rooted))
+        .filter_map(|s| {
+            let span = s.get();
+            let rooted = roots::take(&span.maybe_rooted);
+            (rooted || span.specials.finalizer_bits().is_some()).then_some((*s, rooted))
+        })
         .collect();
     roots::scan_fence();
     let scan = Arc::new(RootScan {
         spans,
-        flagged,
+        work,
         next: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         unknown: AtomicUsize::new(0),

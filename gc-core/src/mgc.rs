@@ -461,7 +461,7 @@ fn gc_mark_roots(c: &mut CycleStats) -> (Arc<RootScan>, usize) {
     let t = Instant::now();
     c.spans = spans.len();
     let scan = markroot::start(spans, mstats::heap_in_spans());
-    c.root_spans = scan.flagged_spans();
+    c.root_spans = scan.visited_spans();
     // Threads waiting at the goal scan roots too (`wait_for`): wake them for it.
     {
         let _done = DONE.lock();

@@ -216,11 +216,22 @@ impl MSpan {
         }
     }
 
-    /// Flags the span as holding a root (`protocol::roots::note`): after a rooted object was
-    /// published in it, or a count of one of its objects went 0→1.
+    /// Flags the span as holding a root (`protocol::roots::note`): after a count of one of its
+    /// objects went 0→1.
     #[inline(always)]
     pub fn note_rooted(&self) {
         crate::protocol::roots::note(&self.maybe_rooted);
+    }
+
+    /// Flags the span after a rooted object was published in it, inside an operation that read
+    /// `MARK` (`marking`) or `OFF`, which needs no fence (`protocol::roots`).
+    #[inline(always)]
+    pub fn note_born_rooted(&self, marking: bool) {
+        if marking {
+            crate::protocol::roots::note(&self.maybe_rooted);
+        } else {
+            crate::protocol::roots::note_unfenced(&self.maybe_rooted);
+        }
     }
 
     /// Free slots left for the owner to allocate.

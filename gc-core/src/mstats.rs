@@ -194,7 +194,8 @@ pub(crate) struct CycleStats {
     pub workers: usize,
     /// Wall time of the root scan.
     pub root_scan: Duration,
-    /// Spans whose headers the root scan read: those flagged as maybe holding a root.
+    /// Spans the root scan visited: those flagged as maybe holding a root, or holding objects
+    /// registered for finalizers.
     pub root_spans: usize,
     /// Ragged termination rounds before the stop.
     pub rounds: usize,

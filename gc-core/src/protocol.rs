@@ -123,9 +123,10 @@ pub fn release_if_not_last(count: &AtomicU32) -> bool {
     false
 }
 
-/// The root scan's reading of an object's root count: true if it is a root. Acquire, so that a
-/// count read as 0 orders every access made through the last root before the sweep that may
-/// free the object.
+/// The root scan's reading of an object's root count: true if it is a root. Acquire: a count
+/// read as 0 orders the accesses made through the last root before the scan (what orders them
+/// before the sweep, for every object, is that the last root went away in an operation that the
+/// handshakes wait for: [`release_last`]).
 #[inline(always)]
 pub fn has_roots(count: &AtomicU32) -> bool {
     count.load(Ordering::Acquire) > 0
@@ -135,34 +136,52 @@ pub fn has_roots(count: &AtomicU32) -> bool {
 /// spans that can hold a root (DESIGN §2: enumerate roots without walking the whole heap).
 ///
 /// A span's flag is set by every birth of a rooted object in it and by every 0→1 transition of
-/// a root count in it ([`roots::note`]); only the root scan clears it ([`roots::take`]), once per
-/// cycle for every span, before it reads any count, and it sets it again on a span where it
-/// found a root ([`roots::keep`]). Between the takes and the first count read, the collector
-/// runs the heavy half of an asymmetric fence ([`roots::scan_fence`]); the mutator's half is the
-/// light fence between its count increment and its flag read, so of "the mutator read the flag
-/// from before the take" and "the scanner read the count from before the increment", one is
-/// false (Dekker, as the phase handshake). Hence the invariant the scan relies on: **an object
-/// whose count went above 0 and stayed there is in a flagged span at every later take.** Its
-/// increment either came before the take it raced (then the scanner saw the span flagged,
-/// read the count, found it, and set the flag again) or its flag read came after that take
-/// (then the flag was false and it set it, or true and stays so).
+/// a root count in it ([`roots::note`], [`roots::note_unfenced`]). Only the root scan clears
+/// it ([`roots::take`]; a span struct made anew for other pages starts clear, with no object
+/// yet), once per cycle for every span, before it reads any count, and it sets it again on a
+/// span where it found a root ([`roots::keep`]). Between the takes and the first count read,
+/// the collector runs the heavy half of an asymmetric fence ([`roots::scan_fence`]); the
+/// mutator's half is the light fence between its count increment (or its publication of a
+/// rooted object) and its flag read, so of "the mutator read the flag from before the take" and
+/// "the scanner read the count from before the increment", one is false (Dekker, as the phase
+/// handshake). Hence the invariant the scan relies on: **an object whose count went above 0 and
+/// stayed there is in a flagged span at every later take.** Its increment either came before
+/// the take it raced (then the scanner saw the span flagged, read the count, found it, and set
+/// the flag again) or its flag read came after that take (then the flag was false and it set
+/// it, or true from a later note or keep: only a take writes false).
 ///
-/// An increment that races the take of the cycle that is starting and is not seen by that scan
-/// loses nothing: a birth happens inside an operation, which the `OFF → MARK` handshake orders
-/// before the takes (or which sees `MARK` and allocates black), and a clone reads the handle it
-/// copies through a path from an older root that the scan does see; no operation can delete an
-/// edge of that path without the barrier until the clone has returned, and its flag read comes
-/// after the take (Acquire), so the `MARK` phase is visible to every later deletion.
+/// An increment or birth inside an operation that read `OFF` needs no fence: the `OFF → MARK`
+/// handshake waits for that operation, so its flag store comes before the take, which then reads
+/// it and makes the scan read the count ([`roots::note_unfenced`]). One inside an operation that
+/// read `MARK` takes the fence: it may race the take.
+///
+/// An increment that races the take of the cycle starting and is not seen by that scan loses
+/// nothing. Inside an operation that read `MARK`, the object is black (a birth) or shaded by
+/// the operation (`Weak::upgrade`, a container's get). Outside any operation it is a clone of
+/// a handle read through a path from an older root, through immutable fields, a cell's shared
+/// borrow or a container's read lock, none of which can be cut until the clone has returned and
+/// the borrow or lock is released; an operation that cuts the path afterwards either read
+/// `MARK` and shades what it removes, or read `OFF`, and then it ended before the handshake,
+/// so the clone's flag store came before the take and the scan saw the flag.
 pub mod roots {
     use crate::sync::{heavy_fence, light_fence, AtomicBool, Ordering};
 
-    /// The mutator's half, after a count of the span's object went 0→1 or a rooted object
-    /// was published in the span: flags the span unless it is flagged already (a load on the
-    /// common path, no read-modify-write).
+    /// The mutator's half, after a count of the span's object went 0→1 outside an operation,
+    /// or inside one that read `MARK`, or after a rooted object was published in the span
+    /// while marking: flags the span unless it is flagged already (a load on the common path,
+    /// no read-modify-write).
     #[inline(always)]
     pub fn note(flag: &AtomicBool) {
         light_fence();
-        if !flag.load(Ordering::Acquire) {
+        note_unfenced(flag);
+    }
+
+    /// [`note`] inside an operation that read `OFF` (module docs: the handshake orders it
+    /// before the take), which saves the fence where the light fence is a real one (no
+    /// `membarrier`).
+    #[inline(always)]
+    pub fn note_unfenced(flag: &AtomicBool) {
+        if !flag.load(Ordering::Relaxed) {
             flag.store(true, Ordering::Release);
         }
     }

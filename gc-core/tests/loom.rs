@@ -1647,46 +1647,100 @@ fn a_stop_attempted_when_one_worker_saw_all_idle_misses_a_local_gray_object() {
     drain_end_against_a_stop(false);
 }
 
-/// A first root (a clone's 0→1, or a rooted birth) in a span the earlier births flagged races
-/// the root scan's take of that flag (`protocol::roots`): either the scan reads the count and
-/// finds the root (setting the flag again), or the flag stays set for the next scan. Without
-/// the mutator's half of the fence, its flag read can see the flag from before the take while
-/// the scan's count read misses the increment (store buffering), and the root is lost to every
-/// later scan.
-fn first_root_races_the_flag_take(fenced: bool) {
+/// The root scan over one span of one object: the take, the fence, the count read if the flag
+/// was taken, the flag set again on a root found. Returns whether it found the root.
+fn scan_one_span(flag: &AtomicBool, count: &AtomicU32) -> bool {
+    let taken = roots::take(flag);
+    roots::scan_fence();
+    let found = taken && has_roots(count);
+    if found {
+        roots::keep(flag);
+    }
+    found
+}
+
+/// The invariant of `protocol::roots`, once the mutator's root is in place.
+fn found_or_still_flagged(found: bool, flag: &AtomicBool) {
+    assert!(
+        found || flag.load(Ordering::Relaxed),
+        "a rooted object's span is unflagged and its root was not found"
+    );
+}
+
+/// A first root (a clone's 0→1 outside any operation) races the root scan's take of its span's
+/// flag (`protocol::roots`), the flag set beforehand (`flagged`: earlier births) or not: either
+/// the scan reads the count and finds the root (setting the flag again), or the flag stays set
+/// for the next scan. Without the mutator's half of the fence, its flag read can see the flag
+/// from before the take while the scan's count read misses the increment (store buffering),
+/// and the root is lost to every later scan.
+fn first_root_races_the_flag_take(flagged: bool, fenced: bool) {
     model(move || {
-        let flag = Arc::new(AtomicBool::new(true));
+        let flag = Arc::new(AtomicBool::new(flagged));
         let count = Arc::new(AtomicU32::new(0));
         let (f, c) = (flag.clone(), count.clone());
         let mutator = thread::spawn(move || {
             c.fetch_add(1, Ordering::Relaxed);
             if fenced {
                 roots::note(&f);
-            } else if !f.load(Ordering::Acquire) {
-                f.store(true, Ordering::Release);
+            } else {
+                roots::note_unfenced(&f);
             }
         });
-        let taken = roots::take(&flag);
-        roots::scan_fence();
-        let found = taken && has_roots(&count);
-        if found {
-            roots::keep(&flag);
-        }
+        let found = scan_one_span(&flag, &count);
         mutator.join().unwrap();
-        assert!(
-            found || flag.load(Ordering::Relaxed),
-            "a rooted object's span is unflagged and its root was not found"
-        );
+        found_or_still_flagged(found, &flag);
     });
 }
 
 #[test]
 fn first_root_races_the_root_scans_flag_take() {
-    first_root_races_the_flag_take(true);
+    first_root_races_the_flag_take(true, true);
+    first_root_races_the_flag_take(false, true);
 }
 
 #[test]
 #[should_panic(expected = "span is unflagged")]
 fn first_root_without_the_fence_is_lost_to_the_root_scan() {
-    first_root_races_the_flag_take(false);
+    first_root_races_the_flag_take(true, false);
+}
+
+/// A rooted object is born (published, then its span flagged) in an operation that races the
+/// start of marking and the scan's take: with `OFF` the flag needs no fence (the handshake
+/// waits for the operation), with `MARK` it takes one (`MSpan::note_born_rooted`). The object
+/// must be found by this scan or leave its span flagged for the next. `fence_in_mark: false`
+/// flags without the fence in both phases: loom finds the birth lost.
+fn rooted_birth_races_the_flag_take(fence_in_mark: bool) {
+    model(move || {
+        let phase = Arc::new(AtomicU32::new(OFF));
+        let op_flag = Arc::new(AtomicBool::new(false));
+        let flag = Arc::new(AtomicBool::new(true));
+        let count = Arc::new(AtomicU32::new(0));
+        let (ph, of, f, c) = (phase.clone(), op_flag.clone(), flag.clone(), count.clone());
+        let mutator = thread::spawn(move || {
+            let p = enter(&of, &ph);
+            c.store(1, Ordering::Release);
+            if p == MARK && fence_in_mark {
+                roots::note(&f);
+            } else {
+                roots::note_unfenced(&f);
+            }
+            exit(&of);
+        });
+        set_phase(&phase, MARK);
+        wait_clear(&op_flag);
+        let found = scan_one_span(&flag, &count);
+        mutator.join().unwrap();
+        found_or_still_flagged(found, &flag);
+    });
+}
+
+#[test]
+fn rooted_birth_races_the_start_of_marking_and_the_flag_take() {
+    rooted_birth_races_the_flag_take(true);
+}
+
+#[test]
+#[should_panic(expected = "span is unflagged")]
+fn rooted_birth_while_marking_without_the_fence_is_lost_to_the_root_scan() {
+    rooted_birth_races_the_flag_take(false);
 }
