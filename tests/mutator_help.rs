@@ -103,7 +103,46 @@ fn child() {
         ("termination_safepoint", || forced_cycles(Left::Termination)),
         ("termination_allocation", || pacer_cycles(Left::Termination)),
         ("sweep_allocation", || pacer_cycles(Left::Sweep)),
+        ("born_after_the_scan", born_after_the_scan),
     ]);
+}
+
+/// Objects born rooted while the mark is still on but after the root scan has read their span
+/// (it found no root there, so its flag stays clear): only the flag their thread's mcache sets
+/// when it gives the span back at mark termination keeps them roots for the next scans
+/// (`protocol::roots`, "Births in cached spans"). Their values have drop glue, so a sweep of
+/// one the next scan missed aborts on its root count.
+fn born_after_the_scan() {
+    // A cached span of this class, holding no root.
+    for i in 0..64u64 {
+        drop(Gc::new(Box::new(i)));
+    }
+    leave(Left::RootScan, true);
+    leave(Left::Termination, true);
+    let (collector, done) = collect_in_a_thread();
+    // The collector thread marks and waits for this thread to scan the roots and end the mark.
+    while !tricolor_gc::__private::run_root_scan() {
+        std::thread::yield_now();
+    }
+    let kept: Vec<Gc<Box<u64>>> = (0..2_000u64).map(|i| Gc::new(Box::new(i * 7))).collect();
+    while !done.load(Ordering::Acquire) {
+        safepoint();
+    }
+    collector.join().unwrap();
+    leave(Left::RootScan, false);
+    leave(Left::Termination, false);
+    for _ in 0..3 {
+        collect();
+    }
+    assert!(kept
+        .iter()
+        .enumerate()
+        .all(|(i, g)| **g == Box::new(i as u64 * 7)));
+}
+
+#[test]
+fn objects_born_after_the_root_scan_stay_roots() {
+    support::passes("born_after_the_scan");
 }
 
 /// Objects with a finalizer of a type already known to have one (a first object finalized
@@ -156,6 +195,17 @@ const FIRST_GROWN: u64 = 10_000_000;
 const BALLAST: u64 = 500_000;
 const WATCHED: u64 = 1_000;
 
+/// A thread that runs one forced cycle, and the flag it sets once the cycle is over.
+fn collect_in_a_thread() -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let t = std::thread::spawn(move || {
+        collect();
+        d.store(true, Ordering::Release);
+    });
+    (t, done)
+}
+
 /// Forced cycles, `what` left to a thread that calls `safepoint` until each is over.
 fn forced_cycles(what: Left) {
     let mut rng = Rng(0x400);
@@ -166,14 +216,7 @@ fn forced_cycles(what: Left) {
     println!("hooked cycles {}..={}", start + 1, start + CYCLES as u64);
     let mut next_id = FIRST_GROWN;
     for _ in 0..CYCLES {
-        let done = Arc::new(AtomicBool::new(false));
-        let collector = {
-            let done = done.clone();
-            std::thread::spawn(move || {
-                collect();
-                done.store(true, Ordering::Release);
-            })
-        };
+        let (collector, done) = collect_in_a_thread();
         while !done.load(Ordering::Acquire) {
             safepoint();
             mutate(&mut heads, &mut rng, &mut next_id);

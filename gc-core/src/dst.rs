@@ -214,7 +214,9 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
             malloc::born_black(op, span, idx);
         }
         span.publish(idx);
-        span.note_born_rooted(op.marking());
+        if sc == 0 {
+            span.note_born_rooted(op.marking());
+        }
         // SAFETY: `obj` has the slot's non-null address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });

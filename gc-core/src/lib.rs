@@ -218,6 +218,13 @@ pub mod __private {
     pub fn leave_mark_termination_to_mutators(on: bool) {
         crate::markdone::leave_to_mutators(on)
     }
+    /// With the root scan left to assists: runs, on this thread and inside an operation, every
+    /// job of the root scan of the mark in progress, attempting no stop; true once this call
+    /// finished the scan (false if no mark is on or its scan is not published yet, or over).
+    /// A test's objects allocated after it returned true are born after the scan.
+    pub fn run_root_scan() -> bool {
+        crate::mgc::run_root_scan()
+    }
     /// Makes the background sweep leave every span whose sweep runs no user code to the
     /// mutators (their sweep credit, or a wait at the hard goal), so that a test can make its
     /// own thread sweep them; a cycle that sweeps while it is on waits for such a thread.

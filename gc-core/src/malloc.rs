@@ -150,7 +150,7 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
             born_black(op, span, idx);
         }
         span.publish(idx);
-        if roots > 0 {
+        if sc == 0 && roots > 0 {
             span.note_born_rooted(op.marking());
         }
         if finalizer {
@@ -178,7 +178,9 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
             born_black(op, span, idx);
         }
         span.publish(idx);
-        span.note_born_rooted(op.marking());
+        if sc == 0 {
+            span.note_born_rooted(op.marking());
+        }
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });

@@ -218,6 +218,17 @@ pub(crate) fn assist_job(t: &mut Tracer) -> Option<usize> {
     Some(credit)
 }
 
+/// `__private::run_root_scan`: runs every job left of the published scan on this thread (inside
+/// an operation that read `MARK`); true if they are all done.
+pub(crate) fn run_published() -> bool {
+    let Some(scan) = CURRENT.lock().clone() else {
+        return false;
+    };
+    let mut t = Tracer::marker();
+    while scan.run_one(&mut t).is_some() {}
+    jobs::all_done(&scan.done, scan.jobs())
+}
+
 /// A root job run by a thread waiting at the goal (`mgc::wait_for`); `None` if none is left.
 pub(crate) fn waiting_job(t: &mut Tracer) -> Option<usize> {
     let credit = claim_and_run(t)?;

@@ -551,6 +551,11 @@ pub fn collect() {
     }
 }
 
+/// `__private::run_root_scan`.
+pub(crate) fn run_root_scan() -> bool {
+    PHASE.load(Ordering::Relaxed) == MARK && with_op(|op| op.marking() && markroot::run_published())
+}
+
 /// Lets a long-running thread that does not allocate help the collector: it does a share of
 /// marking if a cycle is marking, and ends the mark (its stop) if it finds it done, so that a
 /// cycle does not wait for a collector thread short of a core. Cheap otherwise.

@@ -223,14 +223,34 @@ impl MSpan {
         crate::protocol::roots::note(&self.maybe_rooted);
     }
 
-    /// Flags the span after a rooted object was published in it, inside an operation that read
-    /// `MARK` (`marking`) or `OFF`, which needs no fence (`protocol::roots`).
+    /// Flags a large object's span after the object, born rooted, was published in it, inside
+    /// an operation that read `MARK` (`marking`) or `OFF`, which needs no fence
+    /// (`protocol::roots`). Small objects' births are covered by their mcache's flags instead
+    /// ([`MSpan::note_cached`]).
     #[inline(always)]
     pub fn note_born_rooted(&self, marking: bool) {
         if marking {
             crate::protocol::roots::note(&self.maybe_rooted);
         } else {
             crate::protocol::roots::note_unfenced(&self.maybe_rooted);
+        }
+    }
+
+    /// Flags a span an mcache takes and gives back, which covers every small object born in it
+    /// while cached (`protocol::roots`, "Births in cached spans"): a birth before the take of
+    /// the cycle starting is in a span flagged when it was cached (no take can come between: a
+    /// take's cycle flushes every mcache at its mark termination, so one caching spans at most
+    /// one take), and a birth after it is in a span flagged again when it is given back, at the
+    /// latest at that mark termination. `taken`: on caching (after an operation that read `OFF`
+    /// or the flag's own take, no fence needed); otherwise on giving back, which stores
+    /// unconditionally: a flag read as set from before a take that then cleared it must not
+    /// skip the store.
+    #[inline]
+    pub fn note_cached(&self, taken: bool) {
+        if taken {
+            crate::protocol::roots::note_unfenced(&self.maybe_rooted);
+        } else {
+            crate::protocol::roots::keep(&self.maybe_rooted);
         }
     }
 

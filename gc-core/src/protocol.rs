@@ -135,9 +135,9 @@ pub fn has_roots(count: &AtomicU32) -> bool {
 /// The per-span "maybe rooted" flag, which lets the root scan read the headers of only the
 /// spans that can hold a root (DESIGN §2: enumerate roots without walking the whole heap).
 ///
-/// A span's flag is set by every birth of a rooted object in it and by every 0→1 transition of
-/// a root count in it ([`roots::note`], [`roots::note_unfenced`]). Only the root scan clears
-/// it ([`roots::take`]; a span struct made anew for other pages starts clear, with no object
+/// A span's flag is set by every birth of a rooted object in it (see "Births in cached spans"
+/// below) and by every 0→1 transition of a root count in it ([`roots::note`],
+/// [`roots::note_unfenced`]). Only the root scan clears it ([`roots::take`]; a span struct made anew for other pages starts clear, with no object
 /// yet), once per cycle for every span, before it reads any count, and it sets it again on a
 /// span where it found a root ([`roots::keep`]). Between the takes and the first count read,
 /// the collector runs the heavy half of an asymmetric fence ([`roots::scan_fence`]); the
@@ -149,6 +149,16 @@ pub fn has_roots(count: &AtomicU32) -> bool {
 /// the take it raced (then the scanner saw the span flagged, read the count, found it, and set
 /// the flag again) or its flag read came after that take (then the flag was false and it set
 /// it, or true from a later note or keep: only a take writes false).
+///
+/// **Births in cached spans.** A small object is born in a span its thread's mcache holds, and
+/// flagging the span at each birth cost binary-trees 4% more instructions; the mcache flags it
+/// instead when it takes the span ([`roots::note_unfenced`]) and when it gives it back
+/// ([`roots::keep`], unconditional). Every cycle's mark termination gives back every cached
+/// span, so the time a span is cached contains at most one take: a birth before that take is in
+/// a span flagged since it was cached (and, in an operation that read `OFF`, ordered before the
+/// take), and a birth after it (black this cycle) is in a span flagged again when given back,
+/// before the next take. A large object's span is flagged at its birth ([`roots::note`] in an
+/// operation that read `MARK`).
 ///
 /// An increment or birth inside an operation that read `OFF` needs no fence: the `OFF → MARK`
 /// handshake waits for that operation, so its flag store comes before the take, which then reads
