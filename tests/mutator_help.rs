@@ -103,16 +103,19 @@ fn child() {
         ("termination_safepoint", || forced_cycles(Left::Termination)),
         ("termination_allocation", || pacer_cycles(Left::Termination)),
         ("sweep_allocation", || pacer_cycles(Left::Sweep)),
-        ("born_after_the_scan", born_after_the_scan),
+        ("born_after_the_scan_few", || born_after_the_scan(100)),
+        ("born_after_the_scan_many", || born_after_the_scan(2_000)),
     ]);
 }
 
-/// Objects born rooted while the mark is still on but after the root scan has read their span
-/// (it found no root there, so its flag stays clear): only the flag their thread's mcache sets
-/// when it gives the span back at mark termination keeps them roots for the next scans
-/// (`protocol::roots`, "Births in cached spans"). Their values have drop glue, so a sweep of
-/// one the next scan missed aborts on its root count.
-fn born_after_the_scan() {
+/// `n` objects born rooted while the mark is still on but after the root scan has read their
+/// span (it found no root there, so its flag stays clear): only the flag their thread's mcache
+/// sets when it gives the span back keeps them roots for the next scans (`protocol::roots`,
+/// "Births"). 100 fit the cached span (a 16-byte slot: 512 per span), given back at mark
+/// termination; 2,000 fill it and the next ones, given back when full, during the mark.
+/// Their values have drop glue, so a sweep of one the next scan missed aborts on its root
+/// count, and GCCHECKMARK reports it white first.
+fn born_after_the_scan(n: u64) {
     // A cached span of this class, holding no root.
     for i in 0..64u64 {
         drop(Gc::new(Box::new(i)));
@@ -124,7 +127,7 @@ fn born_after_the_scan() {
     while !tricolor_gc::__private::run_root_scan() {
         std::thread::yield_now();
     }
-    let kept: Vec<Gc<Box<u64>>> = (0..2_000u64).map(|i| Gc::new(Box::new(i * 7))).collect();
+    let kept: Vec<Gc<Box<u64>>> = (0..n).map(|i| Gc::new(Box::new(i * 7))).collect();
     while !done.load(Ordering::Acquire) {
         safepoint();
     }
@@ -142,7 +145,8 @@ fn born_after_the_scan() {
 
 #[test]
 fn objects_born_after_the_root_scan_stay_roots() {
-    support::passes("born_after_the_scan");
+    support::passes("born_after_the_scan_few");
+    support::passes("born_after_the_scan_many");
 }
 
 /// Objects with a finalizer of a type already known to have one (a first object finalized

@@ -218,10 +218,12 @@ pub mod __private {
     pub fn leave_mark_termination_to_mutators(on: bool) {
         crate::markdone::leave_to_mutators(on)
     }
-    /// With the root scan left to assists: runs, on this thread and inside an operation, every
-    /// job of the root scan of the mark in progress, attempting no stop; true once this call
-    /// finished the scan (false if no mark is on or its scan is not published yet, or over).
-    /// A test's objects allocated after it returned true are born after the scan.
+    /// With the root scan left to assists (`leave_root_scan_to_assists(true)`, required: else
+    /// the workers may finish the scan and this never returns true): runs, on this thread and
+    /// inside an operation, every job of the root scan of the mark in progress, attempting no
+    /// stop; true once this call finished the scan (false if no mark is on or its scan is not
+    /// published yet). A test's objects allocated after it returned true are born after the
+    /// scan. Its jobs count in neither `root_jobs_assist` nor `root_jobs_waiting`.
     pub fn run_root_scan() -> bool {
         crate::mgc::run_root_scan()
     }

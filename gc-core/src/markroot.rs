@@ -4,12 +4,12 @@
 //! root) and the finalizer referents of its spans (`finalizer::scan_span`).
 //!
 //! Only the headers of spans flagged as maybe holding a root are read (`protocol::roots` has
-//! the protocol and its argument): a span is flagged by each rooted birth and each first root
-//! in it, and the scan clears every flag before it reads a count, flagging again the spans
-//! where it finds a root. A span whose objects have all lived unrooted in the heap since the
-//! last scan (a program's old data) costs one flag read, not a read of every header. What a
-//! heap that turns over still costs is the headers of what was allocated since the last scan:
-//! each object was born with a root.
+//! the protocol and its argument): a span is flagged when an mcache caches it and gives it
+//! back, and by each first root in it, and the scan clears every flag before it reads a count,
+//! flagging again the spans where it finds a root. A span whose objects have all lived unrooted
+//! in the heap since the last scan (a program's old data) costs one flag read, not a read of
+//! every header. What a heap that turns over still costs is the headers of the spans allocated
+//! into since the last scan: most objects are born with a root.
 //!
 //! Why assists take root jobs, as Go's `gcDrainN` does: the scan reads every header allocated
 //! since the last cycle, so on a heap that turns over it is half of the mark (binary-trees 18:

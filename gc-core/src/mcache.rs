@@ -57,7 +57,7 @@ impl MCache {
         let s = central(class).cache_span()?;
         // SAFETY: cache_span hands the span to us.
         let span = unsafe { &*s };
-        span.note_cached(true);
+        span.note_cached();
         // SAFETY: we own the span now.
         let count = unsafe { (*span.alloc.get()).alloc_count };
         mstats::note_cached(span.elemsize, span.nelems - count);
@@ -75,7 +75,7 @@ impl MCache {
         }
         // SAFETY: the span was cached here, so we own it until it is filed.
         let span = unsafe { &*s };
-        span.note_cached(false);
+        span.note_given_back();
         // SAFETY: as above.
         let count = unsafe { (*span.alloc.get()).alloc_count };
         let free = span.nelems - count;

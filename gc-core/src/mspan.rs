@@ -78,9 +78,9 @@ pub(crate) struct MSpan {
     /// Every slot below this index is allocated. Published with Release after the new object's
     /// header is written, so a root scan that reads it with Acquire sees initialized headers.
     pub freeindex: AtomicUsize,
-    /// Whether a slot may hold an object with roots: set at each rooted birth and first root in
-    /// the span, cleared by the root scan, which reads the headers of flagged spans only
-    /// (`protocol::roots`).
+    /// Whether a slot may hold an object with roots: set when an mcache caches the span and gives
+    /// it back, at a large object's rooted birth and at each first root in the span; cleared by
+    /// the root scan, which reads the headers of flagged spans only (`protocol::roots`).
     pub maybe_rooted: AtomicBool,
     pub alloc_bits: Box<[AtomicU64]>,
     pub mark_bits: Box<[AtomicU64]>,
@@ -225,7 +225,7 @@ impl MSpan {
 
     /// Flags a large object's span after the object, born rooted, was published in it, inside
     /// an operation that read `MARK` (`marking`) or `OFF`, which needs no fence
-    /// (`protocol::roots`). Small objects' births are covered by their mcache's flags instead
+    /// (`protocol::roots`). Small objects' births are covered by their mcache's flags
     /// ([`MSpan::note_cached`]).
     #[inline(always)]
     pub fn note_born_rooted(&self, marking: bool) {
@@ -236,22 +236,25 @@ impl MSpan {
         }
     }
 
-    /// Flags a span an mcache takes and gives back, which covers every small object born in it
-    /// while cached (`protocol::roots`, "Births in cached spans"): a birth before the take of
-    /// the cycle starting is in a span flagged when it was cached (no take can come between: a
-    /// take's cycle flushes every mcache at its mark termination, so one caching spans at most
-    /// one take), and a birth after it is in a span flagged again when it is given back, at the
-    /// latest at that mark termination. `taken`: on caching (after an operation that read `OFF`
-    /// or the flag's own take, no fence needed); otherwise on giving back, which stores
-    /// unconditionally: a flag read as set from before a take that then cleared it must not
-    /// skip the store.
+    /// Flags a span an mcache has just cached. With [`MSpan::note_given_back`], this covers
+    /// every small object born in the span while cached (`protocol::roots`, "Births in cached
+    /// spans"): a birth before the take of the cycle starting is in a span flagged when it was
+    /// cached (a caching contains at most one take: each cycle's mark termination gives every
+    /// cached span back), and a birth after it is black and in a span flagged again when given
+    /// back, at the latest at that mark termination. No fence: births in operations that read
+    /// `OFF` are ordered before the take by the handshake, and those that read `MARK` are black.
     #[inline]
-    pub fn note_cached(&self, taken: bool) {
-        if taken {
-            crate::protocol::roots::note_unfenced(&self.maybe_rooted);
-        } else {
-            crate::protocol::roots::keep(&self.maybe_rooted);
-        }
+    pub fn note_cached(&self) {
+        crate::protocol::roots::note_unfenced(&self.maybe_rooted);
+    }
+
+    /// Flags a span an mcache gives back ([`MSpan::note_cached`]). The store is unconditional:
+    /// a give-back during a mark that read the flag as set from before the take, which then
+    /// cleared it without seeing the births, must not skip it (loom:
+    /// `span_given_back_while_the_scan_takes_its_flag`).
+    #[inline]
+    pub fn note_given_back(&self) {
+        crate::protocol::roots::keep(&self.maybe_rooted);
     }
 
     /// Free slots left for the owner to allocate.

@@ -135,60 +135,58 @@ pub fn has_roots(count: &AtomicU32) -> bool {
 /// The per-span "maybe rooted" flag, which lets the root scan read the headers of only the
 /// spans that can hold a root (DESIGN §2: enumerate roots without walking the whole heap).
 ///
-/// A span's flag is set by every birth of a rooted object in it (see "Births in cached spans"
-/// below) and by every 0→1 transition of a root count in it ([`roots::note`],
-/// [`roots::note_unfenced`]). Only the root scan clears it ([`roots::take`]; a span struct made anew for other pages starts clear, with no object
-/// yet), once per cycle for every span, before it reads any count, and it sets it again on a
-/// span where it found a root ([`roots::keep`]). Between the takes and the first count read,
-/// the collector runs the heavy half of an asymmetric fence ([`roots::scan_fence`]); the
-/// mutator's half is the light fence between its count increment (or its publication of a
-/// rooted object) and its flag read, so of "the mutator read the flag from before the take" and
-/// "the scanner read the count from before the increment", one is false (Dekker, as the phase
-/// handshake). Hence the invariant the scan relies on: **an object whose count went above 0 and
-/// stayed there is in a flagged span at every later take.** Its increment either came before
-/// the take it raced (then the scanner saw the span flagged, read the count, found it, and set
-/// the flag again) or its flag read came after that take (then the flag was false and it set
-/// it, or true from a later note or keep: only a take writes false).
+/// A span's flag is set for the births in it (see "Births" below) and by every 0→1 transition
+/// of a root count in it ([`roots::note`]). Only the root scan clears it ([`roots::take`]; a
+/// span struct made anew for other pages starts clear, with no object yet), once per cycle for
+/// every span, before it reads any count, and it sets it again on a span where it found a root
+/// ([`roots::keep`]). Between the takes and the first count read, the collector runs the heavy
+/// half of an asymmetric fence ([`roots::scan_fence`]); the mutator's half is the light fence
+/// between its count increment and its flag read, so of "the mutator read the flag from before
+/// the take" and "the scanner read the count from before the increment", one is false (Dekker,
+/// as the phase handshake). Hence the invariant the scan relies on: **an object whose count
+/// went above 0 and stayed there is in a flagged span at every take of a later cycle, and at
+/// the take of its own cycle either in a flagged span whose scan sees it, or black** (born in
+/// an operation that read `MARK`). A 0→1's increment either came before the take it raced (then
+/// the scanner saw the span flagged, read the count, found it, and set the flag again) or its
+/// flag read came after that take (then the flag was false and it set it, or true from a later
+/// note or keep: only a take writes false).
 ///
-/// **Births in cached spans.** A small object is born in a span its thread's mcache holds, and
-/// flagging the span at each birth cost binary-trees 4% more instructions; the mcache flags it
-/// instead when it takes the span ([`roots::note_unfenced`]) and when it gives it back
-/// ([`roots::keep`], unconditional). Every cycle's mark termination gives back every cached
-/// span, so the time a span is cached contains at most one take: a birth before that take is in
-/// a span flagged since it was cached (and, in an operation that read `OFF`, ordered before the
-/// take), and a birth after it (black this cycle) is in a span flagged again when given back,
-/// before the next take. A large object's span is flagged at its birth ([`roots::note`] in an
-/// operation that read `MARK`).
+/// **Births.** A small object is born in a span its thread's mcache holds; flagging the span at
+/// each birth cost binary-trees 4% more instructions, so the mcache flags it instead when it
+/// caches the span ([`roots::note_unfenced`]) and when it gives it back ([`roots::keep`],
+/// unconditional). Every cycle's mark termination gives back every cached span, so the time a
+/// span is cached contains at most one take. A birth before that take in an operation that read
+/// `OFF` is ordered before the take by the handshake, in a span flagged since it was cached:
+/// the scan reads it. A birth in an operation that read `MARK` is black, and its span is flagged
+/// again when given back, at the latest at that mark termination, before the next take (the
+/// store unconditional: a give-back that read the flag as set from before the take, which then
+/// cleared it without seeing the birth, must store anyway). A large object's span is flagged at
+/// its birth, after its publication: [`roots::note_unfenced`] in an operation that read `OFF`,
+/// [`roots::note`] in one that read `MARK`.
 ///
-/// An increment or birth inside an operation that read `OFF` needs no fence: the `OFF → MARK`
-/// handshake waits for that operation, so its flag store comes before the take, which then reads
-/// it and makes the scan read the count ([`roots::note_unfenced`]). One inside an operation that
-/// read `MARK` takes the fence: it may race the take.
-///
-/// An increment that races the take of the cycle starting and is not seen by that scan loses
-/// nothing. Inside an operation that read `MARK`, the object is black (a birth) or shaded by
-/// the operation (`Weak::upgrade`, a container's get). Outside any operation it is a clone of
-/// a handle read through a path from an older root, through immutable fields, a cell's shared
-/// borrow or a container's read lock, none of which can be cut until the clone has returned and
-/// the borrow or lock is released; an operation that cuts the path afterwards either read
-/// `MARK` and shades what it removes, or read `OFF`, and then it ended before the handshake,
-/// so the clone's flag store came before the take and the scan saw the flag.
+/// A 0→1 that races the take of the cycle starting and is not seen by that scan loses nothing.
+/// Inside an operation that read `MARK`, the operation shades the object (`Weak::upgrade`, a
+/// container's get). Outside any operation it is a clone of a handle read through a path from
+/// an older root, through immutable fields, a cell's shared borrow or a container's read lock,
+/// none of which can be cut until the clone has returned and the borrow or lock is released; an
+/// operation that cuts the path afterwards either read `MARK` and shades what it removes, or
+/// read `OFF`, and then it ended before the handshake, so the clone's flag store came before
+/// the take and the scan saw the flag.
 pub mod roots {
     use crate::sync::{heavy_fence, light_fence, AtomicBool, Ordering};
 
-    /// The mutator's half, after a count of the span's object went 0→1 outside an operation,
-    /// or inside one that read `MARK`, or after a rooted object was published in the span
-    /// while marking: flags the span unless it is flagged already (a load on the common path,
-    /// no read-modify-write).
+    /// The mutator's half, after a count of the span's object went 0→1, or after a large
+    /// rooted object was published in it while marking: flags the span unless it is flagged
+    /// already (a load on the common path, no read-modify-write).
     #[inline(always)]
     pub fn note(flag: &AtomicBool) {
         light_fence();
         note_unfenced(flag);
     }
 
-    /// [`note`] inside an operation that read `OFF` (module docs: the handshake orders it
-    /// before the take), which saves the fence where the light fence is a real one (no
-    /// `membarrier`).
+    /// [`note`] without the fence, where the module docs show none is needed: a large birth in
+    /// an operation that read `OFF` (the handshake orders it before the take), and an mcache
+    /// caching a span.
     #[inline(always)]
     pub fn note_unfenced(flag: &AtomicBool) {
         if !flag.load(Ordering::Relaxed) {
@@ -208,10 +206,14 @@ pub mod roots {
         heavy_fence();
     }
 
-    /// The scan found a root in the span: the flag stays set for the next cycle's scan.
+    /// Sets the flag unconditionally: the scan found a root in the span, or an mcache gives the
+    /// span back. A swap rather than a store (both rare): loom 0.7 reports the give-back racing
+    /// a take as losing a birth when it is a plain store, an outcome C++'s coherence rules
+    /// forbid (the take's swap read an older store, so this one is later in the modification
+    /// order and the flag ends set), and checks it as intended with a read-modify-write.
     #[inline]
     pub fn keep(flag: &AtomicBool) {
-        flag.store(true, Ordering::Release);
+        flag.swap(true, Ordering::Release);
     }
 }
 

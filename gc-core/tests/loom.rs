@@ -1704,12 +1704,12 @@ fn first_root_without_the_fence_is_lost_to_the_root_scan() {
     first_root_races_the_flag_take(true, false);
 }
 
-/// A rooted object is born (published, then its span flagged) in an operation that races the
-/// start of marking and the scan's take: with `OFF` the flag needs no fence (the handshake
+/// A large rooted object is born (published, then its span flagged) in an operation that races
+/// the start of marking and the scan's take: with `OFF` the flag needs no fence (the handshake
 /// waits for the operation), with `MARK` it takes one (`MSpan::note_born_rooted`). The object
 /// must be found by this scan or leave its span flagged for the next. `fence_in_mark: false`
 /// flags without the fence in both phases: loom finds the birth lost.
-fn rooted_birth_races_the_flag_take(fence_in_mark: bool) {
+fn large_rooted_birth_races_the_flag_take(fence_in_mark: bool) {
     model(move || {
         let phase = Arc::new(AtomicU32::new(OFF));
         let op_flag = Arc::new(AtomicBool::new(false));
@@ -1735,12 +1735,48 @@ fn rooted_birth_races_the_flag_take(fence_in_mark: bool) {
 }
 
 #[test]
-fn rooted_birth_races_the_start_of_marking_and_the_flag_take() {
-    rooted_birth_races_the_flag_take(true);
+fn large_rooted_birth_races_the_start_of_marking_and_the_flag_take() {
+    large_rooted_birth_races_the_flag_take(true);
 }
 
 #[test]
 #[should_panic(expected = "span is unflagged")]
-fn rooted_birth_while_marking_without_the_fence_is_lost_to_the_root_scan() {
-    rooted_birth_races_the_flag_take(false);
+fn large_rooted_birth_while_marking_without_the_fence_is_lost_to_the_root_scan() {
+    large_rooted_birth_races_the_flag_take(false);
+}
+
+/// A small rooted object is born while marking (black) in a span its mcache cached before the
+/// scan's take, and the mcache gives the span back (full) while the scan takes the flag: the
+/// give-back's store must leave the span flagged for the next cycle unless the scan saw the
+/// birth. With a conditional store (`note_unfenced`), the give-back can read the flag as set
+/// from before the take, skip the store, and the take clear it without seeing the birth.
+fn span_given_back_while_the_scan_takes_its_flag(unconditional: bool) {
+    model(move || {
+        // Flagged when the mcache cached the span.
+        let flag = Arc::new(AtomicBool::new(true));
+        let count = Arc::new(AtomicU32::new(0));
+        let (f, c) = (flag.clone(), count.clone());
+        let mutator = thread::spawn(move || {
+            c.store(1, Ordering::Release);
+            if unconditional {
+                roots::keep(&f);
+            } else {
+                roots::note_unfenced(&f);
+            }
+        });
+        let found = scan_one_span(&flag, &count);
+        mutator.join().unwrap();
+        found_or_still_flagged(found, &flag);
+    });
+}
+
+#[test]
+fn span_given_back_while_the_scan_takes_its_flag_stays_flagged() {
+    span_given_back_while_the_scan_takes_its_flag(true);
+}
+
+#[test]
+#[should_panic(expected = "span is unflagged")]
+fn span_given_back_with_a_conditional_store_loses_a_birth() {
+    span_given_back_while_the_scan_takes_its_flag(false);
 }
