@@ -1674,20 +1674,34 @@ fn found_or_still_flagged(found: bool, flag: &AtomicBool) {
 /// from before the take while the scan's count read misses the increment (store buffering),
 /// and the root is lost to every later scan.
 fn first_root_races_the_flag_take(flagged: bool, fenced: bool) {
+    let flag_it = if fenced {
+        roots::note
+    } else {
+        roots::note_unfenced
+    };
+    mutator_races_one_span_scan(
+        flagged,
+        |count| {
+            count.fetch_add(1, Ordering::Relaxed);
+        },
+        flag_it,
+    );
+}
+
+/// One span of one object, its flag initially `flagged`: a mutator roots the object (`root`)
+/// then flags the span (`flag_it`) while the root scan takes the flag, fences and reads the
+/// count; then the invariant of `protocol::roots` must hold.
+fn mutator_races_one_span_scan(flagged: bool, root: fn(&AtomicU32), flag_it: fn(&AtomicBool)) {
     model(move || {
         let flag = Arc::new(AtomicBool::new(flagged));
         let count = Arc::new(AtomicU32::new(0));
         let (f, c) = (flag.clone(), count.clone());
-        let mutator = thread::spawn(move || {
-            c.fetch_add(1, Ordering::Relaxed);
-            if fenced {
-                roots::note(&f);
-            } else {
-                roots::note_unfenced(&f);
-            }
+        let t = thread::spawn(move || {
+            root(&c);
+            flag_it(&f);
         });
         let found = scan_one_span(&flag, &count);
-        mutator.join().unwrap();
+        t.join().unwrap();
         found_or_still_flagged(found, &flag);
     });
 }
@@ -1751,23 +1765,13 @@ fn large_rooted_birth_while_marking_without_the_fence_is_lost_to_the_root_scan()
 /// birth. With a conditional store (`note_unfenced`), the give-back can read the flag as set
 /// from before the take, skip the store, and the take clear it without seeing the birth.
 fn span_given_back_while_the_scan_takes_its_flag(unconditional: bool) {
-    model(move || {
-        // Flagged when the mcache cached the span.
-        let flag = Arc::new(AtomicBool::new(true));
-        let count = Arc::new(AtomicU32::new(0));
-        let (f, c) = (flag.clone(), count.clone());
-        let mutator = thread::spawn(move || {
-            c.store(1, Ordering::Release);
-            if unconditional {
-                roots::keep(&f);
-            } else {
-                roots::note_unfenced(&f);
-            }
-        });
-        let found = scan_one_span(&flag, &count);
-        mutator.join().unwrap();
-        found_or_still_flagged(found, &flag);
-    });
+    let give_back = if unconditional {
+        roots::keep
+    } else {
+        roots::note_unfenced
+    };
+    // Flagged when the mcache cached the span; the birth publishes the object.
+    mutator_races_one_span_scan(true, |count| count.store(1, Ordering::Release), give_back);
 }
 
 #[test]
