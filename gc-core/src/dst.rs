@@ -210,13 +210,7 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
                 write_trailer(obj, addr + span.elemsize);
             }
         }
-        if op.marking() {
-            malloc::born_black(op, span, idx);
-        }
-        span.publish(idx);
-        if sc == 0 {
-            span.note_born_rooted(op.marking());
-        }
+        malloc::publish_new(op, span, idx, sc, true);
         // SAFETY: `obj` has the slot's non-null address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });

@@ -146,13 +146,7 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
                 value,
             })
         };
-        if op.marking() {
-            born_black(op, span, idx);
-        }
-        span.publish(idx);
-        if sc == 0 && roots > 0 {
-            span.note_born_rooted(op.marking());
-        }
+        publish_new(op, span, idx, sc, roots > 0);
         if finalizer {
             finalizer::register(span, idx, vtable_of::<T>());
         }
@@ -174,13 +168,7 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
         // SAFETY: the slot is free, owned by this operation, and large enough and aligned for
         // a `GcBox<T>`; only the header is written, and nothing reads more of a `()`.
         unsafe { (&raw mut (*obj).header).write(Header::unbuilt()) };
-        if op.marking() {
-            born_black(op, span, idx);
-        }
-        span.publish(idx);
-        if sc == 0 {
-            span.note_born_rooted(op.marking());
-        }
+        publish_new(op, span, idx, sc, true);
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });
@@ -237,12 +225,27 @@ pub(crate) fn slot(
     unsafe { op.mcache() }.alloc(class, mgc::heap_grew)
 }
 
+/// Colours and publishes a new object whose header is written: slot `idx` of `span`, of size
+/// class `sc`, born with a root if `rooted`. A large object's span is flagged for the root scan
+/// here, after the publication; a small object's was flagged by the mcache that holds it
+/// (`protocol::roots`, "Births").
+#[inline(always)]
+pub(crate) fn publish_new(op: &Op<'_>, span: &MSpan, idx: usize, sc: usize, rooted: bool) {
+    if op.marking() {
+        born_black(op, span, idx);
+    }
+    span.publish(idx);
+    if sc == 0 && rooted {
+        span.note_born_rooted(op.marking());
+    }
+}
+
 /// Black allocation: an object allocated while marking is marked at birth. Every
 /// `ASSIST_CHUNK` bytes of black allocation the thread checks whether marking is behind schedule
 /// and, if so, assists (`assist_share`): the checks and the shared counters stay off the
 /// allocation path of a program whose mark workers keep up.
 #[inline]
-pub(crate) fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
+fn born_black(op: &Op<'_>, span: &MSpan, idx: usize) {
     let size = span.elemsize as u64;
     if span.try_mark(idx) {
         let b = &op.state.black_bytes;
