@@ -466,6 +466,18 @@ fn a_gc_mutex_held_across_a_whole_cycle() {
 
 /// Four threads push to one vector and add to one mutex-guarded counter while another thread
 /// forces cycles: every element and every count is there at the end.
+/// A thread that runs cycles back to back until `stop` is set (at most 10,000).
+fn cycles_until(stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(Ordering::SeqCst) && n < 10_000 {
+            collect();
+            n += 1;
+        }
+    })
+}
+
 #[test]
 fn four_threads_share_a_vec_and_a_mutex_while_cycles_run() {
     const PER: u64 = 5_000;
@@ -473,16 +485,7 @@ fn four_threads_share_a_vec_and_a_mutex_while_cycles_run() {
     let v: Gc<GcVec<Gc<Item>>> = Gc::new(GcVec::new());
     let m = Gc::new(GcMutex::new((0u64, Vec::<Gc<Item>>::new())));
     let stop = Arc::new(AtomicBool::new(false));
-    let cycles = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut n = 0;
-            while !stop.load(Ordering::SeqCst) && n < 10_000 {
-                collect();
-                n += 1;
-            }
-        })
-    };
+    let cycles = cycles_until(&stop);
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
             let (v, m, drops) = (v.clone(), m.clone(), drops.clone());
@@ -511,6 +514,50 @@ fn four_threads_share_a_vec_and_a_mutex_while_cycles_run() {
     let g = m.lock();
     assert_eq!(g.0, 4 * PER);
     assert_eq!(g.1.len(), 4 * PER as usize / 100);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+}
+
+/// A vector outside the heap shared through an `Arc` that sits in a vector inside the heap
+/// (review finding, 2026-12-07): one thread grows the shared vector, whose stores outside
+/// marking take no marker word, while another pops and pushes back the `Arc`s (a pop while
+/// marking shades the `Arc`, whose `Trace` leads to the shared vector) and a third runs cycles.
+/// A shade that read the shared buffer could meet it being reallocated; marking tracers skip a
+/// store outside the heap, whose elements are roots. Every element survives, none is dropped.
+#[test]
+fn a_vec_behind_an_arc_in_the_heap_grows_while_cycles_shade_it() {
+    const PER: u64 = 100_000;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let shared: Arc<GcVec<Gc<Item>>> = Arc::new(GcVec::new());
+    let outer: Gc<GcVec<Arc<GcVec<Gc<Item>>>>> = Gc::new(GcVec::new());
+    for _ in 0..8 {
+        outer.push(shared.clone());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cycles = cycles_until(&stop);
+    let writer = {
+        let (shared, drops) = (shared.clone(), drops.clone());
+        std::thread::spawn(move || {
+            for i in 0..PER {
+                shared.push(item(i, &drops));
+            }
+        })
+    };
+    let shader = {
+        let outer = outer.clone();
+        std::thread::spawn(move || {
+            for _ in 0..PER {
+                let a = outer.pop().expect("eight arcs");
+                outer.push(a);
+            }
+        })
+    };
+    writer.join().unwrap();
+    shader.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    cycles.join().unwrap();
+    collect();
+    assert_eq!(outer.len(), 8);
+    assert_eq!(ids(&shared), (0..PER).collect::<Vec<_>>());
     assert_eq!(drops.load(Ordering::SeqCst), 0);
 }
 

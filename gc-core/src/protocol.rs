@@ -868,7 +868,10 @@ impl ContainerState {
 /// until the collector has seen every such operation end. Shades inside operations do not
 /// scan: they mark and queue, except for a value the operation owns outright (a removed
 /// element, a cell's contents under its exclusive borrow), which no other thread can be
-/// writing.
+/// writing. Such a value can hold a container it does not own, behind an `Arc` (whose `Trace`
+/// traces its contents and never unroots them): a store outside the heap, which another thread
+/// may be writing in an operation that read `OFF`. Its elements are roots, so marking tracers
+/// never read it (`vec::Elements::trace`).
 ///
 /// Ordering: [`ScanGate::close`] is stored before the phase becomes `MARK` (Release, and the
 /// operation's Acquire load of the phase), so an assist of the new cycle cannot see the

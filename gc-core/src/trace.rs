@@ -119,6 +119,13 @@ impl Tracer {
     pub(crate) fn is_recording(&self) -> bool {
         matches!(self.mode, TracerMode::Record { .. })
     }
+
+    /// A marking tracer: a mark worker's or an assist's scan of a gray object, or a barrier's
+    /// shade inside an operation.
+    #[inline]
+    pub(crate) fn is_marking(&self) -> bool {
+        matches!(self.mode, TracerMode::Mark { .. })
+    }
 }
 
 /// What a tracer does with an edge.

@@ -166,6 +166,16 @@ impl<E: Trace> Elements<E> {
         if E::is_noscan() {
             return;
         }
+        if self.rooted && t.is_marking() {
+            // A store outside the heap holds every element as a root, so marking needs none of
+            // them from here. A marker reaches one only through a value whose `Trace` traces
+            // contents it never unroots (an `Arc`), and such a store may be shared with a thread
+            // whose operation read OFF and is moving its elements without the state word: a
+            // barrier's shade of that value during the cycle's handshake would read the buffer
+            // as it is reallocated (`protocol::ScanGate`; loom:
+            // `a_shade_never_reads_a_store_outside_the_heap`).
+            return;
+        }
         if !t.gray_scan() {
             // A recording tracer is a user's test of a `Trace` impl, on a user's thread, at
             // any time: writers that read OFF do not take the state word, so it excludes them
@@ -285,9 +295,10 @@ impl<E: Trace> WriteGuard<'_, E> {
 
     /// Whether a handle of type `H` inside this store's elements is replaced with
     /// [`replace_handle`](WriteGuard::replace_handle): a one-word handle in a store inside the
-    /// heap. A rooted store keeps the ordinary path: its elements are roots, and the writer bit
-    /// still excludes a marker that reaches it anyway (through an `Arc`, whose `Trace` traces
-    /// its contents but never unroots them).
+    /// heap. A rooted store keeps the ordinary path: its elements are roots, which no marking
+    /// tracer reads (`Elements::trace`), though an `Arc` in the heap can lead a tracer to it
+    /// (its `Trace` traces contents it never unroots); the verification and a user's recording
+    /// tracer, which do read it, run when no writer does or under the users' lock.
     #[inline(always)]
     pub(crate) fn replaces_racily<H: Trace>(&self) -> bool {
         H::is_atomic_handle() && !self.store.rooted
@@ -1072,5 +1083,34 @@ unsafe impl<T: Trace> Trace for GcVec<T> {
     }
     fn is_noscan() -> bool {
         T::is_noscan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TracerMode;
+
+    /// A store outside the heap holds its elements as roots, and may be shared (behind an
+    /// `Arc`) with a thread whose operation read OFF and is growing it without the state word:
+    /// no marking tracer (a barrier's shade, a gray scan) reads it. A user's recording tracer
+    /// still sees every element. (Review finding, 2026-12-07; loom:
+    /// `a_shade_never_reads_a_store_outside_the_heap`.)
+    #[test]
+    fn marking_tracers_skip_a_store_outside_the_heap() {
+        let v: GcVec<Gc<u64>> = (0..8).map(Gc::new).collect();
+        for gray in [false, true] {
+            let mut t = Tracer::marker();
+            t.gray_scan = gray;
+            v.store.trace(&mut t);
+            assert!(
+                t.stack.is_empty(),
+                "a marker (gray scan: {gray}) read the rooted store"
+            );
+            assert!(matches!(t.mode, TracerMode::Mark { marked: 0 }));
+        }
+        let mut r = Tracer::recording();
+        Trace::trace(&v, &mut r);
+        assert_eq!(r.edges(), 8);
     }
 }

@@ -798,13 +798,29 @@ fn gc_vec_buffer_growth_excludes_the_marker() {
     });
 }
 
+/// Who else reads the buffer in [`store_outside_marking_racing_the_cycle_start`], from an
+/// operation that may read MARK.
+#[derive(Clone, Copy, PartialEq)]
+enum OtherReader {
+    /// An assist, which scans gray objects only once the gate is open.
+    Assist,
+    /// The twin: an assist that ignores the gate.
+    AssistIgnoringTheGate,
+    /// A barrier's shade of a value the operation owns (an element it removed) that holds this
+    /// store behind an `Arc`, whose `Trace` traces its contents: the store is outside the heap
+    /// (rooted, its elements roots), so a marking tracer skips it (`Elements::trace`).
+    ShadeThroughAnArc,
+    /// The twin: a shade that reads the store outside the heap anyway.
+    ShadeReadingTheRootedStore,
+}
+
 /// A store made outside marking skips the state word (`ScanGate`). A writer whose operation
 /// read OFF grows the vector's buffer while the cycle starts; another thread's operation, which
-/// may read MARK, assists (scans the vector) if the gate lets it; the collector closes the
-/// gate, sets MARK, waits for both flags, opens the gate and scans. Loom reports any scan that
-/// overlaps the writer's access to the buffer. (The writer is made to read OFF: a writer that
-/// reads MARK takes the state word, the case of the models above.)
-fn store_outside_marking_racing_the_cycle_start(assist_checks_the_gate: bool) {
+/// may read MARK, may read the buffer (`reader`); the collector closes the gate, sets MARK,
+/// waits for both flags, opens the gate and scans. Loom reports any read that overlaps the
+/// writer's access to the buffer. (The writer is made to read OFF: a writer that reads MARK
+/// takes the state word, the case of the models above.)
+fn store_outside_marking_racing_the_cycle_start(reader: OtherReader) {
     struct GateWorld {
         phase: AtomicU32,
         flags: [AtomicBool; 2],
@@ -844,7 +860,19 @@ fn store_outside_marking_racing_the_cycle_start(assist_checks_the_gate: bool) {
         let wa = w.clone();
         let assister = thread::spawn(move || {
             let p = enter(&wa.flags[1], &wa.phase);
-            if p == MARK && (!assist_checks_the_gate || wa.gate.is_open()) {
+            // The store of the shade cases is outside the heap, as any store an `Arc` leads to.
+            let rooted = matches!(
+                reader,
+                OtherReader::ShadeThroughAnArc | OtherReader::ShadeReadingTheRootedStore
+            );
+            let reads = match reader {
+                OtherReader::Assist => wa.gate.is_open(),
+                OtherReader::AssistIgnoringTheGate | OtherReader::ShadeReadingTheRootedStore => {
+                    true
+                }
+                OtherReader::ShadeThroughAnArc => !rooted,
+            };
+            if p == MARK && reads {
                 wa.scan();
             }
             exit(&wa.flags[1]);
@@ -869,7 +897,7 @@ fn store_outside_marking_racing_the_cycle_start(assist_checks_the_gate: bool) {
 
 #[test]
 fn a_store_outside_marking_never_overlaps_a_scan() {
-    store_outside_marking_racing_the_cycle_start(true);
+    store_outside_marking_racing_the_cycle_start(OtherReader::Assist);
 }
 
 /// The twin whose assist ignores the gate: loom finds it scanning the buffer that the writer,
@@ -877,7 +905,24 @@ fn a_store_outside_marking_never_overlaps_a_scan() {
 #[test]
 #[should_panic(expected = "Causality violation")]
 fn an_assist_before_the_gate_opens_races_the_store() {
-    store_outside_marking_racing_the_cycle_start(false);
+    store_outside_marking_racing_the_cycle_start(OtherReader::AssistIgnoringTheGate);
+}
+
+/// A barrier's shade inside an operation that read MARK may start before the handshake has seen
+/// another thread's OFF operation end (shades do not wait for the gate), and the value it
+/// shades may hold, behind an `Arc`, a store outside the heap that the OFF operation is growing.
+/// Marking tracers skip such a store, whose elements are roots.
+#[test]
+fn a_shade_never_reads_a_store_outside_the_heap() {
+    store_outside_marking_racing_the_cycle_start(OtherReader::ShadeThroughAnArc);
+}
+
+/// The twin whose shade reads the store outside the heap: loom finds it reading the buffer that
+/// the writer, in an operation that read OFF, is growing (found by review, 2026-12-07).
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn a_shade_reading_a_store_outside_the_heap_races_the_store() {
+    store_outside_marking_racing_the_cycle_start(OtherReader::ShadeReadingTheRootedStore);
 }
 
 /// A thread holds a `GcMutex`'s lock (outside any operation) while mark termination's stop is

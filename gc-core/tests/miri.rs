@@ -194,3 +194,46 @@ fn handles_replaced_while_cycles_mark_them() {
     assert_eq!(v.view().iter().map(|g| **g).sum::<u64>(), expected);
     assert_eq!(m.view().iter().map(|(_, g)| **g).sum::<u64>(), expected);
 }
+
+/// A vector outside the heap, shared through an `Arc` that sits in a vector inside the heap:
+/// one thread grows the shared vector (its operations outside marking take no marker word)
+/// while another pops and pushes back the `Arc`s (a pop while marking shades the `Arc`, whose
+/// `Trace` leads to the shared vector) and this one runs cycles. Miri's race detector checks that
+/// no shade reads the buffer being grown: marking tracers skip a store outside the heap, whose
+/// elements are roots (`Elements::trace`; loom: `a_shade_never_reads_a_store_outside_the_heap`).
+#[test]
+fn a_shared_vec_behind_an_arc_grown_while_shades_reach_it() {
+    use std::sync::Arc;
+    use tricolor_gc::GcVec;
+    const N: u64 = 48;
+    let shared: Arc<GcVec<Gc<u64>>> = Arc::new(GcVec::new());
+    let outer: Gc<GcVec<Arc<GcVec<Gc<u64>>>>> = Gc::new(GcVec::new());
+    for _ in 0..4 {
+        outer.push(shared.clone());
+    }
+    let writer = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            for i in 0..N {
+                shared.push(Gc::new(i));
+            }
+        })
+    };
+    let shader = {
+        let outer = outer.clone();
+        std::thread::spawn(move || {
+            for _ in 0..N {
+                let a = outer.pop().expect("four arcs");
+                outer.push(a);
+            }
+        })
+    };
+    while !writer.is_finished() || !shader.is_finished() {
+        collect();
+    }
+    writer.join().unwrap();
+    shader.join().unwrap();
+    collect();
+    assert_eq!(outer.len(), 4);
+    assert_eq!(shared.view().iter().map(|g| **g).sum::<u64>(), (0..N).sum());
+}
