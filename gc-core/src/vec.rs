@@ -222,20 +222,25 @@ impl<E: Trace> Elements<E> {
         if self.rooted == rooted {
             return;
         }
-        self.rooted = rooted;
-        if E::is_noscan() {
-            return;
+        // The flag claims that every element is a root (which lets markers skip the store,
+        // `trace`) only once that holds: set after rooting, cleared before unrooting, so that a
+        // hand-written `root` or `unroot` that unwinds half-way leaves the store traced.
+        if !rooted {
+            self.rooted = false;
         }
-        for e in self.buf.get_mut() {
-            // SAFETY: forwarded from the caller of `root`/`unroot`.
-            unsafe {
-                if rooted {
-                    e.root()
-                } else {
-                    e.unroot()
+        if !E::is_noscan() {
+            for e in self.buf.get_mut() {
+                // SAFETY: forwarded from the caller of `root`/`unroot`.
+                unsafe {
+                    if rooted {
+                        e.root()
+                    } else {
+                        e.unroot()
+                    }
                 }
             }
         }
+        self.rooted = rooted;
     }
 }
 
@@ -297,8 +302,10 @@ impl<E: Trace> WriteGuard<'_, E> {
     /// [`replace_handle`](WriteGuard::replace_handle): a one-word handle in a store inside the
     /// heap. A rooted store keeps the ordinary path: its elements are roots, which no marking
     /// tracer reads (`Elements::trace`), though an `Arc` in the heap can lead a tracer to it
-    /// (its `Trace` traces contents it never unroots); the verification and a user's recording
-    /// tracer, which do read it, run when no writer does or under the users' lock.
+    /// (its `Trace` traces contents it never unroots). The tracers that do read it run when no
+    /// writer can skip the state word: the verification in the stop, the resurrection pass
+    /// after the phase is MARK again (every writer holds the word), and a user's recording
+    /// tracer under the users' lock.
     #[inline(always)]
     pub(crate) fn replaces_racily<H: Trace>(&self) -> bool {
         H::is_atomic_handle() && !self.store.rooted
@@ -1112,5 +1119,31 @@ mod tests {
         let mut r = Tracer::recording();
         Trace::trace(&v, &mut r);
         assert_eq!(r.edges(), 8);
+    }
+    /// An element whose `root` unwinds (a broken hand-written impl) on its second call.
+    struct Bomb(u32);
+    impl crate::trace::Finalize for Bomb {}
+    // SAFETY: holds no handle; `root` panics on purpose, before touching anything.
+    unsafe impl Trace for Bomb {
+        fn trace(&self, _: &mut Tracer) {}
+        unsafe fn root(&mut self) {
+            assert!(self.0 != 1, "root of the second element");
+        }
+        unsafe fn unroot(&mut self) {}
+        fn is_noscan() -> bool {
+            false
+        }
+    }
+
+    /// A store claims that its elements are roots (which lets markers skip it) only once all
+    /// of them are: a `root` that unwinds half-way leaves it unrooted, traced by markers.
+    #[test]
+    fn a_store_is_rooted_only_once_every_element_is() {
+        let mut e = Elements::from_vec(vec![Bomb(0), Bomb(1), Bomb(2)]);
+        e.set_rooted(false);
+        assert!(!e.rooted);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.set_rooted(true)));
+        assert!(r.is_err());
+        assert!(!e.rooted, "a half-rooted store claims to be rooted");
     }
 }
