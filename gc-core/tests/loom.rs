@@ -911,7 +911,9 @@ fn an_assist_before_the_gate_opens_races_the_store() {
 /// A barrier's shade inside an operation that read MARK may start before the handshake has seen
 /// another thread's OFF operation end (shades do not wait for the gate), and the value it
 /// shades may hold, behind an `Arc`, a store outside the heap that the OFF operation is growing.
-/// Marking tracers skip such a store, whose elements are roots.
+/// Marking tracers skip such a store, whose elements are roots, so this model's shade reads
+/// nothing; the twin below is the evidence that the rule is needed, and the unit test
+/// `vec::tests::marking_tracers_skip_a_store_outside_the_heap` that the code follows it.
 #[test]
 fn a_shade_never_reads_a_store_outside_the_heap() {
     store_outside_marking_racing_the_cycle_start(OtherReader::ShadeThroughAnArc);
