@@ -267,3 +267,44 @@ fn a_panicking_trace_inside_a_cell_leaves_the_cell_usable() {
     let got = rx.recv_timeout(std::time::Duration::from_secs(60));
     assert_eq!(got, Ok(true), "the cell stayed marker-borrowed");
 }
+
+/// A hand-written `root` that unwinds half-way through a nested structure (a cell in a vector in
+/// a cell in the heap, review finding 2026-12-07): every cell and store claims to be outside the
+/// heap (rooted, so that later borrows skip the rooting and the shade) only once its contents are
+/// roots. Here the inner cell's `root` is cut short before it roots its handle; afterwards the
+/// inner cell must still behave as a cell in the heap: borrowing it mutably roots its handle.
+#[test]
+fn a_root_that_unwinds_half_way_leaves_nested_cells_in_the_heap() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    struct Bomb;
+    impl Finalize for Bomb {}
+    // SAFETY: owns no handle; `root` panics once on purpose, when armed.
+    unsafe impl Trace for Bomb {
+        fn trace(&self, _: &mut Tracer) {}
+        unsafe fn root(&mut self) {
+            if ARMED.swap(false, Ordering::SeqCst) {
+                panic!("root panicked on purpose");
+            }
+        }
+        unsafe fn unroot(&mut self) {}
+    }
+    type Inner = GcCell<(Bomb, Gc<u64>)>;
+    let outer: Gc<GcCell<tricolor_gc::GcVec<Inner>>> = Gc::new(GcCell::new(
+        std::iter::once(GcCell::new((Bomb, Gc::new(7)))).collect(),
+    ));
+    ARMED.store(true, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(outer.borrow_mut());
+    }));
+    assert!(r.is_err(), "the armed root did not run");
+    let store = outer.borrow();
+    let view = store.view();
+    let inner = view[0].borrow_mut();
+    assert_eq!(
+        Gc::root_count(&inner.1),
+        1,
+        "the inner cell took the path of a cell outside the heap: its handle is not a root"
+    );
+    assert_eq!(*inner.1, 7);
+}

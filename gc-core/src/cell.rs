@@ -669,11 +669,15 @@ macro_rules! cell_trace {
 
             #[inline]
             unsafe fn root(&mut self) {
-                self.state.set_rooted(true);
+                // The flag, which sends later borrows down the path of a cell outside the heap
+                // (no shade, no rooting), is set only once the contents are roots: a
+                // hand-written `root` that unwinds half-way leaves a cell that still roots and
+                // shades (`unroot` clears it first, for the same reason).
                 if !self.state.is_exclusive() {
                     // SAFETY: forwarded from the caller.
                     unsafe { self.value.get_mut().root() };
                 }
+                self.state.set_rooted(true);
             }
 
             #[inline]

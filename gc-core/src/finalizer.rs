@@ -249,6 +249,9 @@ fn run_one(a: usize) {
         // registrations when it was queued.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { f(h) }));
         panicked = r.is_err();
+        // A payload whose own drop panics would unwind past the root's release and end this
+        // thread: it is leaked instead.
+        crate::throw::forget_payload(r);
     });
     if panicked {
         crate::throw::report_once(&format!(
@@ -271,9 +274,14 @@ fn run_one(a: usize) {
 /// queued finalizers itself (the finalizer thread cannot wait for itself) and returns when none
 /// is left but the ones on its own stack.
 ///
+/// Called by drop glue that the collector's own thread runs (a sweep), it returns at once, as
+/// [`collect`](crate::collect) does there: a finalizer may be waiting for the next cycle, which
+/// that thread starts only after the drop.
+///
 /// # Panics
 /// If called inside a collector operation (from a hand-written `Trace` impl's `root` or
-/// `unroot`): the finalizer thread may be waiting for that operation to end.
+/// `unroot`), or from a `Trace` impl on a mark worker: the finalizer thread may be waiting for
+/// that operation, or for the mark, to end.
 ///
 /// # Example
 /// ```
@@ -286,6 +294,16 @@ pub fn run_finalizers() {
             "tricolor: run_finalizers() called inside a collector operation (from a Trace impl?): \
              the finalizers it waits for may wait for this operation"
         );
+    }
+    match crate::operation::Role::current() {
+        crate::operation::Role::Mutator => {}
+        // A drop glue run by the sweeper: a finalizer may be waiting for the next cycle, which
+        // this thread starts only once the drop returns (as `collect` returns there too).
+        crate::operation::Role::Collector => return,
+        crate::operation::Role::Marker => panic!(
+            "tricolor: run_finalizers() called from a Trace impl on a mark worker: a finalizer \
+             may wait for the mark this worker holds up"
+        ),
     }
     if IS_FINALIZER.get() {
         while let Ok(a) = FINQ.1.try_recv() {

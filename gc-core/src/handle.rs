@@ -185,7 +185,10 @@ impl<T: ?Sized + 'static> Gc<T> {
         if !Gc::is_root(&this) {
             this.add_root();
         }
-        let h = this.header() as *const Header;
+        // From the object's pointer, not from `&Header`: `from_root` reads the value through
+        // it, past the header, which a pointer made from a reference to the header alone does
+        // not cover under Stacked Borrows.
+        let h = Gc::box_ptr(&this).as_ptr().cast_const().cast::<Header>();
         std::mem::forget(this);
         h
     }

@@ -18,6 +18,7 @@ use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 pub(crate) const CHUNK_SIZE: usize = 4 << 20;
 pub(crate) const PAGES_PER_CHUNK: usize = CHUNK_SIZE / PAGE_SIZE;
@@ -302,6 +303,10 @@ pub(crate) fn scavenge(retain: usize) -> usize {
     if !sys::CAN_RELEASE {
         return 0;
     }
+    let unit = release_unit();
+    if unit == 0 {
+        return 0;
+    }
     let mut released = 0;
     loop {
         let held = HEAP_SYS
@@ -311,23 +316,49 @@ pub(crate) fn scavenge(retain: usize) -> usize {
         if excess_pages == 0 {
             return released;
         }
-        let Some((base, page, n)) = HEAP.lock().reserve_free_run(excess_pages) else {
+        let Some((base, page, n)) = HEAP.lock().reserve_free_run(excess_pages, unit) else {
             return released;
         };
         // SAFETY: the pages are free and marked used, so no span owns them and none can be
-        // allocated over them until `return_released` below.
+        // allocated over them until `return_released` below; they are whole system pages
+        // (`release_unit`), so the release drops nothing beside them.
         unsafe { sys::release(base + page * PAGE_SIZE, n * PAGE_SIZE) };
         HEAP.lock().return_released(base, page, n);
         released += n * PAGE_SIZE;
     }
 }
 
+/// Heap pages per system page, the scavenger's unit of release: `madvise` rounds a length up
+/// to whole system pages, so a run of heap pages that did not cover whole system pages would
+/// drop the contents of the heap pages that share its last system page (live spans, on a
+/// system with 16 or 64 KiB pages). Go releases whole physical pages for the same reason
+/// (`physPageSize`). 0 (release nothing) for a system page larger than a chunk.
+fn release_unit() -> usize {
+    static UNIT: OnceLock<usize> = OnceLock::new();
+    *UNIT.get_or_init(|| unit_for(sys::page_size()))
+}
+
+/// [`release_unit`] for a system page of `sys_page` bytes.
+fn unit_for(sys_page: usize) -> usize {
+    if !sys_page.is_power_of_two() || sys_page > CHUNK_SIZE {
+        0
+    } else {
+        sys_page.div_ceil(PAGE_SIZE)
+    }
+}
+
 impl MHeap {
-    /// The last run of free, unreleased pages in a one-chunk chunk, at most `max` long, marked
-    /// used for the scavenger: (chunk base, first page, pages). From the end: the page allocator
-    /// takes the first fit from the front (`find_pages`), so the pages released are those it will
-    /// reach last, as Go's scavenger releases from the highest addresses.
-    fn reserve_free_run(&mut self, max: usize) -> Option<(usize, usize, usize)> {
+    /// The last run of free, unreleased pages in a one-chunk chunk, at most `max` long and made
+    /// of whole aligned groups of `unit` pages (system pages, [`release_unit`]), marked used for
+    /// the scavenger: (chunk base, first page, pages). From the end: the page allocator takes
+    /// the first fit from the front (`find_pages`), so the pages released are those it will
+    /// reach last, as Go's scavenger releases from the highest addresses. Chunks are aligned to
+    /// their size, so a group aligned within its chunk is a whole system page.
+    fn reserve_free_run(&mut self, max: usize, unit: usize) -> Option<(usize, usize, usize)> {
+        let max_groups = max / unit;
+        if max_groups == 0 {
+            return None;
+        }
         for c in self
             .chunks
             .iter_mut()
@@ -339,26 +370,27 @@ impl MHeap {
             }
             let mut end = None;
             let mut n = 0;
-            for p in (1..PAGES_PER_CHUNK).rev() {
-                let free = !c.used[p] && !c.released[p];
+            // Group 0 holds page 0, the chunk's span table, which is always used.
+            for g in (0..PAGES_PER_CHUNK / unit).rev() {
+                let free = (g * unit..(g + 1) * unit).all(|p| !c.used[p] && !c.released[p]);
                 match (free, end) {
                     (true, None) => {
-                        end = Some(p);
+                        end = Some(g);
                         n = 1;
                     }
                     (true, Some(_)) => n += 1,
                     (false, Some(_)) => break,
                     (false, None) => {}
                 }
-                if n == max {
+                if n == max_groups {
                     break;
                 }
             }
             if let Some(last) = end {
-                let page = last + 1 - n;
-                c.used[page..page + n].fill(true);
-                c.used_pages += n;
-                return Some((c.base, page, n));
+                let (page, pages) = ((last + 1 - n) * unit, n * unit);
+                c.used[page..page + pages].fill(true);
+                c.used_pages += pages;
+                return Some((c.base, page, pages));
             }
         }
         None
@@ -591,12 +623,19 @@ mod sys {
     /// reads as zeros when next touched.
     ///
     /// # Safety
-    /// The range is page-aligned, inside one of the heap's chunks, and holds nothing anyone
-    /// will read before writing it.
+    /// The range is whole system pages (`release_unit`), inside one of the heap's chunks, and
+    /// holds nothing anyone will read before writing it.
     pub(super) unsafe fn release(addr: usize, len: usize) {
         // SAFETY: forwarded from the caller; MADV_DONTNEED on private anonymous memory only
         // drops its contents. A failure leaves the memory resident, which is harmless.
         unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    }
+
+    /// The system's page size.
+    pub(super) fn page_size() -> usize {
+        // SAFETY: `sysconf` reads a constant of the system; -1 (unknown) becomes a size that
+        // `unit_for` refuses.
+        unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
     }
 }
 
@@ -608,4 +647,73 @@ mod sys {
     /// # Safety
     /// None needed; it does nothing.
     pub(super) unsafe fn release(_addr: usize, _len: usize) {}
+    /// Not reached either.
+    pub(super) fn page_size() -> usize {
+        super::PAGE_SIZE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap_of_one_chunk(used: &[usize]) -> MHeap {
+        let mut c = Chunk {
+            base: CHUNK_SIZE,
+            bytes: CHUNK_SIZE,
+            used: BitArray::ZERO,
+            used_pages: 0,
+            released: BitArray::ZERO,
+            released_pages: 0,
+        };
+        for &p in used.iter().chain(&[0]) {
+            c.used.set(p, true);
+            c.used_pages += 1;
+        }
+        MHeap {
+            chunks: vec![c],
+            all: Vec::new(),
+            spare: Vec::new(),
+            retired_spans: Vec::new(),
+            retired_chunks: Vec::new(),
+        }
+    }
+
+    /// The scavenger releases whole system pages only: with 16 KiB system pages (two heap
+    /// pages each), a free heap page whose system page it shares with a used one is never
+    /// released, since `madvise` would round the length up over the used page (review finding,
+    /// 2026-12-07).
+    #[test]
+    fn the_scavenger_releases_whole_system_pages() {
+        assert_eq!(unit_for(4096), 1);
+        assert_eq!(unit_for(8192), 1);
+        assert_eq!(unit_for(16384), 2);
+        assert_eq!(unit_for(65536), 8);
+        assert_eq!(unit_for(usize::MAX), 0);
+        assert_eq!(unit_for(2 * CHUNK_SIZE), 0);
+
+        // Page 6 free, every other page used: a run of one heap page with 8 KiB system pages,
+        // nothing with 16 KiB ones (page 6 shares its system page with page 7).
+        let all_but_6: Vec<usize> = (1..PAGES_PER_CHUNK).filter(|&p| p != 6).collect();
+        assert_eq!(
+            heap_of_one_chunk(&all_but_6).reserve_free_run(64, 1),
+            Some((CHUNK_SIZE, 6, 1))
+        );
+        assert_eq!(heap_of_one_chunk(&all_but_6).reserve_free_run(64, 2), None);
+
+        // Pages 5 to 12 free: with 16 KiB pages the aligned pairs 6-7, 8-9, 10-11, taken from
+        // the end; with 64 KiB pages (8 heap pages) the one aligned group 8-15 is not all free.
+        let free = 5..=12;
+        let used: Vec<usize> = (1..PAGES_PER_CHUNK).filter(|p| !free.contains(p)).collect();
+        let mut h = heap_of_one_chunk(&used);
+        assert_eq!(h.reserve_free_run(64, 2), Some((CHUNK_SIZE, 6, 6)));
+        assert!(h.chunks[0].used[6..12].all(), "the run is reserved");
+        assert_eq!(heap_of_one_chunk(&used).reserve_free_run(64, 8), None);
+        // At most `max` pages, in whole groups, from the end of the run.
+        assert_eq!(
+            heap_of_one_chunk(&used).reserve_free_run(3, 2),
+            Some((CHUNK_SIZE, 10, 2))
+        );
+        assert_eq!(heap_of_one_chunk(&used).reserve_free_run(1, 2), None);
+    }
 }

@@ -509,6 +509,8 @@ impl MSpan {
                 name()
             ));
         }
+        // A payload whose own drop panics would unwind out of the sweep half-way.
+        crate::throw::forget_payload(r);
     }
 
     /// Fills the value part of the slot at `addr` with the poison byte (`GCPOISON=1`).

@@ -325,16 +325,17 @@ pub fn set_cycle_hook(hook: Option<CycleHook>) {
                     let record = CycleRecord::from(&c);
                     let r =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&record)));
-                    if let Err(e) = r {
+                    if let Err(e) = &r {
                         static REPORTED: AtomicBool = AtomicBool::new(false);
                         if !REPORTED.swap(true, Ordering::Relaxed) {
                             crate::throw::stderr_line(&format!(
                                 "tricolor: the cycle hook panicked (reported once, the hook \
                                  stays installed): {}",
-                                crate::throw::panic_message(&*e)
+                                crate::throw::panic_message(&**e)
                             ));
                         }
                     }
+                    crate::throw::forget_payload(r);
                 }
             })
             .expect("tricolor: cannot start the observer thread");

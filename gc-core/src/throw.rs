@@ -34,6 +34,15 @@ pub(crate) fn report_once(msg: &str) {
     }
 }
 
+/// Leaks the payload of a panic that the collector caught from user code (a finalizer, a drop
+/// during sweep, the cycle hook) instead of dropping it: a payload whose own `Drop` panics would
+/// unwind out of the collector's loop and end its thread. The payload is small and rare.
+pub(crate) fn forget_payload<T>(r: std::thread::Result<T>) {
+    if let Err(e) = r {
+        std::mem::forget(e);
+    }
+}
+
 /// The message of a caught panic, for reports.
 pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> &str {
     e.downcast_ref::<String>()
