@@ -161,6 +161,36 @@ fn remove_and_drop() {
         "a dropped map's values are not kept by live keys"
     );
     assert_eq!(*k, 1);
+
+    // A clear and a drop of maps larger than one batch of unfiling (`UNFILE_BATCH`, 256 keys
+    // per hold of the global lock): every pair goes, whichever batch it was in.
+    let keys: Vec<Gc<u8>> = (0..1000).map(|i| Gc::new(i as u8)).collect();
+    let (cleared, dropped) = {
+        let (a, b): (GcWeakMap<u8, Vec<u8>>, GcWeakMap<u8, Vec<u8>>) =
+            (GcWeakMap::new(), GcWeakMap::new());
+        let mut ws = (Vec::new(), Vec::new());
+        for k in &keys {
+            let (va, vb) = (Gc::new(vec![1]), Gc::new(vec![2]));
+            ws.0.push(Gc::downgrade(&va));
+            ws.1.push(Gc::downgrade(&vb));
+            a.insert(k, va);
+            b.insert(k, vb);
+        }
+        a.clear();
+        assert!(a.is_empty());
+        ws
+        // `b` is dropped here
+    };
+    cycles(3);
+    assert!(
+        cleared.iter().all(|w| w.upgrade().is_none()),
+        "a cleared map's value kept"
+    );
+    assert!(
+        dropped.iter().all(|w| w.upgrade().is_none()),
+        "a dropped map's value kept"
+    );
+    assert_eq!(keys.len(), 1000);
 }
 
 /// The entries of dead keys hold `Weak`s, which keep the memory (not the values) of their keys

@@ -44,6 +44,12 @@ use crate::weak::Weak;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Keys a `clear` or a drop of a map unfiles per hold of [`EPHEMERONS`]: the holder is outside
+/// any operation, so a stop does not wait for it to leave, and the stop's drain takes the lock
+/// (`mark::visit_ephemerons`); a whole large table under it would lengthen that stop (found by
+/// review, 2026-12-07).
+const UNFILE_BATCH: usize = 256;
+
 /// A map whose entries live as long as their keys: see the module docs.
 ///
 /// Keys are objects compared by identity (`Gc::ptr_eq`), not by value. Values are handles.
@@ -246,17 +252,22 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     }
 
     /// Drops this map's pairs for the keys at `keys` (a no-op for a key whose pairs the sweeper
-    /// dropped), under one acquisition of the global lock.
+    /// dropped), [`UNFILE_BATCH`] keys per acquisition of the global lock. The caller holds the
+    /// map's own lock, so no pair of this map is filed meanwhile; between batches a marker may
+    /// still find some of its pairs and mark their values, which keeps them one cycle longer.
     fn unfile(&self, keys: impl IntoIterator<Item = usize>) {
-        let mut e = EPHEMERONS.lock();
-        let Some(all) = e.as_mut() else { return };
-        for k in keys {
-            if let Some(pairs) = all.get_mut(&k) {
-                pairs.retain(|(m, _)| *m != self.id);
-                // The key's bit stays: a key with no pairs costs the marker a lookup, and
-                // clearing it would race with another map's `insert`.
-                if pairs.is_empty() {
-                    all.remove(&k);
+        let mut keys = keys.into_iter().peekable();
+        while keys.peek().is_some() {
+            let mut e = EPHEMERONS.lock();
+            let Some(all) = e.as_mut() else { return };
+            for k in keys.by_ref().take(UNFILE_BATCH) {
+                if let Some(pairs) = all.get_mut(&k) {
+                    pairs.retain(|(m, _)| *m != self.id);
+                    // The key's bit stays: a key with no pairs costs the marker a lookup, and
+                    // clearing it would race with another map's `insert`.
+                    if pairs.is_empty() {
+                        all.remove(&k);
+                    }
                 }
             }
         }
