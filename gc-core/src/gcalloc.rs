@@ -19,16 +19,9 @@
 //! inside the request channel's code.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 /// Bytes a thread counts before it reports them.
 pub(crate) const FLUSH: i64 = 64 << 10;
-
-thread_local! {
-    /// This thread's allocated-minus-freed bytes not reported yet. `const` with no destructor:
-    /// usable at any point of a thread's life, teardown included, without allocating.
-    static UNREPORTED: Cell<i64> = const { Cell::new(0) };
-}
 
 /// A global allocator that tells the collector's pacer about memory allocated outside its heap,
 /// so that buffers owned by `Gc` values (`Vec`, `String`, `HashMap`, ...) trigger cycles as Go's
@@ -88,11 +81,11 @@ impl<A> GcAllocator<A> {
 /// Counts `delta` bytes on this thread; reports the sum once it reaches [`FLUSH`] either way.
 #[inline(always)]
 fn count(delta: i64) {
-    let u = UNREPORTED.get() + delta;
+    let u = crate::mstats::UNREPORTED.get() + delta;
     if (-FLUSH..FLUSH).contains(&u) {
-        UNREPORTED.set(u);
+        crate::mstats::UNREPORTED.set(u);
     } else {
-        UNREPORTED.set(0);
+        crate::mstats::UNREPORTED.set(0);
         report(u);
     }
 }

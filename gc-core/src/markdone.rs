@@ -324,7 +324,8 @@ fn gc_mark_termination(c: &mut CycleStats) {
     let black: u64 = registry
         .iter()
         .map(|st| st.black_bytes.swap(0, Ordering::Relaxed))
-        .sum();
+        .sum::<u64>()
+        + crate::operation::EXITED_BLACK_BYTES.swap(0, Ordering::Relaxed);
     drop(registry);
     let scanned = WORK.marked_bytes.load(Ordering::Relaxed);
     pacer::LAST_SCANNED.store(scanned, Ordering::Relaxed);

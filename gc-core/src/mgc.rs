@@ -186,9 +186,20 @@ fn wait_for(h: Hold) {
         }
     }
     let start = count(&done);
+    let marks_at_start = done.marks;
     let mut tried = u64::MAX;
     loop {
         if count(&done) != start {
+            return;
+        }
+        if matches!(h, Hold::CycleDone)
+            && mstats::heap_live() < pacer::HARD_GOAL.load(Ordering::Relaxed)
+        {
+            // The heap fell back under the hard goal without a cycle (memory freed outside the
+            // heap, a new GCPERCENT or memory limit; the controller then skips the request and
+            // wakes this wait), or a mark ended and set a new hard goal: no cycle is owed. A
+            // wait for the sweep's end could also wait for drop glue that needs a lock this
+            // thread holds.
             return;
         }
         if markroot::pending() {
@@ -211,6 +222,12 @@ fn wait_for(h: Hold) {
             // nobody): look again before sleeping.
             if swept || count(&done) != start {
                 continue;
+            }
+            if done.marks != marks_at_start {
+                // A mark ended since this wait began, and what is left to sweep runs user drop
+                // glue, which only the collector's thread runs: waiting for it could wait for a
+                // lock this thread holds (found by review, 2026-12-07).
+                return;
             }
         }
         if done.parks != tried && markdone::parked() && PHASE.load(Ordering::Relaxed) == MARK {
@@ -333,8 +350,13 @@ fn controller(rx: Receiver<Request>) {
         }
         if trigger == Trigger::Heap && mstats::heap_live() < pacer::TRIGGER.load(Ordering::Relaxed)
         {
-            // A cycle that ran since the request already brought the heap under the trigger.
+            // A cycle that ran since the request already brought the heap under the trigger
+            // (or memory was freed, or the pacer's settings changed). A thread waiting at the
+            // hard goal asked for this cycle: wake it to look at the heap again, under the lock
+            // its wait checks under.
             pacer::REQUESTED.store(false, Ordering::Release);
+            let _g = DONE.lock();
+            DONE_CHANGED.notify_all();
             continue;
         }
         run_cycle(trigger);

@@ -78,11 +78,28 @@ pub(crate) fn note_external(delta: i64) {
     EXTERNAL.fetch_add(delta, Ordering::Relaxed);
 }
 
+/// Reports what this thread counted through `GcAllocator` and had not reported yet: called when
+/// a thread registered with the collector exits, so that the bytes one thread allocates and
+/// another frees do not leave up to `gcalloc::FLUSH` behind per exited thread, a drift in the
+/// count without bound on a program that starts threads one after another. What the thread
+/// frees afterwards (its other thread-locals' destructors, a few KiB) and the remainder of a
+/// thread that never touched the collector are still left behind.
+pub(crate) fn report_thread_remainder() {
+    let u = UNREPORTED.replace(0);
+    if u != 0 {
+        note_external(u);
+    }
+}
+
 /// Bytes outside the heap that the drop glue of swept objects freed since the last stop: what
 /// the pacer subtracts from the outside bytes at the stop to estimate what the live objects own.
 static EXTERNAL_SWEPT: AtomicI64 = AtomicI64::new(0);
 
 std::thread_local! {
+    /// This thread's bytes allocated minus freed through `GcAllocator` (module `gcalloc`) and
+    /// not reported to [`note_external`] yet. `const` with no destructor: usable at any point of
+    /// a thread's life, teardown included, without allocating.
+    pub(crate) static UNREPORTED: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
     /// Set while this thread runs the drop glue of a span's dead objects.
     static SWEEP_DROPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Bytes that drop glue freed on this thread, not yet added to `EXTERNAL_SWEPT`.

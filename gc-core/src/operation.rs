@@ -100,6 +100,10 @@ static ORPHAN: std::sync::LazyLock<Arc<ThreadState>> = std::sync::LazyLock::new(
 /// its state is `shared`); only threads in teardown ever wait here.
 static ORPHAN_BUSY: AtomicBool = AtomicBool::new(false);
 
+/// Black-allocated bytes of threads that exited since the last stop (`ThreadState::black_bytes`),
+/// which the stop adds to the registered threads' (`markdone`).
+pub(crate) static EXITED_BLACK_BYTES: AtomicU64 = AtomicU64::new(0);
+
 /// Owns this thread's registered state; dropped at thread exit.
 struct Local {
     state: Arc<ThreadState>,
@@ -115,8 +119,12 @@ impl Drop for Local {
         // SAFETY: we are inside an operation of this thread, so we own the mcache.
         unsafe { (*st.mcache.get()).release_all() };
         st.exited.store(true, Ordering::Release);
+        // Black allocation this thread counted during a mark in progress: the stop sums the
+        // registered threads' counts only.
+        EXITED_BLACK_BYTES.fetch_add(st.black_bytes.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         protocol::exit(&st.in_op);
         REGISTRY.lock().retain(|s| !Arc::ptr_eq(s, st));
+        crate::mstats::report_thread_remainder();
     }
 }
 

@@ -64,18 +64,30 @@ pub(crate) fn end_cycle(marked: usize) -> usize {
     }
     // In u128: with automatic cycles off the goal is near `usize::MAX / 2`.
     let trigger = marked + ((goal - marked) as u128 * 85 / 100) as usize;
-    let mut hard = if p < 0 {
-        usize::MAX
-    } else {
-        goal.saturating_mul(2)
-    };
-    if limit < u64::MAX - 1 {
-        hard = hard.min((limit + limit / 20).max(goal as u64 + (1 << 20)) as usize);
-    }
+    let hard = hard_goal(goal, p, limit);
     GOAL.store(goal, Ordering::Relaxed);
     TRIGGER.store(trigger, Ordering::Relaxed);
     HARD_GOAL.store(hard, Ordering::Relaxed);
     goal
+}
+
+/// The hard goal for `goal` under GCPERCENT `p` and memory limit `limit` (`u64::MAX - 1` and
+/// above: none): twice the goal, or 5% over the limit when that binds, at least a MiB past the
+/// goal. Saturating: a limit near `u64::MAX` overflowed `limit + limit / 20` (a debug build's
+/// panic, a wrapped hard goal in release; found by review, 2026-12-07).
+fn hard_goal(goal: usize, p: i32, limit: u64) -> usize {
+    let hard = if p < 0 {
+        usize::MAX
+    } else {
+        goal.saturating_mul(2)
+    };
+    if limit >= u64::MAX - 1 {
+        return hard;
+    }
+    let over_limit = limit
+        .saturating_add(limit / 20)
+        .max((goal as u64).saturating_add(1 << 20));
+    hard.min(over_limit.min(usize::MAX as u64) as usize)
 }
 
 /// Sets GCPERCENT, returning the previous value (Go's `debug.SetGCPercent`).
@@ -105,4 +117,28 @@ pub fn set_memory_limit(bytes: u64) -> u64 {
     MEM_LIMIT.store(bytes.min(u64::MAX - 1), Ordering::Relaxed);
     end_cycle(mstats::heap_marked());
     old
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hard_goal;
+
+    const MB: usize = 1 << 20;
+
+    #[test]
+    fn the_hard_goal_is_twice_the_goal_or_just_over_the_limit() {
+        assert_eq!(hard_goal(10 * MB, 100, u64::MAX - 1), 20 * MB);
+        assert_eq!(hard_goal(10 * MB, -1, u64::MAX - 1), usize::MAX);
+        // A limit that binds: 5% over it, at least a MiB past the goal.
+        assert_eq!(hard_goal(10 * MB, 100, 12 << 20), 12 * MB + 12 * MB / 20);
+        assert_eq!(hard_goal(10 * MB, 100, 1 << 20), 11 * MB);
+        // Limits near `u64::MAX` saturate instead of wrapping to a small hard goal.
+        assert_eq!(hard_goal(10 * MB, 100, u64::MAX - 2), 20 * MB);
+        // One whose 5% more passes `u64::MAX` by a few bytes: wrapped, it was a hard goal a MiB
+        // past the goal.
+        let just_over = (u64::MAX / 21) * 20 + 40;
+        assert!(just_over.checked_add(just_over / 20).is_none());
+        assert_eq!(hard_goal(10 * MB, 100, just_over), 20 * MB);
+        assert_eq!(hard_goal(10 * MB, -1, u64::MAX - 2), usize::MAX);
+    }
 }
