@@ -1130,9 +1130,6 @@ mod tests {
             assert!(self.0 != 1, "root of the second element");
         }
         unsafe fn unroot(&mut self) {}
-        fn is_noscan() -> bool {
-            false
-        }
     }
 
     /// A store claims that its elements are roots (which lets markers skip it) only once all
