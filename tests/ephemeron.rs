@@ -16,6 +16,7 @@ fn child() {
         ("chains", chains),
         ("remove_and_drop", remove_and_drop),
         ("finalizable_keys", finalizable_keys),
+        ("resurrected_keys", resurrected_keys),
         ("threads", threads),
         ("map_in_the_heap", map_in_the_heap),
         (
@@ -256,6 +257,58 @@ fn finalizable_keys() {
     assert_eq!(map.len(), 0);
 }
 
+/// Keeps its child alive from its finalizer. The type's `Finalize` is hand-written, so the
+/// collector does not know it yet in this process: its first dead object gets Java's rule, and
+/// the child it alone reaches has its weak references cleared before the finalizer keeps it.
+#[derive(Trace)]
+struct Keeper {
+    child: Gc<u64>,
+}
+static KEPT: std::sync::Mutex<Vec<Gc<u64>>> = std::sync::Mutex::new(Vec::new());
+impl Finalize for Keeper {
+    fn finalize(&self) {
+        KEPT.lock().unwrap().push(self.child.clone());
+    }
+}
+
+/// A key whose weak references were cleared and which a finalizer then kept alive has no
+/// entries: its old entry is gone, and an `insert` under it files nothing (review finding,
+/// 2026-12-07: the pair was filed and kept the value for the key's whole life while `get`,
+/// `contains_key` and `remove` could not see it).
+fn resurrected_keys() {
+    let map: GcWeakMap<u64, String> = GcWeakMap::new();
+    let child = Gc::new(7u64);
+    let before = Gc::new(String::from("before"));
+    let w_before = Gc::downgrade(&before);
+    map.insert(&child, before);
+    drop(Gc::new(Keeper { child }));
+    for _ in 0..10 {
+        if !KEPT.lock().unwrap().is_empty() {
+            break;
+        }
+        gc::collect();
+        gc::run_finalizers();
+    }
+    let k = KEPT.lock().unwrap().pop().expect("the finalizer ran");
+    assert!(Gc::downgrade(&k).upgrade().is_none(), "premise: cleared");
+    assert!(map.get(&k).is_none() && !map.contains_key(&k));
+
+    let after = Gc::new(String::from("after"));
+    let w_after = Gc::downgrade(&after);
+    assert!(map.insert(&k, after).is_none());
+    assert!(map.get(&k).is_none(), "an entry get cannot see");
+    assert!(!map.contains_key(&k));
+    assert_eq!(map.len(), 0);
+    assert!(map.remove(&k).is_none());
+    cycles(3);
+    assert!(w_before.upgrade().is_none());
+    assert!(
+        w_after.upgrade().is_none(),
+        "a value filed under a cleared key lives as long as the key"
+    );
+    assert_eq!(*k, 7);
+}
+
 /// Four threads insert, read, replace and remove on one shared map while cycles run; each
 /// thread's live keys always find their values intact.
 fn threads() {
@@ -366,6 +419,11 @@ fn removed_replaced_and_dropped_maps_keep_nothing() {
 #[test]
 fn finalizable_keys_lose_their_entries() {
     support::passes("finalizable_keys");
+}
+
+#[test]
+fn a_key_kept_by_a_finalizer_after_its_weak_references_cleared_has_no_entries() {
+    support::passes("resurrected_keys");
 }
 
 #[test]

@@ -109,6 +109,10 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
     /// Maps `key` to `value` and returns the value it replaces. The entry keeps `value` alive
     /// for as long as `key` lives.
     ///
+    /// A key whose weak references were cleared (an object the collector found unreachable
+    /// and a finalizer then kept alive) has no entries, as it has no weak references: `insert`
+    /// files nothing for it, drops `value` and returns `None`.
+    ///
     /// # Example
     /// ```
     /// use tricolor_gc::{Gc, GcWeakMap};
@@ -129,6 +133,14 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
         let mut t = self.table.lock();
         t.purge_if_a_cycle_ended();
         let old = t.entries.remove(&k).filter(|e| e.key.addr() == k);
+        if entry.key.addr() != k {
+            // The key's weak references were cleared (found unreachable, then kept alive by
+            // a finalizer): it can key nothing, as `get` could never find the entry again and
+            // its pair would keep `value` for as long as the key lives. Its old entry's pairs
+            // went when it was cleared. Cleared stays cleared, and `key` is rooted, so this
+            // cannot change while we hold it.
+            return None;
+        }
         let old_value = old.as_ref().and_then(|e| e.value.upgrade());
         // SAFETY: `key` is a live object (we hold a handle to it).
         let span = unsafe { span_of(k) };
