@@ -112,21 +112,25 @@ unsafe fn drop_leaf(_: *mut Header) {}
 ///
 /// # Safety
 /// None: it touches nothing.
-unsafe fn finalize_none(_: *const Header) {}
+unsafe fn finalize_none(_: *const Header) -> bool {
+    false
+}
 
 /// The vtables of dynamically sized objects. DSTs never register finalizers (see
 /// [`Gc::from_box`]), so `finalize` is never called.
 pub(crate) struct DstVTableOf<U: ?Sized>(std::marker::PhantomData<U>);
 
-impl<U: ?Sized + Trace> DstVTableOf<U> {
+impl<U: ?Sized + Trace + 'static> DstVTableOf<U> {
     const TRAILED: VTable = VTable {
         type_name: std::any::type_name::<U>,
+        type_id: std::any::TypeId::of::<U>,
         trace: trace_dst::<U>,
         drop: drop_dst::<U>,
         finalize: finalize_none,
     };
     const LEAF: VTable = VTable {
         type_name: std::any::type_name::<U>,
+        type_id: std::any::TypeId::of::<U>,
         trace: trace_leaf,
         drop: drop_leaf,
         finalize: finalize_none,
@@ -134,7 +138,7 @@ impl<U: ?Sized + Trace> DstVTableOf<U> {
 }
 
 /// The vtable for a `U` object with (`trailer`) or without a trailer.
-pub(crate) fn vtable_of<U: ?Sized + Trace>(trailer: bool) -> &'static VTable {
+pub(crate) fn vtable_of<U: ?Sized + Trace + 'static>(trailer: bool) -> &'static VTable {
     if trailer {
         &DstVTableOf::<U>::TRAILED
     } else {

@@ -39,15 +39,18 @@ use crate::mspan::MSpan;
 use crate::mspecial::{queue_finalizer, FINQ, PENDING};
 use crate::operation::{in_operation, COLLECTOR_STACK_SIZE};
 use crate::trace::Tracer;
+use std::any::TypeId;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-/// Type name → whether `finalize` is overridden, for types with a hand-written `Finalize`.
+/// Type → whether `finalize` is overridden, for types with a hand-written `Finalize`. Keyed by
+/// `TypeId`: a name may be two types' (two versions of one crate), and a type learned under
+/// the other's answer could have its finalizers skipped (review finding, 2026-12-07).
 /// Lock order: a leaf. Read through each thread's cache (`learned_cached`), so allocating
 /// threads do not share a lock word.
-static LEARNED: LazyLock<RwLock<HashMap<&'static str, bool>>> = LazyLock::new(Default::default);
+static LEARNED: LazyLock<RwLock<HashMap<TypeId, bool>>> = LazyLock::new(Default::default);
 /// Bumped after each insertion into `LEARNED`: a thread's cached "not known yet" is stale once
 /// this moves (a known answer never changes).
 static LEARN_EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -80,7 +83,7 @@ static THREAD: LazyLock<()> = LazyLock::new(|| {
 
 /// What is known of a type's `finalize` (`None`: not yet learned).
 fn learned(vt: &VTable) -> Option<bool> {
-    LEARNED.read().get((vt.type_name)()).copied()
+    LEARNED.read().get(&(vt.type_id)()).copied()
 }
 
 /// [`learned`], through this thread's cache.
@@ -241,25 +244,24 @@ pub(crate) fn queue_resurrected(objs: Vec<usize>) {
 fn run_one(a: usize) {
     // SAFETY: the queue holds a root on the object.
     let h = unsafe { header(a) };
-    let name = (h.vtable().type_name)();
-    let f = h.vtable().finalize;
-    let mut panicked = false;
-    let overridden = crate::trace::finalize_overrides(name, || {
-        // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
-        // registrations when it was queued.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { f(h) }));
-        panicked = r.is_err();
-        // A payload whose own drop panics would unwind past the root's release and end this
-        // thread: it is leaked instead.
-        crate::throw::forget_payload(r);
-    });
+    let vt = h.vtable();
+    let name = (vt.type_name)();
+    // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
+    // registrations when it was queued.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (vt.finalize)(h) }));
+    let panicked = r.is_err();
+    // The default `finalize` does nothing, so one that panicked was the type's own.
+    let overridden = *r.as_ref().unwrap_or(&true);
+    // A payload whose own drop panics would unwind past the root's release and end this
+    // thread: it is leaked instead.
+    crate::throw::forget_payload(r);
     if panicked {
         crate::throw::report_once(&format!(
             "tricolor: a finalizer of {name} panicked; the panic was caught and other finalizers go on"
         ));
     }
-    if learned(h.vtable()).is_none() {
-        LEARNED.write().insert(name, overridden);
+    if learned(vt).is_none() {
+        LEARNED.write().insert((vt.type_id)(), overridden);
         LEARN_EPOCH.fetch_add(1, Ordering::Release);
     }
     release_root(h);

@@ -18,8 +18,12 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 /// the alignment costs no space).
 #[repr(C, align(16))]
 pub(crate) struct VTable {
-    /// The type's name, for diagnostics and for learning which types have finalizers.
+    /// The type's name, for diagnostics.
     pub type_name: fn() -> &'static str,
+    /// The type's identity, for learning which types have finalizers (module `finalizer`):
+    /// names are not unique (two versions of one crate), and a vtable's address is not either
+    /// (one type may have a copy per codegen unit).
+    pub type_id: fn() -> std::any::TypeId,
     /// Reports the object's edges.
     ///
     /// Safety: the header starts a live object of this vtable's type, which cannot be freed
@@ -30,10 +34,11 @@ pub(crate) struct VTable {
     /// Safety: the object is dead (unreachable, no roots), this is the one call of it, and
     /// nothing reads the value afterwards.
     pub drop: unsafe fn(*mut Header),
-    /// Runs `Finalize::finalize` on the value.
+    /// Runs `Finalize::finalize` on the value and says whether it was the type's own (false:
+    /// the trait's default ran for this value; `trace::finalize_overrides`).
     ///
     /// Safety: the caller holds a root on the object for the call's duration.
-    pub finalize: unsafe fn(*const Header),
+    pub finalize: unsafe fn(*const Header) -> bool,
 }
 
 /// The first word of every object: its type, as a compressed vtable pointer with the "weak
@@ -257,16 +262,19 @@ unsafe fn drop_glue<T: Trace>(h: *mut Header) {
 ///
 /// # Safety
 /// As `VTable::finalize`: `h` starts a `GcBox<T>` the caller holds a root on.
-unsafe fn finalize_glue<T: Trace>(h: *const Header) {
+unsafe fn finalize_glue<T: Trace>(h: *const Header) -> bool {
     // SAFETY: called by the finalizer thread while it holds a root on the object.
-    unsafe { (*(h as *const GcBox<T>)).value.finalize() }
+    let value = unsafe { &(*(h as *const GcBox<T>)).value };
+    let at = value as *const T as *const () as usize;
+    crate::trace::finalize_overrides(std::any::type_name::<T>(), at, || value.finalize())
 }
 
 pub(crate) struct VTableOf<T>(std::marker::PhantomData<T>);
 
-impl<T: Trace> VTableOf<T> {
+impl<T: Trace + 'static> VTableOf<T> {
     pub const VTABLE: VTable = VTable {
         type_name: std::any::type_name::<T>,
+        type_id: std::any::TypeId::of::<T>,
         trace: trace_glue::<T>,
         drop: drop_glue::<T>,
         finalize: finalize_glue::<T>,
@@ -275,7 +283,7 @@ impl<T: Trace> VTableOf<T> {
 
 /// The vtable of `T`, promoted to a static.
 #[inline(always)]
-pub(crate) fn vtable_of<T: Trace>() -> &'static VTable {
+pub(crate) fn vtable_of<T: Trace + 'static>() -> &'static VTable {
     &VTableOf::<T>::VTABLE
 }
 

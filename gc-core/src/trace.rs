@@ -341,7 +341,10 @@ pub trait Finalize {
     fn finalize(&self) {
         // Tells the finalizer thread, which is learning whether the type overrides this, that
         // it does not (module `finalizer`); a no-op anywhere else.
-        note_default_finalize(core::any::type_name::<Self>());
+        note_default_finalize(
+            core::any::type_name::<Self>(),
+            self as *const Self as *const () as usize,
+        );
     }
 
     /// False for types that certainly have no finalizer (the derive and the std impls say so),
@@ -394,25 +397,30 @@ pub trait TracedTypesMustNotImplementDrop {}
 impl<T: Drop + ?Sized> TracedTypesMustNotImplementDrop for T {}
 
 thread_local! {
-    /// While a finalizer runs on this thread: the finalized object's type name.
-    static EXPECT: Cell<Option<&'static str>> = const { Cell::new(None) };
-    /// Set when the default `finalize` ran for the expected type.
+    /// While a finalizer runs on this thread: the finalized value's type name and address.
+    static EXPECT: Cell<Option<(&'static str, usize)>> = const { Cell::new(None) };
+    /// Set when the default `finalize` ran for the expected value.
     static DEFAULT_RAN: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Called by the default `Finalize::finalize` with its `Self` type's name. The name is compared,
-/// so that an override calling a field's default `finalize` still counts as an override.
+/// Called by the default `Finalize::finalize` with its `Self` type's name and `self`'s address.
+/// Both are compared, so that an override that calls a field's default `finalize` still counts
+/// as an override: the address tells the value from a field that is not its first (or from
+/// another object), the name from a first field. (`TypeId` would be exact, but the trait does not
+/// require `'static`; a first field whose type has the very name of its container's takes two
+/// versions of one crate nested that way.)
 #[inline]
-fn note_default_finalize(type_name: &'static str) {
-    if EXPECT.get() == Some(type_name) {
+fn note_default_finalize(type_name: &'static str, at: usize) {
+    if EXPECT.get() == Some((type_name, at)) {
         DEFAULT_RAN.set(true);
     }
 }
 
-/// Runs `finalize` (the finalizer glue of an object of type `type_name`) and tells whether the
-/// type overrides `Finalize::finalize`: false if the trait's default body ran for it.
-pub(crate) fn finalize_overrides(type_name: &'static str, finalize: impl FnOnce()) -> bool {
-    struct Restore(Option<&'static str>, bool);
+/// Runs `finalize` (the finalizer of the value of type `type_name` at address `at`) and tells
+/// whether the type overrides `Finalize::finalize`: false if the trait's default body ran for
+/// that value.
+pub(crate) fn finalize_overrides(type_name: &'static str, at: usize, finalize: impl FnOnce()) -> bool {
+    struct Restore(Option<(&'static str, usize)>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             EXPECT.set(self.0);
@@ -420,7 +428,10 @@ pub(crate) fn finalize_overrides(type_name: &'static str, finalize: impl FnOnce(
         }
     }
     // Nested finalizers (`run_finalizers()` from a finalizer) keep the outer one's state.
-    let _restore = Restore(EXPECT.replace(Some(type_name)), DEFAULT_RAN.replace(false));
+    let _restore = Restore(
+        EXPECT.replace(Some((type_name, at))),
+        DEFAULT_RAN.replace(false),
+    );
     finalize();
     !DEFAULT_RAN.get()
 }
