@@ -308,3 +308,44 @@ fn a_root_that_unwinds_half_way_leaves_nested_cells_in_the_heap() {
     );
     assert_eq!(*inner.1, 7);
 }
+
+/// A hand-written `root` that unwinds while `GcMap::remove` hands the entry out (review finding,
+/// 2026-12-07): the entry is gone and the map's index agrees with its entries, so the other
+/// keys are still found (their positions had moved under an index that had not).
+#[test]
+fn a_root_that_unwinds_in_a_map_remove_leaves_the_map_consistent() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    #[derive(Clone, Debug, PartialEq)]
+    struct Bomb(u64);
+    impl Finalize for Bomb {}
+    // SAFETY: owns no handle; `root` panics once on purpose, when armed.
+    unsafe impl Trace for Bomb {
+        fn trace(&self, _: &mut Tracer) {}
+        unsafe fn root(&mut self) {
+            if ARMED.swap(false, Ordering::SeqCst) {
+                panic!("root panicked on purpose");
+            }
+        }
+        unsafe fn unroot(&mut self) {}
+    }
+    let map: Gc<tricolor_gc::GcMap<u64, Bomb>> = Gc::new((1..=3).map(|k| (k, Bomb(k))).collect());
+    ARMED.store(true, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| map.remove(&1)));
+    assert!(r.is_err(), "the armed root did not run");
+    assert_eq!(map.len(), 2);
+    assert!(!map.contains_key(&1));
+    assert_eq!(map.get(&2), Some(Bomb(2)));
+    assert_eq!(map.get(&3), Some(Bomb(3)));
+    map.insert(4, Bomb(4));
+    assert_eq!(map.remove(&3), Some(Bomb(3)));
+    assert_eq!(map.get(&4), Some(Bomb(4)));
+
+    // The same in a vector: the length `len()` reports follows the buffer.
+    let v: Gc<tricolor_gc::GcVec<Bomb>> = Gc::new((1..=3).map(Bomb).collect());
+    ARMED.store(true, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.pop()));
+    assert!(r.is_err(), "the armed root did not run");
+    assert_eq!(v.len(), 2, "len() kept the length before the pop");
+    assert_eq!(v.view().len(), 2);
+}

@@ -420,8 +420,11 @@ impl<K: Trace + Hash + Eq, V: Trace, S: BuildHasher> GcMap<K, V, S> {
         // SAFETY: the exclusive lock is held.
         let index = unsafe { &mut *self.index.get() };
         let (slot, pos) = index.find(hash, |pos| w.elements()[pos].0.borrow() == key)?;
-        let (k, v) = w.edit(|e| e.swap_remove(pos));
+        // The index first: the entries' `swap_remove` moves them before any user code runs
+        // (a hand-written `root` of the entry handed out), so if that unwinds, the index and
+        // the entries agree.
         index.remove(slot, pos);
+        let (k, v) = w.edit(|e| e.swap_remove(pos));
         drop(w);
         drop(k);
         Some(v)

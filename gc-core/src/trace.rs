@@ -419,7 +419,11 @@ fn note_default_finalize(type_name: &'static str, at: usize) {
 /// Runs `finalize` (the finalizer of the value of type `type_name` at address `at`) and tells
 /// whether the type overrides `Finalize::finalize`: false if the trait's default body ran for
 /// that value.
-pub(crate) fn finalize_overrides(type_name: &'static str, at: usize, finalize: impl FnOnce()) -> bool {
+pub(crate) fn finalize_overrides(
+    type_name: &'static str,
+    at: usize,
+    finalize: impl FnOnce(),
+) -> bool {
     struct Restore(Option<(&'static str, usize)>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {

@@ -394,6 +394,32 @@ impl<E: Trace> WriteGuard<'_, E> {
                 store.state.acquire_writer();
                 Release(&store.state)
             });
+            /// Publishes the new length when the edit ends, also if a hand-written `root` or
+            /// `unroot` unwinds after the buffer changed (review finding, 2026-12-07: `len()`
+            /// kept the old length). Declared before the `Edit`, so dropped after it.
+            struct PublishLen<'a, E> {
+                store: &'a Elements<E>,
+                before: usize,
+            }
+            impl<E> Drop for PublishLen<'_, E> {
+                #[inline(always)]
+                fn drop(&mut self) {
+                    // SAFETY: the exclusive lock is still held (the `WriteGuard` outlives
+                    // this), and the `Edit`'s borrow of the buffer has ended.
+                    let now = unsafe { (*self.store.buf.get()).len() };
+                    // Stores that keep the length write nothing here: one store fewer per
+                    // `put` in the store buffer, where each waits for its slot's cache miss
+                    // (module `biaslock`).
+                    if now != self.before {
+                        self.store.len.store(now, Ordering::Release);
+                    }
+                }
+            }
+            let _publish = PublishLen {
+                store,
+                // SAFETY: as for the `Edit` below, which does not exist yet.
+                before: unsafe { (*store.buf.get()).len() },
+            };
             let mut e = Edit {
                 // SAFETY: the exclusive lock excludes the users' threads; the writer bit (or,
                 // in an operation that read OFF, the ScanGate rule) excludes the markers.
@@ -402,14 +428,7 @@ impl<E: Trace> WriteGuard<'_, E> {
                 rooted: store.rooted,
                 cursor: store.cursor.load(Ordering::Relaxed),
             };
-            let len = e.v.len();
-            let r = f(&mut e, x);
-            // Stores that keep the length write nothing here: one store fewer per `put` in the
-            // store buffer, where each waits for its slot's cache miss (module `biaslock`).
-            if e.v.len() != len {
-                store.len.store(e.v.len(), Ordering::Release);
-            }
-            r
+            f(&mut e, x)
         })
     }
 }
