@@ -268,6 +268,29 @@ fn a_panicking_trace_inside_a_cell_leaves_the_cell_usable() {
     assert_eq!(got, Ok(true), "the cell stayed marker-borrowed");
 }
 
+/// Owns no handle; its hand-written `root` panics once on purpose after `arm()`. One flag per
+/// test (`T`), as the tests of this binary run in parallel.
+#[derive(Clone, Debug, PartialEq)]
+struct RootBomb<const T: usize>(u64);
+static ARMED: [std::sync::atomic::AtomicBool; 2] =
+    [const { std::sync::atomic::AtomicBool::new(false) }; 2];
+impl<const T: usize> RootBomb<T> {
+    fn arm() {
+        ARMED[T].store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+impl<const T: usize> Finalize for RootBomb<T> {}
+// SAFETY: owns no handle; `root` panics once on purpose, when armed.
+unsafe impl<const T: usize> Trace for RootBomb<T> {
+    fn trace(&self, _: &mut Tracer) {}
+    unsafe fn root(&mut self) {
+        if ARMED[T].swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("root panicked on purpose");
+        }
+    }
+    unsafe fn unroot(&mut self) {}
+}
+
 /// A hand-written `root` that unwinds half-way through a nested structure (a cell in a vector in
 /// a cell in the heap, review finding 2026-12-07): every cell and store claims to be outside the
 /// heap (rooted, so that later borrows skip the rooting and the shade) only once its contents are
@@ -275,25 +298,11 @@ fn a_panicking_trace_inside_a_cell_leaves_the_cell_usable() {
 /// inner cell must still behave as a cell in the heap: borrowing it mutably roots its handle.
 #[test]
 fn a_root_that_unwinds_half_way_leaves_nested_cells_in_the_heap() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static ARMED: AtomicBool = AtomicBool::new(false);
-    struct Bomb;
-    impl Finalize for Bomb {}
-    // SAFETY: owns no handle; `root` panics once on purpose, when armed.
-    unsafe impl Trace for Bomb {
-        fn trace(&self, _: &mut Tracer) {}
-        unsafe fn root(&mut self) {
-            if ARMED.swap(false, Ordering::SeqCst) {
-                panic!("root panicked on purpose");
-            }
-        }
-        unsafe fn unroot(&mut self) {}
-    }
-    type Inner = GcCell<(Bomb, Gc<u64>)>;
+    type Inner = GcCell<(RootBomb<0>, Gc<u64>)>;
     let outer: Gc<GcCell<tricolor_gc::GcVec<Inner>>> = Gc::new(GcCell::new(
-        std::iter::once(GcCell::new((Bomb, Gc::new(7)))).collect(),
+        std::iter::once(GcCell::new((RootBomb(0), Gc::new(7)))).collect(),
     ));
-    ARMED.store(true, Ordering::SeqCst);
+    RootBomb::<0>::arm();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         drop(outer.borrow_mut());
     }));
@@ -314,36 +323,23 @@ fn a_root_that_unwinds_half_way_leaves_nested_cells_in_the_heap() {
 /// keys are still found (their positions had moved under an index that had not).
 #[test]
 fn a_root_that_unwinds_in_a_map_remove_leaves_the_map_consistent() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static ARMED: AtomicBool = AtomicBool::new(false);
-    #[derive(Clone, Debug, PartialEq)]
-    struct Bomb(u64);
-    impl Finalize for Bomb {}
-    // SAFETY: owns no handle; `root` panics once on purpose, when armed.
-    unsafe impl Trace for Bomb {
-        fn trace(&self, _: &mut Tracer) {}
-        unsafe fn root(&mut self) {
-            if ARMED.swap(false, Ordering::SeqCst) {
-                panic!("root panicked on purpose");
-            }
-        }
-        unsafe fn unroot(&mut self) {}
-    }
-    let map: Gc<tricolor_gc::GcMap<u64, Bomb>> = Gc::new((1..=3).map(|k| (k, Bomb(k))).collect());
-    ARMED.store(true, Ordering::SeqCst);
+    let bomb = RootBomb::<1>;
+    let map: Gc<tricolor_gc::GcMap<u64, RootBomb<1>>> =
+        Gc::new((1..=3).map(|k| (k, bomb(k))).collect());
+    RootBomb::<1>::arm();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| map.remove(&1)));
     assert!(r.is_err(), "the armed root did not run");
     assert_eq!(map.len(), 2);
     assert!(!map.contains_key(&1));
-    assert_eq!(map.get(&2), Some(Bomb(2)));
-    assert_eq!(map.get(&3), Some(Bomb(3)));
-    map.insert(4, Bomb(4));
-    assert_eq!(map.remove(&3), Some(Bomb(3)));
-    assert_eq!(map.get(&4), Some(Bomb(4)));
+    assert_eq!(map.get(&2), Some(bomb(2)));
+    assert_eq!(map.get(&3), Some(bomb(3)));
+    map.insert(4, bomb(4));
+    assert_eq!(map.remove(&3), Some(bomb(3)));
+    assert_eq!(map.get(&4), Some(bomb(4)));
 
     // The same in a vector: the length `len()` reports follows the buffer.
-    let v: Gc<tricolor_gc::GcVec<Bomb>> = Gc::new((1..=3).map(Bomb).collect());
-    ARMED.store(true, Ordering::SeqCst);
+    let v: Gc<tricolor_gc::GcVec<RootBomb<1>>> = Gc::new((1..=3).map(bomb).collect());
+    RootBomb::<1>::arm();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.pop()));
     assert!(r.is_err(), "the armed root did not run");
     assert_eq!(v.len(), 2, "len() kept the length before the pop");
