@@ -108,12 +108,15 @@ unsafe fn trace_leaf(_: *const Header, _: &mut Tracer) {}
 /// # Safety
 /// None: it touches nothing.
 unsafe fn drop_leaf(_: *mut Header) {}
-/// `VTable::finalize` of dynamically sized objects, which never register a finalizer.
+/// `VTable::finalize` of dynamically sized objects, which never register a finalizer. Says
+/// "overridden" were it ever called: the finalizer thread would learn the answer under the
+/// value type's `TypeId`, which a sized `Gc::new` type may share (`Gc::from_box`), and "not
+/// overridden" would skip that type's finalizers (review note, 2026-12-07).
 ///
 /// # Safety
 /// None: it touches nothing.
 unsafe fn finalize_none(_: *const Header) -> bool {
-    false
+    true
 }
 
 /// The vtables of dynamically sized objects. DSTs never register finalizers (see

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 /// `Weak`s still pointed at it becomes a `()`: [`Header::become_unit`]).
 ///
 /// Aligned to 16 so that a vtable's distance from [`ANCHOR`] is a multiple of 16 and the
-/// compressed word has its low bit free for [`CLEARED`] (four function pointers are 32 bytes:
-/// the alignment costs no space).
+/// compressed word has its low bit free for [`CLEARED`] (five function pointers are 40 bytes,
+/// padded to 48: one such static per type).
 #[repr(C, align(16))]
 pub(crate) struct VTable {
     /// The type's name, for diagnostics.
