@@ -417,7 +417,8 @@ impl<E: Trace> WriteGuard<'_, E> {
             }
             let _publish = PublishLen {
                 store,
-                // SAFETY: as for the `Edit` below, which does not exist yet.
+                // SAFETY: the exclusive lock excludes the users' threads, the only writers of
+                // the buffer's length (markers only read it), and no reference to it is live.
                 before: unsafe { (*store.buf.get()).len() },
             };
             let mut e = Edit {
