@@ -56,7 +56,9 @@ pub(crate) fn shade(h: *const Header) {
 /// transition needs the barrier, so the common case is a CAS outside any operation.
 #[inline(always)]
 pub(crate) fn release_root(h: &Header) {
-    if !protocol::release_if_not_last(&h.roots) {
+    // SAFETY: the root released is the caller's, so `h` is a heap object's header (only
+    // `Weak::new` points outside the heap, and it makes no root), allocated meanwhile.
+    if !unsafe { h.release_if_not_last() } {
         release_last_root(h);
     }
 }
@@ -85,7 +87,8 @@ fn release_root_outside(h: &Header) {
 /// Removes one root from `h` inside an operation whose phase is MARK if `marking`.
 #[inline(always)]
 pub(crate) fn release_root_in_op(marking: bool, h: &Header) {
-    if protocol::release_last(&h.roots) && marking {
+    // SAFETY: as in `release_root`.
+    if unsafe { h.release_last() } && marking {
         shade_released(h);
     }
 }

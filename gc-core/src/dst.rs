@@ -207,7 +207,8 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
         // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
         // bytes and cannot overlap a free slot.
         unsafe {
-            (addr as *mut Header).write(Header::new(vtable_of::<U>(trailer)));
+            (addr as *mut Header).write(Header::of(vtable_of::<U>(trailer)));
+            crate::mbitmap::init(addr, 1, false);
             std::ptr::copy_nonoverlapping(
                 src as *const u8,
                 (addr + offset) as *mut u8,

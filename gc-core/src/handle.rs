@@ -273,9 +273,8 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(Gc::root_count(&a), 1);
     /// ```
     pub fn root_count(this: &Gc<T>) -> usize {
-        this.header()
-            .roots
-            .load(std::sync::atomic::Ordering::SeqCst) as usize
+        // SAFETY: a handle's object is a heap object, alive while the handle is.
+        unsafe { this.header().root_count() as usize }
     }
 
     /// True if this handle is a root (held by Rust code rather than by a GC object).

@@ -4,9 +4,11 @@
 //! Mark and allocation bits live in the span's bitmaps, not here, so that sweeping a span whose
 //! type needs no drop glue never touches the objects' memory beyond the root-count check.
 
+use crate::mbitmap;
+#[cfg(doc)]
 use crate::protocol::weak::CLEARED;
 use crate::trace::{Trace, Tracer};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 /// Everything the collector needs to know about an object's type, reached from its header.
 /// Each function takes the address of the header it was found in; a vtable is only ever stored
@@ -41,50 +43,43 @@ pub(crate) struct VTable {
     pub finalize: unsafe fn(*const Header) -> bool,
 }
 
-/// The first word of every object: its type, as a compressed vtable pointer with the "weak
-/// references cleared" bit, and its root count.
+/// The first word of every object: its type, as a compressed vtable pointer.
 ///
 /// Eight bytes, where a vtable pointer and a word-sized count took sixteen: a two-handle node
-/// (binary-trees, a cons cell) fits a 24-byte slot instead of 32, as Go's 16 bytes plus its
-/// 8-byte-per-object heap bitmap would. The vtable is stored as its distance from [`ANCHOR`], a
-/// vtable of this crate, in units of 16 bytes (vtables are 16-aligned), shifted left by one:
-/// 31 signed bits reach 16 GiB either way, and every vtable is a promoted constant in the
-/// read-only data of the binary that instantiated `Gc<T>`, which is the binary that links this
-/// crate in (the one exception, a `dylib` build of this crate loaded far from the code that uses
-/// it, is refused with a message at the first allocation rather than misread). The count is 32
-/// bits: more than `i32::MAX` roots on one object is refused, as `Arc` refuses to wrap.
+/// (binary-trees, a cons cell) fits a 24-byte slot instead of 32. The vtable is stored as its
+/// distance from [`ANCHOR`], a vtable of this crate, in units of 16 bytes (vtables are
+/// 16-aligned): 32 signed bits reach 32 GiB either way, and every vtable is a promoted constant
+/// in the read-only data of the binary that instantiated `Gc<T>`, which is the binary that links
+/// this crate in (the one exception, a `dylib` build of this crate loaded far from the code that
+/// uses it, is refused with a message at the first allocation rather than misread).
 ///
-/// The low bit of the vtable word is [`CLEARED`]: the object's weak references no longer
-/// upgrade (module `weakhandle`). It shares the word so that `Weak::upgrade` decides from the
-/// cache line whose root count it then raises: a `Weak` points at its object, as an
-/// `std::sync::Weak` points at its `ArcInner`, and the one cache miss of a random upgrade is the
-/// header's. It lives in the vtable word rather than the count so that the root-count paths
-/// (every clone and drop of a handle) stay a bare `lock xadd` and compare.
+/// The root count and the "weak references cleared" bit are not here: they are the object's
+/// side byte (module `mbitmap`), which this type's methods reach from the header's address. The
+/// second half of the word is unused until the type moves to the span too (DESIGN-NOTES,
+/// "Objects without a header").
 #[repr(C)]
 pub(crate) struct Header {
-    /// `(distance to the vtable in 16-byte units) << 1 | CLEARED`. Written at allocation, and
-    /// afterwards only by the collector (`CLEARED`, and the unit vtable of a dropped value) and
-    /// by `Gc::new_cyclic` (its vtable, once the value is built): atomic for those writes.
+    /// The distance to the vtable in 16-byte units. Written at allocation, and afterwards only
+    /// by the sweeper (the unit vtable of a dropped value) and by `Gc::new_cyclic` (its vtable,
+    /// once the value is built): atomic for those writes.
     vtable: AtomicI32,
-    /// How many rooted handles point at this object. Root-count transitions carry the write
-    /// barrier (see `barrier`): 1→0 while marking shades the object.
-    pub roots: AtomicU32,
+    _spare: u32,
 }
 
 // A vtable's address is a multiple of 16, so distances in units of 16 bytes are exact.
 const _: () = assert!(std::mem::align_of::<VTable>() >= 16);
 
 /// The vtable that others are stored relative to (`Header`): the unit type's, so that word 0
-/// (with or without `CLEARED`) is a `()`, which has nothing to trace, drop or finalize.
+/// is a `()`, which has nothing to trace, drop or finalize.
 static ANCHOR: VTable = VTableOf::<()>::VTABLE;
 
-/// The vtable word of `vt` (without `CLEARED`).
+/// The vtable word of `vt`.
 #[inline(always)]
 fn vtable_word(vt: &'static VTable) -> i32 {
     let anchor = (&ANCHOR as *const VTable).expose_provenance() as isize;
     let at = (vt as *const VTable).expose_provenance() as isize;
-    // Exact: both are 16-aligned (asserted beside `ANCHOR`), so shifts, not divisions.
-    let word = ((at - anchor) >> 4) << 1;
+    // Exact: both are 16-aligned (asserted beside `ANCHOR`), so a shift, not a division.
+    let word = (at - anchor) >> 4;
     if word as i32 as isize != word {
         vtable_out_of_range();
     }
@@ -92,43 +87,35 @@ fn vtable_word(vt: &'static VTable) -> i32 {
 }
 
 impl Header {
-    /// A header for a new object of the type of `vt`, with one root.
+    /// A header for a new object of the type of `vt` (its side byte is written apart:
+    /// `mbitmap::init`).
     #[inline(always)]
-    pub fn new(vt: &'static VTable) -> Header {
-        Header::with_roots(vt, 1)
-    }
-
-    /// A header for a new object of the type of `vt` with `roots` roots (0 for an object whose
-    /// only handle goes straight into the heap: `malloc::alloc_in`).
-    #[inline(always)]
-    pub fn with_roots(vt: &'static VTable, roots: u32) -> Header {
+    pub fn of(vt: &'static VTable) -> Header {
         Header {
             vtable: AtomicI32::new(vtable_word(vt)),
-            roots: AtomicU32::new(roots),
+            _spare: 0,
         }
     }
 
-    /// The header of an object `Gc::new_cyclic` has allocated and not built yet: a `()` whose
-    /// weak references are cleared, with the one root of the builder, which holds it until the
-    /// value is in place and [`Header::publish_built`] gives it its type.
+    /// The header of an object `Gc::new_cyclic` has allocated and not built yet: a `()` (its
+    /// side byte says one root, the builder's, and weak references cleared, until
+    /// [`Header::publish_built`] gives it its type).
     pub fn unbuilt() -> Header {
         // Word 0 is `ANCHOR`: expose its address as `vtable_word` would, for `vtable()` to take
         // back (the program's first object may be this one).
         let _ = (&ANCHOR as *const VTable).expose_provenance();
         Header {
-            vtable: AtomicI32::new(CLEARED),
-            roots: AtomicU32::new(1),
+            vtable: AtomicI32::new(0),
+            _spare: 0,
         }
     }
 
-    /// The header of an object that is not in the heap: the target of every `Weak::new()`,
-    /// which the collector never scans or frees (nothing looks it up in a span). Its weak
-    /// references are cleared from the start; one root, held by the static itself, so the count
-    /// never falls to zero.
+    /// The header of the target of every `Weak::new()`, which is not in the heap: it has no
+    /// side byte, and nothing but its address is ever used (`Weak` checks for it first).
     pub const fn outside_heap() -> Header {
         Header {
-            vtable: AtomicI32::new(CLEARED),
-            roots: AtomicU32::new(1),
+            vtable: AtomicI32::new(0),
+            _spare: 0,
         }
     }
 
@@ -138,21 +125,32 @@ impl Header {
     #[inline(always)]
     pub fn vtable(&self) -> &'static VTable {
         let anchor = (&ANCHOR as *const VTable).addr() as isize;
-        let word = self.vtable.load(Ordering::Acquire) & !CLEARED;
-        let at = anchor + word as isize * 8;
+        let word = self.vtable.load(Ordering::Acquire);
+        let at = anchor + word as isize * 16;
         // SAFETY: the word was made by `vtable_word` from a `&'static VTable` whose address was
         // exposed there, or is 0 (`ANCHOR`, exposed by every `vtable_word` and by `unbuilt`,
-        // one of which made every header that reads 0: `become_unit` follows a `Header::new`,
+        // one of which made every header that reads 0: `become_unit` follows a `Header::of`,
         // and the outside-the-heap header's vtable is never read); and it is only ever replaced
         // by another such.
         unsafe { &*std::ptr::with_exposed_provenance::<VTable>(at as usize) }
     }
 
-    /// The word whose [`CLEARED`] bit says whether the object's weak references still upgrade
-    /// (module `protocol::weak`).
+    /// The object's address.
     #[inline(always)]
-    pub fn weak_word(&self) -> &AtomicI32 {
-        &self.vtable
+    fn addr(&self) -> usize {
+        self as *const Header as usize
+    }
+
+    /// The object's side byte, whose [`CLEARED`] bit says whether its weak references still
+    /// upgrade (module `protocol::weak`).
+    ///
+    /// # Safety
+    /// The header is a heap object's (not the outside-the-heap one), allocated while the
+    /// reference is used.
+    #[inline(always)]
+    pub unsafe fn weak_word(&self) -> &AtomicU8 {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::side(self.addr()) }
     }
 
     /// Gives a built `Gc::new_cyclic` object its type and lets its weak references upgrade.
@@ -161,7 +159,10 @@ impl Header {
     /// The header is an unbuilt object's ([`Header::unbuilt`]) whose value of the type of `vt`
     /// has just been written, and this is called once.
     pub unsafe fn publish_built(&self, vt: &'static VTable) {
-        if !crate::protocol::weak::publish_built(&self.vtable, vtable_word(vt)) {
+        // The type first, Release: a marker that reads it (Acquire) sees the value.
+        self.vtable.store(vtable_word(vt), Ordering::Release);
+        // SAFETY: a heap object's header (caller).
+        if !crate::protocol::weak::publish_built(unsafe { self.weak_word() }) {
             crate::throw::throw("collector bug: an unbuilt object's weak references were cleared");
         }
     }
@@ -173,7 +174,7 @@ impl Header {
     /// # Safety
     /// The caller is the object's sweeper and has dropped its value.
     pub unsafe fn become_unit(&self) {
-        self.vtable.store(CLEARED, Ordering::Release);
+        self.vtable.store(0, Ordering::Release);
     }
 }
 
@@ -193,44 +194,77 @@ pub(crate) struct GcBox<T: ?Sized> {
     pub value: T,
 }
 
-/// More rooted handles than this is a leak of `clone`s; stop before the count can wrap.
-const MAX_ROOTS: u32 = i32::MAX as u32;
-
 /// Whether a root count that was `old` before an increment is off the common path: a first
-/// root (0) or too many ([`first_or_too_many`]).
+/// root, which must flag the object's span (counts too high abort in `mbitmap`).
 #[inline(always)]
-pub(crate) fn uncommon_root(old: u32) -> bool {
-    old.wrapping_sub(1) >= MAX_ROOTS - 1
-}
-
-/// The uncommon root: true for a first root (`old == 0`); aborts past [`MAX_ROOTS`], as the
-/// count would eventually wrap and free a live object (`Arc` refuses the same way).
-#[inline(always)]
-pub(crate) fn first_or_too_many(old: u32) -> bool {
-    if old >= MAX_ROOTS {
-        std::process::abort();
-    }
-    true
+pub(crate) fn uncommon_root(old: u64) -> bool {
+    old == 0
 }
 
 impl Header {
     /// Adds a root; true if it is the object's first (0→1), when the caller must flag the
     /// object's span for the root scan (the finalizer queue's root, `mspecial::queue_finalizer`;
     /// handles use [`Header::inc_roots_raw`] through `mheap::add_root`, which flags it).
+    ///
+    /// # Safety
+    /// As `mbitmap::add_root`: a heap object's header, kept allocated by the caller.
     #[inline(always)]
     #[must_use = "a first root must flag its span (`mheap::add_root`)"]
-    pub fn inc_roots(&self) -> bool {
-        let old = self.inc_roots_raw();
-        uncommon_root(old) && first_or_too_many(old)
+    pub unsafe fn inc_roots(&self) -> bool {
+        // SAFETY: forwarded.
+        uncommon_root(unsafe { self.inc_roots_raw() })
     }
 
     /// [`Header::inc_roots`] for a caller that takes the uncommon case itself: returns the old
-    /// count, which [`uncommon_root`] tells apart (one compare on the common path, as before
-    /// the first-root case existed: an interpreter clones handles in its dispatch loop).
+    /// count, which [`uncommon_root`] tells apart (one compare on the common path: an
+    /// interpreter clones handles in its dispatch loop).
+    ///
+    /// # Safety
+    /// As [`Header::inc_roots`].
     #[inline(always)]
     #[must_use = "the old count tells a first root (`uncommon_root`)"]
-    pub fn inc_roots_raw(&self) -> u32 {
-        self.roots.fetch_add(1, Ordering::Relaxed)
+    pub unsafe fn inc_roots_raw(&self) -> u64 {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::add_root(self.addr()) }
+    }
+
+    /// Removes a root unless it is the last: true if done (`protocol::count`).
+    ///
+    /// # Safety
+    /// As [`Header::inc_roots`]; the root removed is the caller's.
+    #[inline(always)]
+    pub unsafe fn release_if_not_last(&self) -> bool {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::release_if_not_last(self.addr()) }
+    }
+
+    /// Removes a root inside an operation: true if it was the last.
+    ///
+    /// # Safety
+    /// As [`Header::release_if_not_last`].
+    #[inline(always)]
+    pub unsafe fn release_last(&self) -> bool {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::release_last(self.addr()) }
+    }
+
+    /// Whether the object has roots (the root scan's question).
+    ///
+    /// # Safety
+    /// As [`Header::weak_word`].
+    #[inline(always)]
+    pub unsafe fn has_roots(&self) -> bool {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::has_roots(self.addr()) }
+    }
+
+    /// The object's root count.
+    ///
+    /// # Safety
+    /// As [`Header::weak_word`].
+    pub unsafe fn root_count(&self) -> u64 {
+        // SAFETY: forwarded.
+        unsafe { mbitmap::root_count(self.addr()) }
     }
 
     /// The type's name, for diagnostics.

@@ -15,7 +15,7 @@
 //! | 4 handles | `malloc`, `gcalloc`, `handle`, `dst`, `cell`, `slot`, `vec`, `map`, `lock`, `weak`, `ephemeron`, `impls`, `serde_impls`, `stats` | what users hold and call: `Gc::new` (`malloc`), the pacer-aware global allocator (`gcalloc`), `Gc`, `GcCell`, `GcSlot`, `GcVec`, `GcMap`, `GcMutex`, `GcRwLock`, `Weak`, `GcWeakMap`, the std `Trace` impls, the `stats()` snapshot |
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `markroot`, `markdone`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, the root scan's jobs, mark termination, weak references, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak counts and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
-//! | 1 object | `trace`, `header` | the `Trace` and `Finalize` traits with the `Tracer` they report to, and the object header |
+//! | 1 object | `trace`, `header`, `mbitmap` | the `Trace` and `Finalize` traits with the `Tracer` they report to, the object header, and the side bytes that hold each object's root count and weak-cleared bit |
 //! | 0 base | `sync`, `membarrier`, `locks`, `biaslock`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the containers' biased lock, the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
 //!
 //! # Lock order
@@ -28,7 +28,7 @@
 //! 5. `mgcwork::GRAY`
 //! 6. leaves: `mspecial::EPHEMERONS` (taken under a `GcWeakMap`'s own lock, under which only
 //!    it and `mstats::HISTORY` are taken), `finalizer::LEARNED`, `finalizer::IDLE_LOCK`, `mstats::HISTORY`,
-//!    `mstats::OBSERVER`, `gctrace::WRITER`, `throw::report_once`'s set
+//!    `mstats::OBSERVER`, `gctrace::WRITER`, `throw::report_once`'s set, `mbitmap::SPILL`
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -56,6 +56,8 @@ mod throw;
 // Layer 1: the object.
 #[cfg(not(loom))]
 mod header;
+#[cfg(not(loom))]
+mod mbitmap;
 #[cfg(not(loom))]
 mod trace;
 

@@ -120,7 +120,7 @@ pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
 pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
     op: &Op<'_>,
     value: &mut ManuallyDrop<T>,
-    roots: u32,
+    roots: u8,
 ) -> Result<NonNull<GcBox<T>>, AllocError> {
     let (size, align, sc, class) = box_class::<T>();
     {
@@ -142,9 +142,10 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
         // `GcBox<T>` (its class was chosen for this size and alignment).
         unsafe {
             obj.write(GcBox {
-                header: Header::with_roots(vtable_of::<T>(), roots),
+                header: Header::of(vtable_of::<T>()),
                 value,
-            })
+            });
+            crate::mbitmap::init(addr, roots, false);
         };
         publish_new(op, span, idx, sc, roots > 0);
         if finalizer {
@@ -167,7 +168,10 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
         let obj = addr as *mut GcBox<T>;
         // SAFETY: the slot is free, owned by this operation, and large enough and aligned for
         // a `GcBox<T>`; only the header is written, and nothing reads more of a `()`.
-        unsafe { (&raw mut (*obj).header).write(Header::unbuilt()) };
+        unsafe {
+            (&raw mut (*obj).header).write(Header::unbuilt());
+            crate::mbitmap::init(addr, 1, true);
+        }
         publish_new(op, span, idx, sc, true);
         // SAFETY: `addr` is a non-null slot address.
         Ok(unsafe { NonNull::new_unchecked(obj) })

@@ -399,7 +399,8 @@ pub(crate) fn checkmark(extra_roots: impl FnOnce(&mut Tracer)) -> usize {
             if span.is_allocated(i, free) {
                 // SAFETY: allocated slot, nothing is freed during mark termination.
                 let h = unsafe { header(span.addr_of(i)) };
-                if crate::protocol::has_roots(&h.roots) {
+                // SAFETY: as above, a heap object.
+                if unsafe { h.has_roots() } {
                     t.edge(h);
                 }
             }

@@ -106,7 +106,8 @@ impl RootScan {
                 // set hold initialized headers, and nothing is freed during marking (the spans
                 // were in use when it started, and sweeping does not overlap it).
                 let h = unsafe { header(span.addr_of(i)) };
-                if crate::protocol::has_roots(&h.roots) {
+                // SAFETY: as above, a heap object.
+                if unsafe { h.has_roots() } {
                     found = true;
                     roots += 1;
                     t.edge(h);

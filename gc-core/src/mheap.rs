@@ -1,8 +1,10 @@
 //! `mheap`: the page heap. Memory comes from the system allocator in chunks of 4 MiB aligned to
 //! their size (Go's arenas, smaller). The first page of each chunk holds its page → span table,
 //! so finding the span of any object is a mask, one load and no lock: that is what markers do for
-//! every pointer they shade. A large object gets a chunk-aligned run of its own when it does not
-//! fit in a chunk.
+//! every pointer they shade. The next pages hold the chunk's side bytes (module `mbitmap`: each
+//! object's root count and weak-cleared bit), and spans take the pages from
+//! `mbitmap::FIRST_DATA_PAGE` on. A large object gets a chunk-aligned run of its own when it
+//! does not fit in a chunk.
 //!
 //! Free pages are tracked per chunk with a bitvec bitmap under the heap lock. A chunk whose pages
 //! all become free again is returned to the system once empty chunks are more than half the heap;
@@ -11,7 +13,8 @@
 //! holds no more than its goal and 10%, or than the most pages in use during the last two cycles
 //! if more (`mgc::gc_sweep` says why).
 
-use crate::header::{first_or_too_many, uncommon_root, Header};
+use crate::header::{uncommon_root, Header};
+use crate::mbitmap::{FIRST_DATA_PAGE, GRANULE, SIDE_PAGE};
 use crate::locks::Mutex;
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
@@ -20,7 +23,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-pub(crate) const CHUNK_SIZE: usize = 4 << 20;
+pub(crate) use crate::sizeclasses::CHUNK_SIZE;
 pub(crate) const PAGES_PER_CHUNK: usize = CHUNK_SIZE / PAGE_SIZE;
 
 /// Stored in page 0 of every chunk.
@@ -34,7 +37,8 @@ struct Chunk {
     base: usize,
     /// Bytes of the allocation (a multiple of CHUNK_SIZE; more than one chunk for huge objects).
     bytes: usize,
-    /// One bit per page of the first chunk: set = in use. Page 0 (metadata) is always set.
+    /// One bit per page of the first chunk: set = in use. The metadata pages (the span table
+    /// and the side bytes, below `FIRST_DATA_PAGE`) are always set.
     used: BitArr!(for PAGES_PER_CHUNK, in u64),
     used_pages: usize,
     /// One bit per page: free, and its memory given back to the system by the scavenger (it
@@ -240,7 +244,7 @@ pub(crate) unsafe fn span_of(addr: usize) -> &'static MSpan {
 }
 
 /// Adds a root to the object of header `h`, flagging its span for the root scan when it is the
-/// first (`protocol::roots`).
+/// first (`protocol::roots`); aborts past `i32::MAX` roots (`mbitmap`).
 ///
 /// # Safety
 /// `h` is the header of an allocated object of the heap (not the outside-the-heap target of
@@ -248,21 +252,20 @@ pub(crate) unsafe fn span_of(addr: usize) -> &'static MSpan {
 /// holds a root on it or a reference into a live object that holds it.
 #[inline(always)]
 pub(crate) unsafe fn add_root(h: &Header) {
-    let old = h.inc_roots_raw();
+    // SAFETY: forwarded.
+    let old = unsafe { h.inc_roots_raw() };
     if uncommon_root(old) {
         // SAFETY: forwarded.
-        unsafe { uncommon(h, old) }
+        unsafe { first_root(h) }
     }
 }
 
-/// A first root flags the span; too many aborts.
+/// A first root flags the span.
 #[cold]
 #[inline(never)]
-unsafe fn uncommon(h: &Header, old: u32) {
-    if first_or_too_many(old) {
-        // SAFETY: an allocated heap object (caller).
-        unsafe { span_of(h as *const Header as usize) }.note_rooted();
-    }
+unsafe fn first_root(h: &Header) {
+    // SAFETY: an allocated heap object (caller).
+    unsafe { span_of(h as *const Header as usize) }.note_rooted();
 }
 
 impl Chunk {
@@ -282,6 +285,11 @@ impl Chunk {
 
 /// Bytes of `HEAP_SYS` whose memory the scavenger gave back (Go's `HeapReleased`).
 pub(crate) static HEAP_RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of `HEAP_SYS` in chunks' metadata pages (span tables and side bytes): memory the
+/// scavenger's budget, which is about pages for spans, does not count (the side bytes' pages
+/// go back with the spans' pages they describe).
+static HEAP_META: AtomicUsize = AtomicUsize::new(0);
 
 /// Bytes of pages in spans (Go's `HeapInUse`; chunk metadata pages are not counted).
 pub(crate) static HEAP_INUSE: AtomicUsize = AtomicUsize::new(0);
@@ -311,7 +319,8 @@ pub(crate) fn scavenge(retain: usize) -> usize {
     loop {
         let held = HEAP_SYS
             .load(Ordering::Relaxed)
-            .saturating_sub(HEAP_RELEASED.load(Ordering::Relaxed));
+            .saturating_sub(HEAP_RELEASED.load(Ordering::Relaxed))
+            .saturating_sub(HEAP_META.load(Ordering::Relaxed));
         let excess_pages = held.saturating_sub(retain) / PAGE_SIZE;
         if excess_pages == 0 {
             return released;
@@ -323,9 +332,26 @@ pub(crate) fn scavenge(retain: usize) -> usize {
         // allocated over them until `return_released` below; they are whole system pages
         // (`release_unit`), so the release drops nothing beside them.
         unsafe { sys::release(base + page * PAGE_SIZE, n * PAGE_SIZE) };
+        // SAFETY: as above: the side bytes of reserved pages describe no object, and no other
+        // page's bytes share a whole unit with them (`side_run`).
+        if let Some((at, len)) = side_run(base, page, n) {
+            unsafe { sys::release(at, len) };
+        }
         HEAP.lock().return_released(base, page, n);
         released += n * PAGE_SIZE;
     }
+}
+
+/// The whole system pages of side bytes (module `mbitmap`) that describe only the pages
+/// `page..page + n` of the chunk at `base`: (address, length), or `None` if there is none.
+/// A unit of side bytes describes `GRANULE` times its length of heap, so only long runs give
+/// any back; the rest stay, at most an eighth of the heap pages around them.
+fn side_run(base: usize, page: usize, n: usize) -> Option<(usize, usize)> {
+    let unit = sys::page_size().max(PAGE_SIZE);
+    let side = |p: usize| base + SIDE_PAGE * PAGE_SIZE + p * PAGE_SIZE / GRANULE;
+    let (from, to) = (side(page), side(page + n));
+    let (from, to) = (from.next_multiple_of(unit), to / unit * unit);
+    (to > from).then(|| (from, to - from))
 }
 
 /// Heap pages per system page, the scavenger's unit of release: `madvise` rounds a length up
@@ -370,7 +396,7 @@ impl MHeap {
             }
             let mut end = None;
             let mut n = 0;
-            // Group 0 holds page 0, the chunk's span table, which is always used.
+            // The first groups hold the chunk's metadata pages, which are always used.
             for g in (0..PAGES_PER_CHUNK / unit).rev() {
                 let free = (g * unit..(g + 1) * unit).all(|p| !c.used[p] && !c.released[p]);
                 match (free, end) {
@@ -440,22 +466,23 @@ impl MHeap {
         }
         // SAFETY: page 0 of the new chunk is ours and at least `size_of::<ChunkMeta>()` long.
         unsafe { std::ptr::write_bytes(p, 0, std::mem::size_of::<ChunkMeta>()) };
-        let mut used = BitArray::ZERO;
-        used.set(0, true);
+        let mut used: BitArr!(for PAGES_PER_CHUNK, in u64) = BitArray::ZERO;
+        used[..FIRST_DATA_PAGE].fill(true);
         self.chunks.push(Chunk {
             base: p as usize,
             bytes,
             used,
-            used_pages: 1,
+            used_pages: FIRST_DATA_PAGE,
             released: BitArray::ZERO,
             released_pages: 0,
         });
         HEAP_SYS.fetch_add(bytes, Ordering::Relaxed);
+        HEAP_META.fetch_add(FIRST_DATA_PAGE * PAGE_SIZE, Ordering::Relaxed);
         Ok(self.chunks.len() - 1)
     }
 
     fn find_pages(&mut self, npages: usize) -> Result<(usize, usize), AllocError> {
-        if npages < PAGES_PER_CHUNK {
+        if npages <= PAGES_PER_CHUNK - FIRST_DATA_PAGE {
             for (ci, c) in self.chunks.iter().enumerate() {
                 if c.bytes != CHUNK_SIZE || PAGES_PER_CHUNK - c.used_pages < npages {
                     continue;
@@ -470,11 +497,11 @@ impl MHeap {
                 }
             }
             let ci = self.new_chunk(CHUNK_SIZE)?;
-            return Ok((ci, 1));
+            return Ok((ci, FIRST_DATA_PAGE));
         }
-        let bytes = (npages + 1) * PAGE_SIZE;
+        let bytes = (npages + FIRST_DATA_PAGE) * PAGE_SIZE;
         let ci = self.new_chunk(bytes.next_multiple_of(CHUNK_SIZE))?;
-        Ok((ci, 1))
+        Ok((ci, FIRST_DATA_PAGE))
     }
 
     /// A new span of `npages` for `class`, registered in the chunk table and in `all`.
@@ -546,13 +573,13 @@ impl MHeap {
         }
         // Keep empty chunks for reuse while they are a small share of the heap: handing them
         // back and faulting fresh pages in again costs more than the memory.
-        let now_empty = c.used_pages == 1;
+        let now_empty = c.used_pages == FIRST_DATA_PAGE;
         let small = c.bytes == CHUNK_SIZE;
         let sys = HEAP_SYS.load(Ordering::Relaxed);
         let empty = self
             .chunks
             .iter()
-            .filter(|c| c.used_pages == 1 && c.bytes == CHUNK_SIZE)
+            .filter(|c| c.used_pages == FIRST_DATA_PAGE && c.bytes == CHUNK_SIZE)
             .count();
         let keep = small && empty * CHUNK_SIZE <= (sys / 2).max(64 << 20);
         if now_empty && !keep {
@@ -576,6 +603,7 @@ impl MHeap {
         self.spare.append(&mut self.retired_spans);
         for c in self.retired_chunks.drain(..) {
             HEAP_SYS.fetch_sub(c.bytes, Ordering::Relaxed);
+            HEAP_META.fetch_sub(FIRST_DATA_PAGE * PAGE_SIZE, Ordering::Relaxed);
             HEAP_RELEASED.fetch_sub(c.released_pages * PAGE_SIZE, Ordering::Relaxed);
             // SAFETY: the chunk came from `System.alloc` with this layout, no span uses it, and
             // no operation that could still look at its table is running (see above).

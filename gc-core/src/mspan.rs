@@ -458,7 +458,9 @@ impl MSpan {
     unsafe fn check_unrooted(&self, addr: usize) {
         // SAFETY: forwarded from the caller.
         let h = unsafe { header(addr) };
-        let roots = h.roots.load(Ordering::Acquire);
+        // SAFETY: as above, a heap object's slot.
+        let roots = unsafe { crate::mbitmap::side(addr) }.load(Ordering::Acquire)
+            & crate::protocol::count::COUNT;
         if roots != 0 {
             crate::throw::throw(&format!(
                 "collector bug: sweeping an unmarked object of type {} with {} root(s) at {:#x}",

@@ -251,7 +251,8 @@ impl Specials {
     /// now on. Counted in [`WEAK_CLEARED`] the first time, if it had `Weak`s. Before the
     /// object's mark bit is set, if it is kept (`protocol::weak`).
     pub fn clear_weak(&self, idx: usize, h: &crate::header::Header) {
-        if crate::protocol::weak::clear(h.weak_word()) && self.has_weaks(idx) {
+        // SAFETY: the caller's object `idx` of this span is a heap object, allocated.
+        if crate::protocol::weak::clear(unsafe { h.weak_word() }) && self.has_weaks(idx) {
             WEAK_CLEARED.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -323,7 +324,7 @@ impl Drop for Specials {
 #[must_use = "a first root must flag its span"]
 pub(crate) unsafe fn queue_finalizer(addr: usize) -> bool {
     // SAFETY: the object is allocated (caller).
-    let first = unsafe { header(addr) }.inc_roots();
+    let first = unsafe { header(addr).inc_roots() };
     PENDING.fetch_add(1, Ordering::AcqRel);
     QUEUED.fetch_add(1, Ordering::Relaxed);
     let _ = FINQ.0.send(addr);

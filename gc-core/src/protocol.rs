@@ -109,27 +109,122 @@ pub fn try_stop<'a>(
     true
 }
 
-/// Removes a root unless it is the last one: true if done. The last root must be released with
-/// [`release_last`] inside an operation, because a 1→0 transition may need to shade.
-#[inline(always)]
-pub fn release_if_not_last(count: &AtomicU32) -> bool {
-    let mut cur = count.load(Ordering::Relaxed);
-    while cur > 1 {
-        match count.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return true,
-            Err(c) => cur = c,
+/// An object's root count and weak references' state, in its side byte (module `mbitmap`): the
+/// low seven bits count roots, [`count::SPILLED`] meaning "127 or more, the rest in the spill
+/// table"; the high bit is [`weak::CLEARED`]. Every change of the count is a compare-and-swap
+/// that keeps the high bit, so that the sweeper may set it at any time. A count that reads
+/// `SPILLED` is changed only under the spill table's lock, by [`count::spill_add`] and
+/// [`count::spill_remove`]: so **a spilled remainder is never left behind a count below
+/// `SPILLED`**, and a byte whose count reads 0 means no root at all.
+pub mod count {
+    use crate::sync::{AtomicU8, Ordering};
+
+    /// The count's bits.
+    pub const COUNT: u8 = 0x7F;
+    /// A count of 127 or more: the roots past 127 are in the spill table.
+    pub const SPILLED: u8 = COUNT;
+
+    /// The count reads [`SPILLED`]: the caller takes the spill table's lock and calls
+    /// [`spill_add`] or [`spill_remove`].
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Spilled;
+
+    /// Adds a root; returns the count before (0: the object's first root, which must flag its
+    /// span for the root scan). Relaxed, as `Arc::clone`'s increment: a new root is made from
+    /// an existing one (or inside an operation that found the object alive), which keeps the
+    /// object meanwhile.
+    #[inline(always)]
+    pub fn add(b: &AtomicU8) -> Result<u8, Spilled> {
+        let mut cur = b.load(Ordering::Relaxed);
+        loop {
+            let n = cur & COUNT;
+            if n == SPILLED {
+                return Err(Spilled);
+            }
+            match b.compare_exchange_weak(cur, cur + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Ok(n),
+                Err(c) => cur = c,
+            }
         }
     }
-    false
-}
 
-/// The root scan's reading of an object's root count: true if it is a root. Acquire: a count
-/// read as 0 orders the accesses made through the last root before the scan (what orders them
-/// before the sweep, for every object, is that the last root went away in an operation that the
-/// handshakes wait for: [`release_last`]).
-#[inline(always)]
-pub fn has_roots(count: &AtomicU32) -> bool {
-    count.load(Ordering::Acquire) > 0
+    /// Removes a root unless it is the last one: `Ok(true)` if done. The last root must be
+    /// released with [`release_last`] inside an operation, because a 1→0 transition may need
+    /// to shade.
+    #[inline(always)]
+    pub fn release_if_not_last(b: &AtomicU8) -> Result<bool, Spilled> {
+        let mut cur = b.load(Ordering::Relaxed);
+        loop {
+            let n = cur & COUNT;
+            if n == SPILLED {
+                return Err(Spilled);
+            }
+            if n <= 1 {
+                return Ok(false);
+            }
+            match b.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Ok(true),
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    /// Removes a root inside an operation; `Ok(true)` if that was the last one (the caller
+    /// shades if the operation's phase is MARK). SeqCst: the 1→0 transition is the barrier's
+    /// Dekker half against the root scan's read of the count.
+    #[inline(always)]
+    pub fn release_last(b: &AtomicU8) -> Result<bool, Spilled> {
+        let mut cur = b.load(Ordering::Relaxed);
+        loop {
+            let n = cur & COUNT;
+            if n == SPILLED {
+                return Err(Spilled);
+            }
+            assert!(n > 0, "tricolor: root count underflow");
+            match b.compare_exchange_weak(cur, cur - 1, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return Ok(n == 1),
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    /// The root scan's reading of an object's root count: true if it is a root. Acquire: a
+    /// count read as 0 orders the accesses made through the last root before the scan (what
+    /// orders them before the sweep, for every object, is that the last root went away in an
+    /// operation that the handshakes wait for: [`release_last`]).
+    #[inline(always)]
+    pub fn has_roots(b: &AtomicU8) -> bool {
+        b.load(Ordering::Acquire) & COUNT != 0
+    }
+
+    /// Under the spill table's lock, with `extra` the object's roots past 127: adds a root to
+    /// a count that read [`SPILLED`]. False if it no longer does (a [`spill_remove`] took it
+    /// below while the caller waited for the lock): the caller retries [`add`].
+    pub fn spill_add(b: &AtomicU8, extra: &mut u32) -> bool {
+        if b.load(Ordering::Relaxed) & COUNT != SPILLED {
+            return false;
+        }
+        *extra += 1;
+        true
+    }
+
+    /// Under the spill table's lock: removes a root from a count that read [`SPILLED`], from
+    /// the spilled remainder first. False if the count no longer reads `SPILLED`: the caller
+    /// retries. Never the last root (the count is at least 127), so never a barrier.
+    pub fn spill_remove(b: &AtomicU8, extra: &mut u32) -> bool {
+        if b.load(Ordering::Relaxed) & COUNT != SPILLED {
+            return false;
+        }
+        if *extra > 0 {
+            *extra -= 1;
+        } else {
+            // The only decrement of a `SPILLED` count, under the lock that every other change
+            // of a `SPILLED` count takes; increments from below stop at `SPILLED`. So no borrow
+            // reaches the high bit, and no remainder is left behind.
+            b.fetch_sub(1, Ordering::Release);
+        }
+        true
+    }
 }
 
 /// The per-span "maybe rooted" flag, which lets the root scan read the headers of only the
@@ -215,15 +310,6 @@ pub mod roots {
     pub fn keep(flag: &AtomicBool) {
         flag.swap(true, Ordering::Release);
     }
-}
-
-/// Removes a root inside an operation; true if that was the last one (the caller shades if the
-/// operation's phase is MARK).
-#[inline(always)]
-pub fn release_last(count: &AtomicU32) -> bool {
-    let old = count.fetch_sub(1, Ordering::SeqCst);
-    assert!(old > 0, "tricolor: root count underflow");
-    old == 1
 }
 
 /// Sets bit `bit` of a mark word; true if it was clear (the caller turned the object gray).
@@ -366,17 +452,18 @@ pub mod drain {
 /// on it (its span's weak counts). The question `upgrade` asks is whether the object has been
 /// found unreachable yet, when the bit it read may be stale.
 pub mod weak {
-    use crate::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+    use crate::sync::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-    /// The bit of an object's header word (the vtable word, module `header`) that says its weak
-    /// references are cleared: set by the sweeper of a dead object (or one it keeps for its
-    /// finalizer) and by the collector on an object it resurrects; clear from allocation, except
-    /// for an object `Gc::new_cyclic` has not finished building.
-    pub const CLEARED: i32 = 1;
+    /// The bit of an object's side byte (module `mbitmap`, beside its root count: module
+    /// [`count`](super::count)) that says its weak references are cleared: set by the sweeper
+    /// of a dead object (or one it keeps for its finalizer) and by the collector on an object
+    /// it resurrects; clear from allocation, except for an object `Gc::new_cyclic` has not
+    /// finished building.
+    pub const CLEARED: u8 = 0x80;
 
-    /// Whether the header word `word` still lets weak references upgrade.
+    /// Whether the side byte `word` still lets weak references upgrade.
     #[inline(always)]
-    pub fn not_cleared(word: &AtomicI32) -> bool {
+    pub fn not_cleared(word: &AtomicU8) -> bool {
         word.load(Ordering::Acquire) & CLEARED == 0
     }
 
@@ -399,7 +486,7 @@ pub mod weak {
     /// sweeper sets before the mark bit: the header has the last word.
     #[inline]
     pub fn alive_while_sweeping<'a>(
-        word: &AtomicI32,
+        word: &AtomicU8,
         heap_swept: &AtomicU32,
         h: u32,
         span: impl FnOnce() -> (&'a AtomicU32, &'a AtomicU64, u32),
@@ -419,21 +506,33 @@ pub mod weak {
     /// The collector's half: sets the bit of an object found unreachable (or kept only for its
     /// finalizer), before it sets the object's mark bit if it keeps it. True if it was clear.
     #[inline]
-    pub fn clear(word: &AtomicI32) -> bool {
+    pub fn clear(word: &AtomicU8) -> bool {
         word.fetch_or(CLEARED, Ordering::AcqRel) & CLEARED == 0
     }
 
     /// `Gc::new_cyclic`: the object its `Weak`s point at was allocated with the bit set (and the
-    /// unit vtable), and gets its own vtable without the bit once the value is written: Release,
-    /// so that an `upgrade` (or a marker) that reads the word (Acquire) sees the object built.
-    /// The one place the bit goes from set to clear: no collector set it, since the object was
-    /// rooted from its allocation on. A compare-and-swap from the unbuilt word, so that a
-    /// collector that did would be caught rather than overruled: false if the word was not
-    /// the unbuilt one.
+    /// unit vtable), and loses the bit once the value is written and its vtable stored: Release,
+    /// so that an `upgrade` that reads the byte (Acquire) sees the object built. The one place
+    /// the bit goes from set to clear: no collector set it, since the object was rooted from
+    /// its allocation on. False if the bit was not set (a collector bug, caught rather than
+    /// overruled). A compare-and-swap loop, as the root count beside the bit may change.
     #[inline]
-    pub fn publish_built(word: &AtomicI32, vtable: i32) -> bool {
-        word.compare_exchange(CLEARED, vtable, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+    pub fn publish_built(word: &AtomicU8) -> bool {
+        let mut cur = word.load(Ordering::Relaxed);
+        loop {
+            if cur & CLEARED == 0 {
+                return false;
+            }
+            match word.compare_exchange_weak(
+                cur,
+                cur & !CLEARED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(c) => cur = c,
+            }
+        }
     }
 
     /// Counts one more `Weak` on an object, in its span's weak counts: made only from a strong
@@ -478,7 +577,7 @@ pub mod weak {
     /// unreachable; the collector sets the bit of each object it marks from then on before it
     /// sets the mark bit.
     #[inline]
-    pub fn alive_while_resurrecting(word: &AtomicI32, mark: &AtomicU64, bit: u32) -> bool {
+    pub fn alive_while_resurrecting(word: &AtomicU8, mark: &AtomicU64, bit: u32) -> bool {
         mark.load(Ordering::Acquire) & (1u64 << bit) != 0 && not_cleared(word)
     }
 }

@@ -10,6 +10,9 @@
 
 /// Bytes per page. Spans are whole pages; chunks are whole spans.
 pub const PAGE_SIZE: usize = 8192;
+
+/// The page heap's unit of memory from the system, aligned to its size (module `mheap`).
+pub const CHUNK_SIZE: usize = 4 << 20;
 /// The largest object served from a size class; larger ones get a span of their own.
 pub const MAX_SMALL_SIZE: usize = 32768;
 /// Number of size classes, class 0 (large objects) included.
@@ -56,7 +59,10 @@ const SMALL_STEP: usize = 8;
 const LARGE_STEP: usize = 128;
 
 const fn smallest_class(size: usize) -> u8 {
-    let mut c = 1;
+    // From 16 bytes: two objects never share a 16-byte granule, whose side byte holds the
+    // object's root count (module `mbitmap`). An 8-byte object (a header and a zero-sized
+    // value) takes a 16-byte slot.
+    let mut c = 2;
     while c < NUM_SIZE_CLASSES {
         if CLASS_SIZE[c] as usize >= size {
             return c as u8;
@@ -131,7 +137,9 @@ mod tests {
         for size in 1..=MAX_SMALL_SIZE {
             let c = size_to_class(size, 8);
             assert!(c > 0 && CLASS_SIZE[c] as usize >= size, "size {size}");
-            assert!((CLASS_SIZE[c - 1] as usize) < size || c == 1, "size {size}");
+            // Class 1 (8 bytes) is never chosen: slots are 16 bytes or more (`smallest_class`).
+            assert!(c >= 2, "size {size}");
+            assert!((CLASS_SIZE[c - 1] as usize) < size || c == 2, "size {size}");
         }
         assert_eq!(size_to_class(MAX_SMALL_SIZE + 1, 8), 0);
     }

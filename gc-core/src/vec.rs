@@ -986,7 +986,7 @@ pub(crate) fn new_element<U: Trace + Send + Sync + 'static>(
     rooted: bool,
     value: &mut malloc::Pending<U>,
 ) -> Result<Gc<U>, AllocError> {
-    let ptr = malloc::alloc_in(op, &mut value.value, rooted as u32)?;
+    let ptr = malloc::alloc_in(op, &mut value.value, rooted as u8)?;
     value.moved = true;
     // SAFETY: `ptr` is the new object, with one root if `rooted` and none otherwise, and this
     // is its only handle.

@@ -42,8 +42,8 @@ unsafe impl<T: ?Sized + Send + Sync + 'static> Send for Weak<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync + 'static> Sync for Weak<T> {}
 
-/// The target of every `Weak::new()`: a header outside the heap whose weak references are
-/// cleared from the start, so it never upgrades, and which has no span and no count.
+/// The target of every `Weak::new()`: a header outside the heap, which has no span, no count
+/// and no side byte; every method checks for it by address before it reads anything.
 /// Not in the heap: `Weak::new` must neither allocate nor wait (a first `Gc::new` may wait at
 /// the hard goal for the cycle to end, and a drop run by that cycle's sweep may itself call
 /// `Weak::new`).
@@ -85,16 +85,20 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert_eq!(&*Gc::downgrade(&s).upgrade().unwrap(), "interned");
     /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
+        if self.is_never() {
+            return None;
+        }
         let h = self.header();
         // Cleared stays cleared: no operation needed to say so.
-        if !crate::protocol::weak::not_cleared(h.weak_word()) {
+        // SAFETY: a heap object (not `NEVER`), whose memory this `Weak`'s count keeps.
+        if !crate::protocol::weak::not_cleared(unsafe { h.weak_word() }) {
             return None;
         }
         with_op(|op| {
             if !weakhandle::alive(op, h) {
                 return None;
             }
-            // SAFETY: a heap object (the outside-the-heap target of `Weak::new` reads cleared
+            // SAFETY: a heap object (the outside-the-heap target of `Weak::new` returned
             // above), alive (`alive`) and kept allocated by this operation.
             unsafe { crate::mheap::add_root(h) };
             if op.marking() {
@@ -110,8 +114,12 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// `weakhandle`). A live object at that address is this `Weak`'s object: its memory is
     /// not reused while the `Weak` exists.
     pub(crate) fn addr(&self) -> usize {
+        if self.is_never() {
+            return 0;
+        }
         let h = self.header();
-        if crate::protocol::weak::not_cleared(h.weak_word()) {
+        // SAFETY: as in `upgrade`.
+        if crate::protocol::weak::not_cleared(unsafe { h.weak_word() }) {
             h as *const Header as usize
         } else {
             0

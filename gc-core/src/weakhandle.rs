@@ -85,7 +85,8 @@ pub(crate) unsafe fn drop_weak(addr: usize) {
 pub(crate) fn alive(op: &Op<'_>, h: &Header) -> bool {
     // Each path reads the bit once, inside the operation (the caller's read before it may be
     // stale), and last, as `protocol::weak` requires.
-    let word = h.weak_word();
+    // SAFETY: the caller's `Weak` counts on a heap object (not `Weak::new`'s), allocated.
+    let word = unsafe { h.weak_word() };
     let a = h as *const Header as usize;
     if op.marking() {
         if RESURRECTING.load(Ordering::Relaxed) {

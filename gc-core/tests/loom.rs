@@ -12,11 +12,22 @@
 //! concurrency bugs need at most two), which keeps the suite at a few minutes.
 
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use tricolor_core::protocol::cursor;
 use tricolor_core::protocol::*;
+use tricolor_core::protocol::count::{has_roots, COUNT, SPILLED};
+
+/// `count::release_if_not_last` on a count the models keep below `SPILLED`.
+fn release_if_not_last(b: &AtomicU8) -> bool {
+    count::release_if_not_last(b) == Ok(true)
+}
+
+/// `count::release_last` on a count the models keep below `SPILLED`.
+fn release_last(b: &AtomicU8) -> bool {
+    count::release_last(b) == Ok(true)
+}
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
@@ -36,7 +47,7 @@ fn spawn_mutator(w: &Arc<World>, f: fn(&World)) -> thread::JoinHandle<()> {
 struct World {
     phase: AtomicU32,
     flag: AtomicBool,
-    roots: [AtomicU32; 3],
+    roots: [AtomicU8; 3],
     published: [AtomicBool; 3],
     marks: AtomicU64,
     gray: Mutex<Vec<u32>>,
@@ -54,7 +65,7 @@ impl World {
         Arc::new(World {
             phase: AtomicU32::new(OFF),
             flag: AtomicBool::new(false),
-            roots: [AtomicU32::new(1), AtomicU32::new(0), AtomicU32::new(0)],
+            roots: [AtomicU8::new(1), AtomicU8::new(0), AtomicU8::new(0)],
             published: [
                 AtomicBool::new(true),
                 AtomicBool::new(false),
@@ -154,7 +165,7 @@ impl World {
         self.handshake(MARK);
         for i in 0..3 {
             if self.published[i].load(Ordering::Acquire)
-                && self.roots[i].load(Ordering::Acquire) > 0
+                && has_roots(&self.roots[i])
             {
                 self.shade(i as u32);
             }
@@ -425,7 +436,7 @@ const Y: u32 = 2;
 struct SlotWorld {
     phase: AtomicU32,
     flags: [AtomicBool; 2],
-    roots: [AtomicU32; 3],
+    roots: [AtomicU8; 3],
     marks: AtomicU64,
     gray: Mutex<Vec<u32>>,
     slot: AtomicU32,
@@ -439,7 +450,7 @@ impl SlotWorld {
             phase: AtomicU32::new(OFF),
             flags: [AtomicBool::new(false), AtomicBool::new(false)],
             // P is rooted; X lives only in the slot; Y is held by the setting thread.
-            roots: [AtomicU32::new(1), AtomicU32::new(0), AtomicU32::new(1)],
+            roots: [AtomicU8::new(1), AtomicU8::new(0), AtomicU8::new(1)],
             marks: AtomicU64::new(0),
             gray: Mutex::new(Vec::new()),
             slot: AtomicU32::new(X),
@@ -512,7 +523,7 @@ impl SlotWorld {
     fn start_mark(&self) {
         self.handshake(MARK);
         for i in [P, X, Y] {
-            if self.roots[i as usize].load(Ordering::Acquire) > 0 {
+            if has_roots(&self.roots[i as usize]) {
                 self.shade(i);
             }
         }
@@ -989,14 +1000,14 @@ fn a_lock_taken_inside_an_operation_deadlocks_the_stop() {
 const H: u32 = 10;
 
 /// One span word with three objects that have `Weak`s: bit 0 dead, bit 1 alive (marked),
-/// bit 2 dead with a finalizer (the sweeper keeps it). Each object's header word carries the
+/// bit 2 dead with a finalizer (the sweeper keeps it). Each object's side byte carries the
 /// "weak references cleared" bit (`weak::CLEARED`). The sweeper sets the bit of the dead ones
 /// (the kept one's before it sets its mark bit; object 0, which `Weak`s still count on, is kept
 /// the same way with its value dropped), publishes the span's weak generation and resets the
 /// mark word; an `upgrade` on another thread read each header word before any of that and asks
 /// `alive_while_sweeping`. It must say dead for 0 and 2 and alive for 1, in every interleaving.
 struct SweepWorld {
-    words: [AtomicI32; 3],
+    words: [AtomicU8; 3],
     weak_gen: AtomicU32,
     mark: AtomicU64,
     /// The heap-wide "every span swept" generation, set when the sweep is over.
@@ -1004,15 +1015,15 @@ struct SweepWorld {
 }
 
 /// A header word whose weak references still upgrade (the vtable part is arbitrary).
-const LIVE_WORD: i32 = 0x20;
+const LIVE_WORD: u8 = 1;
 
 fn weak_upgrade_races_the_sweep(recheck: bool, release_reset: bool) {
     model(move || {
         let w = Arc::new(SweepWorld {
             words: [
-                AtomicI32::new(LIVE_WORD),
-                AtomicI32::new(LIVE_WORD),
-                AtomicI32::new(LIVE_WORD),
+                AtomicU8::new(LIVE_WORD),
+                AtomicU8::new(LIVE_WORD),
+                AtomicU8::new(LIVE_WORD),
             ],
             weak_gen: AtomicU32::new(H - 2),
             mark: AtomicU64::new(0b010),
@@ -1083,7 +1094,7 @@ fn weak_upgrade_with_a_relaxed_mark_reset_misjudges_a_live_object() {
 /// says alive and reads the object, which must be built (loom checks the access).
 fn upgrade_races_new_cyclic_publication(release: bool) {
     model(move || {
-        let word = Arc::new(AtomicI32::new(weak::CLEARED));
+        let word = Arc::new(AtomicU8::new(weak::CLEARED));
         let object = Arc::new(UnsafeCell::new(0u32));
         let (weak_gen, mark, heap_swept) = (
             Arc::new(AtomicU32::new(H)),
@@ -1096,7 +1107,7 @@ fn upgrade_races_new_cyclic_publication(release: bool) {
                 // SAFETY (model): nobody reads the object before its vtable is published.
                 object.with_mut(|v| unsafe { *v = 7 });
                 if release {
-                    assert!(weak::publish_built(&word, LIVE_WORD));
+                    assert!(weak::publish_built(&word));
                 } else {
                     word.store(LIVE_WORD, Ordering::Relaxed);
                 }
@@ -1237,9 +1248,9 @@ fn weak_upgrade_races_a_resurrection(clear_first: bool) {
     model(move || {
         let w = Arc::new(SweepWorld {
             words: [
-                AtomicI32::new(LIVE_WORD),
-                AtomicI32::new(LIVE_WORD),
-                AtomicI32::new(weak::CLEARED),
+                AtomicU8::new(LIVE_WORD),
+                AtomicU8::new(LIVE_WORD),
+                AtomicU8::new(weak::CLEARED),
             ],
             weak_gen: AtomicU32::new(H),
             mark: AtomicU64::new(0b10),
@@ -1288,7 +1299,7 @@ fn finish_races_a_lazy_sweep(count_first: bool) {
     model(move || {
         let set = Arc::new(Mutex::new(Some(())));
         let sweepers = Arc::new(AtomicUsize::new(0));
-        let word = Arc::new(AtomicI32::new(LIVE_WORD));
+        let word = Arc::new(AtomicU8::new(LIVE_WORD));
         let lazy = {
             let (set, sweepers, word) = (set.clone(), sweepers.clone(), word.clone());
             thread::spawn(move || {
@@ -1696,7 +1707,7 @@ fn a_stop_attempted_when_one_worker_saw_all_idle_misses_a_local_gray_object() {
 
 /// The root scan over one span of one object: the take, the fence, the count read if the flag
 /// was taken, the flag set again on a root found. Returns whether it found the root.
-fn scan_one_span(flag: &AtomicBool, count: &AtomicU32) -> bool {
+fn scan_one_span(flag: &AtomicBool, count: &AtomicU8) -> bool {
     let taken = roots::take(flag);
     roots::scan_fence();
     let found = taken && has_roots(count);
@@ -1738,10 +1749,10 @@ fn first_root_races_the_flag_take(flagged: bool, fenced: bool) {
 /// One span of one object, its flag initially `flagged`: a mutator roots the object (`root`)
 /// then flags the span (`flag_it`) while the root scan takes the flag, fences and reads the
 /// count; then the invariant of `protocol::roots` must hold.
-fn mutator_races_one_span_scan(flagged: bool, root: fn(&AtomicU32), flag_it: fn(&AtomicBool)) {
+fn mutator_races_one_span_scan(flagged: bool, root: fn(&AtomicU8), flag_it: fn(&AtomicBool)) {
     model(move || {
         let flag = Arc::new(AtomicBool::new(flagged));
-        let count = Arc::new(AtomicU32::new(0));
+        let count = Arc::new(AtomicU8::new(0));
         let (f, c) = (flag.clone(), count.clone());
         let t = thread::spawn(move || {
             root(&c);
@@ -1775,7 +1786,7 @@ fn large_rooted_birth_races_the_flag_take(fence_in_mark: bool) {
         let phase = Arc::new(AtomicU32::new(OFF));
         let op_flag = Arc::new(AtomicBool::new(false));
         let flag = Arc::new(AtomicBool::new(true));
-        let count = Arc::new(AtomicU32::new(0));
+        let count = Arc::new(AtomicU8::new(0));
         let (ph, of, f, c) = (phase.clone(), op_flag.clone(), flag.clone(), count.clone());
         let mutator = thread::spawn(move || {
             let p = enter(&of, &ph);
@@ -1830,4 +1841,104 @@ fn span_given_back_while_the_scan_takes_its_flag_stays_flagged() {
 #[should_panic(expected = "span is unflagged")]
 fn span_given_back_with_a_conditional_store_loses_a_birth() {
     span_given_back_while_the_scan_takes_its_flag(false);
+}
+
+// ---- root counts past 127 (`protocol::count`, `mbitmap`'s spill table) ----
+
+/// `mbitmap::add_root`'s logic: the compare-and-swap below `SPILLED`, the table's remainder
+/// under its lock at `SPILLED`.
+fn spill_model_add(b: &AtomicU8, extra: &Mutex<u32>) {
+    loop {
+        if count::add(b).is_ok() {
+            return;
+        }
+        let mut e = extra.lock().unwrap();
+        if count::spill_add(b, &mut e) {
+            return;
+        }
+    }
+}
+
+/// `mbitmap::release_if_not_last`'s logic (the models never release a last root here).
+fn spill_model_remove(b: &AtomicU8, extra: &Mutex<u32>, locked: bool) {
+    loop {
+        if !locked {
+            // The twin: a release that treats `SPILLED` as any other count.
+            let cur = b.load(Ordering::Relaxed);
+            if b.compare_exchange(cur, cur - 1, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            continue;
+        }
+        match count::release_if_not_last(b) {
+            Ok(true) => return,
+            Ok(false) => panic!("a last root in a model of high counts"),
+            Err(_) => {}
+        }
+        let mut e = extra.lock().unwrap();
+        if count::spill_remove(b, &mut e) {
+            return;
+        }
+    }
+}
+
+/// A count at `SPILLED` (127 roots), one thread adding a root while two remove one each: the
+/// total must come out at 126, and a remainder in the table must never sit behind a count
+/// below `SPILLED` (a later release from the byte alone could then reach 0 with roots left,
+/// and the root scan, which reads only the byte, would miss a rooted object).
+fn spilled_count_races(locked: bool) {
+    model(move || {
+        let b = Arc::new(AtomicU8::new(SPILLED));
+        let extra = Arc::new(Mutex::new(0u32));
+        let adder = {
+            let (b, extra) = (b.clone(), extra.clone());
+            thread::spawn(move || spill_model_add(&b, &extra))
+        };
+        let remover = {
+            let (b, extra) = (b.clone(), extra.clone());
+            thread::spawn(move || spill_model_remove(&b, &extra, locked))
+        };
+        spill_model_remove(&b, &extra, locked);
+        adder.join().unwrap();
+        remover.join().unwrap();
+        let n = b.load(Ordering::SeqCst) & COUNT;
+        let e = *extra.lock().unwrap();
+        assert!(
+            n == SPILLED || e == 0,
+            "a remainder of {e} left behind a count of {n}"
+        );
+        assert_eq!(n as u32 + e, SPILLED as u32 - 1, "a root lost or gained");
+    });
+}
+
+#[test]
+fn a_spilled_count_keeps_every_root_and_no_remainder_behind_it() {
+    spilled_count_races(true);
+}
+
+/// Releasing a `SPILLED` count without the table's lock leaves a remainder behind the byte.
+#[test]
+#[should_panic(expected = "left behind a count")]
+fn a_spilled_count_released_without_the_lock_leaves_a_remainder_behind() {
+    spilled_count_races(false);
+}
+
+/// The collector sets the weak-cleared bit of a side byte while a root is added to and removed
+/// from the same byte by compare-and-swap (an object kept for its finalizer, whose queue holds
+/// a root): neither change is lost.
+#[test]
+fn the_cleared_bit_and_the_count_share_the_byte_without_losing_either() {
+    model(|| {
+        let b = Arc::new(AtomicU8::new(1));
+        let sweeper = {
+            let b = b.clone();
+            thread::spawn(move || assert!(weak::clear(&b)))
+        };
+        assert_eq!(count::add(&b), Ok(1));
+        assert!(release_if_not_last(&b));
+        sweeper.join().unwrap();
+        assert_eq!(b.load(Ordering::SeqCst), weak::CLEARED | 1);
+    });
 }
