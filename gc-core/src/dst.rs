@@ -17,7 +17,7 @@
 //! allocated as a `T` and its header keeps `T`'s vtable; only the handle is fat.
 
 use crate::handle::Gc;
-use crate::header::{value_offset, GcBox, Header, VTable};
+use crate::header::{value_offset, Header, HeaderWord, VTable, HEADER_SIZE};
 use crate::malloc;
 use crate::mheap::{span_of, AllocError, AllocFailure};
 use crate::mspan::SpanClass;
@@ -31,13 +31,13 @@ use std::ptr::NonNull;
 pub(crate) const TRAILER_SIZE: usize = 16;
 
 /// A pointer to the object at `addr` with the metadata (length or vtable) of `src`.
-pub(crate) fn place<U: ?Sized>(src: *const U, addr: usize) -> *mut GcBox<U> {
-    with_addr(src as *mut U as *mut GcBox<U>, addr)
+pub(crate) fn place<U: ?Sized>(src: *const U, addr: usize) -> *mut U {
+    with_addr(src as *mut U, addr)
 }
 
 /// `p` with its address replaced by `addr`, keeping its metadata (a length, a vtable): how
 /// `place`, `Gc::unsize` and `Weak::upgrade` point a handle at an object the heap addresses.
-pub(crate) fn with_addr<U: ?Sized>(p: *mut GcBox<U>, addr: usize) -> *mut GcBox<U> {
+pub(crate) fn with_addr<U: ?Sized>(p: *mut U, addr: usize) -> *mut U {
     let mut fat = p;
     // Stable Rust cannot yet build a fat pointer from parts (`ptr::from_raw_parts` is unstable),
     // so the address word is overwritten in place. Every Rust pointer, thin or fat, keeps its
@@ -46,7 +46,7 @@ pub(crate) fn with_addr<U: ?Sized>(p: *mut GcBox<U>, addr: usize) -> *mut GcBox<
     // conversion, as every object address does (the heap exposes its mappings' provenance).
     // SAFETY: `fat` is a local pointer value at least one word long; the write replaces its
     // address word with another pointer-sized value.
-    unsafe { *(&mut fat as *mut *mut GcBox<U> as *mut *mut u8) = addr as *mut u8 };
+    unsafe { *(&mut fat as *mut *mut U as *mut *mut u8) = addr as *mut u8 };
     assert_eq!(
         fat as *mut u8 as usize, addr,
         "fat pointers keep their address first"
@@ -58,23 +58,24 @@ pub(crate) fn with_addr<U: ?Sized>(p: *mut GcBox<U>, addr: usize) -> *mut GcBox<
 ///
 /// # Safety
 /// `slot_end` is the end of `obj`'s slot, and the slot was sized with room for the trailer.
-pub(crate) unsafe fn write_trailer<U: ?Sized>(obj: *mut GcBox<U>, slot_end: usize) {
-    const { assert!(std::mem::size_of::<*mut GcBox<U>>() <= TRAILER_SIZE) };
+pub(crate) unsafe fn write_trailer<U: ?Sized>(obj: *mut U, slot_end: usize) {
+    const { assert!(std::mem::size_of::<*mut U>() <= TRAILER_SIZE) };
     // SAFETY: the trailer lies inside the slot, past the value, and is 8-aligned (slot ends
     // are multiples of 8).
-    unsafe { ((slot_end - TRAILER_SIZE) as *mut *mut GcBox<U>).write(obj) }
+    unsafe { ((slot_end - TRAILER_SIZE) as *mut *mut U).write(obj) }
 }
 
-/// Reads back the fat pointer of the object whose header is at `h`.
+/// Reads back the fat pointer of the object `h`.
 ///
 /// # Safety
-/// `h` starts a live object allocated by `alloc_dst` with a trailer.
-unsafe fn read_trailer<U: ?Sized>(h: *const Header) -> *mut GcBox<U> {
-    // SAFETY: objects start at their slot's start, so the slot ends `elemsize` bytes after `h`,
-    // and the span entry of a live object's page is its span.
+/// `h` is a live object allocated by `alloc_dst` with a trailer.
+unsafe fn read_trailer<U: ?Sized>(h: *const Header) -> *mut U {
+    // SAFETY: the span entry of a live object's page is its span, whose slot holding `h` ends
+    // `elemsize` bytes after its start; the trailer was written there at allocation.
     unsafe {
-        let end = h as usize + span_of(h as usize).elemsize;
-        ((end - TRAILER_SIZE) as *const *mut GcBox<U>).read()
+        let span = span_of(h as usize);
+        let end = span.addr_of(span.index_of(h as usize)) + span.elemsize;
+        ((end - TRAILER_SIZE) as *const *mut U).read()
     }
 }
 
@@ -85,7 +86,7 @@ unsafe fn read_trailer<U: ?Sized>(h: *const Header) -> *mut GcBox<U> {
 unsafe fn trace_dst<U: ?Sized + Trace>(h: *const Header, t: &mut Tracer) {
     // SAFETY: this vtable is only installed on objects with a trailer; the marker calls it on a
     // live object.
-    unsafe { (*read_trailer::<U>(h)).value.trace(t) }
+    unsafe { (*read_trailer::<U>(h)).trace(t) }
 }
 
 /// `VTable::drop` for a dynamically sized `U` with a trailer.
@@ -95,7 +96,7 @@ unsafe fn trace_dst<U: ?Sized + Trace>(h: *const Header, t: &mut Tracer) {
 unsafe fn drop_dst<U: ?Sized + Trace>(h: *mut Header) {
     // SAFETY: called once, by the sweeper, on a dead object that nothing can reach again; its
     // slot (and trailer) is untouched until the sweeper frees it after this returns.
-    unsafe { std::ptr::drop_in_place(&mut (*read_trailer::<U>(h)).value) }
+    unsafe { std::ptr::drop_in_place(read_trailer::<U>(h)) }
 }
 
 /// `VTable::trace` of a leaf value (nothing to trace); unsafe only to fit the vtable.
@@ -165,34 +166,36 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
     src: *mut U,
     noscan: bool,
     nodrop: bool,
-) -> Result<NonNull<GcBox<U>>, AllocError> {
+) -> Result<NonNull<U>, AllocError> {
     // SAFETY: `src` is a valid `U` (caller).
     let value = std::alloc::Layout::for_value(unsafe { &*src });
     let unsupported = AllocError::new(AllocFailure::Unsupported {
-        size: value.size().saturating_add(std::mem::size_of::<Header>()),
+        size: value.size().saturating_add(HEADER_SIZE),
         align: value.align(),
     });
-    let (boxed, offset) = std::alloc::Layout::new::<Header>()
-        .extend(value)
-        .map_err(|_| unsupported)?;
     let trailer = !(noscan && nodrop);
-    let mut size = boxed.size();
+    let mut l = malloc::headered_layout(value.size(), value.align(), noscan, nodrop);
+    let value_off = value_offset(value.align());
+    let mut size = value_off.checked_add(value.size()).ok_or(unsupported)?;
     if trailer {
         size = size
             .checked_next_multiple_of(8)
             .and_then(|s| s.checked_add(TRAILER_SIZE))
             .ok_or(unsupported)?;
     }
-    let align = boxed.align();
-    let sc = size_to_class(size, align);
-    let class = SpanClass::new(sc, noscan, nodrop);
+    // The trailer makes the slot larger than `headered_layout` counted.
+    l.size = size;
+    if l.sc != 0 {
+        l.sc = size_to_class(size, l.align);
+        l.class = SpanClass::headered(l.sc, noscan, nodrop, l.align);
+    }
     let r = with_op(|op| {
         // Unrooted in place before a slot is taken, as in `alloc`.
         if !noscan {
             // SAFETY: `src` is valid and about to become heap contents (caller).
             unsafe { (*src).unroot() };
         }
-        let (addr, idx, span) = match malloc::slot(op, sc, size, align, class) {
+        let (addr, idx, span) = match malloc::slot(op, &l) {
             Ok(s) => s,
             Err(e) => {
                 if !noscan {
@@ -202,24 +205,21 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
                 return Err(e);
             }
         };
-        let obj = place(src, addr);
+        let at = addr + l.value_off;
+        let obj = place(src, at);
         // SAFETY: the slot is free, owned by this operation, at least `size` bytes long and
-        // aligned for the box (its class was chosen for both); `src` is valid for `value.size()`
-        // bytes and cannot overlap a free slot.
+        // aligned for the header word and the value after it (its class was chosen for both);
+        // `src` is valid for `value.size()` bytes and cannot overlap a free slot.
         unsafe {
-            (addr as *mut Header).write(Header::of(vtable_of::<U>(trailer)));
-            crate::mbitmap::init(addr, 1, false);
-            std::ptr::copy_nonoverlapping(
-                src as *const u8,
-                (addr + offset) as *mut u8,
-                value.size(),
-            );
+            ((at - HEADER_SIZE) as *mut HeaderWord).write(HeaderWord::of(vtable_of::<U>(trailer)));
+            crate::mbitmap::init(at, 1, false);
+            std::ptr::copy_nonoverlapping(src as *const u8, at as *mut u8, value.size());
             if trailer {
                 write_trailer(obj, addr + span.elemsize);
             }
         }
-        malloc::publish_new(op, span, idx, sc, true);
-        // SAFETY: `obj` has the slot's non-null address.
+        malloc::publish_new(op, span, idx, l.sc, true);
+        // SAFETY: `obj` has an address inside the slot: non-null.
         Ok(unsafe { NonNull::new_unchecked(obj) })
     });
     crate::mgc::hold_at_goal();
@@ -477,21 +477,20 @@ impl<T: ?Sized + 'static> Gc<T> {
                 && std::mem::align_of_val(before) == std::mem::align_of_val(after),
             "Gc::unsize: the closure must return the value it was given, coerced"
         );
-        let offset = value_offset(std::mem::align_of_val(after));
         debug_assert_eq!(
-            after as *const U as *const u8 as usize - offset,
+            after as *const U as *const u8 as usize,
             Gc::box_ptr(&this).as_ptr() as *const u8 as usize
         );
         let meta: *const U = after;
         let root = Gc::into_root(this);
         // The new handle's pointer takes the object's address from the heap, as every object
         // pointer does (`place`), and only its metadata from `after`: a pointer derived from
-        // `after`, a shared reference to the value alone, would not be allowed to write the
-        // header's root count (Miri's Tree Borrows rejected that).
+        // `after`, a shared reference to the value alone, would carry that reference's
+        // permissions only (Miri's Tree Borrows rejected that when the header was written
+        // through it).
         let obj = place(meta, root as usize);
-        // SAFETY: `obj` is the live object (its header is `root`, the value `after` follows it at
-        // the offset its alignment gives) with `U`'s metadata, and `into_root` handed over one
-        // root for it.
+        // SAFETY: `obj` is the live object (`root`, its value's address, where `after` is) with
+        // `U`'s metadata, and `into_root` handed over one root for it.
         unsafe { Gc::from_root(NonNull::new_unchecked(obj)) }
     }
 }

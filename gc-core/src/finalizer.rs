@@ -148,8 +148,9 @@ pub(crate) fn scan_span(span: &MSpan, t: &mut Tracer) -> usize {
             let idx = w * 64 + m.trailing_zeros() as usize;
             // SAFETY: a registered object is allocated and initialized (its bit was set after
             // it was published) and is not freed while registered.
-            let h = unsafe { header(span.addr_of(idx)) };
-            match learned_cached(h.vtable()) {
+            let h = unsafe { header(span.obj_of(idx)) };
+            // SAFETY: as above; a type with a finalizer has headers (`malloc::bare_map`).
+            match learned_cached(unsafe { h.vtable() }) {
                 Some(false) => {
                     f.unknown[w].fetch_and(!m, Ordering::Relaxed);
                 }
@@ -165,7 +166,7 @@ pub(crate) fn scan_span(span: &MSpan, t: &mut Tracer) -> usize {
             let idx = w * 64 + k.trailing_zeros() as usize;
             k &= k - 1;
             // SAFETY: registered objects are alive; nothing is freed while marking.
-            unsafe { crate::mark::trace_object(span.addr_of(idx), t) };
+            unsafe { crate::mark::trace_object(span.obj_of(idx), t) };
         }
     }
     unknown_left
@@ -186,7 +187,7 @@ pub(crate) fn trace_known_referents(t: &mut Tracer) {
                 let idx = w * 64 + k.trailing_zeros() as usize;
                 k &= k - 1;
                 // SAFETY: registered objects are alive; nothing is freed in mark termination.
-                unsafe { crate::mark::trace_object(span.addr_of(idx), t) };
+                unsafe { crate::mark::trace_object(span.obj_of(idx), t) };
             }
         }
     }
@@ -211,11 +212,12 @@ pub(crate) fn resurrect_unknown_dead(spans: &[SpanRef]) -> Vec<usize> {
                 let m = 1u64 << dead.trailing_zeros();
                 dead &= dead - 1;
                 let idx = w * 64 + m.trailing_zeros() as usize;
-                let addr = span.addr_of(idx);
+                let addr = span.obj_of(idx);
                 f.unknown[w].fetch_and(!m, Ordering::Relaxed);
                 // SAFETY: registered objects are allocated; nothing is freed while marking.
                 let h = unsafe { header(addr) };
-                if learned_cached(h.vtable()) == Some(false) {
+                // SAFETY: as above; a registered object has a header (`malloc::bare_map`).
+                if learned_cached(unsafe { h.vtable() }) == Some(false) {
                     // Learned meanwhile: an ordinary object, which dies as one.
                     continue;
                 }
@@ -244,11 +246,15 @@ pub(crate) fn queue_resurrected(objs: Vec<usize>) {
 fn run_one(a: usize) {
     // SAFETY: the queue holds a root on the object.
     let h = unsafe { header(a) };
-    let vt = h.vtable();
+    // SAFETY: as above; a queued object has a finalizer, so a header (`malloc::bare_map`).
+    let vt = unsafe { h.vtable() };
     let name = (vt.type_name)();
     // SAFETY: the object is alive (we hold its root) and is finalized once: it left the
     // registrations when it was queued.
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (vt.finalize)(h) }));
+    // The glue's pointer comes from the address, not from `h`, which claims no bytes.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+        (vt.finalize)(std::ptr::with_exposed_provenance(a))
+    }));
     let panicked = r.is_err();
     // The default `finalize` does nothing, so one that panicked was the type's own.
     let overridden = *r.as_ref().unwrap_or(&true);

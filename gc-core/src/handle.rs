@@ -6,7 +6,7 @@
 //! sweeping safe. `clone` of any handle gives a rooted one.
 
 use crate::barrier::{release_moved_root, release_root};
-use crate::header::{GcBox, Header};
+use crate::header::Header;
 use crate::malloc;
 use crate::mheap::AllocError;
 use crate::trace::{Finalize, Trace, Tracer};
@@ -32,8 +32,11 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// assert!(Gc::ptr_eq(&a, &b));
 /// assert_eq!(a.len(), 5);
 /// ```
+#[repr(transparent)]
 pub struct Gc<T: ?Sized + 'static> {
-    ptr: NonNull<GcBox<T>>,
+    /// The value's address (every object's handles point at its value: module `header`),
+    /// with bit 0 set when the handle is unrooted.
+    ptr: NonNull<T>,
     _owns: PhantomData<T>,
 }
 
@@ -98,7 +101,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// # Safety
     /// `ptr` is that object, and this is its only handle.
     #[inline(always)]
-    pub(crate) unsafe fn from_new(ptr: NonNull<GcBox<T>>, rooted: bool) -> Gc<T> {
+    pub(crate) unsafe fn from_new(ptr: NonNull<T>, rooted: bool) -> Gc<T> {
         Gc {
             ptr: if rooted {
                 ptr
@@ -110,24 +113,25 @@ impl<T: ?Sized + 'static> Gc<T> {
     }
 
     #[inline(always)]
-    fn raw(&self) -> NonNull<GcBox<T>> {
+    fn raw(&self) -> NonNull<T> {
         self.ptr.map_addr(|a| {
-            // SAFETY: clearing the tag bit of a non-null, 8-aligned address leaves it non-null.
-            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !UNROOTED) }
+            // SAFETY: clearing bit 0 of a non-null, 8-aligned address leaves it non-null.
+            unsafe { std::num::NonZeroUsize::new_unchecked(crate::header::untagged(a.get())) }
         })
     }
 
     /// The object's pointer (fat for unsized objects), without the tag.
     #[inline(always)]
-    pub(crate) fn box_ptr(this: &Gc<T>) -> NonNull<GcBox<T>> {
+    pub(crate) fn box_ptr(this: &Gc<T>) -> NonNull<T> {
         this.raw()
     }
 
     #[inline(always)]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a handle always points at a live object (rooted: it holds a root; unrooted: the
-        // object holding the handle is alive and keeps it reachable).
-        unsafe { &(*self.raw().as_ptr()).header }
+        // object holding the handle is alive and keeps it reachable); `Header` names it by the
+        // value's address and claims no bytes.
+        unsafe { self.raw().cast::<Header>().as_ref() }
     }
 
     /// Adds a root to the object, flagging its span for the root scan if it is the first.
@@ -155,14 +159,14 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// A handle that takes over a root the caller owns on the object whose header is at `h`.
     ///
     /// # Safety
-    /// `h` must be a live `GcBox<T>` whose root count includes one root for the new handle.
+    /// `h` must be a live object of type `T` whose root count includes one root for the new handle.
     pub(crate) unsafe fn from_root_header(h: *const Header) -> Gc<T>
     where
         T: Sized,
     {
         Gc {
             // SAFETY: forwarded: `h` is a live object, hence non-null.
-            ptr: unsafe { NonNull::new_unchecked(h as *mut GcBox<T>) },
+            ptr: unsafe { NonNull::new_unchecked(h as *mut T) },
             _owns: PhantomData,
         }
     }
@@ -172,15 +176,15 @@ impl<T: ?Sized + 'static> Gc<T> {
     ///
     /// # Safety
     /// `p` is a live object whose root count includes one root for the new handle.
-    pub(crate) unsafe fn from_root(p: NonNull<GcBox<T>>) -> Gc<T> {
+    pub(crate) unsafe fn from_root(p: NonNull<T>) -> Gc<T> {
         Gc {
             ptr: p,
             _owns: PhantomData,
         }
     }
 
-    /// Consumes the handle and returns its object's header address, which keeps the root the
-    /// handle owned (an unrooted handle takes one first): the inverse of `from_root`.
+    /// Consumes the handle and returns its object (its value's address), which keeps the root the
+    /// handle owned (an unrooted handle takes one first): the inverse of `from_root_header`.
     pub(crate) fn into_root(this: Gc<T>) -> *const Header {
         if !Gc::is_root(&this) {
             this.add_root();
@@ -205,8 +209,7 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn as_ptr(this: &Gc<T>) -> *const T {
-        // SAFETY: the handle points at a live object.
-        unsafe { &raw const (*this.raw().as_ptr()).value }
+        this.raw().as_ptr().cast_const()
     }
 
     /// Consumes the handle and returns a pointer to the value **keeping its root**: the object
@@ -250,13 +253,9 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// assert_eq!(&*g, "vm");
     /// ```
     pub unsafe fn from_raw(ptr: *const T) -> Gc<T> {
-        // SAFETY: `ptr` is the value of a live object (its root is held by the raw pointer), so
-        // it may be borrowed to read its alignment, and the header lies `value_offset` bytes
-        // before it in the same allocation; the cast keeps `T`'s metadata.
-        let obj = unsafe {
-            let offset = crate::header::value_offset(std::mem::align_of_val(&*ptr));
-            ptr.byte_sub(offset) as *const GcBox<T> as *mut GcBox<T>
-        };
+        // SAFETY: `ptr` is the value of a live object (its root is held by the raw pointer),
+        // which is what a handle points at; the cast keeps `T`'s metadata.
+        let obj = ptr as *mut T;
         // SAFETY: non-null (it points into a live object) and it carries the root.
         unsafe { Gc::from_root(NonNull::new_unchecked(obj)) }
     }
@@ -298,7 +297,7 @@ impl<T: ?Sized + 'static> Deref for Gc<T> {
     #[inline(always)]
     fn deref(&self) -> &T {
         // SAFETY: see `header`: the object outlives every handle to it.
-        unsafe { &(*self.raw().as_ptr()).value }
+        unsafe { self.raw().as_ref() }
     }
 }
 
@@ -365,6 +364,13 @@ unsafe impl<T: ?Sized + 'static> Trace for Gc<T> {
     fn is_atomic_handle() -> bool {
         std::mem::size_of::<Gc<T>>() == std::mem::size_of::<AtomicPtr<u8>>()
             && std::mem::align_of::<Gc<T>>() >= std::mem::align_of::<AtomicPtr<u8>>()
+    }
+
+    /// A sized object's handle is one pointer word (the marker reads it atomically, as
+    /// `trace_racy` does); an unsized one's is wider and is traced through `trace`.
+    #[inline(always)]
+    fn ptr_map() -> Option<u64> {
+        Self::is_atomic_handle().then_some(1)
     }
 
     #[inline(always)]

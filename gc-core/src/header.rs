@@ -8,7 +8,7 @@ use crate::mbitmap;
 #[cfg(doc)]
 use crate::protocol::weak::CLEARED;
 use crate::trace::{Trace, Tracer};
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
 
 /// Everything the collector needs to know about an object's type, reached from its header.
 /// Each function takes the address of the header it was found in; a vtable is only ever stored
@@ -43,27 +43,34 @@ pub(crate) struct VTable {
     pub finalize: unsafe fn(*const Header) -> bool,
 }
 
-/// The first word of every object: its type, as a compressed vtable pointer.
-///
-/// Eight bytes, where a vtable pointer and a word-sized count took sixteen: a two-handle node
-/// (binary-trees, a cons cell) fits a 24-byte slot instead of 32. The vtable is stored as its
-/// distance from [`ANCHOR`], a vtable of this crate, in units of 16 bytes (vtables are
-/// 16-aligned): 32 signed bits reach 32 GiB either way, and every vtable is a promoted constant
-/// in the read-only data of the binary that instantiated `Gc<T>`, which is the binary that links
-/// this crate in (the one exception, a `dylib` build of this crate loaded far from the code that
-/// uses it, is refused with a message at the first allocation rather than misread).
-///
-/// The root count and the "weak references cleared" bit are not here: they are the object's
-/// side byte (module `mbitmap`), which this type's methods reach from the header's address. The
-/// second half of the word is unused until the type moves to the span too (DESIGN-NOTES,
-/// "Objects without a header").
+/// An object, as the runtime names it: a `&Header` points at the object's value, which is where
+/// its handles point (so that a dereference is the pointer itself, whatever the layout). The
+/// object's header word ([`HeaderWord`]), if it has one, is the 8 bytes before; its root count
+/// and weak-cleared bit are its side byte (module `mbitmap`), keyed by this address; its layout
+/// (with or without a header, and where the value starts in the slot) is its span's
+/// (`SpanClass`, `MSpan::value_off`). Zero-sized: a reference to it claims no bytes of the
+/// value, which other threads may be writing (a `GcSlot`'s swap).
 #[repr(C)]
 pub(crate) struct Header {
+    _object: [u8; 0],
+}
+
+/// The word before the value of an object with a header: its type, as a compressed vtable
+/// pointer.
+///
+/// The vtable is stored as its distance from [`ANCHOR`], a vtable of this crate, in units of 16
+/// bytes (vtables are 16-aligned): 32 signed bits reach 32 GiB either way, and every vtable is a
+/// promoted constant in the read-only data of the binary that instantiated `Gc<T>`, which is
+/// the binary that links this crate in (the one exception, a `dylib` build of this crate loaded
+/// far from the code that uses it, is refused with a message at the first allocation rather
+/// than misread).
+#[repr(C)]
+pub(crate) struct HeaderWord {
     /// The distance to the vtable in 16-byte units. Written at allocation, and afterwards only
     /// by the sweeper (the unit vtable of a dropped value) and by `Gc::new_cyclic` (its vtable,
     /// once the value is built): atomic for those writes.
     vtable: AtomicI32,
-    _spare: u32,
+    _spare: AtomicU32,
 }
 
 // A vtable's address is a multiple of 16, so distances in units of 16 bytes are exact.
@@ -86,50 +93,65 @@ fn vtable_word(vt: &'static VTable) -> i32 {
     word as i32
 }
 
-impl Header {
-    /// A header for a new object of the type of `vt` (its side byte is written apart:
+impl HeaderWord {
+    /// The header word of a new object of the type of `vt` (its side byte is written apart:
     /// `mbitmap::init`).
     #[inline(always)]
-    pub fn of(vt: &'static VTable) -> Header {
-        Header {
+    pub fn of(vt: &'static VTable) -> HeaderWord {
+        HeaderWord {
             vtable: AtomicI32::new(vtable_word(vt)),
-            _spare: 0,
+            _spare: AtomicU32::new(0),
         }
     }
 
-    /// The header of an object `Gc::new_cyclic` has allocated and not built yet: a `()` (its
-    /// side byte says one root, the builder's, and weak references cleared, until
+    /// The header word of an object `Gc::new_cyclic` has allocated and not built yet: a `()`
+    /// (its side byte says one root, the builder's, and weak references cleared, until
     /// [`Header::publish_built`] gives it its type).
-    pub fn unbuilt() -> Header {
+    pub fn unbuilt() -> HeaderWord {
         // Word 0 is `ANCHOR`: expose its address as `vtable_word` would, for `vtable()` to take
         // back (the program's first object may be this one).
         let _ = (&ANCHOR as *const VTable).expose_provenance();
-        Header {
+        HeaderWord {
             vtable: AtomicI32::new(0),
-            _spare: 0,
+            _spare: AtomicU32::new(0),
         }
     }
+}
 
-    /// The header of the target of every `Weak::new()`, which is not in the heap: it has no
-    /// side byte, and nothing but its address is ever used (`Weak` checks for it first).
+impl Header {
+    /// The target of every `Weak::new()`, which is not in the heap: it has no header word and
+    /// no side byte, and nothing but its address is ever used (`Weak` checks for it first).
     pub const fn outside_heap() -> Header {
-        Header {
-            vtable: AtomicI32::new(0),
-            _spare: 0,
-        }
+        Header { _object: [] }
+    }
+
+    /// The object's header word.
+    ///
+    /// # Safety
+    /// The object has a header (its span's class is not `bare`) and is allocated while the
+    /// reference is used.
+    #[inline(always)]
+    unsafe fn word(&self) -> &HeaderWord {
+        // SAFETY: forwarded: the word lies just before the value, in the same slot, and the
+        // chunk's provenance was exposed when the chunk was made.
+        unsafe { &*std::ptr::with_exposed_provenance::<HeaderWord>(self.addr() - HEADER_SIZE) }
     }
 
     /// The object's vtable. Acquire: the vtable of an object `Gc::new_cyclic` has just built
     /// was published after its value (`publish_built`), and a marker that reads it must see
     /// the value (a plain load on x86 and a `ldar` on ARM, as a Relaxed load is not).
+    ///
+    /// # Safety
+    /// As [`Header::word`].
     #[inline(always)]
-    pub fn vtable(&self) -> &'static VTable {
+    pub unsafe fn vtable(&self) -> &'static VTable {
         let anchor = (&ANCHOR as *const VTable).addr() as isize;
-        let word = self.vtable.load(Ordering::Acquire);
+        // SAFETY: forwarded.
+        let word = unsafe { self.word() }.vtable.load(Ordering::Acquire);
         let at = anchor + word as isize * 16;
         // SAFETY: the word was made by `vtable_word` from a `&'static VTable` whose address was
         // exposed there, or is 0 (`ANCHOR`, exposed by every `vtable_word` and by `unbuilt`,
-        // one of which made every header that reads 0: `become_unit` follows a `Header::of`,
+        // one of which made every header that reads 0: `become_unit` follows a `HeaderWord::of`,
         // and the outside-the-heap header's vtable is never read); and it is only ever replaced
         // by another such.
         unsafe { &*std::ptr::with_exposed_provenance::<VTable>(at as usize) }
@@ -156,11 +178,14 @@ impl Header {
     /// Gives a built `Gc::new_cyclic` object its type and lets its weak references upgrade.
     ///
     /// # Safety
-    /// The header is an unbuilt object's ([`Header::unbuilt`]) whose value of the type of `vt`
+    /// The header is an unbuilt object's ([`HeaderWord::unbuilt`]) whose value of the type of `vt`
     /// has just been written, and this is called once.
     pub unsafe fn publish_built(&self, vt: &'static VTable) {
         // The type first, Release: a marker that reads it (Acquire) sees the value.
-        self.vtable.store(vtable_word(vt), Ordering::Release);
+        // SAFETY: an unbuilt object has a header (caller).
+        unsafe { self.word() }
+            .vtable
+            .store(vtable_word(vt), Ordering::Release);
         // SAFETY: a heap object's header (caller).
         if !crate::protocol::weak::publish_built(unsafe { self.weak_word() }) {
             crate::throw::throw("collector bug: an unbuilt object's weak references were cleared");
@@ -174,7 +199,8 @@ impl Header {
     /// # Safety
     /// The caller is the object's sweeper and has dropped its value.
     pub unsafe fn become_unit(&self) {
-        self.vtable.store(0, Ordering::Release);
+        // SAFETY: an object whose value the sweeper dropped had drop glue, so a header.
+        unsafe { self.word() }.vtable.store(0, Ordering::Release);
     }
 }
 
@@ -182,16 +208,16 @@ impl Header {
 #[inline(never)]
 fn vtable_out_of_range() -> ! {
     crate::throw::throw(
-        "a type's vtable lies more than 16 GiB from tricolor's own code (tricolor built as a \
+        "a type's vtable lies more than 32 GiB from tricolor's own code (tricolor built as a \
          separate dylib?): link tricolor into the same binary as the code that allocates",
     )
 }
 
-/// An object as laid out in its slot.
-#[repr(C)]
-pub(crate) struct GcBox<T: ?Sized> {
-    pub header: Header,
-    pub value: T,
+/// The object address in a handle's word (without the handle's unrooted bit, bit 0: values
+/// are at least 8-aligned in their slots, which start on 8-byte boundaries).
+#[inline(always)]
+pub(crate) const fn untagged(word: usize) -> usize {
+    word & !1
 }
 
 /// Whether a root count that was `old` before an increment is off the common path: a first
@@ -268,37 +294,41 @@ impl Header {
     }
 
     /// The type's name, for diagnostics.
-    pub fn type_name(&self) -> &'static str {
-        (self.vtable().type_name)()
+    ///
+    /// # Safety
+    /// As [`Header::word`].
+    pub unsafe fn type_name(&self) -> &'static str {
+        // SAFETY: forwarded.
+        (unsafe { self.vtable() }.type_name)()
     }
 }
 
 /// `VTable::trace` for a sized `T`.
 ///
 /// # Safety
-/// As `VTable::trace`: `h` starts a live `GcBox<T>`.
+/// As `VTable::trace`: `h` is a live object of type `T` (its value's address).
 unsafe fn trace_glue<T: Trace>(h: *const Header, t: &mut Tracer) {
-    // SAFETY: the vtable of a `GcBox<T>` is only ever paired with a header that starts a live
-    // `GcBox<T>`; the caller (marker) reads it while the object cannot be freed (marking is on).
-    unsafe { (*(h as *const GcBox<T>)).value.trace(t) }
+    // SAFETY: the vtable of `T` is only ever in the header of a `T`; the caller (marker) reads
+    // it while the object cannot be freed (marking is on).
+    unsafe { (*(h as *const T)).trace(t) }
 }
 
 /// `VTable::drop` for a sized `T`.
 ///
 /// # Safety
-/// As `VTable::drop`: `h` starts a dead `GcBox<T>` dropped exactly once.
+/// As `VTable::drop`: `h` is a dead object of type `T`, dropped exactly once.
 unsafe fn drop_glue<T: Trace>(h: *mut Header) {
-    // SAFETY: called once, by the sweeper, on a dead `GcBox<T>` that nothing can reach again.
-    unsafe { std::ptr::drop_in_place(&mut (*(h as *mut GcBox<T>)).value) }
+    // SAFETY: called once, by the sweeper, on a dead `T` that nothing can reach again.
+    unsafe { std::ptr::drop_in_place(h as *mut T) }
 }
 
 /// `VTable::finalize` for a sized `T`.
 ///
 /// # Safety
-/// As `VTable::finalize`: `h` starts a `GcBox<T>` the caller holds a root on.
+/// As `VTable::finalize`: `h` is an object of type `T` the caller holds a root on.
 unsafe fn finalize_glue<T: Trace>(h: *const Header) -> bool {
     // SAFETY: called by the finalizer thread while it holds a root on the object.
-    let value = unsafe { &(*(h as *const GcBox<T>)).value };
+    let value = unsafe { &*(h as *const T) };
     let at = value as *const T as *const () as usize;
     crate::trace::finalize_overrides(std::any::type_name::<T>(), at, || value.finalize())
 }
@@ -321,24 +351,29 @@ pub(crate) fn vtable_of<T: Trace + 'static>() -> &'static VTable {
     &VTableOf::<T>::VTABLE
 }
 
-/// Reads the header at `addr`.
+/// The object at `addr` (its value's address), as the runtime names it.
 ///
 /// # Safety
-/// `addr` must be the start of an allocated object whose slot is not being freed, for as long
-/// as the returned reference is used (the caller picks the lifetime).
+/// `addr` must be an allocated object whose slot is not being freed, for as long as the
+/// returned reference is used (the caller picks the lifetime).
 #[inline(always)]
 pub(crate) unsafe fn header<'a>(addr: usize) -> &'a Header {
     // SAFETY: forwarded to the caller.
     unsafe { &*(addr as *const Header) }
 }
 
-/// The header is one word; objects of a class start on the class's slot boundaries.
-pub(crate) const HEADER_SIZE: usize = std::mem::size_of::<Header>();
+/// The header word's size.
+pub(crate) const HEADER_SIZE: usize = std::mem::size_of::<HeaderWord>();
 const _: () = assert!(HEADER_SIZE == 8);
 
-/// The offset of the value in a `GcBox` whose value has alignment `align`.
-pub(crate) fn value_offset(align: usize) -> usize {
-    HEADER_SIZE.next_multiple_of(align)
+/// Where the value of an object with a header starts in its slot, for a value of alignment
+/// `align`: after the header word, which ends where the value starts.
+pub(crate) const fn value_offset(align: usize) -> usize {
+    if align > HEADER_SIZE {
+        align
+    } else {
+        HEADER_SIZE
+    }
 }
 
 /// Asks the CPU to start loading the object at `addr` into the cache.

@@ -419,6 +419,19 @@ unsafe impl<T: Trace> Trace for Option<T> {
     fn needs_sweep_drop() -> bool {
         T::needs_sweep_drop()
     }
+    #[inline(always)]
+    fn ptr_map() -> Option<u64> {
+        if T::is_atomic_handle() {
+            // `Option<Gc<U>>` for a sized `U`: the handle's own word, null for `None` (`Gc`
+            // is `repr(transparent)` over a `NonNull`, so the null-pointer layout is
+            // guaranteed).
+            Some(1)
+        } else if T::ptr_map() == Some(0) {
+            Some(0)
+        } else {
+            None
+        }
+    }
 }
 
 impl<T: Trace, E: Trace> Finalize for Result<T, E> {

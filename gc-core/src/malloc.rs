@@ -1,7 +1,7 @@
 //! Allocation: `Gc::new`'s path through the mcache (small objects) or the page heap (large ones),
 //! with the colour decision and the unrooting of the moved-in handles in one operation.
 
-use crate::header::{vtable_of, GcBox, Header};
+use crate::header::{value_offset, vtable_of, HeaderWord, HEADER_SIZE};
 use crate::mcentral::central;
 use crate::mgcwork::WORK;
 use crate::mheap::{AllocError, AllocFailure, HEAP};
@@ -80,12 +80,115 @@ fn before_move<T: Trace + 'static>(value: &mut ManuallyDrop<T>) -> bool {
     finalizer
 }
 
-/// A `GcBox<T>`'s size, alignment, size class (computed at compile time) and span class.
+/// The largest value allocated without a header: its pointer map has a bit per word.
+const MAX_BARE: usize = 512;
+
+/// The pointer map of `T` if its objects go without a header (`Trace::ptr_map`): small, at
+/// most 8-aligned, with a map, no drop glue to run at sweep time and no finalizer, so that
+/// neither the marker nor the sweeper nor the finalizer thread needs its vtable. Constant for
+/// each type once inlined.
 #[inline(always)]
-fn box_class<T: Trace + 'static>() -> (usize, usize, usize, SpanClass) {
-    let sc = const { size_to_class(size_of::<GcBox<T>>(), align_of::<GcBox<T>>()) };
-    let class = SpanClass::new(sc, T::is_noscan(), !T::needs_sweep_drop());
-    (size_of::<GcBox<T>>(), align_of::<GcBox<T>>(), sc, class)
+pub(crate) fn bare_map<T: Trace + 'static>() -> Option<u64> {
+    if size_of::<T>() > MAX_BARE
+        || align_of::<T>() > 8
+        || T::needs_sweep_drop()
+        || T::has_finalizer()
+    {
+        return None;
+    }
+    T::ptr_map()
+}
+
+/// Where and how an object of a type is allocated.
+#[derive(Clone, Copy)]
+pub(crate) struct ObjLayout {
+    /// The slot's size and alignment.
+    pub size: usize,
+    pub align: usize,
+    /// Its size class (0: a large object), computed at compile time, and span class.
+    pub sc: usize,
+    pub class: SpanClass,
+    /// Where the value starts in the slot: after the header word, or at 0 without one.
+    pub value_off: usize,
+    /// The pointer map of an object without a header.
+    pub map: Option<u64>,
+}
+
+/// The layout of a `T` object: without a header if `bare_map` allows, else with one.
+#[inline(always)]
+fn box_class<T: Trace + 'static>() -> ObjLayout {
+    if let Some(map) = bare_map::<T>() {
+        let sc = const { size_to_class(size_of::<T>(), align_of::<T>()) };
+        return ObjLayout {
+            size: size_of::<T>(),
+            align: align_of::<T>(),
+            sc,
+            class: SpanClass::bare(sc, map == 0),
+            value_off: 0,
+            map: Some(map),
+        };
+    }
+    headered_class::<T>()
+}
+
+/// [`box_class`] of an object with a header: the header word, then the value at
+/// `value_offset` of its alignment. A value aligned to more than 16 bytes takes the large
+/// path, whose span has room for any offset (a small class has 8 or 16).
+#[inline(always)]
+pub(crate) fn headered_layout(size: usize, align: usize, noscan: bool, nodrop: bool) -> ObjLayout {
+    let value_off = value_offset(align);
+    let size = value_off + size;
+    let align = align.max(HEADER_SIZE);
+    let sc = if align > 16 {
+        0
+    } else {
+        size_to_class(size, align)
+    };
+    ObjLayout {
+        size,
+        align,
+        sc,
+        class: SpanClass::headered(sc, noscan, nodrop, align),
+        value_off,
+        map: None,
+    }
+}
+
+/// [`headered_layout`] of `T`, its size class computed at compile time.
+#[inline(always)]
+fn headered_class<T: Trace + 'static>() -> ObjLayout {
+    let value_off = const { value_offset(align_of::<T>()) };
+    let align = const {
+        if align_of::<T>() > HEADER_SIZE {
+            align_of::<T>()
+        } else {
+            HEADER_SIZE
+        }
+    };
+    let size = const { value_offset(align_of::<T>()).saturating_add(size_of::<T>()) };
+    let sc = const {
+        let align = if align_of::<T>() > HEADER_SIZE {
+            align_of::<T>()
+        } else {
+            HEADER_SIZE
+        };
+        if align > 16 {
+            0
+        } else {
+            size_to_class(
+                value_offset(align_of::<T>()).saturating_add(size_of::<T>()),
+                align,
+            )
+        }
+    };
+    ObjLayout {
+        size,
+        align,
+        sc,
+        class: SpanClass::headered(sc, T::is_noscan(), !T::needs_sweep_drop(), align),
+        value_off,
+        map: None,
+    }
 }
 
 /// Moves `*value` into a new object. On failure, and on an unwinding `unroot`, it stays where it
@@ -102,7 +205,7 @@ fn box_class<T: Trace + 'static>() -> (usize, usize, usize, SpanClass) {
 #[inline(always)]
 pub(crate) fn alloc<T: Trace + Send + Sync + 'static>(
     value: &mut ManuallyDrop<T>,
-) -> Result<NonNull<GcBox<T>>, AllocError> {
+) -> Result<NonNull<T>, AllocError> {
     let r = with_op(|op| alloc_in(op, value, 1));
     // Past the hard goal, the new object (a root, returned below) waits with its thread for the
     // cycle to end, outside the operation.
@@ -121,11 +224,11 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
     op: &Op<'_>,
     value: &mut ManuallyDrop<T>,
     roots: u8,
-) -> Result<NonNull<GcBox<T>>, AllocError> {
-    let (size, align, sc, class) = box_class::<T>();
+) -> Result<NonNull<T>, AllocError> {
+    let l = box_class::<T>();
     {
         let finalizer = before_move(value);
-        let (addr, idx, span) = match slot(op, sc, size, align, class) {
+        let (addr, idx, span) = match slot(op, &l) {
             Ok(s) => s,
             Err(e) => {
                 if !T::is_noscan() {
@@ -135,24 +238,27 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
                 return Err(e);
             }
         };
-        let obj = addr as *mut GcBox<T>;
+        let obj = addr + l.value_off;
         // SAFETY: moved out once; the caller does not drop it (`ManuallyDrop`) on success.
         let value = unsafe { ManuallyDrop::take(value) };
-        // SAFETY: the slot is free, owned by this operation, and large enough and aligned for a
-        // `GcBox<T>` (its class was chosen for this size and alignment).
+        // SAFETY: the slot is free, owned by this operation, and large enough and aligned for
+        // the header word (if any) and the value after it (its class was chosen for both).
         unsafe {
-            obj.write(GcBox {
-                header: Header::of(vtable_of::<T>()),
-                value,
-            });
-            crate::mbitmap::init(addr, roots, false);
-        };
-        publish_new(op, span, idx, sc, roots > 0);
+            if l.map.is_none() {
+                ((obj - HEADER_SIZE) as *mut HeaderWord).write(HeaderWord::of(vtable_of::<T>()));
+            }
+            (obj as *mut T).write(value);
+            crate::mbitmap::init(obj, roots, false);
+        }
+        if let Some(map) = l.map.filter(|&m| m != 0) {
+            span.set_ptr_map(obj, map);
+        }
+        publish_new(op, span, idx, l.sc, roots > 0);
         if finalizer {
             finalizer::register(span, idx, vtable_of::<T>());
         }
-        // SAFETY: `addr` is a non-null slot address.
-        Ok(unsafe { NonNull::new_unchecked(obj) })
+        // SAFETY: `obj` is inside a slot: non-null.
+        Ok(unsafe { NonNull::new_unchecked(obj as *mut T) })
     }
 }
 
@@ -160,21 +266,22 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
 /// [`Header::unbuilt`] (a `()` with one root, the builder's, and its weak references cleared)
 /// and whose value is not written yet. Coloured and published as any new object; [`build`]
 /// moves the value in later.
-pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
-) -> Result<NonNull<GcBox<T>>, AllocError> {
-    let (size, align, sc, class) = box_class::<T>();
+pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>() -> Result<NonNull<T>, AllocError> {
+    // Always with a header: the object is a `()` until built.
+    let l = headered_class::<T>();
     let r = with_op(|op| {
-        let (addr, idx, span) = slot(op, sc, size, align, class)?;
-        let obj = addr as *mut GcBox<T>;
+        let (addr, idx, span) = slot(op, &l)?;
+        let obj = addr + l.value_off;
         // SAFETY: the slot is free, owned by this operation, and large enough and aligned for
-        // a `GcBox<T>`; only the header is written, and nothing reads more of a `()`.
+        // the header word and a `T`; only the header word is written, and nothing reads more
+        // of a `()`.
         unsafe {
-            (&raw mut (*obj).header).write(Header::unbuilt());
-            crate::mbitmap::init(addr, 1, true);
+            ((obj - HEADER_SIZE) as *mut HeaderWord).write(HeaderWord::unbuilt());
+            crate::mbitmap::init(obj, 1, true);
         }
-        publish_new(op, span, idx, sc, true);
-        // SAFETY: `addr` is a non-null slot address.
-        Ok(unsafe { NonNull::new_unchecked(obj) })
+        publish_new(op, span, idx, l.sc, true);
+        // SAFETY: `obj` is inside a slot: non-null.
+        Ok(unsafe { NonNull::new_unchecked(obj as *mut T) })
     });
     mgc::hold_at_goal();
     r
@@ -189,7 +296,7 @@ pub(crate) fn alloc_unbuilt<T: Trace + Send + Sync + 'static>(
 /// `obj` came from `alloc_unbuilt::<T>`, is still held by the builder's root, and is built
 /// once.
 pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
-    obj: NonNull<GcBox<T>>,
+    obj: NonNull<T>,
     value: &mut ManuallyDrop<T>,
 ) {
     with_op(|_op| {
@@ -199,11 +306,11 @@ pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
         let p = obj.as_ptr();
         // SAFETY: moved out once; the caller does not drop it (`ManuallyDrop`) once it has.
         let value = unsafe { ManuallyDrop::take(value) };
-        // SAFETY: the slot is ours (caller) and sized for a `GcBox<T>`; nothing reads the value
+        // SAFETY: the slot is ours (caller) and sized for a `T`; nothing reads the value
         // before the vtable is published below (a marker traces a `()` until then).
-        unsafe { (&raw mut (*p).value).write(value) };
+        unsafe { p.write(value) };
         // SAFETY: the value of the vtable's type was just written; once (caller).
-        unsafe { (*p).header.publish_built(vtable_of::<T>()) };
+        unsafe { crate::header::header(p as usize).publish_built(vtable_of::<T>()) };
         if finalizer {
             let addr = p as usize;
             // SAFETY: the object is allocated (the builder's root).
@@ -217,16 +324,13 @@ pub(crate) unsafe fn build<T: Trace + Send + Sync + 'static>(
 #[inline(always)]
 pub(crate) fn slot(
     op: &Op<'_>,
-    sc: usize,
-    size: usize,
-    align: usize,
-    class: SpanClass,
+    l: &ObjLayout,
 ) -> Result<(usize, usize, &'static MSpan), AllocError> {
-    if sc == 0 {
-        return alloc_large(size, align, class);
+    if l.sc == 0 {
+        return alloc_large(l);
     }
     // SAFETY: no other borrow of the mcache is live; the borrow ends before any user code.
-    unsafe { op.mcache() }.alloc(class, mgc::heap_grew)
+    unsafe { op.mcache() }.alloc(l.class, mgc::heap_grew)
 }
 
 /// Colours and publishes a new object whose header is written: slot `idx` of `span`, of size
@@ -292,17 +396,16 @@ fn assist_share(live: usize) -> u64 {
 }
 
 #[cold]
-fn alloc_large(
-    size: usize,
-    align: usize,
-    class: SpanClass,
-) -> Result<(usize, usize, &'static MSpan), AllocError> {
+fn alloc_large(l: &ObjLayout) -> Result<(usize, usize, &'static MSpan), AllocError> {
+    let (size, align) = (l.size, l.align);
     if align > PAGE_SIZE {
         return Err(AllocError::new(AllocFailure::Unsupported { size, align }));
     }
     let npages = size.div_ceil(PAGE_SIZE);
-    let class = SpanClass::new(0, class.noscan(), class.nodrop());
-    let s = HEAP.lock().alloc_span(npages, class, sweep::sweepgen())?;
+    let class = SpanClass::new(0, l.class.noscan(), l.class.nodrop());
+    let s = HEAP
+        .lock()
+        .alloc_span(npages, class, sweep::sweepgen(), l.value_off)?;
     // SAFETY: span structs are never freed.
     let span: &'static MSpan = unsafe { &*s };
     // SAFETY: the span is new and ours.

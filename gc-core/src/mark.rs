@@ -7,8 +7,8 @@
 //! barrier must be able to both take and give gray objects, and they are not rayon tasks.
 
 use crate::header::{header, prefetch, Header};
-use crate::mgcwork::EPHEMERON_KEY;
 use crate::mgcwork::{self, HUNGRY, SHARE_AT, WORK};
+use crate::mgcwork::{BARE_MAP, EPHEMERON_KEY, GRAY_MAP_SHIFT};
 use crate::mheap::{span_of, HEAP};
 use crate::operation::{Role, COLLECTOR_STACK_SIZE, REGISTRY};
 use crate::protocol::{drain, ScanGate};
@@ -62,7 +62,7 @@ impl Tracer {
                 if span.try_mark(idx) {
                     *marked += span.elemsize;
                     if !span.class.noscan() {
-                        self.stack.push(h as usize);
+                        self.stack.push(gray_entry(span, h as usize));
                     }
                     if span.specials.is_ephemeron_key(idx) {
                         self.stack.push(h as usize | EPHEMERON_KEY);
@@ -155,7 +155,7 @@ impl Tracer {
                     }
                     continue;
                 }
-                prefetch(h);
+                prefetch(h & GRAY_ADDR);
                 fifo[(head + len) % AHEAD] = h;
                 len += 1;
             }
@@ -220,11 +220,26 @@ impl Drop for Tracer {
 /// `h` is a live object (gray, registered, or a root).
 #[inline(always)]
 pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
+    if h & BARE_MAP != 0 {
+        // SAFETY: forwarded; the entry carries the object's own map (`gray_entry`).
+        unsafe { trace_words(h & GRAY_ADDR, (h >> GRAY_MAP_SHIFT) as u64, t) };
+        return;
+    }
+    // SAFETY: a live object's address maps to its span.
+    let span = unsafe { span_of(h) };
+    if span.class.is_bare() {
+        if !span.class.noscan() {
+            // SAFETY: forwarded; the span is the object's.
+            unsafe { trace_words(h, span.ptr_map_at(h), t) };
+        }
+        return;
+    }
     struct AbortOnUnwind(usize);
     impl Drop for AbortOnUnwind {
         fn drop(&mut self) {
-            // SAFETY: the object is alive (caller); only its type name is read.
-            let name = unsafe { header(self.0) }.type_name();
+            // SAFETY: the object is alive (caller) and has a header (one without is traced
+            // above, by its map); only its type name is read.
+            let name = unsafe { header(self.0).type_name() };
             crate::throw::throw(&format!(
                 "the Trace impl of {name} panicked while the collector traced it; a trace must \
                  not panic (the heap cannot be marked without it)"
@@ -232,12 +247,53 @@ pub(crate) unsafe fn trace_object(h: usize, t: &mut Tracer) {
         }
     }
     let guard = AbortOnUnwind(h);
-    // SAFETY: `h` is a live object (caller) and its vtable matches it.
+    // SAFETY: `h` is a live object with a header (caller; one without returned above) and its
+    // vtable matches it. The glue's pointer comes from the address, not from the `&Header`,
+    // which claims no bytes and so grants no access to the value (Tree Borrows).
     unsafe {
-        let hd = header(h);
-        (hd.vtable().trace)(hd, t);
+        let vt = header(h).vtable();
+        (vt.trace)(std::ptr::with_exposed_provenance(h), t);
     }
     std::mem::forget(guard);
+}
+
+/// The address bits of a gray entry (without `BARE_MAP`'s map and tag).
+const GRAY_ADDR: usize = ((1 << GRAY_MAP_SHIFT) - 1) & !BARE_MAP;
+
+/// The gray entry of the scanned object `h` of `span`: with its pointer map if it has no header
+/// and the map fits the entry (objects of up to 16 words), so that its scan skips the lookup of
+/// its span (binary-trees' nodes: a chunk table, a span and its bitmap, before each scan).
+#[inline(always)]
+fn gray_entry(span: &crate::mspan::MSpan, h: usize) -> usize {
+    if span.class.is_bare() && span.elemsize <= 128 && h < 1 << GRAY_MAP_SHIFT {
+        h | BARE_MAP | ((span.ptr_map_at(h) as usize) << GRAY_MAP_SHIFT)
+    } else {
+        h
+    }
+}
+
+/// Traces an object without a header by its pointer map (`MSpan::ptr_map_at`): each word the
+/// map names is a sized handle or null (an `Option` of one), read atomically, as `trace_racy`
+/// reads a handle a container's writer may be replacing (a `GcSlot`'s word is swapped while it
+/// is read). No user code runs, so nothing can panic.
+///
+/// # Safety
+/// `h` is a live object without a header, whose pointer map is `map`.
+#[inline]
+unsafe fn trace_words(h: usize, mut map: u64, t: &mut Tracer) {
+    while map != 0 {
+        let i = map.trailing_zeros() as usize;
+        map &= map - 1;
+        // SAFETY: word `i` of the live object is a handle's word (its type's map), aligned;
+        // handles are only ever written whole (at construction, before the object was
+        // published, or by a `GcSlot`'s atomic swap).
+        let w = unsafe { std::sync::atomic::AtomicUsize::from_ptr((h + 8 * i) as *mut usize) }
+            .load(Ordering::Acquire);
+        let a = crate::header::untagged(w);
+        if a != 0 {
+            t.edge(a as *const Header);
+        }
+    }
 }
 
 fn workers() -> usize {
@@ -398,7 +454,7 @@ pub(crate) fn checkmark(extra_roots: impl FnOnce(&mut Tracer)) -> usize {
         for i in 0..span.nelems {
             if span.is_allocated(i, free) {
                 // SAFETY: allocated slot, nothing is freed during mark termination.
-                let h = unsafe { header(span.addr_of(i)) };
+                let h = unsafe { header(span.obj_of(i)) };
                 // SAFETY: as above, a heap object.
                 if unsafe { h.has_roots() } {
                     t.edge(h);
@@ -416,7 +472,7 @@ pub(crate) fn checkmark(extra_roots: impl FnOnce(&mut Tracer)) -> usize {
         let span = unsafe { span_of(h) };
         if !span.is_marked(span.index_of(h)) {
             // SAFETY: as above.
-            let name = unsafe { header(h) }.type_name();
+            let name = unsafe { span.type_name_at(h) };
             crate::throw::throw(&format!(
                 "GCCHECKMARK: a reachable object of type {name} at {h:#x} is white at mark termination"
             ));

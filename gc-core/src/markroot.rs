@@ -29,11 +29,12 @@
 use crate::header::header;
 use crate::locks::Mutex;
 use crate::mark::POOL;
+use crate::mbitmap::{side_addr, GRANULE};
 use crate::mgcwork::WORK;
 use crate::mheap::SpanRef;
-use crate::protocol::{jobs, roots};
+use crate::protocol::{count, jobs, roots};
 use crate::trace::Tracer;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Spans per job: a job of small-object spans reads 128 KiB of headers, 10–30 µs, short enough
@@ -97,6 +98,38 @@ impl RootScan {
             let read = span.elemsize.min(LINE);
             let free = span.freeindex.load(Ordering::Acquire);
             let mut found = false;
+            if span.elemsize % GRANULE == 0 {
+                // The side bytes of the span's objects are evenly spaced: read them in order,
+                // and look at the allocation bits only for a count above zero (a freed slot's
+                // count is 0; a slot never allocated may hold anything, so the bits decide).
+                let first = side_addr(span.obj_of(0));
+                let stride = span.elemsize / GRANULE;
+                let allocated = span
+                    .alloc_bits
+                    .iter()
+                    .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+                    .sum::<usize>()
+                    .max(free);
+                read_bytes += allocated * read;
+                for i in 0..span.nelems {
+                    // SAFETY: the side byte of slot `i`'s object, inside the chunk's side
+                    // array (exposed with the chunk), atomics only.
+                    let b = unsafe {
+                        &*std::ptr::with_exposed_provenance::<AtomicU8>(first + i * stride)
+                    };
+                    if !count::has_roots(b) || !span.is_allocated(i, free) {
+                        continue;
+                    }
+                    found = true;
+                    roots += 1;
+                    // SAFETY: an allocated slot's object (as below).
+                    t.edge(unsafe { header(span.obj_of(i)) });
+                }
+                if found {
+                    roots::keep(&span.maybe_rooted);
+                }
+                continue;
+            }
             for i in 0..span.nelems {
                 if !span.is_allocated(i, free) {
                     continue;
@@ -105,7 +138,7 @@ impl RootScan {
                 // SAFETY: allocated slots below `freeindex` (Acquire) or with their alloc bit
                 // set hold initialized headers, and nothing is freed during marking (the spans
                 // were in use when it started, and sweeping does not overlap it).
-                let h = unsafe { header(span.addr_of(i)) };
+                let h = unsafe { header(span.obj_of(i)) };
                 // SAFETY: as above, a heap object.
                 if unsafe { h.has_roots() } {
                     found = true;

@@ -141,11 +141,14 @@ fn spill_add(addr: usize, b: &AtomicU8) -> u64 {
 pub(crate) unsafe fn release_if_not_last(addr: usize) -> bool {
     // SAFETY: forwarded.
     let b = unsafe { side(addr) };
-    match count::release_if_not_last(b) {
-        Ok(done) => done,
-        Err(Spilled) => {
-            spill_remove(addr, b);
-            true
+    loop {
+        match count::release_if_not_last(b) {
+            Ok(done) => return done,
+            Err(Spilled) => {
+                if spill_remove(addr, b) {
+                    return true;
+                }
+            }
         }
     }
 }
@@ -159,44 +162,37 @@ pub(crate) unsafe fn release_if_not_last(addr: usize) -> bool {
 pub(crate) unsafe fn release_last(addr: usize) -> bool {
     // SAFETY: forwarded.
     let b = unsafe { side(addr) };
-    match count::release_last(b) {
-        Ok(last) => last,
-        Err(Spilled) => {
-            spill_remove(addr, b);
-            false
+    loop {
+        match count::release_last(b) {
+            Ok(last) => return last,
+            Err(Spilled) => {
+                if spill_remove(addr, b) {
+                    return false;
+                }
+            }
         }
     }
 }
 
-/// Removes a root from a count that read [`SPILLED`] (never the last root): from the table's
-/// remainder first, else the count goes to 126.
+/// Removes a root from a count that read [`SPILLED`]: from the table's remainder first, else
+/// the count goes to 126; true if done. False if the count no longer reads `SPILLED` once the
+/// lock is held: the other roots' releases may have taken it down meanwhile, to the caller's
+/// own root even (review finding, 2026-12-07: this was thrown as a collector bug), so the
+/// caller releases it by the byte again, last root and barrier included.
 #[cold]
 #[inline(never)]
-fn spill_remove(addr: usize, b: &AtomicU8) {
-    loop {
-        {
-            let mut guard = SPILL.lock();
-            let t = guard.get_or_insert_with(HashMap::new);
-            let mut none = 0;
-            let extra = t.get_mut(&addr).unwrap_or(&mut none);
-            if count::spill_remove(b, extra) {
-                if t.get(&addr) == Some(&0) {
-                    t.remove(&addr);
-                }
-                return;
-            }
-        }
-        // The count went below `SPILLED` while this thread waited for the lock: the fast path.
-        match count::release_if_not_last(b) {
-            Ok(true) => return,
-            Ok(false) => {
-                // Cannot be: the caller's root and the count read `SPILLED` a moment ago, and
-                // only the other roots' releases lower it; one of them was not taken yet.
-                crate::throw::throw("collector bug: a spilled root count fell to its last root")
-            }
-            Err(Spilled) => {}
-        }
+fn spill_remove(addr: usize, b: &AtomicU8) -> bool {
+    let mut guard = SPILL.lock();
+    let t = guard.get_or_insert_with(HashMap::new);
+    let mut none = 0;
+    let extra = t.get_mut(&addr).unwrap_or(&mut none);
+    if !count::spill_remove(b, extra) {
+        return false;
     }
+    if t.get(&addr) == Some(&0) {
+        t.remove(&addr);
+    }
+    true
 }
 
 /// The object's root count, spilled remainder included (`Gc::root_count`).
@@ -227,6 +223,22 @@ pub(crate) unsafe fn has_roots(addr: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A release that found the count spilled and then, holding the lock, finds it below
+    /// `SPILLED` (the other roots went meanwhile, down to the caller's own): the spill path
+    /// says so, and the byte's own path then releases the last root.
+    #[test]
+    fn a_spilled_release_that_finds_the_last_root_gives_it_back() {
+        let b = AtomicU8::new(1);
+        let addr = &b as *const AtomicU8 as usize;
+        assert!(!spill_remove(addr, &b));
+        assert_eq!(count::release_if_not_last(&b), Ok(false));
+        assert_eq!(count::release_last(&b), Ok(true));
+        assert_eq!(b.load(Ordering::SeqCst), 0);
+        let b = AtomicU8::new(SPILLED);
+        assert!(spill_remove(addr, &b));
+        assert_eq!(b.load(Ordering::SeqCst), SPILLED - 1);
+    }
 
     #[test]
     fn the_side_array_fits_before_the_first_data_page() {

@@ -10,16 +10,16 @@ use crate::mspan::{MSpan, SpanClass, NUM_SPAN_CLASSES};
 use crate::mstats;
 
 pub(crate) struct MCache {
+    /// One word per class (the count of a cached span's objects when it was cached, to count
+    /// this cache's mallocs, is the span's own `SpanAlloc::cached_count`): every thread has an
+    /// mcache, and it is memory the thread's `GcAllocator` remainder does not see go.
     alloc: [*mut MSpan; NUM_SPAN_CLASSES],
-    /// `alloc_count` of each cached span when it was cached, to count this cache's mallocs.
-    counted: [usize; NUM_SPAN_CLASSES],
 }
 
 impl MCache {
     pub fn new() -> MCache {
         MCache {
             alloc: [std::ptr::null_mut(); NUM_SPAN_CLASSES],
-            counted: [0; NUM_SPAN_CLASSES],
         }
     }
 
@@ -32,7 +32,7 @@ impl MCache {
         class: SpanClass,
         grew: impl Fn(),
     ) -> Result<(usize, usize, &'static MSpan), AllocError> {
-        let c = class.0 as usize;
+        let c = class.index();
         loop {
             let s = self.alloc[c];
             if !s.is_null() {
@@ -59,16 +59,17 @@ impl MCache {
         let span = unsafe { &*s };
         span.note_cached();
         // SAFETY: we own the span now.
-        let count = unsafe { (*span.alloc.get()).alloc_count };
+        let a = unsafe { &mut *span.alloc.get() };
+        let count = a.alloc_count;
+        a.cached_count = count;
         mstats::note_cached(span.elemsize, span.nelems - count);
-        self.alloc[class.0 as usize] = s;
-        self.counted[class.0 as usize] = count;
+        self.alloc[class.index()] = s;
         crate::sweep::pay_credit(span.elemsize * (span.nelems - count));
         Ok(())
     }
 
     fn uncache(&mut self, class: SpanClass) {
-        let c = class.0 as usize;
+        let c = class.index();
         let s = std::mem::replace(&mut self.alloc[c], std::ptr::null_mut());
         if s.is_null() {
             return;
@@ -77,21 +78,19 @@ impl MCache {
         let span = unsafe { &*s };
         span.note_given_back();
         // SAFETY: as above.
-        let count = unsafe { (*span.alloc.get()).alloc_count };
+        let (count, cached) = unsafe {
+            let a = &*span.alloc.get();
+            (a.alloc_count, a.cached_count)
+        };
         let free = span.nelems - count;
-        mstats::note_uncached(
-            span.elemsize,
-            span.class.sizeclass(),
-            free,
-            count - self.counted[c],
-        );
+        mstats::note_uncached(span.elemsize, span.class.sizeclass(), free, count - cached);
         central(class).uncache_span(s, free);
     }
 
     /// Gives every cached span back (thread exit, mark termination).
     pub fn release_all(&mut self) {
         for c in 0..NUM_SPAN_CLASSES {
-            self.uncache(SpanClass(c as u16));
+            self.uncache(SpanClass::from_index(c));
         }
     }
 }

@@ -30,7 +30,7 @@ unsafe impl Send for Sets {}
 pub(crate) static CENTRAL: std::sync::LazyLock<Box<[MCentral]>> = std::sync::LazyLock::new(|| {
     (0..NUM_SPAN_CLASSES)
         .map(|c| MCentral {
-            class: SpanClass(c as u16),
+            class: SpanClass::from_index(c),
             sets: Mutex::new(Sets::default()),
         })
         .collect()
@@ -92,8 +92,12 @@ impl MCentral {
             }
         }
         let sc = self.class.sizeclass();
-        HEAP.lock()
-            .alloc_span(CLASS_PAGES[sc] as usize, self.class, sg)
+        HEAP.lock().alloc_span(
+            CLASS_PAGES[sc] as usize,
+            self.class,
+            sg,
+            self.class.value_off(),
+        )
     }
 
     /// Takes back a span from an mcache (Go's `uncacheSpan`). Called with the span swept for the
@@ -133,5 +137,5 @@ impl MCentral {
 /// The mcentral of a span class.
 #[inline(always)]
 pub(crate) fn central(class: SpanClass) -> &'static MCentral {
-    &CENTRAL[class.0 as usize]
+    &CENTRAL[class.index()]
 }

@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// object to scan (headers are 8-aligned, so bit 1 is free). It is pushed beside the key's own
 /// entry, noscan keys included, and travels between markers with the rest (module `mark`).
 pub(crate) const EPHEMERON_KEY: usize = 2;
+/// Tag of a gray entry for an object without a header that carries the object's pointer map in
+/// its top 16 bits (`GRAY_MAP_SHIFT`), so that its scan needs no lookup of its span.
+pub(crate) const BARE_MAP: usize = 4;
+/// Where a `BARE_MAP` entry keeps the map: above the 48 bits of a user-space address.
+pub(crate) const GRAY_MAP_SHIFT: u32 = 48;
 
 /// Gray objects (header addresses) shared between markers. Lock order: a leaf.
 static GRAY: Mutex<Vec<usize>> = Mutex::new(Vec::new());

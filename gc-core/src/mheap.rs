@@ -14,8 +14,8 @@
 //! if more (`mgc::gc_sweep` says why).
 
 use crate::header::{uncommon_root, Header};
-use crate::mbitmap::{FIRST_DATA_PAGE, GRANULE, SIDE_PAGE};
 use crate::locks::Mutex;
+use crate::mbitmap::{FIRST_DATA_PAGE, GRANULE, SIDE_PAGE};
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
@@ -332,9 +332,9 @@ pub(crate) fn scavenge(retain: usize) -> usize {
         // allocated over them until `return_released` below; they are whole system pages
         // (`release_unit`), so the release drops nothing beside them.
         unsafe { sys::release(base + page * PAGE_SIZE, n * PAGE_SIZE) };
-        // SAFETY: as above: the side bytes of reserved pages describe no object, and no other
-        // page's bytes share a whole unit with them (`side_run`).
         if let Some((at, len)) = side_run(base, page, n) {
+            // SAFETY: as above: the side bytes of reserved pages describe no object, and no
+            // other page's bytes share a whole unit with them (`side_run`).
             unsafe { sys::release(at, len) };
         }
         HEAP.lock().return_released(base, page, n);
@@ -510,6 +510,7 @@ impl MHeap {
         npages: usize,
         class: SpanClass,
         sweepgen: u32,
+        value_off: usize,
     ) -> Result<*mut MSpan, AllocError> {
         let (ci, page) = self.find_pages(npages)?;
         let c = &mut self.chunks[ci];
@@ -519,7 +520,7 @@ impl MHeap {
             HEAP_INUSE.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed) + npages * PAGE_SIZE;
         INUSE_PEAK.fetch_max(inuse, Ordering::Relaxed);
         let base = c.base + page * PAGE_SIZE;
-        let span = MSpan::new(base, npages, class, sweepgen);
+        let span = MSpan::new(base, npages, class, sweepgen, value_off);
         let ptr: *mut MSpan = match self.spare.pop() {
             Some(mut b) => {
                 *b = span;

@@ -10,7 +10,7 @@
 //! Other threads only read the atomics: `freeindex` and `alloc_bits` tell the root scan which
 //! slots hold objects; `mark_bits` are set by markers with `fetch_or`.
 
-use crate::header::{header, HEADER_SIZE};
+use crate::header::header;
 use crate::mspecial::{queue_finalizer, Specials};
 use crate::protocol::weak::{publish_swept, reset_mark_word};
 use crate::sizeclasses::{div_magic, CLASS_PAGES, CLASS_SIZE, PAGE_SIZE};
@@ -23,16 +23,75 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SpanClass(pub u16);
 
-pub(crate) const NUM_SPAN_CLASSES: usize = crate::sizeclasses::NUM_SIZE_CLASSES * 4;
+/// Span classes in use: per size class, four with a header before an 8-aligned value, four
+/// before a 16-aligned one, two without a header (they have no drop glue). Indexes of the
+/// mcaches' and mcentrals' arrays ([`SpanClass::index`]): an mcache is two words per class,
+/// and every thread has one.
+pub(crate) const NUM_SPAN_CLASSES: usize = crate::sizeclasses::NUM_SIZE_CLASSES * 10;
+/// A class's place among its size class's ten, by its low four bits (255: unused).
+const DENSE: [u8; 16] = [0, 1, 2, 3, 255, 8, 255, 9, 4, 5, 6, 7, 255, 255, 255, 255];
+
+/// Bit of a span class: objects without a header.
+const BARE: u16 = 4;
+/// Bit of a span class: objects with a header whose values are 16-aligned (the value at 16 bytes
+/// into the slot, the header word just before it); without it, at 8.
+const ALIGN16: u16 = 8;
 
 impl SpanClass {
+    /// The class of objects with a header whose values are at most 8-aligned.
     #[inline(always)]
     pub const fn new(sizeclass: usize, noscan: bool, nodrop: bool) -> Self {
-        SpanClass((sizeclass * 4 + (noscan as usize) * 2 + nodrop as usize) as u16)
+        SpanClass((sizeclass * 16 + (noscan as usize) * 2 + nodrop as usize) as u16)
+    }
+    /// The class of objects with a header whose values have alignment `align` (at most 16 for
+    /// a small class).
+    #[inline(always)]
+    pub const fn headered(sizeclass: usize, noscan: bool, nodrop: bool, align: usize) -> Self {
+        let c = SpanClass::new(sizeclass, noscan, nodrop);
+        if align > 8 {
+            SpanClass(c.0 | ALIGN16)
+        } else {
+            c
+        }
+    }
+    /// The class of objects without a header (module `malloc`): no drop glue, and for a
+    /// scanned one a pointer map in the span's [`MSpan::ptr_bits`].
+    #[inline(always)]
+    pub const fn bare(sizeclass: usize, noscan: bool) -> Self {
+        SpanClass((sizeclass * 16) as u16 | BARE | ((noscan as u16) * 2) | 1)
     }
     #[inline(always)]
     pub const fn sizeclass(self) -> usize {
-        self.0 as usize / 4
+        self.0 as usize / 16
+    }
+    /// The class's index in the mcaches' and mcentrals' arrays.
+    #[inline(always)]
+    pub const fn index(self) -> usize {
+        self.sizeclass() * 10 + DENSE[self.0 as usize & 15] as usize
+    }
+    /// The class of array index `i` ([`SpanClass::index`]).
+    pub const fn from_index(i: usize) -> SpanClass {
+        let mut low = 0;
+        while DENSE[low] as usize != i % 10 {
+            low += 1;
+        }
+        SpanClass(((i / 10) * 16 + low) as u16)
+    }
+    /// Where a small object's value starts in its slot (module `header`).
+    #[inline(always)]
+    pub const fn value_off(self) -> usize {
+        if self.0 & BARE != 0 {
+            0
+        } else if self.0 & ALIGN16 != 0 {
+            16
+        } else {
+            8
+        }
+    }
+    /// Objects of this class have no header.
+    #[inline(always)]
+    pub const fn is_bare(self) -> bool {
+        self.0 & BARE != 0
     }
     #[inline(always)]
     pub const fn noscan(self) -> bool {
@@ -54,6 +113,8 @@ pub(crate) struct SpanAlloc {
     pub cache_word: usize,
     /// Objects allocated (live or not yet swept) in this span.
     pub alloc_count: usize,
+    /// `alloc_count` when an mcache last cached the span (module `mcache`).
+    pub cached_count: usize,
 }
 
 /// The bits of bitmap word `word` that stand for slots of a span of `nelems` slots.
@@ -70,6 +131,9 @@ pub(crate) struct MSpan {
     pub npages: usize,
     pub class: SpanClass,
     pub elemsize: usize,
+    /// Where each object's value starts in its slot: its address, by which the runtime names
+    /// it (module `header`). The class's for a small span; a large object's from its alignment.
+    pub value_off: usize,
     pub nelems: usize,
     divmagic: u64,
     /// Go's sweepgen protocol, relative to the heap's `h`: h-2 needs sweeping, h-1 is being
@@ -84,6 +148,10 @@ pub(crate) struct MSpan {
     pub maybe_rooted: AtomicBool,
     pub alloc_bits: Box<[AtomicU64]>,
     pub mark_bits: Box<[AtomicU64]>,
+    /// For a span of scanned objects without a header: one bit per word of the span, set
+    /// where an object keeps a handle (its type's `Trace::ptr_map`, written when the object is
+    /// allocated, Go's heap bitmap). Empty for other spans.
+    pub ptr_bits: Box<[AtomicU64]>,
     pub alloc: UnsafeCell<SpanAlloc>,
     /// Weak counts and finalizers of the span's objects (module `mspecial`).
     pub specials: Specials,
@@ -105,7 +173,13 @@ fn bitmap(nelems: usize) -> Box<[AtomicU64]> {
 
 impl MSpan {
     /// A span for `class` over `npages` pages at `base` (large objects: class 0, one element).
-    pub fn new(base: usize, npages: usize, class: SpanClass, sweepgen: u32) -> MSpan {
+    pub fn new(
+        base: usize,
+        npages: usize,
+        class: SpanClass,
+        sweepgen: u32,
+        value_off: usize,
+    ) -> MSpan {
         let sc = class.sizeclass();
         let (elemsize, nelems) = if sc == 0 {
             (npages * PAGE_SIZE, 1)
@@ -119,6 +193,7 @@ impl MSpan {
             npages,
             class,
             elemsize,
+            value_off,
             nelems,
             divmagic: div_magic(elemsize.max(1)),
             sweepgen: AtomicU32::new(sweepgen),
@@ -126,10 +201,16 @@ impl MSpan {
             maybe_rooted: AtomicBool::new(false),
             alloc_bits: bitmap(nelems),
             mark_bits: bitmap(nelems),
+            ptr_bits: if class.is_bare() && !class.noscan() {
+                bitmap(npages * PAGE_SIZE / 8)
+            } else {
+                Box::new([])
+            },
             alloc: UnsafeCell::new(SpanAlloc {
                 alloc_cache: slots_in_word(nelems, 0),
                 cache_word: 0,
                 alloc_count: 0,
+                cached_count: 0,
             }),
             specials: Specials::new(nelems, sweepgen),
             all_index: UnsafeCell::new(usize::MAX),
@@ -148,6 +229,61 @@ impl MSpan {
     #[inline(always)]
     pub fn addr_of(&self, idx: usize) -> usize {
         self.base + idx * self.elemsize
+    }
+
+    /// The object in slot `idx`: its value's address, as the runtime names objects.
+    #[inline(always)]
+    pub fn obj_of(&self, idx: usize) -> usize {
+        self.addr_of(idx) + self.value_off
+    }
+
+    /// The type name of the object at `addr`, for diagnostics: an object without a header has
+    /// none to read.
+    ///
+    /// # Safety
+    /// `addr` is an allocated object of this span.
+    pub unsafe fn type_name_at(&self, addr: usize) -> &'static str {
+        if self.class.is_bare() {
+            "(an object without a header)"
+        } else {
+            // SAFETY: forwarded: an allocated object with a header.
+            unsafe { header(addr).type_name() }
+        }
+    }
+
+    /// Writes the pointer map of a new object without a header at `addr` (bit `i`: its word
+    /// `i` is a handle). Only the span's allocating owner writes, before it publishes the
+    /// object; markers read a published object's bits ([`MSpan::ptr_map_at`]).
+    #[inline(always)]
+    pub fn set_ptr_map(&self, addr: usize, map: u64) {
+        let words = self.elemsize / 8;
+        let w = (addr - self.base) / 8;
+        let (i, s) = (w / 64, w % 64);
+        let mask = if words >= 64 { !0 } else { (1u64 << words) - 1 };
+        let lo = &self.ptr_bits[i];
+        lo.store(
+            (lo.load(Ordering::Relaxed) & !(mask << s)) | (map << s),
+            Ordering::Relaxed,
+        );
+        if s + words > 64 {
+            let hi = &self.ptr_bits[i + 1];
+            let (m, v) = (mask >> (64 - s), map >> (64 - s));
+            hi.store((hi.load(Ordering::Relaxed) & !m) | v, Ordering::Relaxed);
+        }
+    }
+
+    /// The pointer map of the object without a header at `addr` ([`MSpan::set_ptr_map`]).
+    #[inline(always)]
+    pub fn ptr_map_at(&self, addr: usize) -> u64 {
+        let words = self.elemsize / 8;
+        let w = (addr - self.base) / 8;
+        let (i, s) = (w / 64, w % 64);
+        let mask = if words >= 64 { !0 } else { (1u64 << words) - 1 };
+        let mut m = self.ptr_bits[i].load(Ordering::Relaxed) >> s;
+        if s + words > 64 {
+            m |= self.ptr_bits[i + 1].load(Ordering::Relaxed) << (64 - s);
+        }
+        m & mask
     }
 
     /// Sets the mark bit of slot `idx`; true if it was white.
@@ -314,7 +450,7 @@ impl MSpan {
                 while keys != 0 {
                     let idx = w * 64 + keys.trailing_zeros() as usize;
                     keys &= keys - 1;
-                    dead_keys.push(self.addr_of(idx));
+                    dead_keys.push(self.obj_of(idx));
                 }
             }
             if let Some(f) = &fin {
@@ -340,9 +476,9 @@ impl MSpan {
                     let idx = w * 64 + bit as usize;
                     // SAFETY: the object is allocated and this sweeper owns it.
                     self.specials
-                        .clear_weak(idx, unsafe { header(self.addr_of(idx)) });
+                        .clear_weak(idx, unsafe { header(self.obj_of(idx)) });
                     self.mark_bits[w].fetch_or(1u64 << bit, Ordering::AcqRel);
-                    queued.push(self.addr_of(idx));
+                    queued.push(self.obj_of(idx));
                 }
             }
             if weak {
@@ -378,7 +514,7 @@ impl MSpan {
     /// Object `idx` is a dead object of this span, which the caller owns for sweeping and
     /// keeps.
     unsafe fn keep_for_weaks(&self, idx: usize, poison: bool) {
-        let addr = self.addr_of(idx);
+        let addr = self.obj_of(idx);
         // SAFETY: a dead object's header is readable, its slot not reused (caller).
         unsafe { self.check_unrooted(addr) };
         // SAFETY: as above.
@@ -393,8 +529,11 @@ impl MSpan {
             // SAFETY: the value is dropped and nothing reads it; the header stays.
             unsafe { self.poison_value(addr) };
         }
-        // SAFETY: this sweeper dropped the value above (or its class has no drop glue).
-        unsafe { h.become_unit() };
+        if !self.class.is_bare() {
+            // SAFETY: this sweeper dropped the value above (or its class has no drop glue),
+            // and the object has a header word (its class is not one without).
+            unsafe { h.become_unit() };
+        }
     }
 
     /// Sweeps the span for sweep generation `sg`: deals with the dead objects' specials, then
@@ -430,7 +569,7 @@ impl MSpan {
                 sampled = true;
                 let idx = lo + dead.trailing_zeros() as usize;
                 // SAFETY: a dead object's header stays readable until its slot is reused.
-                unsafe { self.check_unrooted(self.addr_of(idx)) };
+                unsafe { self.check_unrooted(self.obj_of(idx)) };
                 dead = 0;
             }
             while dead != 0 {
@@ -438,7 +577,7 @@ impl MSpan {
                 dead &= dead - 1;
                 // SAFETY: the slot holds a dead object (allocated, unmarked) that only this sweeper
                 // can reach; its header was written when it was allocated.
-                unsafe { self.free_object(self.addr_of(idx), poison) };
+                unsafe { self.free_object(self.obj_of(idx), poison) };
             }
             self.alloc_bits[w].store(marked, Ordering::Relaxed);
             reset_mark_word(&self.mark_bits[w]);
@@ -456,15 +595,14 @@ impl MSpan {
     /// # Safety
     /// `addr` is a dead object's address whose slot has not been reused.
     unsafe fn check_unrooted(&self, addr: usize) {
-        // SAFETY: forwarded from the caller.
-        let h = unsafe { header(addr) };
-        // SAFETY: as above, a heap object's slot.
+        // SAFETY: forwarded from the caller: a heap object's slot.
         let roots = unsafe { crate::mbitmap::side(addr) }.load(Ordering::Acquire)
             & crate::protocol::count::COUNT;
         if roots != 0 {
             crate::throw::throw(&format!(
                 "collector bug: sweeping an unmarked object of type {} with {} root(s) at {:#x}",
-                h.type_name(),
+                // SAFETY: forwarded from the caller.
+                unsafe { self.type_name_at(addr) },
                 roots,
                 addr
             ));
@@ -498,8 +636,9 @@ impl MSpan {
     unsafe fn drop_value(&self, addr: usize) {
         // SAFETY: forwarded from the caller.
         let h = unsafe { header(addr) };
-        let drop = h.vtable().drop;
-        let name = h.vtable().type_name;
+        // SAFETY: a class with drop glue has headers (objects without one have none).
+        let vt = unsafe { h.vtable() };
+        let (drop, name) = (vt.drop, vt.type_name);
         // A panicking drop must not leave the span half swept: catch it, report it, go on.
         // SAFETY: the object is dead and its value dropped exactly once, here (caller).
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
@@ -521,12 +660,13 @@ impl MSpan {
     /// The caller owns the slot for sweeping and its value is dropped; the header stays
     /// readable with a zero root count so that the root scan still skips it.
     unsafe fn poison_value(&self, addr: usize) {
-        // SAFETY: forwarded from the caller; the slot is `elemsize` bytes.
+        // SAFETY: forwarded from the caller: `addr` is the object's value, `value_off` bytes
+        // into its slot of `elemsize` bytes; the header word before it stays.
         unsafe {
             std::ptr::write_bytes(
-                (addr + HEADER_SIZE) as *mut u8,
+                addr as *mut u8,
                 crate::config::POISON_BYTE,
-                self.elemsize - HEADER_SIZE,
+                self.elemsize - self.value_off,
             )
         };
     }
@@ -543,7 +683,7 @@ mod tests {
     fn next_free_takes_exactly_the_free_slots() {
         for (sc, &pages) in CLASS_PAGES.iter().enumerate().skip(1) {
             let class = SpanClass::new(sc, false, false);
-            let s = MSpan::new(1 << 20, pages as usize, class, 0);
+            let s = MSpan::new(1 << 20, pages as usize, class, 0, class.value_off());
             let mut got = Vec::new();
             // SAFETY: the test owns the span.
             while let Some(i) = unsafe { s.next_free() } {

@@ -35,7 +35,7 @@ pub struct GcSlot<T: Trace + Send + Sync + 'static> {
 /// thread can reach the slot, so every swap through `&self` keeps it as it read it.
 const ROOTED: usize = 1;
 
-/// The header in a slot's word.
+/// The object in a slot's word (its value's address, module `header`): without the flag.
 #[inline(always)]
 fn untag(w: *mut Header) -> *mut Header {
     w.map_addr(|a| a & !ROOTED)
@@ -62,7 +62,7 @@ fn into_raw<T: Trace + Send + Sync + 'static>(g: Option<Gc<T>>) -> *mut Header {
             // SAFETY: make sure the stored handle is the rooted form; `root` is a no-op when it
             // already is (a fresh clone or a handle from `Gc::new` always is).
             unsafe { g.root() };
-            g.header() as *const Header as *mut Header
+            Gc::box_ptr(&g).as_ptr().cast::<Header>()
         }
     }
 }
@@ -103,7 +103,8 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
         // scan has passed it, leaving this handle as its only reference. The shade (as in
         // `Weak::upgrade`) keeps it; modeled in loom.rs (`slot_get_races_set_…`).
         with_op(|op| {
-            let p = untag(self.ptr.load(Ordering::Acquire));
+            let w = self.ptr.load(Ordering::Acquire);
+            let p = untag(w);
             if p.is_null() {
                 return None;
             }
@@ -116,7 +117,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
                 shade(h);
             }
             // SAFETY: we just added the root the handle owns.
-            Some(unsafe { Gc::<T>::from_root_header(h) })
+            Some(unsafe { Gc::<T>::from_root_header(untag(w)) })
         })
     }
 
@@ -135,7 +136,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
         with_op(|op| {
             if !rooted && !new.is_null() {
                 // SAFETY: `new` is live: we own its root until this release.
-                release_root_in_op(op.marking(), unsafe { &*new });
+                release_root_in_op(op.marking(), unsafe { &*untag(new) });
             }
             let old = untag(self.ptr.swap(tag(new, rooted), Ordering::AcqRel));
             if !old.is_null() {
@@ -165,10 +166,10 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
         // them, and the value returned would not be the one removed.
         let rooted = self.rooted();
         with_op(|op| {
-            let old = untag(
-                self.ptr
-                    .swap(tag(std::ptr::null_mut(), rooted), Ordering::AcqRel),
-            );
+            let w = self
+                .ptr
+                .swap(tag(std::ptr::null_mut(), rooted), Ordering::AcqRel);
+            let old = untag(w);
             if old.is_null() {
                 return None;
             }
@@ -185,7 +186,7 @@ impl<T: Trace + Send + Sync + 'static> GcSlot<T> {
             }
             // SAFETY: the handle owns one root: the slot's own (rooted slot) or the one just
             // added.
-            Some(unsafe { Gc::<T>::from_root_header(h) })
+            Some(unsafe { Gc::<T>::from_root_header(untag(w)) })
         })
     }
 }
@@ -220,7 +221,7 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
         let w = self.ptr.get_mut();
         if !tagged(*w) {
             let p = untag(*w);
-            *w = tag(p, true);
+            *w = tag(*w, true);
             if !p.is_null() {
                 // SAFETY: the pointee, a heap object, is kept alive by the object holding this
                 // slot.
@@ -232,7 +233,7 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
         let w = self.ptr.get_mut();
         if tagged(*w) {
             let p = untag(*w);
-            *w = p;
+            *w = untag(*w);
             if !p.is_null() {
                 // SAFETY: we owned a root on the pointee until now.
                 release_moved_root(unsafe { &*p });
@@ -241,5 +242,10 @@ unsafe impl<T: Trace + Send + Sync + 'static> Trace for GcSlot<T> {
     }
     fn needs_sweep_drop() -> bool {
         false
+    }
+    /// One word, the pointee's handle word or null: `trace` reads it atomically, as the
+    /// marker reads a pointer map's words.
+    fn ptr_map() -> Option<u64> {
+        Some(1)
     }
 }

@@ -207,6 +207,21 @@ pub unsafe trait Trace: Finalize {
         core::mem::needs_drop::<Self>()
     }
 
+    /// Where a value of this type keeps its handles, if it is simple enough for the marker to
+    /// find them without its `trace`: bit `i` set if word `i` (8 bytes at offset `8 * i`) is a
+    /// sized `Gc` or an `Option` of one (null for `None`), and every other byte holds no handle.
+    /// `None` (the default, always safe) for every other type. A small object of a type with a
+    /// map and no sweep drop or finalizer is allocated without a header (module `malloc`):
+    /// the map goes to its span's pointer bits, as Go writes its heap bitmap.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn ptr_map() -> Option<u64>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// True if a value of this type is one word that is one handle (a sized `Gc`): a container
     /// may then replace it with one atomic store while markers trace it (`trace_racy`), without
     /// excluding them (module `vec`, *Handles replaced without the state word*). Hand-written
@@ -384,6 +399,10 @@ macro_rules! unsafe_empty_trace {
         #[inline(always)]
         fn is_noscan() -> bool {
             true
+        }
+        #[inline(always)]
+        fn ptr_map() -> Option<u64> {
+            Some(0)
         }
     };
 }

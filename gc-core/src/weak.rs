@@ -8,7 +8,7 @@
 
 use crate::barrier::shade;
 use crate::handle::Gc;
-use crate::header::{GcBox, Header};
+use crate::header::Header;
 use crate::operation::with_op;
 use crate::trace::{Finalize, Trace, Tracer};
 use crate::weakhandle;
@@ -33,7 +33,7 @@ pub struct Weak<T: ?Sized + 'static> {
     /// [`NEVER`] for `Weak::new()`. The `Weak` owns one count in the object's span's weak
     /// counts (none for `NEVER`), which keeps the object's memory allocated; only the header is
     /// read through it until `upgrade` has found the object alive.
-    ptr: NonNull<GcBox<T>>,
+    ptr: NonNull<T>,
 }
 
 // SAFETY: a `Weak` gives out `Gc<T>`s, which are `Send + Sync` exactly when `T` is; it reads
@@ -135,22 +135,27 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// assert!(tricolor_gc::Weak::ptr_eq(&Gc::downgrade(&a), &Gc::downgrade(&a)));
     /// ```
     pub fn ptr_eq(this: &Weak<T>, other: &Weak<T>) -> bool {
-        this.ptr.cast::<u8>() == other.ptr.cast::<u8>()
+        this.addr_untagged() == other.addr_untagged()
     }
 
     /// The object's header (or `NEVER`).
     #[inline(always)]
     fn header(&self) -> &Header {
-        // SAFETY: every object starts with its header, and the `Weak`'s count keeps the
-        // object's memory (or the pointer is `NEVER`, a static header); the header is atomics
-        // only, so reading it while the collector writes it is no race.
-        unsafe { &*(self.ptr.as_ptr() as *const Header) }
+        // SAFETY: `Header` names an object by its value's address and claims no bytes; the
+        // `Weak`'s count keeps the object's memory (or the pointer is `NEVER`, a static).
+        unsafe { &*(self.addr_untagged() as *const Header) }
+    }
+
+    /// The object's address (its value's: module `header`).
+    #[inline(always)]
+    fn addr_untagged(&self) -> usize {
+        self.ptr.as_ptr() as *const u8 as usize
     }
 
     /// Whether this is a `Weak::new()`, which counts on nothing.
     #[inline(always)]
     fn is_never(&self) -> bool {
-        std::ptr::eq(self.ptr.as_ptr() as *const Header, &NEVER)
+        self.addr_untagged() == &NEVER as *const Header as usize
     }
 }
 
@@ -211,8 +216,8 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             Ok(p) => p,
             Err(e) => panic!("{e}"),
         };
-        // SAFETY: `obj` is allocated and starts with its header.
-        let h = unsafe { &(*obj.as_ptr()).header };
+        // SAFETY: `obj` is allocated (the builder's root).
+        let h = unsafe { crate::header::header(obj.as_ptr() as usize) };
         let guard = Unbuilt(h);
         // SAFETY: the builder's root keeps the object allocated.
         unsafe { weakhandle::add_weak(h) };
@@ -245,7 +250,7 @@ impl<T: ?Sized + 'static> Drop for Weak<T> {
         if !self.is_never() {
             // SAFETY: gives back the count this `Weak` owns (taken in `downgrade`, `clone` or
             // `new_cyclic`), exactly once, and touches the object no more.
-            unsafe { weakhandle::drop_weak(self.ptr.as_ptr() as *const u8 as usize) };
+            unsafe { weakhandle::drop_weak(self.addr_untagged()) };
         }
     }
 }

@@ -15,9 +15,9 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
+use tricolor_core::protocol::count::{has_roots, COUNT, SPILLED};
 use tricolor_core::protocol::cursor;
 use tricolor_core::protocol::*;
-use tricolor_core::protocol::count::{has_roots, COUNT, SPILLED};
 
 /// `count::release_if_not_last` on a count the models keep below `SPILLED`.
 fn release_if_not_last(b: &AtomicU8) -> bool {
@@ -164,9 +164,7 @@ impl World {
     fn start_mark(&self) {
         self.handshake(MARK);
         for i in 0..3 {
-            if self.published[i].load(Ordering::Acquire)
-                && has_roots(&self.roots[i])
-            {
+            if self.published[i].load(Ordering::Acquire) && has_roots(&self.roots[i]) {
                 self.shade(i as u32);
             }
         }

@@ -75,11 +75,14 @@ fn field_ignored(f: &syn::Field) -> syn::Result<bool> {
 struct Shape {
     pattern: TokenStream2,
     traced: Vec<(syn::Ident, Type)>,
+    /// Each traced field's member (name or index), in the order of `traced`.
+    members: Vec<TokenStream2>,
     ignored: Vec<Type>,
 }
 
 fn shape(path: TokenStream2, fields: &Fields) -> syn::Result<Shape> {
     let mut traced = Vec::new();
+    let mut members = Vec::new();
     let mut ignored = Vec::new();
     let mut pats = Vec::new();
     for (i, f) in fields.iter().enumerate() {
@@ -94,6 +97,7 @@ fn shape(path: TokenStream2, fields: &Fields) -> syn::Result<Shape> {
             pats.push(quote!(#member: _));
         } else {
             traced.push((bind.clone(), f.ty.clone()));
+            members.push(member.clone());
             pats.push(quote!(#member: #bind));
         }
     }
@@ -104,6 +108,7 @@ fn shape(path: TokenStream2, fields: &Fields) -> syn::Result<Shape> {
     Ok(Shape {
         pattern,
         traced,
+        members,
         ignored,
     })
 }
@@ -256,13 +261,52 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             quote!(match self { #(#arms)* })
         }
     };
+    // A struct whose traced fields are all sized has a pointer map if each field has one: the
+    // fields' maps shifted to their offsets (ignored fields hold no handle). Enums and structs
+    // with an unsized field keep the default (`None`).
+    let ptr_map = match (&input.data, shapes.first()) {
+        (Data::Struct(_), Some(s))
+            if s.traced
+                .iter()
+                .all(|(_, t)| matches!(unsized_kind(t, &unsized_params), Unsized::No)) =>
+        {
+            let fields = s.traced.iter().zip(&s.members).map(|((_, t), m)| {
+                let map = quote_spanned!(t.span()=> <#t as #krate::Trace>::ptr_map());
+                quote! {
+                    match #map {
+                        ::core::option::Option::Some(0) => {}
+                        ::core::option::Option::Some(f) => {
+                            let at = ::core::mem::offset_of!(Self, #m);
+                            if at % 8 != 0 {
+                                return ::core::option::Option::None;
+                            }
+                            map |= f << (at / 8);
+                        }
+                        ::core::option::Option::None => return ::core::option::Option::None,
+                    }
+                }
+            });
+            quote! {
+                #[inline]
+                fn ptr_map() -> ::core::option::Option<u64> {
+                    if ::core::mem::size_of::<Self>() > 512 {
+                        return ::core::option::Option::None;
+                    }
+                    let mut map = 0u64;
+                    #(#fields)*
+                    ::core::option::Option::Some(map)
+                }
+            }
+        }
+        _ => quote!(),
+    };
     let trace_body = body(&trace_arms);
     let root_body = body(&root_arms);
     let unroot_body = body(&unroot_arms);
 
     Ok(quote! {
         #[automatically_derived]
-        #[allow(unused_variables, unused_unsafe, clippy::all)]
+        #[allow(unused_variables, unused_unsafe, unused_mut, clippy::all)]
         // SAFETY: generated to visit every field that is not explicitly ignored.
         unsafe impl #impl_g #krate::Trace for #name #ty_g #where_c {
             #[inline]
@@ -287,6 +331,7 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                     #(|| #drop_terms)*
                     #(|| ::core::mem::needs_drop::<#ignored_tys>())*
             }
+            #ptr_map
         }
         #[automatically_derived]
         impl #plain_impl_g #krate::TracedTypesMustNotImplementDrop for #name #ty_g #plain_where {}
