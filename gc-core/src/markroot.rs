@@ -101,19 +101,15 @@ impl RootScan {
             if span.elemsize % GRANULE == 0 {
                 // The side bytes of the span's objects are evenly spaced: read them in order,
                 // and look at the allocation bits only for a count above zero (a freed slot's
-                // count is 0; a slot never allocated may hold anything, so the bits decide).
+                // count is 0; a slot never allocated holds 0, as `MHeap::alloc_span` zeroed
+                // the span's side bytes, or what a freed object left there: the bits decide).
                 let first = side_addr(span.obj_of(0));
                 let stride = span.elemsize / GRANULE;
-                let allocated = span
-                    .alloc_bits
-                    .iter()
-                    .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
-                    .sum::<usize>()
-                    .max(free);
-                read_bytes += allocated * read;
+                read_bytes += span.allocated_count(free) * read;
                 for i in 0..span.nelems {
                     // SAFETY: the side byte of slot `i`'s object, inside the chunk's side
-                    // array (exposed with the chunk), atomics only.
+                    // array (exposed with the chunk), atomics only, initialized since the span
+                    // was made (`MHeap::alloc_span`).
                     let b = unsafe {
                         &*std::ptr::with_exposed_provenance::<AtomicU8>(first + i * stride)
                     };

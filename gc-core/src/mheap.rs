@@ -15,7 +15,7 @@
 
 use crate::header::{uncommon_root, Header};
 use crate::locks::Mutex;
-use crate::mbitmap::{FIRST_DATA_PAGE, GRANULE, SIDE_PAGE};
+use crate::mbitmap::{side_addr, FIRST_DATA_PAGE, GRANULE, SIDE_PAGE};
 use crate::mspan::{MSpan, SpanClass};
 use crate::sizeclasses::PAGE_SIZE;
 use bitvec::prelude::*;
@@ -520,6 +520,21 @@ impl MHeap {
             HEAP_INUSE.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed) + npages * PAGE_SIZE;
         INUSE_PEAK.fetch_max(inuse, Ordering::Relaxed);
         let base = c.base + page * PAGE_SIZE;
+        // The side bytes of the span's pages start at 0: a fresh chunk's memory is
+        // uninitialized, and the root scan reads the side byte of every slot of a span whose
+        // slots are evenly spaced granules, allocated or not (`markroot`). A large span's
+        // pages past its first chunk have no side array.
+        // SAFETY: the side bytes of pages `page..page + marked` of chunk `c`, inside its side
+        // array (the chunk's address was exposed when it was made). The pages were free, so
+        // no object's byte is among them and nothing reads them until the span is published
+        // (below, under the heap lock that this thread holds).
+        unsafe {
+            std::ptr::write_bytes(
+                std::ptr::with_exposed_provenance_mut::<u8>(side_addr(base)),
+                0,
+                marked * PAGE_SIZE / GRANULE,
+            )
+        };
         let span = MSpan::new(base, npages, class, sweepgen, value_off);
         let ptr: *mut MSpan = match self.spare.pop() {
             Some(mut b) => {

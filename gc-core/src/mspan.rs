@@ -402,6 +402,14 @@ impl MSpan {
         self.nelems - unsafe { (*self.alloc.get()).alloc_count }
     }
 
+    /// How many of the span's slots are allocated: below `free_below` or with their allocation
+    /// bit (the root scan's measure of the work it did).
+    pub fn allocated_count(&self, free_below: usize) -> usize {
+        (0..self.nelems.div_ceil(64))
+            .map(|w| self.word_state(w, free_below).0.count_ones() as usize)
+            .sum()
+    }
+
     /// Bitmap word `w`'s objects: (allocated, marked). Allocated means below `free_below` or
     /// with its allocation bit, within the span.
     fn word_state(&self, w: usize, free_below: usize) -> (u64, u64) {
