@@ -43,6 +43,7 @@ fn child() {
             "trace_panics_on_a_marker" => trace_panics_on_a_marker(),
             "empty_finalize_is_no_finalizer" => empty_finalize_is_no_finalizer(),
             "overridden_finalize_runs" => overridden_finalize_runs(),
+            "empty_aligned_values" => empty_aligned_values(),
             other => panic!("unknown scenario {other}"),
         })
         .unwrap();
@@ -662,5 +663,43 @@ fn overridden_finalize_runs() {
         collect();
         run_finalizers();
         assert_eq!(REAL_FINALIZER.load(Ordering::SeqCst), 100 * (round + 1));
+    }
+}
+
+// --- 10. Empty values aligned to 16 (review finding, 2026-12-07) --------------------------
+
+/// An empty value aligned to 16 filled its 16-byte slot exactly (the header's 16-byte offset,
+/// no bytes of value), so the value's address, which names the object, was the next slot's
+/// first byte, and for the last slot of a span the next page's: an object there shared its
+/// address and its root count.
+#[derive(Trace, Finalize)]
+#[repr(align(16))]
+struct Empty16;
+
+#[test]
+fn an_empty_value_aligned_to_16_lies_inside_its_slot() {
+    passes("empty_aligned_values");
+}
+
+fn empty_aligned_values() {
+    // In turns, so that the two classes' spans take neighbouring pages (a fresh process).
+    let (mut empties, mut words) = (Vec::new(), Vec::new());
+    for i in 0..4096u64 {
+        empties.push(Gc::new(Empty16));
+        words.push(Gc::new(i));
+    }
+    let mut at = std::collections::HashSet::new();
+    for p in empties.iter().map(|e| Gc::as_ptr(e) as usize) {
+        assert!(at.insert(p), "two objects named by one address");
+    }
+    for p in words.iter().map(|w| Gc::as_ptr(w) as usize) {
+        assert!(at.insert(p), "two objects named by one address");
+    }
+    collect();
+    for e in &empties {
+        assert_eq!(Gc::root_count(e), 1);
+    }
+    for (i, w) in words.iter().enumerate() {
+        assert_eq!((**w, Gc::root_count(w)), (i as u64, 1));
     }
 }

@@ -176,7 +176,10 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
     let trailer = !(noscan && nodrop);
     let mut l = malloc::headered_layout(value.size(), value.align(), noscan, nodrop);
     let value_off = value_offset(value.align());
-    let mut size = value_off.checked_add(value.size()).ok_or(unsupported)?;
+    // At least a byte of value, as `headered_size`: the value's address must lie in the slot.
+    let mut size = value_off
+        .checked_add(value.size().max(1))
+        .ok_or(unsupported)?;
     if trailer {
         size = size
             .checked_next_multiple_of(8)

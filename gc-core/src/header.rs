@@ -406,6 +406,16 @@ pub(crate) const fn value_offset(align: usize) -> usize {
     }
 }
 
+/// The bytes a slot needs for a value of `size` bytes after its header: at least one byte of
+/// value, so that the value's address, which names the object, lies inside its slot. An empty
+/// value at the slot's end would be named by the next slot's (or the next page's) first
+/// granule, and share that object's side byte and span (review finding, 2026-12-07: a
+/// 16-aligned zero-sized type filled 16-byte slots exactly).
+pub(crate) const fn headered_size(size: usize, align: usize) -> usize {
+    let size = if size == 0 { 1 } else { size };
+    value_offset(align).saturating_add(size)
+}
+
 /// Asks the CPU to start loading the object at `addr` into the cache.
 #[inline(always)]
 pub(crate) fn prefetch(addr: usize) {

@@ -1,7 +1,7 @@
 //! Allocation: `Gc::new`'s path through the mcache (small objects) or the page heap (large ones),
 //! with the colour decision and the unrooting of the moved-in handles in one operation.
 
-use crate::header::{value_offset, vtable_of, HeaderWord, HEADER_SIZE};
+use crate::header::{headered_size, value_offset, vtable_of, HeaderWord, HEADER_SIZE};
 use crate::mcentral::central;
 use crate::mgcwork::WORK;
 use crate::mheap::{AllocError, AllocFailure, HEAP};
@@ -137,7 +137,7 @@ fn box_class<T: Trace + 'static>() -> ObjLayout {
 #[inline(always)]
 pub(crate) fn headered_layout(size: usize, align: usize, noscan: bool, nodrop: bool) -> ObjLayout {
     let value_off = value_offset(align);
-    let size = value_off + size;
+    let size = headered_size(size, align);
     let align = align.max(HEADER_SIZE);
     let sc = if align > 16 {
         0
@@ -165,7 +165,7 @@ fn headered_class<T: Trace + 'static>() -> ObjLayout {
             HEADER_SIZE
         }
     };
-    let size = const { value_offset(align_of::<T>()).saturating_add(size_of::<T>()) };
+    let size = const { headered_size(size_of::<T>(), align_of::<T>()) };
     let sc = const {
         let align = if align_of::<T>() > HEADER_SIZE {
             align_of::<T>()
@@ -175,10 +175,7 @@ fn headered_class<T: Trace + 'static>() -> ObjLayout {
         if align > 16 {
             0
         } else {
-            size_to_class(
-                value_offset(align_of::<T>()).saturating_add(size_of::<T>()),
-                align,
-            )
+            size_to_class(headered_size(size_of::<T>(), align_of::<T>()), align)
         }
     };
     ObjLayout {

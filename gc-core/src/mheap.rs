@@ -456,7 +456,8 @@ impl MHeap {
         // Not `alloc_zeroed`: for this alignment the system allocator would memset the whole
         // chunk, faulting in 4 MiB at once (a multi-millisecond stall of the allocating thread).
         // Only the page-0 span table must start zeroed; a slot is always written before it is
-        // published, and the root scan and the sweeper read published slots only.
+        // published, the sweeper reads published slots only, and the side bytes that the root
+        // scan reads for unallocated slots are zeroed with their span (`alloc_span`).
         // From the system allocator, not the global one: if the program installed
         // `GcAllocator`, the heap itself must not count as memory outside the heap.
         // SAFETY: the layout has a non-zero size.
@@ -520,22 +521,23 @@ impl MHeap {
             HEAP_INUSE.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed) + npages * PAGE_SIZE;
         INUSE_PEAK.fetch_max(inuse, Ordering::Relaxed);
         let base = c.base + page * PAGE_SIZE;
-        // The side bytes of the span's pages start at 0: a fresh chunk's memory is
-        // uninitialized, and the root scan reads the side byte of every slot of a span whose
-        // slots are evenly spaced granules, allocated or not (`markroot`). A large span's
-        // pages past its first chunk have no side array.
-        // SAFETY: the side bytes of pages `page..page + marked` of chunk `c`, inside its side
-        // array (the chunk's address was exposed when it was made). The pages were free, so
-        // no object's byte is among them and nothing reads them until the span is published
-        // (below, under the heap lock that this thread holds).
-        unsafe {
-            std::ptr::write_bytes(
-                std::ptr::with_exposed_provenance_mut::<u8>(side_addr(base)),
-                0,
-                marked * PAGE_SIZE / GRANULE,
-            )
-        };
         let span = MSpan::new(base, npages, class, sweepgen, value_off);
+        // The side bytes of the span's objects start at 0: a fresh chunk's memory is
+        // uninitialized, and the root scan reads the side byte of every slot of a span whose
+        // slots are evenly spaced granules, allocated or not (`markroot`). A span of one
+        // object (a large object's, or a class of one slot per span) needs its one byte: a
+        // large span's share of the array would be up to 240 KiB to fault in.
+        let (from, len) = if span.nelems == 1 {
+            (side_addr(base + value_off), 1)
+        } else {
+            (side_addr(base), marked * PAGE_SIZE / GRANULE)
+        };
+        // SAFETY: side bytes of pages `page..page + marked` of chunk `c` (an object's value
+        // lies in its slot: `header::headered_size`), inside its side array, whose address
+        // was exposed with the chunk's. The pages were free, so no object's byte is among
+        // them, and nothing reads them until the span is published (below, under the heap
+        // lock that this thread holds).
+        unsafe { std::ptr::write_bytes(std::ptr::with_exposed_provenance_mut::<u8>(from), 0, len) };
         let ptr: *mut MSpan = match self.spare.pop() {
             Some(mut b) => {
                 *b = span;
