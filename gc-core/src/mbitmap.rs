@@ -139,18 +139,8 @@ fn spill_add(addr: usize, b: &AtomicU8) -> u64 {
 /// As [`add_root`], the root removed being the caller's.
 #[inline(always)]
 pub(crate) unsafe fn release_if_not_last(addr: usize) -> bool {
-    // SAFETY: forwarded.
-    let b = unsafe { side(addr) };
-    loop {
-        match count::release_if_not_last(b) {
-            Ok(done) => return done,
-            Err(Spilled) => {
-                if spill_remove(addr, b) {
-                    return true;
-                }
-            }
-        }
-    }
+    // SAFETY: forwarded. A spilled count keeps 127 roots after this one, so "done".
+    unsafe { release(addr, count::release_if_not_last, true) }
 }
 
 /// Removes a root inside an operation: true if it was the last (the caller shades while
@@ -160,14 +150,29 @@ pub(crate) unsafe fn release_if_not_last(addr: usize) -> bool {
 /// As [`release_if_not_last`].
 #[inline(always)]
 pub(crate) unsafe fn release_last(addr: usize) -> bool {
+    // SAFETY: forwarded. A spilled count keeps 127 roots after this one, so "not the last".
+    unsafe { release(addr, count::release_last, false) }
+}
+
+/// Removes a root by the byte (`by_byte`, whose answer is returned), or from the spill table
+/// while the count reads [`SPILLED`], answering `spilled` then.
+///
+/// # Safety
+/// As [`release_if_not_last`].
+#[inline(always)]
+unsafe fn release(
+    addr: usize,
+    by_byte: impl Fn(&AtomicU8) -> Result<bool, Spilled>,
+    spilled: bool,
+) -> bool {
     // SAFETY: forwarded.
     let b = unsafe { side(addr) };
     loop {
-        match count::release_last(b) {
-            Ok(last) => return last,
+        match by_byte(b) {
+            Ok(answer) => return answer,
             Err(Spilled) => {
                 if spill_remove(addr, b) {
-                    return false;
+                    return spilled;
                 }
             }
         }
