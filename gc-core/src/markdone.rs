@@ -329,7 +329,8 @@ fn gc_mark_termination(c: &mut CycleStats) {
     drop(registry);
     let scanned = WORK.marked_bytes.load(Ordering::Relaxed);
     pacer::LAST_SCANNED.store(scanned, Ordering::Relaxed);
-    c.marked = scanned + black as usize;
+    c.black = black as usize;
+    c.marked = scanned + c.black;
     c.heap1 = mstats::heap_live();
     c.roots = WORK.roots_found.load(Ordering::Relaxed);
     c.scanned_bg = WORK.scanned_bg.load(Ordering::Relaxed);
@@ -349,7 +350,7 @@ fn gc_mark_termination(c: &mut CycleStats) {
     let external_estimate = c
         .external_at_stop
         .min(EXTERNAL_LIVE.load(Ordering::Relaxed));
-    c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate);
+    c.next_goal = pacer::end_cycle(c.marked - c.external_at_stop + external_estimate, c.black);
     // The sweep's pace: done by the time the threads have allocated from the marked heap to
     // the next trigger (Go's `gcPaceSweeper`).
     crate::sweep::plan(

@@ -74,7 +74,7 @@ static CONTROL: LazyLock<Sender<Request>> = LazyLock::new(|| {
     // The first cycle's goal and trigger from GCPERCENT and GCMEMLIMIT, as Go applies both from
     // the start (the statics' initial values are the defaults'). Before the first trigger check,
     // which forces `CONTROL` first.
-    pacer::end_cycle(0);
+    pacer::end_cycle(0, 0);
     let (tx, rx) = bounded(64);
     std::thread::Builder::new()
         .name("tricolor-gc".into())
@@ -448,6 +448,7 @@ fn gc_start(n: u64, trigger: Trigger, start: Instant) -> CycleStats {
         heap0,
         heap1: 0,
         marked: 0,
+        black: 0,
         goal: pacer::GOAL.load(Ordering::Relaxed),
         next_goal: 0,
         roots: 0,
@@ -517,7 +518,7 @@ fn gc_sweep(c: &mut CycleStats) {
             .external_at_stop
             .saturating_sub(mstats::take_external_swept());
         c.marked = c.marked - c.external_at_stop + c.external;
-        c.next_goal = pacer::end_cycle(c.marked);
+        c.next_goal = pacer::end_cycle(c.marked, c.black);
     }
     EXTERNAL_LIVE.store(c.external, Ordering::Relaxed);
     // Free pages beyond what the next cycles will need go back to the system. Go keeps the goal

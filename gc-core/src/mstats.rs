@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 static HEAP_LIVE: AtomicI64 = AtomicI64::new(0);
 /// Bytes marked by the last completed cycle.
 static HEAP_MARKED: AtomicUsize = AtomicUsize::new(0);
+/// Of those, the bytes it allocated black (`CycleStats::black`).
+static HEAP_BLACK: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static MALLOCS: AtomicU64 = AtomicU64::new(0);
 /// Allocations that waited for a cycle at the pacer's hard goal.
 pub(crate) static HARD_GOAL_WAITS: AtomicU64 = AtomicU64::new(0);
@@ -151,6 +153,11 @@ pub(crate) fn heap_marked() -> usize {
     HEAP_MARKED.load(Ordering::Relaxed)
 }
 
+/// Of [`heap_marked`], the bytes the last completed cycle allocated black.
+pub(crate) fn heap_black() -> usize {
+    HEAP_BLACK.load(Ordering::Relaxed)
+}
+
 /// Why a cycle ran (Go's `gcTrigger` kinds).
 /// What started a cycle (exported as `CycleTrigger`).
 ///
@@ -200,6 +207,8 @@ pub(crate) struct CycleStats {
     pub heap0: usize,
     pub heap1: usize,
     pub marked: usize,
+    /// Of `marked`, the bytes allocated black during the mark (born marked, not found by it).
+    pub black: usize,
     /// The goal this cycle aimed at (set when it started), as Go's trace prints it: the heap
     /// at mark termination less this is the overshoot.
     pub goal: usize,
@@ -305,6 +314,7 @@ pub(crate) static CYCLES_RECORDED: AtomicU64 = AtomicU64::new(0);
 /// Files a finished cycle's record.
 pub(crate) fn record_cycle(c: &CycleStats) {
     HEAP_MARKED.store(c.marked, Ordering::Relaxed);
+    HEAP_BLACK.store(c.black, Ordering::Relaxed);
     CYCLES_RECORDED.fetch_add(1, Ordering::Relaxed);
     let mut h = HISTORY.lock();
     let i = (h.num_gc % 256) as usize;
