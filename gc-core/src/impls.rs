@@ -382,6 +382,22 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     fn needs_sweep_drop() -> bool {
         N > 0 && T::needs_sweep_drop()
     }
+    /// The element's map repeated at each element's offset: an array of handles or of plain
+    /// data inside a derived struct leaves it without a header (a message of eight handles
+    /// took a 72-byte slot for its 64 bytes, Go's 64). `None` if the map would not fit 64
+    /// words, or if an element with handles is not a whole number of words.
+    #[inline]
+    fn ptr_map() -> Option<u64> {
+        let m = T::ptr_map()?;
+        if m == 0 {
+            return Some(0);
+        }
+        let words = size_of::<T>() / 8;
+        if !size_of::<T>().is_multiple_of(8) || words.checked_mul(N).is_none_or(|w| w > 64) {
+            return None;
+        }
+        Some((0..N).fold(0, |map, i| map | m << (i * words)))
+    }
 }
 
 impl<T: Trace> Finalize for Option<T> {
