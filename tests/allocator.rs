@@ -1,10 +1,15 @@
 //! The allocator: every size class, large objects, span reuse.
 
 use tricolor_gc::__private::{size_class_of, slot_size, spans_in_use, CLASS_SIZE};
-use tricolor_gc::{collect, Gc};
+use tricolor_gc::{collect, Finalize, Gc, Trace};
 
 /// The object header (`gc-core` header.rs): one word.
 const HEADER: usize = 8;
+
+/// A hand-written `Finalize` keeps an object's header (`malloc::bare_map`), whatever it holds.
+#[derive(Trace)]
+struct Headed<T: Trace + 'static>(T);
+impl<T: Trace + 'static> Finalize for Headed<T> {}
 
 #[test]
 fn every_size_class_serves_its_sizes() {
@@ -18,6 +23,9 @@ fn every_size_class_serves_its_sizes() {
                     let g = Gc::new([7u8; $n]);
                     assert_eq!(slot_size(&g), want, "size {}, without a header", $n);
                     assert!(g.iter().all(|&b| b == 7));
+                    let h = Gc::new(Headed([7u8; $n - HEADER]));
+                    assert_eq!(slot_size(&h), want, "size {}, with a header", $n);
+                    assert!(h.0.iter().all(|&b| b == 7));
                 } else {
                     let g = Gc::new([7u8; $n - HEADER]);
                     assert_eq!(slot_size(&g), want, "size {}", $n);

@@ -751,6 +751,20 @@ fn arrays_of_handles_and_of_plain_data_have_pointer_maps() {
     assert_eq!(<[Gc<str>; 2] as Trace>::ptr_map(), None);
     // No handle in a `String`, but drop glue: a map, and a header all the same (`bare_map`).
     assert_eq!(<[String; 2] as Trace>::ptr_map(), Some(0));
+    // Tuples: each field's map at its offset, whatever order the compiler chose.
+    type T3 = (u8, Gc<u64>, Option<Gc<u64>>);
+    let word = |at: usize| 1u64 << (at / 8);
+    assert_eq!(
+        <T3 as Trace>::ptr_map(),
+        Some(word(std::mem::offset_of!(T3, 1)) | word(std::mem::offset_of!(T3, 2)))
+    );
+    assert_eq!(
+        <(Gc<u64>, [Gc<u64>; 2]) as Trace>::ptr_map().map(u64::count_ones),
+        Some(3)
+    );
+    assert_eq!(<(u32, [u8; 100]) as Trace>::ptr_map(), Some(0));
+    assert_eq!(<(Gc<u64>, [u64; 64]) as Trace>::ptr_map(), None);
+    assert_eq!(<(Gc<u64>, Vec<Gc<u64>>) as Trace>::ptr_map(), None);
 }
 
 #[test]
@@ -812,4 +826,34 @@ fn arrays_without_a_header() {
         .map(|p| Gc::as_ptr(p) as usize)
         .collect();
     assert_eq!(slot_step(&parts), 112);
+
+    // Tuples of handles, the same way: reachable only through the tuple's words.
+    type PartPair = (Gc<Part>, u32, Option<Gc<Part>>);
+    let pairs: Vec<Gc<PartPair>> = (0..5_000)
+        .map(|i| {
+            let part = |k: usize| {
+                Gc::new(Part {
+                    bytes: [(i + k) as u8; 112],
+                })
+            };
+            Gc::new((part(0), i as u32, (i % 2 == 0).then(|| part(1))))
+        })
+        .collect();
+    let addrs: Vec<usize> = pairs.iter().map(|p| Gc::as_ptr(p) as usize).collect();
+    assert_eq!(
+        slot_step(&addrs),
+        24,
+        "a tuple of three words went with a header"
+    );
+    collect();
+    let _ = churn();
+    collect();
+    for (i, p) in pairs.iter().enumerate() {
+        assert_eq!(p.1 as usize, i);
+        assert!(p.0.bytes.iter().all(|&b| b == i as u8));
+        match &p.2 {
+            Some(q) => assert!(i % 2 == 0 && q.bytes.iter().all(|&b| b == (i + 1) as u8)),
+            None => assert!(i % 2 == 1),
+        }
+    }
 }

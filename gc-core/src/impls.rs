@@ -548,6 +548,27 @@ macro_rules! tuple {
             fn is_noscan() -> bool { true $(&& $t::is_noscan())+ }
             #[inline(always)]
             fn needs_sweep_drop() -> bool { false $(|| $t::needs_sweep_drop())+ }
+            /// The fields' maps at their offsets, as the derive builds a struct's.
+            #[inline]
+            fn ptr_map() -> Option<u64> {
+                if size_of::<Self>() > 512 {
+                    return None;
+                }
+                let mut map = 0u64;
+                $(
+                    match $t::ptr_map()? {
+                        0 => {}
+                        f => {
+                            let at = std::mem::offset_of!(Self, $n);
+                            if !at.is_multiple_of(8) {
+                                return None;
+                            }
+                            map |= f << (at / 8);
+                        }
+                    }
+                )+
+                Some(map)
+            }
             #[inline]
             unsafe fn trace_racy(this: *const Self, t: &mut Tracer) {
                 // SAFETY: forwarded field by field, through raw projections: no reference to
