@@ -28,7 +28,6 @@
 
 use crate::header::header;
 use crate::locks::Mutex;
-use crate::mark::POOL;
 use crate::mbitmap::{side_addr, GRANULE};
 use crate::mgcwork::WORK;
 use crate::mheap::SpanRef;
@@ -203,7 +202,7 @@ pub(crate) fn start(spans: Vec<SpanRef>, heap_bytes: usize) -> Arc<RootScan> {
 /// once every job is done, with how many finalizer registrations of unknown types it saw.
 pub(crate) fn complete(scan: &RootScan) -> usize {
     if !ASSISTS_ONLY.load(Ordering::Relaxed) {
-        POOL.broadcast(|_| {
+        crate::mark::broadcast(|| {
             let mut t = Tracer::marker();
             while scan.run_one(&mut t).is_some() {}
         });
