@@ -64,10 +64,10 @@ pub(crate) fn thread_cpu() -> Option<Duration> {
     if cfg!(miri) {
         return None; // Miri does not model per-thread CPU clocks; the estimates do there
     }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    // Zeroed rather than named field by field: on some 32-bit musl targets `timespec` has a
+    // private padding field (review finding, 2026-12-07).
+    // SAFETY: `timespec` is plain integers, for which all-zero bytes are a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: `ts` is a valid, writable `timespec`, and the clock is one every Linux has.
     let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (r == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))

@@ -396,9 +396,9 @@ fn run_cycle(trigger: Trigger) {
     // Freed after the stop: a list of 50,000 spans is an `munmap` for glibc, ~80 us inside it.
     drop(scan);
     finalizer::queue_resurrected(resurrected);
-    // Read after the stop, not before: asking the workers wakes their threads, and a woken pool
-    // spinning beside the collector and the mutator on two cores made some stops last a whole
-    // time slice (~100 us on binary_trees.lox).
+    // The workers added their time before their last broadcast returned (`mark::broadcast`): a
+    // load, which wakes nobody. (Asking them, as this once did, woke a pool that spun beside
+    // the collector and the mutator on two cores.)
     let workers_cpu1 = mark::workers_cpu();
     gc_sweep(&mut c);
     let t_swept = Instant::now();
