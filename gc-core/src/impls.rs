@@ -554,18 +554,13 @@ macro_rules! tuple {
                 if size_of::<Self>() > 512 {
                     return None;
                 }
-                let mut map = 0u64;
+                let map = 0u64;
                 $(
-                    match $t::ptr_map()? {
-                        0 => {}
-                        f => {
-                            let at = std::mem::offset_of!(Self, $n);
-                            if !at.is_multiple_of(8) {
-                                return None;
-                            }
-                            map |= f << (at / 8);
-                        }
-                    }
+                    let map = crate::__private::ptr_map_with_field(
+                        map,
+                        $t::ptr_map(),
+                        std::mem::offset_of!(Self, $n),
+                    )?;
                 )+
                 Some(map)
             }

@@ -187,6 +187,19 @@ pub use weak::Weak;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod __private {
+    /// A struct's or tuple's pointer map with one more field: `field`, the field type's
+    /// `Trace::ptr_map`, at byte offset `at`. `None` if the field has no map, or has handles at
+    /// an offset that is not a whole number of words. The one rule for the derive's maps and
+    /// the tuples' (`impls`); the caller keeps the value within 512 bytes, so that no shift
+    /// passes 64 bits.
+    #[inline(always)]
+    pub fn ptr_map_with_field(map: u64, field: Option<u64>, at: usize) -> Option<u64> {
+        match field? {
+            0 => Some(map),
+            f if at.is_multiple_of(8) => Some(map | f << (at / 8)),
+            _ => None,
+        }
+    }
     /// Size class of an allocation of `size` bytes with alignment `align` (0: large).
     pub fn size_class_of(size: usize, align: usize) -> usize {
         crate::sizeclasses::size_to_class(size, align)

@@ -273,17 +273,11 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
             let fields = s.traced.iter().zip(&s.members).map(|((_, t), m)| {
                 let map = quote_spanned!(t.span()=> <#t as #krate::Trace>::ptr_map());
                 quote! {
-                    match #map {
-                        ::core::option::Option::Some(0) => {}
-                        ::core::option::Option::Some(f) => {
-                            let at = ::core::mem::offset_of!(Self, #m);
-                            if at % 8 != 0 {
-                                return ::core::option::Option::None;
-                            }
-                            map |= f << (at / 8);
-                        }
-                        ::core::option::Option::None => return ::core::option::Option::None,
-                    }
+                    let map = #krate::__private::ptr_map_with_field(
+                        map,
+                        #map,
+                        ::core::mem::offset_of!(Self, #m),
+                    )?;
                 }
             });
             quote! {
@@ -292,7 +286,7 @@ fn trace_impl(input: &DeriveInput) -> syn::Result<TokenStream2> {
                     if ::core::mem::size_of::<Self>() > 512 {
                         return ::core::option::Option::None;
                     }
-                    let mut map = 0u64;
+                    let map = 0u64;
                     #(#fields)*
                     ::core::option::Option::Some(map)
                 }
