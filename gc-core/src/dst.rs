@@ -17,7 +17,7 @@
 //! allocated as a `T` and its header keeps `T`'s vtable; only the handle is fat.
 
 use crate::handle::Gc;
-use crate::header::{value_offset, Header, HeaderWord, VTable, HEADER_SIZE};
+use crate::header::{Header, HeaderWord, VTable, HEADER_SIZE};
 use crate::malloc;
 use crate::mheap::{span_of, AllocError, AllocFailure};
 use crate::mspan::SpanClass;
@@ -175,11 +175,9 @@ unsafe fn alloc_dst<U: ?Sized + Trace + Send + Sync + 'static>(
     });
     let trailer = !(noscan && nodrop);
     let mut l = malloc::headered_layout(value.size(), value.align(), noscan, nodrop);
-    let value_off = value_offset(value.align());
-    // At least a byte of value, as `headered_size`: the value's address must lie in the slot.
-    let mut size = value_off
-        .checked_add(value.size().max(1))
-        .ok_or(unsupported)?;
+    // The header and at least a byte of value (`header::headered_size`), saturated: a
+    // `Layout`'s size is at most `isize::MAX`, so only the trailer's steps can overflow.
+    let mut size = l.size;
     if trailer {
         size = size
             .checked_next_multiple_of(8)

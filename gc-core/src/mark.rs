@@ -340,8 +340,9 @@ pub(crate) fn broadcast(f: impl Fn() + Sync) {
 /// the mutator allocated on before marking began (GCBench's first cycles: up to 42 ms with the
 /// wait for the worker's next time slice, the heap 23 → 40 MB meanwhile).
 pub(crate) fn workers_cpu() -> Option<std::time::Duration> {
-    static KNOWN: LazyLock<bool> = LazyLock::new(|| crate::cputime::thread_cpu().is_some());
-    KNOWN.then(|| std::time::Duration::from_nanos(WORKERS_CPU_NS.load(Ordering::Relaxed)))
+    // Whether this platform tells threads' CPU time: the workers' additions are 0 where not.
+    crate::cputime::thread_cpu()
+        .map(|_| std::time::Duration::from_nanos(WORKERS_CPU_NS.load(Ordering::Relaxed)))
 }
 
 /// Number of background mark workers.
