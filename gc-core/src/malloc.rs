@@ -248,7 +248,12 @@ pub(crate) fn alloc_in<T: Trace + Send + Sync + 'static>(
             crate::mbitmap::init(obj, roots, false);
         }
         if let Some(map) = l.map.filter(|&m| m != 0) {
-            span.set_ptr_map(obj, map);
+            // The class is a compile-time constant here (`box_class`), and so is its size.
+            let words = crate::sizeclasses::CLASS_SIZE[l.sc] as usize / 8;
+            // SAFETY: a type with a non-zero map gets a scanned class without headers
+            // (`box_class`), whose spans have `ptr_bits`; `obj` is the slot's start (no
+            // header: `value_off` is 0), and the span's `elemsize` is its class's size.
+            unsafe { span.set_ptr_map(obj, map, words) };
         }
         publish_new(op, span, idx, l.sc, roots > 0);
         if finalizer {
