@@ -158,6 +158,13 @@ pub(crate) fn heap_black() -> usize {
     HEAP_BLACK.load(Ordering::Relaxed)
 }
 
+/// [`heap_marked`] and [`heap_black`] of the same cycle (the pacer's goal is their difference,
+/// so a pair torn by a cycle's record in between would set a goal from neither).
+pub(crate) fn marked_and_black() -> (usize, usize) {
+    let _h = HISTORY.lock();
+    (heap_marked(), heap_black())
+}
+
 /// Why a cycle ran (Go's `gcTrigger` kinds).
 /// What started a cycle (exported as `CycleTrigger`).
 ///
@@ -313,10 +320,11 @@ pub(crate) static CYCLES_RECORDED: AtomicU64 = AtomicU64::new(0);
 
 /// Files a finished cycle's record.
 pub(crate) fn record_cycle(c: &CycleStats) {
+    let mut h = HISTORY.lock();
+    // Under the lock, so that `marked_and_black` reads the two of one cycle.
     HEAP_MARKED.store(c.marked, Ordering::Relaxed);
     HEAP_BLACK.store(c.black, Ordering::Relaxed);
     CYCLES_RECORDED.fetch_add(1, Ordering::Relaxed);
-    let mut h = HISTORY.lock();
     let i = (h.num_gc % 256) as usize;
     h.pause_ns[i] = c.pause.as_nanos() as u64;
     h.pause_end[i] = c

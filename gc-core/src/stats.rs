@@ -57,7 +57,9 @@ pub struct Stats {
     /// Bytes marked live by the last cycle (with `GcAllocator`, plus what the live objects' buffers
     /// held after its sweep).
     pub heap_live: u64,
-    /// The heap size at which the next cycle aims to finish (Go's `NextGC`).
+    /// The heap size at which the next cycle aims to finish (Go's `NextGC`): what the last mark
+    /// found reachable, grown by `GCPERCENT`. That can be less than `heap_live` grown by
+    /// `GCPERCENT`, since `heap_live` also counts the objects allocated during the mark.
     pub next_gc: u64,
     /// Objects allocated and not yet freed, as far as the span-level counters know.
     pub heap_objects: u64,
