@@ -315,6 +315,8 @@ fn gctrace_2_adds_a_detail_line_per_cycle() {
             "freed=",
             "weak_cleared=",
             "finalizers=",
+            "black=",
+            "next_goal=",
         ] {
             assert!(d.contains(key), "{key} missing in {d}");
         }

@@ -31,7 +31,10 @@
 //! background workers and by allocating threads), `spans` (spans in use at mark start),
 //! `swept bg` (spans the background sweeper swept after this cycle), `lazy` (spans allocating
 //! threads swept since the previous line), `freed` (objects freed by the background sweep),
-//! `weak_cleared` and `finalizers` (queued).
+//! `weak_cleared` and `finalizers` (queued), `external stop`/`swept` (memory outside the heap at
+//! the stop and after the sweep), `scavenged`, `black` (what the mutator allocated black during
+//! the mark: in the marked heap, but left out of the next goal, `pacer::end_cycle`) and
+//! `next_goal`.
 
 use crate::cputime::START;
 use crate::locks::Mutex;
@@ -97,7 +100,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             "\ngc {n} detail: workers={} roots={} root_scan={}ms root_spans={} root_jobs_assist={} root_jobs_waiting={} rounds={} stops_called_off={} late={} termination={} \
              scanned bg={} assist={} \
              spans={} swept bg={} lazy={} credit={} waiting={} freed={} weak_cleared={} finalizers={} \
-             external stop={}MB swept={}MB scavenged={}MB next_goal={}MB",
+             external stop={}MB swept={}MB scavenged={}MB black={}MB next_goal={}MB",
             c.workers,
             c.roots,
             fmt_ms(c.root_scan.as_nanos()),
@@ -125,6 +128,7 @@ pub(crate) fn format(c: &CycleStats, detail: bool) -> String {
             c.external_at_stop >> 20,
             c.external >> 20,
             c.scavenged >> 20,
+            c.black >> 20,
             c.next_goal >> 20,
         );
     }
