@@ -87,6 +87,8 @@ pub(crate) fn end_cycle(marked: usize, black: usize) -> usize {
 /// GCPERCENT `p` and memory limit `limit` (see [`end_cycle`]). Never below the marked heap.
 fn goal_for(marked: usize, black: usize, p: i32, limit: u64) -> usize {
     let found = marked - black.min(marked);
+    // Never below the marked heap and a little runway, whatever the cap or the mark found.
+    let least = marked + (64 << 10);
     let mut goal = if p < 0 {
         usize::MAX / 2
     } else {
@@ -97,13 +99,13 @@ fn goal_for(marked: usize, black: usize, p: i32, limit: u64) -> usize {
             // collector marking back to back (found by review: at GCPERCENT 25 or 50 the grant
             // less the black bytes is easily nothing).
             .max(marked + grow / 4)
+            .max(least)
             .max(MIN_HEAP * p as usize / 100)
-            .max(marked + (64 << 10))
     };
     if limit < u64::MAX - 1 {
         let headroom = (limit / 33).max(1 << 20);
         let cap = limit.saturating_sub(headroom) as usize;
-        goal = goal.min(cap.max(marked + (64 << 10)));
+        goal = goal.min(cap.max(least));
     }
     goal
 }
