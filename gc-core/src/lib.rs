@@ -16,7 +16,7 @@
 //! | 3 collector | `mgcwork`, `operation`, `barrier`, `mark`, `markroot`, `markdone`, `weakhandle`, `finalizer`, `pacer`, `gctrace`, `mgc` | the gray queue, the operation protocol, the write barrier, marking, the root scan's jobs, mark termination, weak references, finalizers, the pacer, `GCTRACE`, the cycle |
 //! | 2 heap | `mspecial`, `mspan`, `mheap`, `mcentral`, `sweep`, `mcache` | per-span weak counts and finalizer bitmaps, spans and their bitmaps, the page heap, the central span lists, sweeping, per-thread span caches |
 //! | 1 object | `trace`, `header`, `mbitmap` | the `Trace` and `Finalize` traits with the `Tracer` they report to, the object header, and the side bytes that hold each object's root count and weak-cleared bit |
-//! | 0 base | `sync`, `membarrier`, `locks`, `biaslock`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the containers' biased lock, the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
+//! | 0 base | `alg`, `sync`, `membarrier`, `locks`, `biaslock`, `protocol`, `throw`, `config`, `cputime`, `sizeclasses`, `mstats` | the maps' default hash, atomics (loom's under `--cfg loom`), asymmetric fences, blocking locks (std's under Miri), the containers' biased lock, the lock-free protocols loom checks, aborting, the environment, CPU clocks, size classes, raw counters |
 //!
 //! # Lock order
 //! The global locks, outermost first (Go writes its order down in `lockrank.go`); a lock is
@@ -33,6 +33,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Layer 0: base. Under `--cfg loom` only the protocols and their atomics are compiled.
+#[cfg(not(loom))]
+mod alg;
 #[cfg(not(loom))]
 mod biaslock;
 #[cfg(not(loom))]
@@ -138,6 +140,8 @@ pub fn asymmetric_fences() -> bool {
     membarrier::asymmetric()
 }
 
+#[cfg(not(loom))]
+pub use alg::{GcHashState, GcHasher};
 #[cfg(not(loom))]
 pub use cell::{BorrowError, BorrowMutError, GcCell, GcCellRef, GcCellRefMut};
 #[cfg(not(loom))]

@@ -12,6 +12,7 @@
 //! Order: insertion order, until a removal, which moves the last entry into the removed one's
 //! place (as `IndexMap::swap_remove`).
 
+use crate::alg::GcHashState;
 use crate::handle::Gc;
 use crate::malloc;
 use crate::operation::Op;
@@ -19,7 +20,6 @@ use crate::trace::{Finalize, Trace, Tracer};
 use crate::vec::{self, Elements, ReadGuard};
 use std::borrow::Borrow;
 use std::cell::UnsafeCell;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::ops::Deref;
@@ -163,7 +163,7 @@ impl Index {
 /// assert_eq!(*table.get("one").unwrap(), 1);
 /// assert!(table.get("two").is_none());
 /// ```
-pub struct GcMap<K, V, S = RandomState> {
+pub struct GcMap<K, V, S = GcHashState> {
     entries: Elements<(K, V)>,
     /// Guarded by the entries' lock (read under it shared, changed under it exclusive).
     index: UnsafeCell<Index>,
@@ -175,7 +175,9 @@ pub struct GcMap<K, V, S = RandomState> {
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Send + Sync> Sync for GcMap<K, V, S> {}
 
 impl<K, V> GcMap<K, V> {
-    /// An empty map.
+    /// An empty map, hashing with a [`GcHashState`] of its own: a fast hash with random seeds
+    /// (its docs say what it does not promise; `with_hasher(RandomState::new())` gives std's
+    /// SipHash).
     ///
     /// # Example
     /// ```
@@ -183,7 +185,7 @@ impl<K, V> GcMap<K, V> {
     /// assert!(m.is_empty());
     /// ```
     pub fn new() -> GcMap<K, V> {
-        GcMap::with_hasher(RandomState::new())
+        GcMap::with_hasher(GcHashState::new())
     }
 }
 
