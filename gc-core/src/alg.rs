@@ -246,6 +246,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "statistics over many hashes, no unsafe code")]
     fn structured_integer_keys_spread_over_the_low_and_the_high_bits() {
         // 65,536 keys in 65,536 slots: uniformly random hashes put at most 8 or 9 in one slot
         // (a balls-into-bins maximum); a hash that kept the keys' structure would put
@@ -258,6 +259,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "statistics over many hashes, no unsafe code")]
     fn each_input_bit_flips_about_half_of_the_output_bits() {
         let s = state();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -276,6 +278,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "statistics over many hashes, no unsafe code")]
     fn byte_strings_of_every_length_and_content_hash_apart() {
         let s = state();
         let mut seen = HashSet::new();
