@@ -138,11 +138,35 @@ thread_local! {
     // and usable during thread teardown because they have no destructor).
     /// This thread's state while `LOCAL` is alive, else null.
     static STATE: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
-    /// Nesting depth of the operation in progress on this thread (0: none).
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-    /// The state and phase of the operation in progress (valid while DEPTH > 0).
-    static CUR: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
-    static OP_PHASE: Cell<u32> = const { Cell::new(OFF) };
+    /// The operation in progress on this thread: its nesting depth in the low 32 bits (0: none)
+    /// and the phase it acts on above them. One word, so that entering an operation writes one
+    /// thread-local: every store before a container's store to a slot that misses the cache
+    /// waits behind it (BENCHMARKS.md, "Random stores against Go"). Its state needs no word of
+    /// its own: see [`nested_state`].
+    static OP: Cell<u64> = const { Cell::new(0) };
+}
+
+/// `OP`'s value for the outermost operation, acting on `phase`.
+#[inline(always)]
+fn outermost(phase: u32) -> u64 {
+    1 | u64::from(phase) << 32
+}
+
+/// The state of the operation in progress on this thread, for a nested one: `STATE` is what it
+/// was when the outermost operation began, for as long as that runs. Non-null there, it stays
+/// so (it is cleared only by `LOCAL`'s destructor, which runs on this thread and so never
+/// during an operation); null there, the operation is on `ORPHAN` and it stays null (only
+/// `register` sets it, and only an outermost entry calls that).
+#[inline(always)]
+fn nested_state<'a>() -> &'a ThreadState {
+    let p = STATE.get();
+    if p.is_null() {
+        &ORPHAN
+    } else {
+        // SAFETY: non-null, so `LOCAL` owns the state and is alive for the whole of the
+        // operation in progress (above), which outlives the nested one.
+        unsafe { &*p }
+    }
 }
 
 /// Sets the flag and reads the phase, waiting while the phase is STOP.
@@ -191,15 +215,12 @@ pub(crate) fn with_op<R>(f: impl FnOnce(&Op<'_>) -> R) -> R {
 /// whose state is gone. The guard ends it.
 #[inline(always)]
 fn enter_op<'a>() -> (Op<'a>, OpGuard<'a>) {
-    let d = DEPTH.get();
-    if d > 0 {
-        DEPTH.set(d + 1);
-        // SAFETY: while DEPTH > 0, CUR points at the state of the operation in progress on this
-        // thread, which outlives it (LOCAL or ORPHAN owns it).
-        let st = unsafe { &*CUR.get() };
+    let o = OP.get();
+    if o as u32 > 0 {
+        OP.set(o + 1);
         let op = Op {
-            phase: OP_PHASE.get(),
-            state: st,
+            phase: (o >> 32) as u32,
+            state: nested_state(),
         };
         return (op, OpGuard(None));
     }
@@ -216,9 +237,7 @@ fn enter_op<'a>() -> (Op<'a>, OpGuard<'a>) {
     // closure that cannot keep it, for the operation only.
     let st: &'a ThreadState = unsafe { &*p };
     let phase = enter_raw(st);
-    DEPTH.set(1);
-    CUR.set(p);
-    OP_PHASE.set(phase);
+    OP.set(outermost(phase));
     (Op { phase, state: st }, OpGuard(Some(st)))
 }
 
@@ -231,9 +250,9 @@ impl Drop for OpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         match self.0 {
-            None => DEPTH.set(DEPTH.get() - 1),
+            None => OP.set(OP.get() - 1),
             Some(st) => {
-                DEPTH.set(0);
+                OP.set(0);
                 protocol::exit(&st.in_op);
                 if st.shared {
                     protocol::shared_state::give_back(&ORPHAN_BUSY);
@@ -248,14 +267,15 @@ impl Drop for OpGuard<'_> {
 /// very operation to end.
 #[inline]
 pub(crate) fn in_operation() -> bool {
-    DEPTH.get() > 0
+    OP.get() as u32 > 0
 }
 
 /// The phase of the operation in progress on this thread, if there is one: what a nested
 /// operation would act on, without entering it.
 #[inline(always)]
 pub(crate) fn phase_in_operation() -> Option<u32> {
-    (DEPTH.get() > 0).then(|| OP_PHASE.get())
+    let o = OP.get();
+    (o as u32 > 0).then_some((o >> 32) as u32)
 }
 
 /// Creates this thread's state on first use; null once the thread is tearing down.
@@ -278,9 +298,7 @@ fn enter_orphan() -> (Op<'static>, OpGuard<'static>) {
     let st: &'static ThreadState = &ORPHAN;
     protocol::shared_state::take(&ORPHAN_BUSY);
     let phase = enter_raw(st);
-    DEPTH.set(1);
-    CUR.set(st);
-    OP_PHASE.set(phase);
+    OP.set(outermost(phase));
     (Op { phase, state: st }, OpGuard(Some(st)))
 }
 
