@@ -54,16 +54,24 @@ unsafe impl Sync for BiasedRwLock {}
 
 /// A shared hold of a [`BiasedRwLock`].
 pub(crate) struct ReadGuard<'a> {
-    _hold: Hold<'a, RwLockReadGuard<'a, ()>, false>,
+    _hold: ReadHold<'a>,
 }
 
-/// An exclusive hold of a [`BiasedRwLock`].
+/// An exclusive hold of a [`BiasedRwLock`]: two words, the lock and the fallback's guard (null
+/// for the owner, whose `held` is found from the lock). It is built on the stack of every
+/// container store, and each store there waits behind the store to the container's slot when
+/// that misses the cache (BENCHMARKS.md, "Random stores against Go"); it was four words.
 pub(crate) struct WriteGuard<'a> {
-    /// Set on the hold that completes a thread's streak: the thread becomes the owner as this
-    /// hold ends, before the fallback is released (not before: a nested entry of the same
-    /// thread would then enter as the owner inside this exclusive hold).
-    own_after: Option<(&'a BiasedRwLock, u64)>,
-    _hold: Hold<'a, RwLockWriteGuard<'a, ()>, true>,
+    lock: &'a BiasedRwLock,
+    hold: WriteHold<'a>,
+}
+
+enum WriteHold<'a> {
+    /// Entered as the owner: the exit writes `held`, so it must happen on this thread.
+    Owner(NotSend),
+    Fallback {
+        _guard: RwLockWriteGuard<'a, ()>,
+    },
 }
 
 impl Drop for WriteGuard<'_> {
@@ -71,8 +79,10 @@ impl Drop for WriteGuard<'_> {
     // store (callgrind: 15 instructions of 200).
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some((lock, t)) = self.own_after {
-            lock.become_owner(t);
+        match self.hold {
+            WriteHold::Owner(_) => bias::owner_exit(&self.lock.held, true),
+            // The fallback guard is released after this, as the field drops.
+            WriteHold::Fallback { .. } => self.lock.own_if_streak_done(),
         }
     }
 }
@@ -82,22 +92,23 @@ struct NotSend(PhantomData<*const ()>);
 // SAFETY: holds nothing; it only keeps the guard on its thread.
 unsafe impl Sync for NotSend {}
 
-/// A hold, exclusive if `X`: a type parameter rather than a field, so that the owner's exit
-/// is one store (`owner_exit`'s branch resolved at compile time).
-enum Hold<'a, G, const X: bool> {
+/// A shared hold.
+enum ReadHold<'a> {
     /// Entered as the owner: the exit writes `held`, so it must happen on this thread.
     Owner {
         held: &'a AtomicU32,
         _not_send: NotSend,
     },
-    Fallback(G),
+    Fallback {
+        _guard: RwLockReadGuard<'a, ()>,
+    },
 }
 
-impl<G, const X: bool> Drop for Hold<'_, G, X> {
+impl Drop for ReadHold<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Hold::Owner { held, .. } = self {
-            bias::owner_exit(held, X);
+        if let ReadHold::Owner { held, .. } = self {
+            bias::owner_exit(held, false);
         }
     }
 }
@@ -127,36 +138,44 @@ impl BiasedRwLock {
 
     #[inline(always)]
     fn read_as(&self, recursive: bool) -> ReadGuard<'_> {
-        match self.enter_as_owner() {
-            Some(hold) => ReadGuard { _hold: hold },
-            None => self.read_fallback(recursive),
+        if self.enter_as_owner(false) {
+            ReadGuard {
+                _hold: ReadHold::Owner {
+                    held: &self.held,
+                    _not_send: NotSend(PhantomData),
+                },
+            }
+        } else {
+            self.read_fallback(recursive)
         }
     }
 
     /// Exclusive access (waits while another thread holds the lock).
     #[inline(always)]
     pub(crate) fn write(&self) -> WriteGuard<'_> {
-        match self.enter_as_owner() {
-            Some(hold) => WriteGuard {
-                own_after: None,
-                _hold: hold,
-            },
-            None => self.write_fallback(),
+        if self.enter_as_owner(true) {
+            WriteGuard {
+                lock: self,
+                hold: WriteHold::Owner(NotSend(PhantomData)),
+            }
+        } else {
+            self.write_fallback()
         }
     }
 
+    /// Enters as the owner (exclusively if `exclusive`), if this thread owns the lock; the
+    /// caller's guard then exits through `held`.
     #[inline(always)]
-    fn enter_as_owner<G, const X: bool>(&self) -> Option<Hold<'_, G, X>> {
-        let token = token()?;
+    fn enter_as_owner(&self, exclusive: bool) -> bool {
+        let Some(token) = token() else {
+            return false;
+        };
         if self.owner.load(Ordering::Relaxed) != token {
-            return None;
+            return false;
         }
-        match bias::owner_enter(&self.bias, &self.held, token, X) {
-            Ok(()) => Some(Hold::Owner {
-                held: &self.held,
-                _not_send: NotSend(PhantomData),
-            }),
-            Err(Refused::NotOwner) => None,
+        match bias::owner_enter(&self.bias, &self.held, token, exclusive) {
+            Ok(()) => true,
+            Err(Refused::NotOwner) => false,
             Err(Refused::Reentered) => reentered(),
         }
     }
@@ -173,7 +192,7 @@ impl BiasedRwLock {
             let b = self.bias.load(Ordering::Relaxed);
             if b == bias::UNBIASED || b == bias::REVOKED {
                 return ReadGuard {
-                    _hold: Hold::Fallback(g),
+                    _hold: ReadHold::Fallback { _guard: g },
                 };
             }
             // Another thread owns the lock (this one would have entered as the owner: an
@@ -186,6 +205,21 @@ impl BiasedRwLock {
                 bias::revoke(&self.bias, &self.held, false);
             }
             drop(w);
+        }
+    }
+
+    /// Called as every exclusive fallback hold ends, with the fallback still held: the hold
+    /// completed its thread's streak if the streak is `STREAK` long, since only
+    /// `write_fallback`'s unbiased case lengthens it, under this same hold, and becoming the
+    /// owner empties it (so that holds after a revocation, which do not count, never find it
+    /// full).
+    #[inline(always)]
+    fn own_if_streak_done(&self) {
+        // SAFETY: the fallback is held exclusively (the caller's guard), which `streak` requires.
+        let streak = unsafe { &mut *self.streak.get() };
+        if streak.1 >= STREAK {
+            let t = std::mem::take(streak).0;
+            self.become_owner(t);
         }
     }
 
@@ -203,7 +237,6 @@ impl BiasedRwLock {
     #[inline(never)]
     fn write_fallback(&self) -> WriteGuard<'_> {
         let g = self.fallback.write();
-        let mut own_after = None;
         match self.bias.load(Ordering::Relaxed) {
             bias::UNBIASED => {
                 if let Some(t) = token() {
@@ -214,9 +247,6 @@ impl BiasedRwLock {
                     } else {
                         *streak = (t, 1);
                     }
-                    if streak.1 >= STREAK {
-                        own_after = Some((self, t));
-                    }
                 }
             }
             // The former owner's shared holds are readers this writer waits for.
@@ -225,8 +255,8 @@ impl BiasedRwLock {
             _ => bias::revoke(&self.bias, &self.held, true),
         }
         WriteGuard {
-            own_after,
-            _hold: Hold::Fallback(g),
+            lock: self,
+            hold: WriteHold::Fallback { _guard: g },
         }
     }
 }
