@@ -1,5 +1,7 @@
 //! `alg`: the default hash of [`GcMap`](crate::GcMap), seeded per map (Go's `alg.go`, whose
-//! `memhash` and `aeshash` hash every map key with a seed chosen per map at random).
+//! `memhash` and `aeshash` hash every map key with a seed chosen per map at random). The
+//! runtime's own tables keyed by object addresses use it too: a [`GcWeakMap`](crate::GcWeakMap)'s
+//! entries and the heap's ephemerons (`mspecial::EPHEMERONS`).
 //!
 //! # Why not std's `RandomState`
 //! `RandomState` is SipHash-1-3: about 110 instructions for a `u64` key, a quarter of all the

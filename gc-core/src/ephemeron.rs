@@ -32,6 +32,7 @@
 //! drops on time: module `weakhandle`); a map that is no longer used at all keeps that memory
 //! until it is dropped.
 
+use crate::alg::GcHashState;
 use crate::barrier::shade;
 use crate::handle::Gc;
 use crate::header::Header;
@@ -76,7 +77,9 @@ pub struct GcWeakMap<K: ?Sized + 'static, V: ?Sized + 'static> {
 }
 
 struct Table<K: ?Sized + 'static, V: ?Sized + 'static> {
-    entries: HashMap<usize, Entry<K, V>>,
+    /// By the key's address, hashed with the maps' own hash (`alg`): addresses are the
+    /// allocator's, not a user's choice.
+    entries: HashMap<usize, Entry<K, V>, GcHashState>,
     /// `Stats::num_gc` when dead keys were last dropped from `entries`.
     purged_at: u64,
 }
@@ -100,7 +103,7 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
         GcWeakMap {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             table: Mutex::new(Table {
-                entries: HashMap::new(),
+                entries: HashMap::with_hasher(GcHashState::new()),
                 purged_at: 0,
             }),
         }
@@ -147,7 +150,7 @@ impl<K: ?Sized + 'static, V: ?Sized + 'static> GcWeakMap<K, V> {
         with_op(|op| {
             {
                 let mut e = EPHEMERONS.lock();
-                let pairs = e.get_or_insert_with(HashMap::new).entry(k).or_default();
+                let pairs = e.get_or_insert_with(Default::default).entry(k).or_default();
                 match pairs.iter_mut().find(|(m, _)| *m == self.id) {
                     Some(p) => p.1 = v,
                     None => pairs.push((self.id, v)),

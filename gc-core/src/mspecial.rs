@@ -26,6 +26,7 @@
 //! - `free_span` releases the tables with the span (the owner: no object is left, so no
 //!   `Weak` counts on it).
 
+use crate::alg::GcHashState;
 use crate::header::header;
 use crate::locks::Mutex;
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -56,7 +57,7 @@ pub(crate) struct Specials {
 pub(crate) static EPHEMERONS: Mutex<Option<Ephemerons>> = Mutex::new(None);
 
 /// Key header address → (map id, value header address) pairs.
-pub(crate) type Ephemerons = HashMap<usize, Vec<(u64, usize)>>;
+pub(crate) type Ephemerons = HashMap<usize, Vec<(u64, usize)>, GcHashState>;
 
 /// Set (for good) when the first `GcWeakMap` key is made: until then a marker does not look
 /// at the key bitmaps at all, so a program without weak maps pays one load of a read-mostly
