@@ -1,9 +1,9 @@
 //! The pacer: when to start a cycle (Go's `mgcpacer.go`, without the feedback controller). The
 //! cycle module checks the trigger (`mgc::heap_grew`) when the heap grows.
 //!
-//! Goal = found × (1 + GCPERCENT/100), at least the marked heap plus a quarter of found ×
-//! GCPERCENT/100 (and plus 64 KiB), and at least 4 MiB × GCPERCENT/100; capped by the memory
-//! limit less a headroom of max(3%, 1 MiB). *Marked* is everything the mark left black;
+//! Goal = found × (1 + GCPERCENT/100), at least the marked heap plus the larger of a quarter of
+//! found × GCPERCENT/100 and 64 KiB, and at least 4 MiB × GCPERCENT/100; capped by the memory
+//! limit less a headroom of max(3%, 1 MiB), but never below the marked heap plus 64 KiB. *Marked* is everything the mark left black;
 //! *found* is the part of it the markers reached from the roots, that is, without the objects
 //! the mutator allocated black while the mark ran (Go grows the goal from both: see
 //! [`end_cycle`]).
